@@ -1,0 +1,100 @@
+// Hive Gateway configuration for Flywheel. Loaded by `hive-gateway supergraph` (see start.sh).
+//
+// Environment (all optional; the defaults run locally):
+//   GATEWAY_HOST / GATEWAY_PORT      listen address                  (127.0.0.1 / 4000)
+//   SUPERGRAPH_FILE                  composed supergraph              (./supergraph.graphql)
+//   <NAME>_URL                       full URL of subgraph <name>, e.g. CUSTOMERS_URL
+//   <NAME>_PORT                      else http://127.0.0.1:<port>/graphql, e.g. CUSTOMERS_PORT
+//                                    (neither set: the URL composed into the supergraph)
+//   OTEL_EXPORTER_OTLP_ENDPOINT      set: export spans over OTLP/HTTP as service "gateway"
+import { readFileSync } from 'node:fs';
+import { defineConfig } from '@graphql-hive/gateway';
+import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+
+const env = (name: string): string | undefined => {
+  const value = process.env[name]?.trim();
+  return value ? value : undefined;
+};
+
+const port = Number(env('GATEWAY_PORT') ?? 4000);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  throw new Error(`GATEWAY_PORT must be a TCP port, got "${process.env.GATEWAY_PORT}"`);
+}
+const host = env('GATEWAY_HOST') ?? '127.0.0.1';
+
+// Subgraph routing overrides: the committed supergraph keeps the localhost URLs from
+// subgraphs.json; at run time <NAME>_URL or <NAME>_PORT replace them per subgraph.
+const manifest = JSON.parse(
+  readFileSync(new URL('./subgraphs.json', import.meta.url), 'utf8'),
+) as { subgraphs: { name: string; url: string }[] };
+
+const transportEntries: Record<string, { location: string }> = {};
+for (const { name } of manifest.subgraphs) {
+  const prefix = name.toUpperCase();
+  const subgraphPort = env(`${prefix}_PORT`);
+  const location =
+    env(`${prefix}_URL`) ?? (subgraphPort ? `http://127.0.0.1:${subgraphPort}/graphql` : undefined);
+  if (location) {
+    transportEntries[name] = { location };
+  }
+}
+
+// Tracing. With an OTLP endpoint the gateway makes its own spans (HTTP request, GraphQL
+// phases, one per subgraph call) and injects the W3C traceparent of its subgraph-call span
+// into each subgraph request, so subgraph spans become children of the gateway's span.
+// Without one, no spans are made and the client's traceparent/tracestate are forwarded
+// unchanged, so subgraph spans still join the client's trace.
+const otlpEndpoint = env('OTEL_EXPORTER_OTLP_ENDPOINT');
+if (otlpEndpoint) {
+  openTelemetrySetup({
+    contextManager: new AsyncLocalStorageContextManager(),
+    resource: { serviceName: 'gateway', serviceVersion: '0.1.0' },
+    traces: {
+      // Reads OTEL_EXPORTER_OTLP_ENDPOINT (adds /v1/traces) or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
+      exporter: new OTLPTraceExporter(),
+    },
+  });
+}
+
+const FORWARDED_HEADERS = ['authorization', 'x-api-key', 'x-shop'];
+const TRACE_HEADERS = ['traceparent', 'tracestate'];
+const forwardedHeaders = otlpEndpoint ? FORWARDED_HEADERS : [...FORWARDED_HEADERS, ...TRACE_HEADERS];
+
+export const gatewayConfig = defineConfig({
+  supergraph: env('SUPERGRAPH_FILE') ?? './supergraph.graphql',
+  host,
+  port,
+  transportEntries,
+
+  propagateHeaders: {
+    fromClientToSubgraphs({ request }) {
+      const headers: Record<string, string> = {};
+      for (const name of forwardedHeaders) {
+        const value = request.headers.get(name);
+        if (value) headers[name] = value;
+      }
+      return headers;
+    },
+  },
+
+  ...(otlpEndpoint ? { openTelemetry: { traces: true } } : {}),
+
+  // GraphiQL (Hive Laboratory) for browsers on GET /graphql; introspection stays on in dev.
+  graphqlEndpoint: '/graphql',
+  graphiql: true,
+  landingPage: false,
+  healthCheckEndpoint: '/healthcheck',
+  readinessCheckEndpoint: '/readiness',
+
+  // Errors a subgraph returns (message, path, extensions.code) reach the client as they are,
+  // plus extensions.serviceName; a subgraph error without a code gets DOWNSTREAM_SERVICE_ERROR.
+  // Anything unexpected inside the gateway becomes "Unexpected error." (INTERNAL_SERVER_ERROR);
+  // isDev: false keeps stacks out of responses even when NODE_ENV=development.
+  maskedErrors: { isDev: false },
+
+  maxDepth: 15,
+  maxTokens: 2000,
+  upstreamTimeout: 30_000,
+});

@@ -1,0 +1,213 @@
+"""The customers subgraph: profiles and the order mirror (GraphQL surface only; rules live in
+profiles.py / orders.py, SQL in store.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+
+import asyncpg
+import strawberry
+from strawberry.types import Info
+
+from services.customers import orders as order_rules
+from services.customers import profiles, store
+from shared.errors import BadUserInput, NotFound
+from shared.graphql import Money, ShapeErrors, ctx
+from shared.money import parse_amount
+from shared.pagination import Connection, connection, decode_cursor, page_size
+
+
+@strawberry.enum
+class OrderStatus(Enum):
+    PLACED = "PLACED"
+    PAID = "PAID"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+@strawberry.federation.type(keys=["id"])
+class Order:
+    id: strawberry.ID
+    customer_id: strawberry.ID
+    status: OrderStatus
+    total: Money
+    refunded: Money
+    placed_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Order:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            customer_id=strawberry.ID(row["customer_id"]),
+            status=OrderStatus(row["status"]),
+            total=Money.of(row["total"], row["currency"]),
+            refunded=Money.of(row["refunded_total"], row["currency"]),
+            placed_at=row["placed_at"],
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Order | None:
+        c = ctx(info)
+        row = await store.get_order(c.pool, c.shop, id)
+        if row is None:
+            return None
+        c.principal.require_customer_access(row["customer_id"])
+        return cls.from_row(row)
+
+
+@strawberry.federation.type(keys=["id"])
+class Customer:
+    id: strawberry.ID
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    birthday: date | None = None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Customer:
+        return cls(
+            id=strawberry.ID(row["id"]), email=row["email"], first_name=row["first_name"],
+            last_name=row["last_name"], locale=row["locale"], timezone=row["timezone"],
+            birthday=row["birthday"],
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
+        c = ctx(info)
+        c.principal.require_customer_access(id)
+        row = await store.get_customer(c.pool, c.shop, id)
+        return cls.from_row(row) if row is not None else cls(id=id)
+
+    @strawberry.field(description="The customer's orders, newest first.")
+    async def orders(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Order]:
+        c = ctx(info)
+        c.principal.require_customer_access(self.id)
+        size = page_size(first)
+        rows = await store.list_orders(c.pool, c.shop, self.id, size,
+                                       decode_cursor(after, datetime.fromisoformat, str))
+        return connection(rows, size, node=Order.from_row,
+                          key=lambda r: (r["placed_at"].isoformat(), r["id"]), after=after)
+
+
+@strawberry.input
+class CustomerInput:
+    id: strawberry.ID
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = strawberry.field(default=None, description='"de" or "en"')
+    timezone: str | None = strawberry.field(default=None, description="IANA name, e.g. Europe/Berlin")
+    birthday: date | None = None
+    phone: str | None = strawberry.field(default=None, description="E.164, e.g. +4915112345678")
+    accepts_email: bool | None = None
+    accepts_sms: bool | None = None
+    accepts_whatsapp: bool | None = None
+    referral_code: str | None = None
+    device_id: str | None = None
+
+
+@strawberry.input
+class OrderLineInput:
+    product_id: strawberry.ID
+    quantity: int
+    unit_price: str
+
+
+@strawberry.input
+class OrderInput:
+    id: strawberry.ID
+    customer_id: strawberry.ID
+    currency: str
+    lines: list[OrderLineInput]
+    total: str = strawberry.field(description="What the customer paid, shipping and tax included")
+    placed_at: datetime
+    discount_total: str | None = None
+    shipping_total: str | None = None
+    tax_total: str | None = None
+    referral_code: str | None = None
+    discount_codes: list[str] | None = None
+    shipping_address_hash: str | None = None
+    payment_fingerprint: str | None = None
+    device_id: str | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in customer (customer token).")
+    async def me(self, info: Info) -> Customer | None:
+        c = ctx(info)
+        customer_id = c.principal.require_customer()
+        row = await store.get_customer(c.pool, c.shop, customer_id)
+        return Customer.from_row(row) if row is not None else Customer(id=strawberry.ID(customer_id))
+
+    @strawberry.field(description="Any customer of the shop (admin).")
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        c = ctx(info)
+        c.principal.require_admin()
+        row = await store.get_customer(c.pool, c.shop, id)
+        return Customer.from_row(row) if row is not None else None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create or update a customer (ingest). Idempotent on id.")
+    async def upsert_customer(self, info: Info, input: CustomerInput) -> Customer:
+        c = ctx(info)
+        c.principal.require_ingest()
+        p = profiles.profile(
+            id=input.id, email=input.email, first_name=input.first_name, last_name=input.last_name,
+            locale=input.locale, timezone=input.timezone, birthday=input.birthday, phone=input.phone,
+            accepts_email=input.accepts_email, accepts_sms=input.accepts_sms,
+            accepts_whatsapp=input.accepts_whatsapp, referral_code=input.referral_code,
+            device_id=input.device_id,
+        )
+        return Customer.from_row(await store.upsert_customer(c.pool, c.shop, p))
+
+    @strawberry.mutation(description="Record an order as PLACED (ingest). Idempotent on id.")
+    async def record_order(self, info: Info, input: OrderInput) -> Order:
+        c = ctx(info)
+        c.principal.require_ingest()
+        o = order_rules.new_order(
+            id=input.id, customer_id=input.customer_id, currency=input.currency,
+            lines=[(line.product_id, line.quantity, line.unit_price) for line in input.lines],
+            discount_total=input.discount_total, shipping_total=input.shipping_total,
+            tax_total=input.tax_total, total=input.total, placed_at=input.placed_at,
+            referral_code=input.referral_code, discount_codes=input.discount_codes,
+            shipping_address_hash=input.shipping_address_hash,
+            payment_fingerprint=input.payment_fingerprint, device_id=input.device_id,
+        )
+        return Order.from_row(await store.record_order(c.pool, c.shop, o))
+
+    @strawberry.mutation(description=(
+        "Move an order along PLACED → PAID → SHIPPED → DELIVERED, or to CANCELLED / REFUNDED (ingest). "
+        "refundedAmount is the cumulative amount refunded so far; below the total it is a partial "
+        "refund and the order keeps its status. Repeating an update changes nothing."))
+    async def update_order_status(
+        self, info: Info, id: strawberry.ID, status: OrderStatus, refunded_amount: str | None = None
+    ) -> Order:
+        c = ctx(info)
+        c.principal.require_ingest()
+        row = await store.get_order(c.pool, c.shop, id)
+        if row is None:
+            raise NotFound(f"unknown order {id}", field="id")
+        amount: Decimal | None = None
+        if refunded_amount is not None:
+            amount = parse_amount(refunded_amount, "refundedAmount", row["currency"])
+        if status.value not in order_rules.STATUSES:
+            raise BadUserInput("unknown status", field="status")
+        return Order.from_row(await store.update_order_status(c.pool, c.shop, id, status.value, amount))
+
+
+schema = strawberry.federation.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[Customer, Order],
+    extensions=[ShapeErrors],
+    federation_version="2.9",
+)

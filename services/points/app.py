@@ -1,0 +1,15 @@
+"""ASGI entry point: `uvicorn services.points.app:app`."""
+
+from pathlib import Path
+
+from services.points.consumers import HANDLERS
+from services.points.schema import schema
+from shared.runtime import ServiceDefinition, create_app
+
+DEFINITION = ServiceDefinition(
+    name="points",
+    schema=schema,
+    migrations=Path(__file__).parent / "migrations",
+    consumers=HANDLERS,
+)
+app = create_app(DEFINITION)

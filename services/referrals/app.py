@@ -1,0 +1,15 @@
+"""ASGI entry point: `uvicorn services.referrals.app:app`."""
+
+from pathlib import Path
+
+from services.referrals.consumers import HANDLERS
+from services.referrals.schema import schema
+from shared.runtime import ServiceDefinition, create_app
+
+DEFINITION = ServiceDefinition(
+    name="referrals",
+    schema=schema,
+    migrations=Path(__file__).parent / "migrations",
+    consumers=HANDLERS,
+)
+app = create_app(DEFINITION)

@@ -1,0 +1,202 @@
+"""The event catalog: CloudEvents 1.0 envelope plus typed, versioned payloads.
+
+Routing key = event type (`order.paid`). A payload's version travels in the `dataversion`
+extension attribute; adding an optional field keeps the version, removing or renaming one makes a
+new version registered beside the old one, so consumers of both can coexist during a rollout.
+Money is a Decimal serialised as a string; never a float.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from opentelemetry import propagate
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class PoisonMessage(Exception):
+    """A message that can never be handled (malformed, unknown type or version): dead-letter it."""
+
+
+class EventData(BaseModel):
+    """Base of every payload. `shop` is in every event: all data is per shop."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    type: ClassVar[str]
+    version: ClassVar[int]
+
+    shop: str = Field(min_length=1, max_length=64)
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=200)
+    source: str
+    type: str
+    time: datetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataversion: int = 1
+    shop: str
+    traceparent: str | None = None
+    tracestate: str | None = None
+    data: dict[str, Any]
+
+    def payload(self) -> EventData:
+        model = CATALOG.get((self.type, self.dataversion))
+        if model is None:
+            raise PoisonMessage(f"unknown event {self.type} v{self.dataversion}")
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            raise PoisonMessage(f"invalid {self.type} v{self.dataversion}: {exc}") from exc
+
+
+CATALOG: dict[tuple[str, int], type[EventData]] = {}
+
+
+def event(type_: str, version: int = 1):
+    def register(cls: type[EventData]) -> type[EventData]:
+        if (type_, version) in CATALOG:
+            raise RuntimeError(f"event {type_} v{version} registered twice")
+        cls.type, cls.version = type_, version
+        CATALOG[(type_, version)] = cls
+        return cls
+
+    return register
+
+
+def new_envelope(data: EventData, *, source: str, event_id: str | None = None) -> Envelope:
+    """Wrap a payload, stamping the current trace context so the consumer joins the trace."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return Envelope(
+        id=event_id or str(uuid.uuid4()),
+        source=f"flywheel/{source}",
+        type=data.type,
+        time=datetime.now(UTC),
+        dataversion=data.version,
+        shop=data.shop,
+        traceparent=carrier.get("traceparent"),
+        tracestate=carrier.get("tracestate"),
+        data=data.model_dump(mode="json"),
+    )
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    try:
+        return Envelope.model_validate_json(body)
+    except ValidationError as exc:
+        raise PoisonMessage(f"not a Flywheel CloudEvent: {exc.errors()[:3]}") from exc
+
+
+# ---- customers ---------------------------------------------------------------------------
+
+
+@event("customer.registered")
+class CustomerRegistered(EventData):
+    customer_id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str = "en"
+    timezone: str | None = None
+    birthday: date | None = None
+    accepts_email: bool = False
+    accepts_sms: bool = False
+    accepts_whatsapp: bool = False
+    referral_code: str | None = None
+    device_id: str | None = None
+
+
+@event("customer.updated")
+class CustomerUpdated(EventData):
+    customer_id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str = "en"
+    timezone: str | None = None
+    birthday: date | None = None
+    accepts_email: bool = False
+    accepts_sms: bool = False
+    accepts_whatsapp: bool = False
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    product_id: str
+    quantity: int
+    unit_price: Decimal
+
+
+class OrderEvent(EventData):
+    order_id: str
+    customer_id: str
+    currency: str
+    total: Decimal
+    net_amount: Decimal  # total - shipping - tax - refunded: what earns points
+    placed_at: datetime
+
+
+@event("order.placed")
+class OrderPlaced(OrderEvent):
+    lines: list[OrderLine] = []
+    referral_code: str | None = None
+    discount_codes: list[str] = []
+    shipping_address_hash: str | None = None
+    payment_fingerprint: str | None = None
+    device_id: str | None = None
+
+
+@event("order.paid")
+class OrderPaid(OrderEvent):
+    referral_code: str | None = None
+
+
+@event("order.shipped")
+class OrderShipped(OrderEvent):
+    pass
+
+
+@event("order.delivered")
+class OrderDelivered(OrderEvent):
+    lines: list[OrderLine] = []
+
+
+@event("order.cancelled")
+class OrderCancelled(OrderEvent):
+    pass
+
+
+@event("order.refunded")
+class OrderRefunded(OrderEvent):
+    refunded_amount: Decimal  # cumulative refunded so far
+    fully_refunded: bool
+
+
+# ---- points ------------------------------------------------------------------------------
+
+
+@event("points.earned")
+class PointsEarned(EventData):
+    customer_id: str
+    points: int
+    balance: int
+    reason: str
+    source_id: str
+
+
+# ---- notifications -----------------------------------------------------------------------
+
+
+@event("notification.sent")
+class NotificationSent(EventData):
+    notification_id: str
+    customer_id: str
+    channel: str
+    template: str

@@ -1,0 +1,101 @@
+"""The GraphQL side every subgraph shares: the request context (who is calling, which shop),
+error shaping (codes, no stack traces), the Money type, and the strawberry ASGI endpoint."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+from strawberry.extensions import MaskErrors
+from strawberry.types import Info
+
+from shared.auth import Principal, authenticate
+from shared.errors import FlywheelError
+from shared.money import in_minor_units
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@strawberry.federation.type(shareable=True, description="An amount in a shop's currency.")
+class Money:
+    amount: str = strawberry.field(description="Decimal as a string, e.g. \"20.00\"")
+    currency: str
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> Money:
+        return cls(amount=str(in_minor_units(amount, currency)), currency=currency)
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response
+    runtime: Runtime
+    _principal: Principal | None = None
+    _auth_error: FlywheelError | None = None
+    loaders: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def principal(self) -> Principal:
+        if self._auth_error is not None:
+            raise self._auth_error
+        assert self._principal is not None
+        return self._principal
+
+    @property
+    def shop(self) -> str:
+        return self.principal.shop
+
+    @property
+    def pool(self):
+        return self.runtime.pool
+
+
+def ctx(info: Info) -> Context:
+    return info.context
+
+
+class ShapeErrors(MaskErrors):
+    """Expected errors keep their message and code; unexpected ones become a bare
+    INTERNAL_SERVER_ERROR (logged here with their traceback); errors raised before execution
+    (syntax, validation, variable coercion) get BAD_USER_INPUT when they carry no code."""
+
+    def __init__(self) -> None:
+        super().__init__(error_message="Internal server error")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        shaped: list[GraphQLError] = []
+        for error in errors:
+            original = error.original_error
+            if isinstance(original, FlywheelError):
+                shaped.append(error)
+            elif error.path is None:
+                error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
+                shaped.append(error)
+            else:
+                log.error("unexpected error at %s: %s", error.path, error.message, exc_info=original)
+                masked = self.anonymise_error(error)
+                masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+                shaped.append(masked)
+        return shaped
+
+
+class FlywheelGraphQL(GraphQL):
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        runtime = request.app.state.runtime
+        context = Context(request=request, response=response, runtime=runtime)
+        try:
+            context._principal = authenticate(request.headers, runtime.settings)
+        except FlywheelError as exc:
+            context._auth_error = exc
+        return context

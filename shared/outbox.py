@@ -1,0 +1,155 @@
+"""The transactional outbox: events are rows written in the same transaction as the state change,
+then published by a relay with publisher confirms and marked sent.
+
+If the broker or the service dies between commit and publish, the row is still there and goes out
+when both are back; if it dies between publish and mark, the event goes out twice with the same
+id and the consumers' inbox drops the second copy. The relay wakes on NOTIFY (sent at commit) and
+also polls, so a lost notification only delays an event by one poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+from opentelemetry import context as otel_context
+
+from shared.bus import Bus
+from shared.events import Envelope, EventData, new_envelope
+from shared.telemetry import context_from
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "flywheel_outbox"
+
+
+async def add(conn: asyncpg.Connection, data: EventData, *, source: str) -> Envelope:
+    """Record an event inside the caller's open transaction."""
+    envelope = new_envelope(data, source=source)
+    await conn.execute(
+        "INSERT INTO outbox (id, shop_id, type, envelope) VALUES ($1, $2, $3, $4)",
+        envelope.id, envelope.shop, envelope.type, envelope.model_dump(mode="json"),
+    )
+    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+    return envelope
+
+
+class Relay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        bus: Bus,
+        dsn: str,
+        *,
+        batch_size: int = 200,
+        poll_seconds: float = 1.0,
+        keep_published_days: int = 7,
+    ) -> None:
+        self.pool = pool
+        self.bus = bus
+        self.dsn = dsn
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.keep_published_days = keep_published_days
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._last_cleanup = 0.0
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="outbox-listen"),
+            asyncio.create_task(self._run(), name="outbox-relay"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                conn = await asyncpg.connect(self.dsn)
+                closed = asyncio.Event()
+                try:
+                    conn.add_termination_listener(lambda _conn, done=closed: done.set())
+                    await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
+                    self._wake.set()  # catch up on whatever was written while not listening
+                    await closed.wait()
+                finally:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox listener lost its connection (%s); polling until back", exc)
+                await asyncio.sleep(self.poll_seconds)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.publish_pending()
+                if sent == self.batch_size:
+                    continue  # more waiting: no sleep
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay pass failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent events in order; return how many were sent."""
+        if not self.bus.connected:
+            return 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT id, envelope FROM outbox
+                   WHERE published_at IS NULL
+                   ORDER BY seq
+                   LIMIT $1
+                   FOR UPDATE SKIP LOCKED""",
+                self.batch_size,
+            )
+            sent: list = []
+            error: Exception | None = None
+            for row in rows:
+                envelope = Envelope.model_validate(row["envelope"])
+                token = otel_context.attach(context_from(row["envelope"]))
+                try:
+                    await self.bus.publish(envelope)
+                except Exception as exc:
+                    error = exc
+                    break
+                finally:
+                    otel_context.detach(token)
+                sent.append(row["id"])
+            if sent:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])", sent
+                )
+            if error is not None:
+                await conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                    rows[len(sent)]["id"], str(error)[:1000],
+                )
+        if error is not None:
+            log.warning("outbox: broker refused or unreachable (%s); %d sent this pass", error, len(sent))
+        elif len(sent) < self.batch_size:
+            await self._forget_old()
+        return len(sent)
+
+    async def _forget_old(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._last_cleanup < 600:
+            return
+        self._last_cleanup = now
+        await self.pool.execute(
+            "DELETE FROM outbox WHERE published_at < now() - make_interval(days => $1)",
+            self.keep_published_days,
+        )

@@ -1,0 +1,116 @@
+"""The composition root of a service process: settings, migrations, pool, bus (outbox relay,
+consumers), scheduler, tracing, and the Starlette app with /graphql, /healthz and /readyz."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import strawberry
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from shared.bus import Bus, Consumer, Handler, QueueTopology
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.graphql import FlywheelGraphQL
+from shared.outbox import Relay
+from shared.schedule import JobHandler, Scheduler
+from shared.settings import Settings
+from shared.telemetry import setup_tracing, shutdown_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pool: asyncpg.Pool
+    bus: Bus
+    relay: Relay
+    scheduler: Scheduler | None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    schema: strawberry.federation.Schema
+    migrations: Path
+    consumers: Mapping[str, Handler] = field(default_factory=dict)
+    jobs: Mapping[str, JobHandler] = field(default_factory=dict)
+    routes: Sequence[BaseRoute] = ()
+    # Called once the runtime exists (e.g. to build an SMTP sender); may store things in extras.
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    on_stop: Callable[[Runtime], Awaitable[None]] | None = None
+
+
+def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> OpenTelemetryMiddleware:
+    settings = settings or Settings.from_env(definition.name)
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {definition.name} %(levelname)s %(name)s: %(message)s")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        setup_tracing(definition.name, settings.trace_dir, settings.otlp_endpoint)
+        dsn = settings.dsn()
+        await migrate(dsn, [("shared", SHARED_MIGRATIONS), (definition.name, definition.migrations)])
+        pool = await create_pool(dsn)
+        bus = Bus(settings.amqp_url, client_name=definition.name)
+        if definition.consumers:
+            bus.add_consumer(
+                Consumer(
+                    bus=bus, pool=pool, topology=QueueTopology(f"{definition.name}.events"),
+                    handlers=definition.consumers,
+                )
+            )
+        bus.start_in_background()
+        relay = Relay(pool, bus, dsn)
+        relay.start()
+        scheduler = Scheduler(pool, definition.jobs) if definition.jobs else None
+        runtime = Runtime(settings=settings, pool=pool, bus=bus, relay=relay, scheduler=scheduler)
+        if definition.on_start is not None:
+            await definition.on_start(runtime)
+        if scheduler is not None:
+            scheduler.start()
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await scheduler.stop()
+            if definition.on_stop is not None:
+                await definition.on_stop(runtime)
+            await relay.stop()
+            await bus.close()
+            await pool.close()
+            shutdown_tracing()
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "service": definition.name})
+
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks = {"database": False, "broker": runtime.bus.connected}
+        with contextlib.suppress(Exception):
+            checks["database"] = await runtime.pool.fetchval("SELECT true", timeout=2)
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    graphql = FlywheelGraphQL(definition.schema, graphql_ide="graphiql")
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *definition.routes,
+        ],
+        lifespan=lifespan,
+    )
+    return OpenTelemetryMiddleware(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])

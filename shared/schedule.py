@@ -1,0 +1,167 @@
+"""Delayed work in Postgres: jobs with a due time, claimed one per transaction with
+FOR UPDATE SKIP LOCKED so several workers (and several instances) never take the same job.
+
+A job's effect and its `done` mark commit together. A handler that talks to the outside world
+(SMTP, a provider) may repeat its call if the process dies after the call and before the commit:
+at-least-once towards the outside, exactly-once inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from shared.telemetry import context_from, inject_into, tracer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    shop: str
+    kind: str
+    dedup_key: str
+    due_at: datetime
+    payload: dict[str, Any]
+    attempts: int  # failed runs before this one
+    final_attempt: bool  # a handler may record its own failure (and return) rather than raise
+
+
+JobHandler = Callable[[asyncpg.Connection, Job], Awaitable[None]]
+
+
+async def schedule(
+    conn: asyncpg.Connection,
+    *,
+    shop: str,
+    kind: str,
+    dedup_key: str,
+    due_at: datetime,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """Schedule a job once per (shop, kind, dedup_key). False when it already existed."""
+    carrier = inject_into({})
+    created = await conn.fetchval(
+        """INSERT INTO scheduled_jobs (shop_id, kind, dedup_key, due_at, payload, traceparent)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (shop_id, kind, dedup_key) DO NOTHING
+           RETURNING true""",
+        shop, kind, dedup_key, due_at, payload or {}, carrier.get("traceparent"),
+    )
+    return bool(created)
+
+
+async def cancel(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key_prefix: str) -> int:
+    """Cancel pending jobs of a kind whose key starts with the prefix; return how many."""
+    result = await conn.execute(
+        """UPDATE scheduled_jobs SET status = 'cancelled', updated_at = now()
+           WHERE shop_id = $1 AND kind = $2 AND status = 'pending'
+             AND starts_with(dedup_key, $3)""",
+        shop, kind, dedup_key_prefix,
+    )
+    return int(result.split()[-1])
+
+
+def backoff_seconds(attempts: int) -> float:
+    return float(min(2 ** attempts * 5, 3600))
+
+
+class Scheduler:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        handlers: Mapping[str, JobHandler],
+        *,
+        workers: int = 2,
+        poll_seconds: float = 0.5,
+        max_attempts: int = 6,
+    ) -> None:
+        self.pool = pool
+        self.handlers = dict(handlers)
+        self.workers = workers
+        self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"scheduler-{i}") for i in range(self.workers)
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                if await self.run_one():
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("scheduler pass failed: %s", exc)
+            await asyncio.sleep(self.poll_seconds)
+
+    async def run_one(self) -> bool:
+        """Claim and run one due job. True when a job was taken."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """SELECT * FROM scheduled_jobs
+                   WHERE status = 'pending' AND due_at <= now() AND kind = ANY($1::text[])
+                   ORDER BY due_at
+                   LIMIT 1
+                   FOR UPDATE SKIP LOCKED""",
+                list(self.handlers),
+            )
+            if row is None:
+                return False
+            job = Job(
+                id=row["id"], shop=row["shop_id"], kind=row["kind"], dedup_key=row["dedup_key"],
+                due_at=row["due_at"], payload=row["payload"], attempts=row["attempts"],
+                final_attempt=row["attempts"] + 1 >= self.max_attempts,
+            )
+            token = otel_context.attach(context_from({"traceparent": row["traceparent"]}))
+            try:
+                with tracer(__name__).start_as_current_span(
+                    f"job {job.kind}", kind=SpanKind.CONSUMER, attributes={"flywheel.job.id": job.id}
+                ) as span:
+                    try:
+                        async with conn.transaction():  # savepoint: a failed handler leaves no trace
+                            await self.handlers[job.kind](conn, job)
+                    except Exception as exc:
+                        span.record_exception(exc)
+                        span.set_status(Status(StatusCode.ERROR, str(exc)))
+                        attempts = job.attempts + 1
+                        gave_up = attempts >= self.max_attempts
+                        log.warning("job %s %s failed (attempt %d): %r", job.kind, job.id, attempts, exc)
+                        await conn.execute(
+                            """UPDATE scheduled_jobs
+                               SET attempts = $2, last_error = $3, updated_at = now(),
+                                   status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
+                                   due_at = now() + make_interval(secs => $5)
+                               WHERE id = $1""",
+                            job.id, attempts, f"{type(exc).__name__}: {exc}"[:1000], gave_up,
+                            backoff_seconds(attempts),
+                        )
+                        return True
+                    await conn.execute(
+                        "UPDATE scheduled_jobs SET status = 'done', updated_at = now() WHERE id = $1",
+                        job.id,
+                    )
+            finally:
+                otel_context.detach(token)
+        return True

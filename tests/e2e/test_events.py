@@ -1,0 +1,121 @@
+"""Events between the real services: replays, poison, and one trace across HTTP and RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import aio_pika
+
+from shared.bus import EXCHANGE
+from tests.conftest import ROOT
+from tests.e2e.conftest import RECORD, STATUS, order_input
+from tests.stack import INGEST, amqp_url, customer_token, db
+from tests.support import eventually
+
+BALANCE = "{ me { loyalty { balance } } }"
+
+
+async def publish_raw(body: bytes, routing_key: str, message_id: str) -> None:
+    connection = await aio_pika.connect(amqp_url())
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EXCHANGE)
+        await exchange.publish(aio_pika.Message(body, message_id=message_id,
+                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                               routing_key=routing_key)
+
+
+async def ledger_rows(order_id: str) -> int:
+    conn = await db("points")
+    try:
+        return await conn.fetchval("SELECT count(*) FROM ledger_entries WHERE idempotency_key = $1",
+                                   f"order:{order_id}:earn")
+    finally:
+        await conn.close()
+
+
+async def test_a_replayed_order_paid_event_credits_once(gql, new_customer, paid_order):
+    customer = await new_customer()
+    order = await paid_order(customer["id"])
+    token = customer_token(customer["id"])
+    await eventually(lambda: ledger_rows(order["id"]), what="the first credit")
+    conn = await db("customers")
+    envelope = await conn.fetchval(
+        "SELECT envelope FROM outbox WHERE type = 'order.paid' AND envelope->'data'->>'order_id' = $1", order["id"])
+    await conn.close()
+    body = json.dumps(envelope).encode()
+    await publish_raw(body, "order.paid", envelope["id"])  # the very same event again
+    replay = {**envelope, "id": envelope["id"] + "-replayed"}  # and a copy under a new event id
+    await publish_raw(json.dumps(replay).encode(), "order.paid", replay["id"])
+
+    async def both_seen():
+        conn = await db("points")
+        try:
+            return await conn.fetchval("SELECT count(*) = 1 FROM inbox WHERE event_id = $1", replay["id"])
+        finally:
+            await conn.close()
+    await eventually(both_seen, what="the replay to be handled")
+    assert await ledger_rows(order["id"]) == 1
+    assert (await gql.ok(BALANCE, headers=token))["me"]["loyalty"]["balance"] == 45
+
+
+async def test_poison_in_a_service_queue_is_dead_lettered_and_orders_keep_flowing(gql, new_customer, paid_order):
+    message_id = f"poison-{secrets.token_hex(6)}"
+    await publish_raw(b'{"specversion": "1.0", "broken": true', "order.paid", message_id)
+    customer = await new_customer()
+    await paid_order(customer["id"])
+
+    async def credited():
+        return (await gql.ok(BALANCE, headers=customer_token(customer["id"])))["me"]["loyalty"]["balance"] == 45
+    await eventually(credited, what="an order behind the poison")
+
+    async def in_dlq():
+        connection = await aio_pika.connect(amqp_url())
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue("points.events.dlq", passive=True)
+            while (message := await queue.get(fail=False)) is not None:
+                if message.message_id == message_id:
+                    await message.ack()
+                    return message
+                await message.nack(requeue=True)
+                return None
+        return None
+    dead = await eventually(in_dlq, what="the poison in points.events.dlq")
+    assert "not a Flywheel CloudEvent" in dead.headers["x-flywheel-error"]
+
+
+def spans(service: str, trace_id: str) -> list[dict]:
+    path = Path(os.environ.get("TRACE_DIR", ROOT / ".run" / "traces")) / f"{service}.jsonl"
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text().splitlines():
+        if trace_id[:8] in line:
+            span = json.loads(line)
+            if span["context"]["trace_id"] == "0x" + trace_id:
+                found.append(span)
+    return found
+
+
+async def test_one_trace_follows_an_order_from_the_gateway_through_rabbitmq(gql, new_customer):
+    customer = await new_customer()
+    order = order_input(customer["id"])
+    trace_id = secrets.token_hex(16)
+    traced = {**INGEST, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    await gql.ok(RECORD, {"input": order}, traced)
+    await gql.ok(STATUS, {"id": order["id"], "status": "PAID"}, traced)
+
+    async def points_spans():
+        found = spans("points", trace_id)
+        return any(s["name"] == "points.events process" for s in found) and found
+    consumer_side = await eventually(points_spans, what="the points consumer span in the trace")
+    customer_side = await eventually(lambda: spans("customers", trace_id), what="customers spans")
+    assert any(s["kind"] == "SpanKind.SERVER" for s in customer_side)
+    assert any(s["name"] == "order.paid publish" for s in customer_side)
+    assert any(s["kind"] == "SpanKind.CLIENT" and "INSERT" in s["name"].upper() or
+               s["attributes"].get("db.system") == "postgresql" for s in consumer_side)
+

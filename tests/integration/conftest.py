@@ -1,0 +1,61 @@
+"""Fixtures for the shared plumbing against the real PostgreSQL and RabbitMQ: a throwaway
+database per test session and a throwaway exchange and queue names per test, so these tests never
+touch the running services' data."""
+
+from __future__ import annotations
+
+import uuid
+
+import aio_pika
+import asyncpg
+import pytest
+
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_env("test")
+
+
+@pytest.fixture(scope="session")
+async def scratch_dsn(settings):
+    name = f"flywheel_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(settings.dsn("postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = settings.dsn(name)
+    await migrate(dsn, [("shared", SHARED_MIGRATIONS)])
+    yield dsn
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pool(scratch_dsn):
+    pool = await create_pool(scratch_dsn, max_size=20)
+    await pool.execute(
+        "CREATE TABLE IF NOT EXISTS effects (event_id text NOT NULL, note text, at timestamptz DEFAULT now())"
+    )
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def names(settings):
+    """Unique exchange and queue names for one test, deleted afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    made = {"exchange": f"test.{tag}.events", "queue": f"test.{tag}.events"}
+    yield made
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for suffix in ("", ".dlq", ".retry.100", ".retry.200", ".probe"):
+            try:
+                await channel.queue_delete(made["queue"] + suffix)
+            except Exception:
+                channel = await connection.channel()
+        try:
+            await channel.exchange_delete(made["exchange"])
+        except Exception:
+            pass

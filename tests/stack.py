@@ -1,0 +1,110 @@
+"""Talking to the running stack: the gateway, the subgraphs, their databases, the mail sink."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import jwt
+
+from shared.db import init_connection
+from tests.conftest import ROOT
+
+SERVICES = ("customers", "points", "referrals", "reviews", "notifications")
+
+
+def port(name: str) -> int:
+    return int(os.environ[f"{name.upper()}_PORT"])
+
+
+def gateway_url() -> str:
+    return f"http://127.0.0.1:{port('gateway')}/graphql"
+
+
+def subgraph_url(service: str) -> str:
+    return f"http://127.0.0.1:{port(service)}/graphql"
+
+
+def mailsink_url() -> str:
+    return f"http://127.0.0.1:{os.environ['MAILSINK_HTTP_PORT']}"
+
+
+def dsn(service: str) -> str:
+    return (f"postgresql://{os.environ['PG_USER']}:{os.environ['PG_PASSWORD']}@{os.environ['PG_HOST']}:"
+            f"{os.environ['PG_PORT']}/flywheel_{service}")
+
+
+def amqp_url() -> str:
+    e = os.environ
+    return f"amqp://{e['AMQP_USER']}:{e['AMQP_PASSWORD']}@{e['AMQP_HOST']}:{e['AMQP_PORT']}/{e['AMQP_VHOST']}"
+
+
+ADMIN = {"x-api-key": os.environ.get("ADMIN_API_KEY", "dev-admin-key")}
+INGEST = {"x-api-key": os.environ.get("INGEST_API_KEY", "dev-ingest-key")}
+
+
+def customer_token(sub: str, *, shop: str | None = None, secret: str | None = None, ttl: int = 600,
+                   **claims: Any) -> dict[str, str]:
+    payload = {"sub": sub, "exp": int(time.time()) + ttl, **claims}
+    if shop:
+        payload["shop"] = shop
+    token = jwt.encode(payload, secret or os.environ["JWT_SECRET"], algorithm="HS256")
+    return {"authorization": f"Bearer {token}"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def all_ready() -> bool:
+    return healthy(f"http://127.0.0.1:{port('gateway')}/healthcheck") and all(
+        healthy(f"http://127.0.0.1:{port(s)}/readyz") for s in SERVICES)
+
+
+def ensure_stack() -> None:
+    """Reuse a running stack, or start it the way `make up` does."""
+    if all_ready():
+        return
+    subprocess.run([str(ROOT / "infra/local/stack.sh"), "up"], check=True, cwd=ROOT)
+
+
+class GraphQL:
+    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+        self.client = client
+        self.url = url
+
+    async def __call__(self, query: str, variables: dict | None = None, headers: dict | None = None,
+                       url: str | None = None) -> dict:
+        response = await self.client.post(url or self.url, json={"query": query, "variables": variables or {}},
+                                          headers=headers or {})
+        body = response.json()
+        assert "errors" in body or "data" in body, body
+        return body
+
+    async def ok(self, query: str, variables: dict | None = None, headers: dict | None = None,
+                 url: str | None = None) -> dict:
+        body = await self(query, variables, headers, url)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+
+def codes(body: dict) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+
+
+async def db(service: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn(service))
+    await init_connection(conn)  # json/jsonb as Python values, as in the services
+    return conn
