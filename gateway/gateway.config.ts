@@ -7,6 +7,7 @@
 //   <NAME>_PORT                      else http://127.0.0.1:<port>/graphql, e.g. CUSTOMERS_PORT
 //                                    (neither set: the URL composed into the supergraph)
 //   OTEL_EXPORTER_OTLP_ENDPOINT      set: export spans over OTLP/HTTP as service "gateway"
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
@@ -58,6 +59,19 @@ if (otlpEndpoint) {
   });
 }
 
+// Without gateway spans, a client request that brings no traceparent still makes one trace: the
+// gateway mints a W3C traceparent per client request and sends the same one to every subgraph it
+// calls for that request (otherwise each subgraph would start a trace of its own).
+const mintedTraceparents = new WeakMap<object, string>();
+const traceparentFor = (request: object): string => {
+  let value = mintedTraceparents.get(request);
+  if (!value) {
+    value = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+    mintedTraceparents.set(request, value);
+  }
+  return value;
+};
+
 const FORWARDED_HEADERS = ['authorization', 'x-api-key', 'x-shop'];
 const TRACE_HEADERS = ['traceparent', 'tracestate'];
 const forwardedHeaders = otlpEndpoint ? FORWARDED_HEADERS : [...FORWARDED_HEADERS, ...TRACE_HEADERS];
@@ -74,6 +88,9 @@ export const gatewayConfig = defineConfig({
       for (const name of forwardedHeaders) {
         const value = request.headers.get(name);
         if (value) headers[name] = value;
+      }
+      if (!otlpEndpoint && !headers.traceparent) {
+        headers.traceparent = traceparentFor(request);
       }
       return headers;
     },

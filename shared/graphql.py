@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.extensions import MaskErrors
+from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import Info
 
 from shared.auth import Principal, authenticate
@@ -88,6 +89,23 @@ class ShapeErrors(MaskErrors):
                 masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
                 shaped.append(masked)
         return shaped
+
+
+_TRACED_ARGUMENTS = frozenset({"id", "customer_id", "first", "after", "status", "sort", "product_id", "reward_id"})
+
+
+def _traced_arguments(arguments: dict[str, Any], info: Any) -> dict[str, Any]:
+    # Ids and paging only: inputs carry personal data (emails, names) that has no place in traces.
+    return {k: v for k, v in arguments.items() if k in _TRACED_ARGUMENTS}
+
+
+class TraceResolvers(OpenTelemetryExtension):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(arg_filter=_traced_arguments, **kwargs)
+
+
+# Every subgraph schema uses these, in this order.
+EXTENSIONS = [TraceResolvers, ShapeErrors]
 
 
 class FlywheelGraphQL(GraphQL):

@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 
 from shared.bus import Bus
 from shared.events import Envelope, EventData, new_envelope
-from shared.telemetry import context_from
+from shared.telemetry import context_from, quiet
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ class Relay:
     async def _run(self) -> None:
         while True:
             try:
-                sent = await self.publish_pending()
+                with quiet():
+                    sent = await self.publish_pending()
                 if sent == self.batch_size:
                     continue  # more waiting: no sleep
             except asyncio.CancelledError:

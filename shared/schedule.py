@@ -20,7 +20,7 @@ import asyncpg
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from shared.telemetry import context_from, inject_into, tracer
+from shared.telemetry import context_from, inject_into, quiet, tracer
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,9 @@ class Scheduler:
     async def _work(self) -> None:
         while True:
             try:
-                if await self.run_one():
-                    continue
+                with quiet():
+                    if await self.run_one():
+                        continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -51,7 +51,7 @@ class Settings:
     amqp_url: str = field(default="amqp://flywheel:flywheel@127.0.0.1:5682/flywheel", repr=False)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
-    mail_from: str = "Flywheel <hello@flywheel.test>"
+    mail_from: str = "hello@flywheel.test"
     referral_base_url: str = "http://localhost:3000/r/"
     trace_dir: str = ".run/traces"
     otlp_endpoint: str = ""
@@ -93,7 +93,7 @@ class Settings:
             ),
             smtp_host=_env("SMTP_HOST", "127.0.0.1"),
             smtp_port=int(_env("SMTP_PORT", "1025")),
-            mail_from=_env("MAIL_FROM", "Flywheel <hello@flywheel.test>"),
+            mail_from=_env("MAIL_FROM", "hello@flywheel.test"),
             referral_base_url=_env("REFERRAL_BASE_URL", "http://localhost:3000/r/"),
             trace_dir=_env("TRACE_DIR", ".run/traces"),
             otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),

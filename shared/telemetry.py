@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
@@ -56,8 +57,14 @@ def tracer(name: str) -> trace.Tracer:
 
 
 def context_from(carrier: Mapping[str, object]) -> context.Context:
-    """Extract a trace context from message headers or an envelope (values may be non-strings)."""
-    return propagate.extract({k: str(v) for k, v in carrier.items() if v is not None})
+    """The trace context of a message, stored event or job, on a clean base: the work it starts
+    is traced even when the loop that found it runs quietly (see `quiet`)."""
+    return propagate.extract({k: str(v) for k, v in carrier.items() if v is not None}, context=context.Context())
+
+
+def quiet():
+    """Background polling (outbox relay, scheduler) would otherwise write a root span per poll."""
+    return suppress_instrumentation()
 
 
 def inject_into(carrier: dict[str, str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from strawberry.types import Info
 from services.customers import orders as order_rules
 from services.customers import profiles, store
 from shared.errors import BadUserInput, NotFound
-from shared.graphql import Money, ShapeErrors, ctx
+from shared.graphql import EXTENSIONS, Money, ctx
 from shared.money import parse_amount
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -208,6 +208,6 @@ schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
     types=[Customer, Order],
-    extensions=[ShapeErrors],
+    extensions=EXTENSIONS,
     federation_version="2.9",
 )

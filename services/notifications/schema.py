@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from services.notifications import store
-from shared.graphql import ShapeErrors, ctx
+from shared.graphql import EXTENSIONS, ctx
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
 
@@ -72,6 +72,6 @@ class Customer:
 
 schema = strawberry.federation.Schema(
     types=[Customer],
-    extensions=[ShapeErrors],
+    extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from services.points import ledger, store
-from shared.graphql import ShapeErrors, ctx
+from shared.graphql import EXTENSIONS, ctx
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -85,6 +85,6 @@ class Mutation:
 schema = strawberry.federation.Schema(
     mutation=Mutation,
     types=[Customer],
-    extensions=[ShapeErrors],
+    extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from services.referrals import codes, store
-from shared.graphql import ShapeErrors, ctx
+from shared.graphql import EXTENSIONS, ctx
 
 
 @strawberry.federation.type(keys=["id"])
@@ -34,6 +34,6 @@ class Customer:
 
 schema = strawberry.federation.Schema(
     types=[Customer],
-    extensions=[ShapeErrors],
+    extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from services.reviews import store
-from shared.graphql import ShapeErrors, ctx
+from shared.graphql import EXTENSIONS, ctx
 
 
 @strawberry.enum
@@ -79,6 +79,6 @@ class Query:
 schema = strawberry.federation.Schema(
     query=Query,
     types=[Customer, Product],
-    extensions=[ShapeErrors],
+    extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -12,7 +12,7 @@ import aio_pika
 from shared.bus import EXCHANGE
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, order_input
-from tests.stack import INGEST, amqp_url, customer_token, db
+from tests.stack import ADMIN, INGEST, amqp_url, customer_token, db
 from tests.support import eventually
 
 BALANCE = "{ me { loyalty { balance } } }"
@@ -119,3 +119,20 @@ async def test_one_trace_follows_an_order_from_the_gateway_through_rabbitmq(gql,
     assert any(s["kind"] == "SpanKind.CLIENT" and "INSERT" in s["name"].upper() or
                s["attributes"].get("db.system") == "postgresql" for s in consumer_side)
 
+
+
+def spans_named(service: str, name: str) -> list[dict]:
+    path = Path(os.environ.get("TRACE_DIR", ROOT / ".run" / "traces")) / f"{service}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if name in line] if path.exists() else []
+
+
+async def test_a_request_without_a_traceparent_still_makes_one_trace_across_subgraphs(gql, new_customer):
+    customer = await new_customer()
+    operation = f"TraceProbe_{secrets.token_hex(6)}"
+    query = f"query {operation}($id: ID!) {{ customer(id: $id) {{ email loyalty {{ balance }} referralCode }} }}"
+    await gql.ok(query, {"id": customer["id"]}, ADMIN)
+
+    root = await eventually(lambda: spans_named("customers", f"GraphQL Query: {operation}"), what="the root span")
+    trace_id = root[0]["context"]["trace_id"].removeprefix("0x")
+    assert await eventually(lambda: spans("points", trace_id), what="points spans in the same trace")
+    assert await eventually(lambda: spans("referrals", trace_id), what="referrals spans in the same trace")

@@ -1,0 +1,14 @@
+# Hive Gateway serving the committed supergraph (gateway/supergraph.graphql).
+FROM node:22-slim
+
+ENV NODE_ENV=production
+WORKDIR /app
+# Dependencies first: this layer is rebuilt only when the lock file changes.
+COPY gateway/package.json gateway/package-lock.json ./gateway/
+RUN npm ci --prefix gateway --no-audit --no-fund
+
+COPY gateway ./gateway
+USER node
+
+EXPOSE 4000
+CMD ["bash", "gateway/start.sh"]

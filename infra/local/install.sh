@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs whatever the local stack needs and is missing. Cheap to re-run: every step is skipped
+# when its stamp (or the binary it looks for) says it is current.
+#   install.sh            everything: Debian packages, Python venv, gateway npm packages
+#   install.sh python     only the venv (and python3-venv if the machine lacks it): for unit tests
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+only=${1:-all}
+[[ $only == all || $only == python ]] || die "usage: $0 [python]"
+
+# --- Debian packages ---------------------------------------------------------------------------
+# Use what is on the machine (any version on the PATH, or Debian's layout); install from Debian
+# only what is missing, all in one apt-get run.
+have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null; }
+have_rabbitmq() { [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || command -v rabbitmq-server >/dev/null; }
+
+pkgs=()
+if [[ ! -x .venv/bin/python ]]; then
+  # Debian's python3 comes without ensurepip (it is in python3-venv), so `-m venv` would fail.
+  py=$(command -v python3.11 || command -v python3 || true)
+  if [[ -z $py ]]; then
+    pkgs+=(python3 python3-venv)
+  elif ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then
+    pkgs+=(python3-venv)
+  fi
+fi
+if [[ $only == all ]]; then
+  have_postgres || pkgs+=(postgresql)
+  have_rabbitmq || pkgs+=(rabbitmq-server)
+  if [[ -f gateway/package-lock.json ]] && ! command -v npm >/dev/null; then
+    pkgs+=(nodejs npm)
+  fi
+fi
+((${#pkgs[@]} == 0)) || ensure_debian_packages "${pkgs[@]}"
+
+# --- Python venv ---------------------------------------------------------------------------------
+stamp_ok() { [[ -f $1 && $(<"$1") == "$2" ]]; }
+
+lock_sum=$(sha256sum requirements.lock | cut -d' ' -f1)
+py_stamp=.venv/.flywheel-requirements.sha256
+if [[ -x .venv/bin/python ]] && stamp_ok "$py_stamp" "$lock_sum"; then
+  log "python venv is current"
+else
+  if [[ ! -x .venv/bin/python ]]; then
+    py=$(command -v python3.11 || command -v python3) || die "no python3 found"
+    "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+      || log "warning: $py is not Python 3.11 (pyproject.toml asks for 3.11)"
+    log "creating .venv with $py"
+    "$py" -m venv .venv
+  fi
+  log "installing Python packages from requirements.lock"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+  echo "$lock_sum" >"$py_stamp"
+fi
+[[ $only == all ]] || exit 0
+
+# --- gateway npm packages ------------------------------------------------------------------------
+if [[ -f gateway/package-lock.json ]]; then
+  # Hive Gateway needs Node >= 20; Debian 12 ships 18. The npm registry has Node itself as a
+  # package: put one under .run/node (lib.sh puts it first on the PATH when it is there).
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if ((node_major < 20)); then
+    log "node $(node --version 2>/dev/null || echo '(none)') is too old for the gateway: installing node 22 into .run/node"
+    npm install --prefix "$RUN/node" --no-audit --no-fund --loglevel=error node@22
+    export PATH="$RUN/node/node_modules/.bin:$PATH"
+  fi
+  npm_sum=$(sha256sum gateway/package-lock.json | cut -d' ' -f1)
+  npm_stamp=gateway/node_modules/.flywheel-package-lock.sha256
+  if [[ -d gateway/node_modules ]] && stamp_ok "$npm_stamp" "$npm_sum"; then
+    log "gateway npm packages are current"
+  else
+    log "installing gateway npm packages (npm ci)"
+    npm ci --prefix gateway --no-audit --no-fund --loglevel=error
+    mkdir -p gateway/node_modules # npm makes none when there is nothing to install
+    echo "$npm_sum" >"$npm_stamp"
+  fi
+else
+  log "gateway/package-lock.json not found, skipping npm"
+fi
