@@ -97,8 +97,7 @@ def parse_envelope(body: bytes) -> Envelope:
 # ---- customers ---------------------------------------------------------------------------
 
 
-@event("customer.registered")
-class CustomerRegistered(EventData):
+class CustomerProfile(EventData):
     customer_id: str
     email: str
     first_name: str | None = None
@@ -109,22 +108,17 @@ class CustomerRegistered(EventData):
     accepts_email: bool = False
     accepts_sms: bool = False
     accepts_whatsapp: bool = False
-    referral_code: str | None = None
+
+
+@event("customer.registered")
+class CustomerRegistered(CustomerProfile):
+    referral_code: str | None = None  # the code the customer signed up with, if any
     device_id: str | None = None
 
 
 @event("customer.updated")
-class CustomerUpdated(EventData):
-    customer_id: str
-    email: str
-    first_name: str | None = None
-    last_name: str | None = None
-    locale: str = "en"
-    timezone: str | None = None
-    birthday: date | None = None
-    accepts_email: bool = False
-    accepts_sms: bool = False
-    accepts_whatsapp: bool = False
+class CustomerUpdated(CustomerProfile):
+    pass
 
 
 class OrderLine(BaseModel):

@@ -66,6 +66,20 @@ def ctx(info: Info) -> Context:
     return info.context
 
 
+def customer_ctx(info: Info, customer_id: str) -> Context:
+    """The context of a resolver reading one customer's data, once the caller may read it."""
+    context: Context = info.context
+    context.principal.require_customer_access(customer_id)
+    return context
+
+
+def guarded_reference(cls: type, info: Info, id: strawberry.ID) -> Any:
+    """`resolve_reference` for an entity keyed by a customer id (the gateway's _entities calls,
+    or anyone calling a subgraph directly): only that customer or an admin gets it."""
+    customer_ctx(info, id)
+    return cls(id=id)
+
+
 class ShapeErrors(MaskErrors):
     """Expected errors keep their message and code; unexpected ones become a bare
     INTERNAL_SERVER_ERROR (logged here with their traceback); errors raised before execution

@@ -16,6 +16,7 @@ import logging
 import asyncpg
 from opentelemetry import context as otel_context
 
+from shared.background import BackgroundLoops
 from shared.bus import Bus
 from shared.events import Envelope, EventData, new_envelope
 from shared.telemetry import context_from, quiet
@@ -54,21 +55,15 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.keep_published_days = keep_published_days
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._loops = BackgroundLoops()
         self._last_cleanup = 0.0
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="outbox-listen"),
-            asyncio.create_task(self._run(), name="outbox-relay"),
-        ]
+        self._loops.spawn("outbox-listen", self._listen())
+        self._loops.spawn("outbox-relay", self._run())
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._loops.stop()
 
     async def _listen(self) -> None:
         while True:

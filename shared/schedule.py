@@ -9,7 +9,6 @@ at-least-once towards the outside, exactly-once inside.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import asyncpg
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from shared.background import BackgroundLoops
 from shared.telemetry import context_from, inject_into, quiet, tracer
 
 log = logging.getLogger(__name__)
@@ -91,19 +91,14 @@ class Scheduler:
         self.workers = workers
         self.poll_seconds = poll_seconds
         self.max_attempts = max_attempts
-        self._tasks: list[asyncio.Task] = []
+        self._loops = BackgroundLoops()
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._work(), name=f"scheduler-{i}") for i in range(self.workers)
-        ]
+        for i in range(self.workers):
+            self._loops.spawn(f"scheduler-{i}", self._work())
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._loops.stop()
 
     async def _work(self) -> None:
         while True:

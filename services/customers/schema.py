@@ -14,7 +14,7 @@ from strawberry.types import Info
 from services.customers import orders as order_rules
 from services.customers import profiles, store
 from shared.errors import BadUserInput, NotFound
-from shared.graphql import EXTENSIONS, Money, ctx
+from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx
 from shared.money import parse_amount
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -79,15 +79,13 @@ class Customer:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
-        c = ctx(info)
-        c.principal.require_customer_access(id)
+        c = customer_ctx(info, id)
         row = await store.get_customer(c.pool, c.shop, id)
         return cls.from_row(row) if row is not None else cls(id=id)
 
     @strawberry.field(description="The customer's orders, newest first.")
     async def orders(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Order]:
-        c = ctx(info)
-        c.principal.require_customer_access(self.id)
+        c = customer_ctx(info, self.id)
         size = page_size(first)
         rows = await store.list_orders(c.pool, c.shop, self.id, size,
                                        decode_cursor(after, datetime.fromisoformat, str))

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from services.notifications import store
-from shared.graphql import EXTENSIONS, ctx
+from shared.graphql import EXTENSIONS, customer_ctx, guarded_reference
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
 
@@ -53,16 +53,12 @@ class Notification:
 class Customer:
     id: strawberry.ID
 
-    @classmethod
-    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
-        ctx(info).principal.require_customer_access(id)
-        return cls(id=id)
+    resolve_reference = classmethod(guarded_reference)
 
     @strawberry.field(description="Messages sent or planned for the customer, newest first.")
     async def notifications(self, info: Info, first: int | None = None,
                             after: str | None = None) -> Connection[Notification]:
-        c = ctx(info)
-        c.principal.require_customer_access(self.id)
+        c = customer_ctx(info, self.id)
         size = page_size(first)
         rows = await store.deliveries(c.pool, c.shop, self.id, size,
                                       decode_cursor(after, datetime.fromisoformat, uuid.UUID))

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from services.points import ledger, store
-from shared.graphql import EXTENSIONS, ctx
+from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -45,22 +45,17 @@ class PointsTransaction:
 class Customer:
     id: strawberry.ID
 
-    @classmethod
-    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
-        ctx(info).principal.require_customer_access(id)
-        return cls(id=id)
+    resolve_reference = classmethod(guarded_reference)
 
     @strawberry.field
     async def loyalty(self, info: Info) -> LoyaltyAccount:
-        c = ctx(info)
-        c.principal.require_customer_access(self.id)
+        c = customer_ctx(info, self.id)
         return LoyaltyAccount.from_row(await store.account(c.pool, c.shop, self.id))
 
     @strawberry.field(description="Ledger entries, newest first.")
     async def points_history(self, info: Info, first: int | None = None,
                              after: str | None = None) -> Connection[PointsTransaction]:
-        c = ctx(info)
-        c.principal.require_customer_access(self.id)
+        c = customer_ctx(info, self.id)
         size = page_size(first)
         key = decode_cursor(after, int)
         before_id = key[0] if key else None

@@ -6,22 +6,18 @@ import strawberry
 from strawberry.types import Info
 
 from services.referrals import codes, store
-from shared.graphql import EXTENSIONS, ctx
+from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
 
 
 @strawberry.federation.type(keys=["id"])
 class Customer:
     id: strawberry.ID
 
-    @classmethod
-    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
-        ctx(info).principal.require_customer_access(id)
-        return cls(id=id)
+    resolve_reference = classmethod(guarded_reference)
 
     @strawberry.field(description="The code a friend enters at checkout.")
     async def referral_code(self, info: Info) -> str:
-        c = ctx(info)
-        c.principal.require_customer_access(self.id)
+        c = customer_ctx(info, self.id)
         async with c.pool.acquire() as conn:
             return await store.ensure_code(conn, c.shop, self.id)
 

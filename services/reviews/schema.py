@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from services.reviews import store
-from shared.graphql import EXTENSIONS, ctx
+from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
 
 
 @strawberry.enum
@@ -56,15 +56,11 @@ class Review:
 class Customer:
     id: strawberry.ID
 
-    @classmethod
-    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
-        ctx(info).principal.require_customer_access(id)
-        return cls(id=id)
+    resolve_reference = classmethod(guarded_reference)
 
     @strawberry.field(description="The customer's own reviews, whatever their status.")
     async def reviews(self, info: Info) -> list[Review]:
-        c = ctx(info)
-        c.principal.require_customer_access(self.id)
+        c = customer_ctx(info, self.id)
         return [Review.from_row(r) for r in await store.reviews_by_customer(c.pool, c.shop, self.id)]
 
 
