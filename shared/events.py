@@ -173,6 +173,26 @@ class OrderRefunded(OrderEvent):
     fully_refunded: bool
 
 
+@event("customer.segment_changed")
+class CustomerSegmentChanged(EventData):
+    customer_id: str
+    from_segment: str | None  # PROSPECT NEW REGULAR VIP AT_RISK CHURNED
+    to_segment: str
+
+
+@event("customer.birthday")
+class CustomerBirthday(EventData):
+    """Sent on the day, in the customer's local morning; once per customer and year."""
+    customer_id: str
+    year: int
+
+
+@event("customer.erased")
+class CustomerErased(EventData):
+    """GDPR erasure: every service forgets the person, keeping anonymous aggregates and sums."""
+    customer_id: str
+
+
 # ---- points ------------------------------------------------------------------------------
 
 
@@ -183,14 +203,212 @@ class PointsEarned(EventData):
     balance: int
     reason: str
     source_id: str
+    pending: bool = False  # True: earned but still inside the return window
+
+
+@event("points.reversed")
+class PointsReversed(EventData):
+    """Points taken back (refund, cancellation). `shortfall` could not be taken because it was
+    already spent; it is netted against future earnings."""
+    customer_id: str
+    points: int
+    shortfall: int = 0
+    balance: int
+    reason: str
+    source_id: str
+
+
+@event("points.expiring")
+class PointsExpiring(EventData):
+    customer_id: str
+    points: int
+    expires_at: datetime
+
+
+@event("points.expired")
+class PointsExpired(EventData):
+    customer_id: str
+    points: int
+    balance: int
+
+
+@event("tier.changed")
+class TierChanged(EventData):
+    customer_id: str
+    from_tier: str | None
+    to_tier: str
+    direction: str  # "up" | "down"
+
+
+@event("tier.near")
+class TierNear(EventData):
+    customer_id: str
+    next_tier: str
+    amount_to_next: Decimal
+    currency: str
+
+
+@event("reward.redeemed")
+class RewardRedeemed(EventData):
+    customer_id: str
+    redemption_id: str
+    reward_id: str
+    reward_name: str
+    kind: str  # FIXED_AMOUNT PERCENTAGE FREE_SHIPPING FREE_PRODUCT STORE_CREDIT
+    code: str
+    points_spent: int
+    value: Decimal | None = None
+    currency: str | None = None
+    expires_at: datetime | None = None
+
+
+@event("credit.granted")
+class CreditGranted(EventData):
+    customer_id: str
+    amount: Decimal
+    currency: str
+    balance: Decimal
+    reason: str  # e.g. "review", "referral"
+    source_id: str
+
+
+@event("credit.spent")
+class CreditSpent(EventData):
+    customer_id: str
+    amount: Decimal
+    currency: str
+    balance: Decimal
+    source_id: str
+
+
+@event("challenge.launched")
+class ChallengeLaunched(EventData):
+    challenge_id: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    audience: str | None = None
+    reward_points: int
+
+
+@event("challenge.completed")
+class ChallengeCompleted(EventData):
+    challenge_id: str
+    customer_id: str
+    title: str
+    reward_points: int
+    badge: str | None = None
+
+
+# ---- referrals ---------------------------------------------------------------------------
+
+
+@event("referral.signed_up")
+class ReferralSignedUp(EventData):
+    referral_id: str
+    referrer_id: str
+    friend_id: str
+    code: str
+
+
+@event("referral.converted")
+class ReferralConverted(EventData):
+    """The friend's first order passed its return window: reward the referrer."""
+    referral_id: str
+    referrer_id: str
+    friend_id: str
+    order_id: str
+    reward_kind: str  # "credit" | "points"
+    reward_amount: Decimal | None = None
+    reward_points: int | None = None
+    currency: str | None = None
+
+
+@event("referral.rejected")
+class ReferralRejected(EventData):
+    referral_id: str
+    referrer_id: str
+    friend_id: str | None = None
+    reason: str  # SELF_REFERRAL SAME_EMAIL SAME_ADDRESS SAME_PAYMENT SAME_DEVICE NOT_NEW VELOCITY MONTHLY_CAP
+
+
+@event("referral.reversed")
+class ReferralReversed(EventData):
+    referral_id: str
+    referrer_id: str
+    friend_id: str
+    order_id: str
+
+
+# ---- reviews -----------------------------------------------------------------------------
+
+
+class ReviewEvent(EventData):
+    review_id: str
+    customer_id: str
+    product_id: str
+    rating: int
+    has_media: bool = False
+
+
+@event("review.submitted")
+class ReviewSubmitted(ReviewEvent):
+    pass
+
+
+@event("review.published")
+class ReviewPublished(ReviewEvent):
+    verified_buyer: bool = False
+
+
+@event("review.rejected")
+class ReviewRejected(ReviewEvent):
+    reason: str
+
+
+@event("review.requested")
+class ReviewRequested(EventData):
+    """Due D+7 after delivery for a product not yet reviewed; notifications sends the request."""
+    customer_id: str
+    product_id: str
+    order_id: str
+
+
+@event("ugc.submitted")
+class UgcSubmitted(EventData):
+    review_id: str
+    customer_id: str
+    product_id: str
+    media_count: int
+    hashtags: list[str] = []
+    challenge_id: str | None = None
 
 
 # ---- notifications -----------------------------------------------------------------------
 
 
-@event("notification.sent")
-class NotificationSent(EventData):
+class NotificationEvent(EventData):
     notification_id: str
     customer_id: str
     channel: str
     template: str
+
+
+@event("notification.sent")
+class NotificationSent(NotificationEvent):
+    pass
+
+
+@event("notification.failed")
+class NotificationFailed(NotificationEvent):
+    reason: str
+
+
+@event("notification.opened")
+class NotificationOpened(NotificationEvent):
+    pass
+
+
+@event("notification.clicked")
+class NotificationClicked(NotificationEvent):
+    url: str
