@@ -21,7 +21,6 @@ import platform
 import statistics
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 
