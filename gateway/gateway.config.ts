@@ -72,7 +72,8 @@ const traceparentFor = (request: object): string => {
   return value;
 };
 
-const FORWARDED_HEADERS = ['authorization', 'x-api-key', 'x-shop'];
+// x-forwarded-for keys per-client limits (referral landing); the load balancer in front must set it.
+const FORWARDED_HEADERS = ['authorization', 'x-api-key', 'x-shop', 'x-forwarded-for'];
 const TRACE_HEADERS = ['traceparent', 'tracestate'];
 const forwardedHeaders = otlpEndpoint ? FORWARDED_HEADERS : [...FORWARDED_HEADERS, ...TRACE_HEADERS];
 

@@ -27,6 +27,7 @@ import html
 import logging
 import mailbox
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -142,20 +143,31 @@ def _addresses(m: dict[str, Any]) -> set[str]:
     return {a.lower() for a in m["to"]} | {addr.lower() for _, addr in header_addrs if addr}
 
 
+# Parsed messages by Maildir key: a message file never changes once delivered, and re-parsing
+# hundreds of MIME messages on every GET made test polling slow.
+_parsed: dict[str, tuple[dict[str, Any], set[str]]] = {}
+_parsing = threading.Lock()  # requests run in worker threads
+
+
 def all_messages(to: str | None = None) -> list[dict[str, Any]]:
+    with _parsing:
+        return _all_messages(to)
+
+
+def _all_messages(to: str | None) -> list[dict[str, Any]]:
     box = maildir()
-    out = []
-    for key in box.keys():
+    keys = set(box.keys())
+    for gone in set(_parsed) - keys:
+        del _parsed[gone]
+    for key in keys - set(_parsed):
         try:
-            out.append(to_json(key, box.get_bytes(key)))
+            m = to_json(key, box.get_bytes(key))
         except KeyError:  # deleted while we were listing
             continue
-    if to:
-        out = [m for m in out if to.lower() in _addresses(m)]
-    out.sort(key=lambda m: (m["_ns"], m["id"]))
-    for m in out:
-        del m["_ns"]
-    return out
+        _parsed[key] = (m, _addresses(m))
+    found = [m for m, addresses in _parsed.values() if not to or to.lower() in addresses]
+    found.sort(key=lambda m: (m["_ns"], m["id"]))
+    return [{k: v for k, v in m.items() if k != "_ns"} for m in found]
 
 
 async def list_messages(request: Request) -> Response:

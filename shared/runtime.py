@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from shared.bus import Bus, Consumer, Handler, QueueTopology
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.errors import FlywheelError
 from shared.graphql import FlywheelGraphQL
 from shared.outbox import Relay
 from shared.schedule import JobHandler, Scheduler
@@ -52,9 +53,25 @@ class ServiceDefinition:
     on_stop: Callable[[Runtime], Awaitable[None]] | None = None
 
 
+class ExpectedErrorsAreInfo(logging.Filter):
+    """Strawberry logs every GraphQL error with its stack; a refused input or credential is the
+    caller's business, so it becomes one INFO line and the ERROR level stays for real faults."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], FlywheelError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+            error = record.msg
+            record.msg, record.args = "%s at %s: %s", (
+                type(getattr(error, "original_error", error)).__name__,
+                "/".join(map(str, getattr(error, "path", None) or [])), getattr(error, "message", error))
+        return True
+
+
 def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> OpenTelemetryMiddleware:
     settings = settings or Settings.from_env(definition.name)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {definition.name} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("strawberry.execution").addFilter(ExpectedErrorsAreInfo())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

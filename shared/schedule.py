@@ -72,6 +72,16 @@ async def cancel(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key_pr
     return int(result.split()[-1])
 
 
+async def reschedule(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key: str, due_at: datetime) -> bool:
+    """Move a pending job (e.g. one backing off while it waited for another event) to a new time."""
+    result = await conn.execute(
+        """UPDATE scheduled_jobs SET due_at = $4, updated_at = now()
+           WHERE shop_id = $1 AND kind = $2 AND dedup_key = $3 AND status = 'pending'""",
+        shop, kind, dedup_key, due_at,
+    )
+    return result.endswith(" 1")
+
+
 def backoff_seconds(attempts: int) -> float:
     return float(min(2 ** attempts * 5, 3600))
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from services.referrals.attribution import CONVERT_JOB, convert_when_due
 from services.referrals.consumers import HANDLERS
 from services.referrals.schema import schema
 from shared.runtime import ServiceDefinition, create_app
@@ -11,5 +12,6 @@ DEFINITION = ServiceDefinition(
     schema=schema,
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
+    jobs={CONVERT_JOB: convert_when_due},
 )
 app = create_app(DEFINITION)

@@ -1,21 +1,140 @@
-"""The referrals subgraph: each customer's code and link."""
+"""The referrals subgraph: codes and links, the friend's landing and offer, a referrer's referrals
+and stats, and the admin's program and list."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
-from services.referrals import codes, store
-from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
+from services.referrals import codes, program, store
+from shared.errors import NotFound, RateLimited
+from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx, guarded_reference
+from shared.money import currency_code, parse_amount
+from shared.pagination import Connection, connection, decode_cursor, page_size
+
+LANDING_WINDOW = timedelta(minutes=1)
+LANDING_MISSES_ALLOWED = 20  # unknown codes per client and minute before lookups are refused
+
+
+@strawberry.enum
+class ReferralStatus(Enum):
+    PENDING = "PENDING"
+    CONVERTED = "CONVERTED"
+    REJECTED = "REJECTED"
+    REVERSED = "REVERSED"
+
+
+@strawberry.enum
+class ReferralRewardKind(Enum):
+    CREDIT = "credit"
+    POINTS = "points"
+
+
+@strawberry.type
+class Referral:
+    id: strawberry.ID
+    status: ReferralStatus
+    rejection_reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    reward: Money | None
+    reward_points: int | None
+    order_id: strawberry.ID | None = strawberry.field(description="The friend's first order (admins only).")
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record, *, admin: bool) -> Referral:
+        reward = None
+        if row["reward_amount"] is not None and row["currency"]:
+            reward = Money.of(row["reward_amount"], row["currency"])
+        return cls(id=strawberry.ID(str(row["id"])), status=ReferralStatus(row["status"]),
+                   rejection_reason=row["rejection_reason"], created_at=row["created_at"],
+                   decided_at=row["decided_at"], reward=reward, reward_points=row["reward_points"],
+                   order_id=row["order_id"] if admin else None)
+
+
+@strawberry.type
+class ReferralStats:
+    invited: int
+    converted: int
+    rejected: int
+    reversed: int
+    earned: Money
+    earned_points: int
+
+
+@strawberry.type
+class FriendOffer:
+    code: str
+    percent_off: int
+    used: bool
+
+
+@strawberry.type
+class ReferralLanding:
+    code: str
+    referrer_first_name: str | None
+    percent_off: int
+    minimum_order: Money
+
+
+@strawberry.type
+class ReferralProgram:
+    currency: str
+    friend_discount_percent: int
+    minimum_order: Money
+    reward_kind: ReferralRewardKind
+    reward_amount: Money
+    reward_points: int
+    ambassador_threshold: int
+    ambassador_reward_amount: Money
+    ambassador_reward_points: int
+    return_window_days: float
+    signups_per_hour: int
+    rewards_per_month: int
+    shared_address_rejects: bool
+
+    @classmethod
+    def from_row(cls, p: dict) -> ReferralProgram:
+        cur = p["currency"]
+        return cls(currency=cur, friend_discount_percent=p["friend_discount_percent"],
+                   minimum_order=Money.of(p["minimum_order"], cur), reward_kind=ReferralRewardKind(p["reward_kind"]),
+                   reward_amount=Money.of(p["reward_amount"], cur), reward_points=p["reward_points"],
+                   ambassador_threshold=p["ambassador_threshold"],
+                   ambassador_reward_amount=Money.of(p["ambassador_reward_amount"], cur),
+                   ambassador_reward_points=p["ambassador_reward_points"],
+                   return_window_days=float(p["return_window_days"]), signups_per_hour=p["signups_per_hour"],
+                   rewards_per_month=p["rewards_per_month"], shared_address_rejects=p["shared_address_rejects"])
+
+
+@strawberry.input
+class ReferralProgramInput:
+    currency: str | None = None
+    friend_discount_percent: int | None = None
+    minimum_order: str | None = None
+    reward_kind: ReferralRewardKind | None = None
+    reward_amount: str | None = None
+    reward_points: int | None = None
+    ambassador_threshold: int | None = None
+    ambassador_reward_amount: str | None = None
+    ambassador_reward_points: int | None = None
+    return_window_days: str | None = strawberry.field(default=None, description='Decimal days, e.g. "14"')
+    signups_per_hour: int | None = None
+    rewards_per_month: int | None = None
+    shared_address_rejects: bool | None = None
 
 
 @strawberry.federation.type(keys=["id"])
 class Customer:
     id: strawberry.ID
-
     resolve_reference = classmethod(guarded_reference)
 
-    @strawberry.field(description="The code a friend enters at checkout.")
+    @strawberry.field(description="The code a friend enters at checkout or sign-up.")
     async def referral_code(self, info: Info) -> str:
         c = customer_ctx(info, self.id)
         async with c.pool.acquire() as conn:
@@ -23,12 +142,116 @@ class Customer:
 
     @strawberry.field(description="The link to share; it carries the code.")
     async def referral_link(self, info: Info) -> str:
-        c = ctx(info)
         code = await self.referral_code(info)
-        return codes.link(c.runtime.settings.referral_base_url, code)
+        return codes.link(ctx(info).runtime.settings.referral_base_url, code)
+
+    @strawberry.field(description="Friends this customer referred, newest first.")
+    async def referrals(self, info: Info) -> list[Referral]:
+        c = customer_ctx(info, self.id)
+        return [Referral.from_row(r, admin=c.principal.is_admin)
+                for r in await store.referrals_of(c.pool, c.shop, self.id)]
+
+    @strawberry.field
+    async def referral_stats(self, info: Info) -> ReferralStats:
+        c = customer_ctx(info, self.id)
+        row = await store.stats(c.pool, c.shop, self.id)
+        currency = (await store.program(c.pool, c.shop))["currency"]
+        return ReferralStats(invited=row["invited"], converted=row["converted"], rejected=row["rejected"],
+                             reversed=row["reversed"], earned=Money.of(row["earned"], currency),
+                             earned_points=row["earned_points"])
+
+    @strawberry.field(description="Ambassadors have at least the program's threshold of conversions.")
+    async def is_ambassador(self, info: Info) -> bool:
+        c = customer_ctx(info, self.id)
+        row = await store.stats(c.pool, c.shop, self.id)
+        return row["converted"] >= (await store.program(c.pool, c.shop))["ambassador_threshold"]
+
+    @strawberry.field(description="The single-use discount a referred friend received, if any.")
+    async def friend_offer(self, info: Info) -> FriendOffer | None:
+        c = customer_ctx(info, self.id)
+        row = await store.friend_offer(c.pool, c.shop, self.id)
+        if row is None:
+            return None
+        return FriendOffer(code=row["code"], percent_off=row["percent_off"], used=row["used_order"] is not None)
+
+
+def _client(info: Info) -> str:
+    request = ctx(info).request
+    forwarded = request.headers.get("x-forwarded-for", "")
+    return (forwarded.split(",")[0].strip() or (request.client.host if request.client else "unknown"))[:64]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="What a friend sees on the referral link: no personal data but a first name.")
+    async def referral_landing(self, info: Info, code: str) -> ReferralLanding:
+        c = ctx(info)
+        client = _client(info)
+        if await store.landing_misses(c.pool, c.shop, client, LANDING_WINDOW) >= LANDING_MISSES_ALLOWED:
+            raise RateLimited("too many unknown codes; try again in a minute")
+        referrer = await store.referrer_by_code(c.pool, c.shop, code[:64])
+        if referrer is None:
+            await store.count_landing_miss(c.pool, c.shop, client, LANDING_WINDOW)
+            raise NotFound("unknown referral code", field="code")
+        p = await store.program(c.pool, c.shop)
+        return ReferralLanding(code=code.strip().upper(), referrer_first_name=referrer["first_name"],
+                               percent_off=p["friend_discount_percent"],
+                               minimum_order=Money.of(p["minimum_order"], p["currency"]))
+
+    @strawberry.field(description="The shop's referral program (admin).")
+    async def referral_program(self, info: Info) -> ReferralProgram:
+        c = ctx(info)
+        c.principal.require_admin()
+        return ReferralProgram.from_row(await store.program(c.pool, c.shop))
+
+    @strawberry.field(description="Every referral of the shop with its status and reason (admin).")
+    async def all_referrals(self, info: Info, status: ReferralStatus | None = None, first: int | None = None,
+                            after: str | None = None) -> Connection[Referral]:
+        c = ctx(info)
+        c.principal.require_admin()
+        size = page_size(first)
+        rows = await store.list_all(c.pool, c.shop, status.value if status else None, size,
+                                    decode_cursor(after, datetime.fromisoformat, uuid.UUID))
+        return connection(rows, size, node=lambda r: Referral.from_row(r, admin=True),
+                          key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Change the referral program (admin); omitted fields keep their value.")
+    async def configure_referrals(self, info: Info, input: ReferralProgramInput) -> ReferralProgram:
+        c = ctx(info)
+        c.principal.require_admin()
+        current = await store.program(c.pool, c.shop)
+        currency = currency_code(input.currency) if input.currency is not None else current["currency"]
+
+        def amount(value: str | None, name: str) -> Decimal | None:
+            return None if value is None else parse_amount(value, name, currency)
+
+        window = None
+        if input.return_window_days is not None:
+            window = parse_amount(input.return_window_days, "returnWindowDays", "XXX")
+        changes = program.check({
+            "currency": input.currency and currency,
+            "friend_discount_percent": input.friend_discount_percent,
+            "minimum_order": amount(input.minimum_order, "minimumOrder"),
+            "reward_kind": input.reward_kind.value if input.reward_kind else None,
+            "reward_amount": amount(input.reward_amount, "rewardAmount"),
+            "reward_points": input.reward_points,
+            "ambassador_threshold": input.ambassador_threshold,
+            "ambassador_reward_amount": amount(input.ambassador_reward_amount, "ambassadorRewardAmount"),
+            "ambassador_reward_points": input.ambassador_reward_points,
+            "return_window_days": window,
+            "signups_per_hour": input.signups_per_hour,
+            "rewards_per_month": input.rewards_per_month,
+            "shared_address_rejects": input.shared_address_rejects,
+        })
+        return ReferralProgram.from_row(await store.configure(c.pool, c.shop, changes))
 
 
 schema = strawberry.federation.Schema(
+    query=Query,
+    mutation=Mutation,
     types=[Customer],
     extensions=EXTENSIONS,
     federation_version="2.9",

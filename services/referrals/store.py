@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
 import asyncpg
 
 from services.referrals.codes import new_code
+from services.referrals.fraud import Person
+from services.referrals.program import FIELDS, Reward
+from shared import events, outbox
+
+SOURCE = "referrals"
+
+
+# ---- codes and what we know of people ------------------------------------------------------
 
 
 async def ensure_code(conn: asyncpg.Connection, shop: str, customer_id: str) -> str:
@@ -30,9 +41,325 @@ async def ensure_code(conn: asyncpg.Connection, shop: str, customer_id: str) -> 
     raise RuntimeError("could not allocate a unique referral code")
 
 
-async def remember_first_name(conn: asyncpg.Connection, shop: str, customer_id: str,
-                              first_name: str | None) -> None:
+async def remember_profile(conn: asyncpg.Connection, shop: str, customer_id: str, *, first_name: str | None,
+                           email_key: str | None, device_id: str | None) -> None:
+    await ensure_code(conn, shop, customer_id)
     await conn.execute(
         "UPDATE referral_codes SET first_name = $3 WHERE shop_id = $1 AND customer_id = $2",
         shop, customer_id, first_name,
     )
+    await conn.execute(
+        """INSERT INTO customer_facts (shop_id, customer_id, email_key, device_ids)
+           VALUES ($1, $2, $3, CASE WHEN $4::text IS NULL THEN '{}'::text[] ELSE ARRAY[$4::text] END)
+           ON CONFLICT (shop_id, customer_id) DO UPDATE SET
+               email_key = EXCLUDED.email_key,
+               device_ids = CASE WHEN $4::text IS NULL OR $4::text = ANY(customer_facts.device_ids)
+                                 THEN customer_facts.device_ids
+                                 ELSE array_append(customer_facts.device_ids, $4::text) END""",
+        shop, customer_id, email_key, device_id,
+    )
+
+
+async def lock_friend(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+    """Serialise the handlers about one customer (their events may be consumed concurrently)."""
+    await conn.execute(
+        "INSERT INTO customer_facts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        shop, customer_id,
+    )
+    await conn.execute(
+        "SELECT 1 FROM customer_facts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE", shop, customer_id
+    )
+
+
+async def remember_delivery(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str) -> None:
+    await conn.execute(
+        """UPDATE customer_facts SET delivered_order_ids = array_append(delivered_order_ids, $3)
+           WHERE shop_id = $1 AND customer_id = $2 AND NOT ($3 = ANY(delivered_order_ids))""",
+        shop, customer_id, order_id,
+    )
+
+
+async def delivered_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> list[str]:
+    return list(await conn.fetchval(
+        "SELECT delivered_order_ids FROM customer_facts WHERE shop_id = $1 AND customer_id = $2",
+        shop, customer_id,
+    ) or [])
+
+
+async def remember_order(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str, *,
+                         address: str | None, payment: str | None, device: str | None) -> list[str]:
+    """Add an order's fingerprints to the customer's facts; return the orders seen before it."""
+    await conn.execute(
+        "INSERT INTO customer_facts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        shop, customer_id,
+    )
+    before = await conn.fetchval(
+        "SELECT order_ids FROM customer_facts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE",
+        shop, customer_id,
+    )
+    await conn.execute(
+        """UPDATE customer_facts SET
+               order_ids = CASE WHEN $3 = ANY(order_ids) THEN order_ids ELSE array_append(order_ids, $3) END,
+               address_hashes = CASE WHEN $4::text IS NULL OR $4::text = ANY(address_hashes) THEN address_hashes
+                                     ELSE array_append(address_hashes, $4::text) END,
+               payment_fingerprints = CASE WHEN $5::text IS NULL OR $5::text = ANY(payment_fingerprints)
+                                           THEN payment_fingerprints
+                                           ELSE array_append(payment_fingerprints, $5::text) END,
+               device_ids = CASE WHEN $6::text IS NULL OR $6::text = ANY(device_ids) THEN device_ids
+                                 ELSE array_append(device_ids, $6::text) END
+           WHERE shop_id = $1 AND customer_id = $2""",
+        shop, customer_id, order_id, address, payment, device,
+    )
+    return [o for o in before if o != order_id]
+
+
+async def person(conn: asyncpg.Connection, shop: str, customer_id: str) -> tuple[Person, list[str]]:
+    row = await conn.fetchrow(
+        "SELECT * FROM customer_facts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id
+    )
+    if row is None:
+        return Person(customer_id), []
+    return Person(customer_id, row["email_key"], frozenset(row["device_ids"]), frozenset(row["address_hashes"]),
+                  frozenset(row["payment_fingerprints"])), list(row["order_ids"])
+
+
+async def referrer_by_code(conn: asyncpg.Connection | asyncpg.Pool, shop: str, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT customer_id, first_name FROM referral_codes WHERE shop_id = $1 AND code = $2",
+        shop, code.strip().upper(),
+    )
+
+
+async def lock_referrer(conn: asyncpg.Connection, shop: str, referrer_id: str) -> None:
+    """Serialise decisions about one referrer (velocity, monthly cap) across concurrent consumers."""
+    await conn.execute(
+        "SELECT 1 FROM referral_codes WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE", shop, referrer_id
+    )
+
+
+# ---- the program ---------------------------------------------------------------------------
+
+
+async def program(conn: asyncpg.Connection | asyncpg.Pool, shop: str) -> dict:
+    await conn.execute("INSERT INTO programs (shop_id) VALUES ($1) ON CONFLICT DO NOTHING", shop)
+    return dict(await conn.fetchrow("SELECT * FROM programs WHERE shop_id = $1", shop))
+
+
+async def configure(pool: asyncpg.Pool, shop: str, changes: dict) -> dict:
+    async with pool.acquire() as conn, conn.transaction():
+        await program(conn, shop)
+        names = [name for name in FIELDS if name in changes]
+        if names:
+            assignments = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(names))
+            await conn.execute(f"UPDATE programs SET {assignments}, updated_at = now() WHERE shop_id = $1",
+                               shop, *(changes[n] for n in names))
+        return await program(conn, shop)
+
+
+# ---- referrals -----------------------------------------------------------------------------
+
+
+async def referral_of_friend(conn: asyncpg.Connection, shop: str, friend_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM referrals WHERE shop_id = $1 AND friend_id = $2 FOR UPDATE", shop, friend_id
+    )
+
+
+async def signups_last_hour(conn: asyncpg.Connection, shop: str, referrer_id: str) -> int:
+    return await conn.fetchval(
+        """SELECT count(*) FROM referrals
+           WHERE shop_id = $1 AND referrer_id = $2 AND created_at > now() - interval '1 hour'""",
+        shop, referrer_id,
+    )
+
+
+async def create(conn: asyncpg.Connection, shop: str, *, referrer_id: str, friend_id: str, code: str,
+                 order_id: str | None, rejection: str | None) -> asyncpg.Record | None:
+    row = await conn.fetchrow(
+        """INSERT INTO referrals (shop_id, referrer_id, friend_id, code, order_id, status, rejection_reason,
+                                  decided_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7::text IS NULL THEN NULL ELSE now() END)
+           ON CONFLICT (shop_id, friend_id) DO NOTHING
+           RETURNING *""",
+        shop, referrer_id, friend_id, code, order_id, "REJECTED" if rejection else "PENDING", rejection,
+    )
+    if row is None:
+        return None
+    if rejection:
+        await _rejected_event(conn, shop, row, rejection)
+    else:
+        await outbox.add(conn, events.ReferralSignedUp(
+            shop=shop, referral_id=str(row["id"]), referrer_id=referrer_id, friend_id=friend_id, code=code,
+        ), source=SOURCE)
+    return row
+
+
+async def _rejected_event(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reason: str) -> None:
+    await outbox.add(conn, events.ReferralRejected(
+        shop=shop, referral_id=str(row["id"]), referrer_id=row["referrer_id"], friend_id=row["friend_id"],
+        reason=reason,
+    ), source=SOURCE)
+
+
+async def reject(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reason: str) -> None:
+    await conn.execute(
+        """UPDATE referrals SET status = 'REJECTED', rejection_reason = $3, decided_at = now()
+           WHERE shop_id = $1 AND id = $2""",
+        shop, row["id"], reason,
+    )
+    await _rejected_event(conn, shop, row, reason)
+
+
+async def set_order(conn: asyncpg.Connection, shop: str, referral_id, order_id: str) -> None:
+    await conn.execute("UPDATE referrals SET order_id = $3 WHERE shop_id = $1 AND id = $2",
+                       shop, referral_id, order_id)
+
+
+async def mark_paid(conn: asyncpg.Connection, shop: str, referral_id, net: Decimal, currency: str) -> None:
+    await conn.execute(
+        "UPDATE referrals SET order_paid = true, order_net = $3, currency = $4 WHERE shop_id = $1 AND id = $2",
+        shop, referral_id, net, currency,
+    )
+
+
+async def set_convert_due(conn: asyncpg.Connection, shop: str, referral_id, due: datetime) -> None:
+    await conn.execute("UPDATE referrals SET convert_due = $3 WHERE shop_id = $1 AND id = $2", shop, referral_id, due)
+
+
+async def issue_friend_offer(conn: asyncpg.Connection, shop: str, friend_id: str, referral_id,
+                             percent: int) -> None:
+    for _ in range(5):
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    """INSERT INTO friend_offers (shop_id, friend_id, referral_id, code, percent_off)
+                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, friend_id) DO NOTHING""",
+                    shop, friend_id, referral_id, "F" + new_code(), percent,
+                )
+                return
+        except asyncpg.UniqueViolationError:
+            continue
+    raise RuntimeError("could not allocate a unique friend offer code")
+
+
+async def use_friend_offer(conn: asyncpg.Connection, shop: str, friend_id: str, codes: list[str],
+                           order_id: str) -> None:
+    await conn.execute(
+        """UPDATE friend_offers SET used_order = $4
+           WHERE shop_id = $1 AND friend_id = $2 AND code = ANY($3::text[]) AND used_order IS NULL""",
+        shop, friend_id, [c.strip().upper() for c in codes], order_id,
+    )
+
+
+async def friend_offer(pool: asyncpg.Pool, shop: str, friend_id: str) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        """SELECT o.* FROM friend_offers o JOIN referrals r ON r.shop_id = o.shop_id AND r.id = o.referral_id
+           WHERE o.shop_id = $1 AND o.friend_id = $2 AND r.status IN ('PENDING', 'CONVERTED')""",
+        shop, friend_id,
+    )
+
+
+async def converted_count(conn: asyncpg.Connection, shop: str, referrer_id: str, *, this_month: bool) -> int:
+    since = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0) if this_month \
+        else datetime(1970, 1, 1, tzinfo=UTC)
+    return await conn.fetchval(
+        """SELECT count(*) FROM referrals
+           WHERE shop_id = $1 AND referrer_id = $2 AND status = 'CONVERTED' AND decided_at >= $3""",
+        shop, referrer_id, since,
+    )
+
+
+async def convert(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reward: Reward) -> None:
+    await conn.execute(
+        """UPDATE referrals SET status = 'CONVERTED', decided_at = now(), reward_kind = $3, reward_amount = $4,
+               reward_points = $5
+           WHERE shop_id = $1 AND id = $2""",
+        shop, row["id"], reward.kind, reward.amount, reward.points,
+    )
+    await outbox.add(conn, events.ReferralConverted(
+        shop=shop, referral_id=str(row["id"]), referrer_id=row["referrer_id"], friend_id=row["friend_id"],
+        order_id=row["order_id"], reward_kind=reward.kind, reward_amount=reward.amount,
+        reward_points=reward.points, currency=row["currency"],
+    ), source=SOURCE)
+
+
+async def reverse(conn: asyncpg.Connection, shop: str, row: asyncpg.Record) -> None:
+    await conn.execute(
+        "UPDATE referrals SET status = 'REVERSED', decided_at = now() WHERE shop_id = $1 AND id = $2",
+        shop, row["id"],
+    )
+    await outbox.add(conn, events.ReferralReversed(
+        shop=shop, referral_id=str(row["id"]), referrer_id=row["referrer_id"], friend_id=row["friend_id"],
+        order_id=row["order_id"],
+    ), source=SOURCE)
+
+
+async def referral_by_id(conn: asyncpg.Connection, shop: str, referral_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM referrals WHERE shop_id = $1 AND id = $2::uuid FOR UPDATE", shop, referral_id
+    )
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+async def referrals_of(pool: asyncpg.Pool, shop: str, referrer_id: str) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT * FROM referrals WHERE shop_id = $1 AND referrer_id = $2 ORDER BY created_at DESC LIMIT 500",
+        shop, referrer_id,
+    )
+
+
+async def stats(pool: asyncpg.Pool, shop: str, referrer_id: str) -> asyncpg.Record:
+    return await pool.fetchrow(
+        """SELECT count(*) AS invited,
+                  count(*) FILTER (WHERE status = 'CONVERTED') AS converted,
+                  count(*) FILTER (WHERE status = 'REJECTED') AS rejected,
+                  count(*) FILTER (WHERE status = 'REVERSED') AS reversed,
+                  coalesce(sum(reward_amount) FILTER (WHERE status = 'CONVERTED'), 0) AS earned,
+                  coalesce(sum(reward_points) FILTER (WHERE status = 'CONVERTED'), 0) AS earned_points
+           FROM referrals WHERE shop_id = $1 AND referrer_id = $2""",
+        shop, referrer_id,
+    )
+
+
+async def list_all(pool: asyncpg.Pool, shop: str, status: str | None, size: int,
+                   after: list | None) -> list[asyncpg.Record]:
+    created, last_id = after if after else (None, None)
+    return await pool.fetch(
+        """SELECT * FROM referrals
+           WHERE shop_id = $1 AND ($2::text IS NULL OR status = $2)
+             AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+           ORDER BY created_at DESC, id DESC LIMIT $5""",
+        shop, status, created, last_id, size + 1,
+    )
+
+
+async def count_landing_miss(pool: asyncpg.Pool, shop: str, client: str, window: timedelta) -> int:
+    """Count a failed code lookup of one client in the current window; return the window's misses."""
+    now = datetime.now(UTC)
+    start = datetime.fromtimestamp(now.timestamp() // window.total_seconds() * window.total_seconds(), UTC)
+    return await pool.fetchval(
+        """INSERT INTO landing_lookups (shop_id, client, window_start, misses) VALUES ($1, $2, $3, 1)
+           ON CONFLICT (shop_id, client, window_start) DO UPDATE SET misses = landing_lookups.misses + 1
+           RETURNING misses""",
+        shop, client, start,
+    )
+
+
+async def landing_misses(pool: asyncpg.Pool, shop: str, client: str, window: timedelta) -> int:
+    now = datetime.now(UTC)
+    start = datetime.fromtimestamp(now.timestamp() // window.total_seconds() * window.total_seconds(), UTC)
+    return await pool.fetchval(
+        "SELECT coalesce(max(misses), 0) FROM landing_lookups WHERE shop_id = $1 AND client = $2 AND window_start = $3",
+        shop, client, start,
+    )
+
+
+async def erase(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+    """GDPR: drop what identifies the person (name, mailbox key, fingerprints, offer code); the
+    referral rows stay as anonymous counts behind the referrer's stats."""
+    await conn.execute("DELETE FROM customer_facts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
+    await conn.execute("UPDATE referral_codes SET first_name = NULL WHERE shop_id = $1 AND customer_id = $2",
+                       shop, customer_id)
+    await conn.execute("DELETE FROM friend_offers WHERE shop_id = $1 AND friend_id = $2", shop, customer_id)

@@ -47,7 +47,7 @@ async def test_an_order_becomes_points_a_thank_you_email_and_one_customer_view(g
                                                   "total": {"amount": "57.40", "currency": "EUR"}}
     assert view["notifications"]["edges"][0]["node"]["template"] == "order_thank_you"
 
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=30) as client:
         mails = (await client.get(f"{mailsink_url()}/messages", params={"to": customer["email"]})).json()
     assert len(mails) == 1
     assert order["id"] in mails[0]["subject"]
@@ -61,7 +61,7 @@ async def test_german_customers_get_german_mail(gql, new_customer):
     await gql.ok(RECORD, {"input": order}, INGEST)
 
     async def mail():
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=30) as client:
             return (await client.get(f"{mailsink_url()}/messages", params={"to": customer["email"]})).json()
 
     mails = await eventually(mail, what="the German mail")
