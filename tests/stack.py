@@ -8,10 +8,12 @@ import time
 import uuid
 from typing import Any
 
+import aio_pika
 import asyncpg
 import httpx
 import jwt
 
+from shared.bus import EXCHANGE
 from shared.db import init_connection
 from tests.conftest import ROOT
 
@@ -108,3 +110,14 @@ async def db(service: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn(service))
     await init_connection(conn)  # json/jsonb as Python values, as in the services
     return conn
+
+
+async def publish_raw(body: bytes, routing_key: str, message_id: str) -> None:
+    """Put bytes on the services' exchange as a producer would (replays, poison messages)."""
+    connection = await aio_pika.connect(amqp_url())
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EXCHANGE)
+        await exchange.publish(aio_pika.Message(body, message_id=message_id,
+                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                               routing_key=routing_key)

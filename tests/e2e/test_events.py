@@ -9,23 +9,12 @@ from pathlib import Path
 
 import aio_pika
 
-from shared.bus import EXCHANGE
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, order_input
-from tests.stack import ADMIN, INGEST, amqp_url, customer_token, db
+from tests.stack import ADMIN, INGEST, amqp_url, customer_token, db, publish_raw
 from tests.support import eventually
 
 BALANCE = "{ me { loyalty { balance } } }"
-
-
-async def publish_raw(body: bytes, routing_key: str, message_id: str) -> None:
-    connection = await aio_pika.connect(amqp_url())
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EXCHANGE)
-        await exchange.publish(aio_pika.Message(body, message_id=message_id,
-                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                               routing_key=routing_key)
 
 
 async def ledger_rows(order_id: str) -> int:

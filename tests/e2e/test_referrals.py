@@ -4,10 +4,12 @@ window, every fraud reason, reversal, caps and ambassadors. Each test runs in a 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
-from tests.stack import codes, customer_token, unique
+from tests.stack import codes, customer_token, db, unique
 from tests.support import eventually
 
 CONFIGURE = """mutation($input: ReferralProgramInput!) { configureReferrals(input: $input) {
@@ -221,3 +223,36 @@ async def test_customers_see_only_their_own_referrals_and_bad_program_input_chan
     program = await gql.ok("{ referralProgram { friendDiscountPercent minimumOrder { amount } } }",
                            headers=shop.admin)
     assert program["referralProgram"] == {"friendDiscountPercent": 20, "minimumOrder": {"amount": "12.00"}}
+
+
+async def test_replayed_delivery_events_convert_once(gql):
+
+    from tests.e2e.test_events import publish_raw
+
+    shop = await Shop(gql, returnWindowDays="0").setup()
+    anna = await shop.customer()
+    ben = await shop.customer(referralCode=await shop.code(anna))
+    order = await shop.order(ben, "PAID", "DELIVERED")
+    await shop.settled(anna, status="CONVERTED")
+    conn = await db("customers")
+    envelope = await conn.fetchval(
+        "SELECT envelope FROM outbox WHERE type = 'order.delivered' AND envelope->'data'->>'order_id' = $1", order)
+    await conn.close()
+    for copy in (envelope, {**envelope, "id": envelope["id"] + "-again"}):
+        await publish_raw(json.dumps(copy).encode(), "order.delivered", copy["id"])
+
+    async def replay_seen():
+        conn = await db("referrals")
+        try:
+            return await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", envelope["id"] + "-again")
+        finally:
+            await conn.close()
+    await eventually(replay_seen, what="the replayed delivery handled")
+    state = await shop.referrals(anna)
+    assert state["referralStats"]["converted"] == 1
+    conn = await db("referrals")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE shop_id = $1 AND type = 'referral.converted'",
+                                   shop.id) == 1
+    finally:
+        await conn.close()
