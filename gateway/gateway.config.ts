@@ -13,6 +13,7 @@ import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { cors, production, rateLimiting, requestSizeLimit } from './protections.ts';
 
 const env = (name: string): string | undefined => {
   const value = process.env[name]?.trim();
@@ -99,9 +100,13 @@ export const gatewayConfig = defineConfig({
 
   ...(otlpEndpoint ? { openTelemetry: { traces: true } } : {}),
 
-  // GraphiQL (Hive Laboratory) for browsers on GET /graphql; introspection stays on in dev.
+  // GraphiQL (Hive Laboratory) for browsers on GET /graphql; both it and introspection are off
+  // with FLYWHEEL_ENV=production.
   graphqlEndpoint: '/graphql',
-  graphiql: true,
+  graphiql: !production,
+  ...(production ? { disableIntrospection: true } : {}),
+  cors,
+  plugins: () => [requestSizeLimit(), rateLimiting()],
   landingPage: false,
   healthCheckEndpoint: '/healthcheck',
   readinessCheckEndpoint: '/readiness',

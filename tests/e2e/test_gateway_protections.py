@@ -1,0 +1,41 @@
+"""What the gateway refuses before any subgraph works: callers over their rate, oversize bodies,
+oversize documents; and the CORS answer storefronts need."""
+
+from __future__ import annotations
+
+import secrets
+
+from tests.stack import ADMIN, codes, gateway_url
+
+
+async def test_referral_lookups_are_rate_limited_per_client_address(gql, new_customer):
+    customer = await new_customer()
+    code = (await gql.ok('query($id: ID!) { customer(id: $id) { referralCode } }', {"id": customer["id"]},
+                        ADMIN))["customer"]["referralCode"]
+    query = "query($c: String!) { referralLanding(code: $c) { code } }"
+    client = {"x-forwarded-for": f"192.0.2.{secrets.randbelow(200) + 1}, 10.0.0.1"}
+    answers = [await gql(query, {"c": code}, client) for _ in range(61)]
+    assert all(not a.get("errors") for a in answers[:60])
+    assert codes(answers[60]) == ["RATE_LIMITED"]
+    assert not (await gql(query, {"c": code}, {"x-forwarded-for": "198.51.100.77"})).get("errors")
+
+
+async def test_oversize_bodies_are_refused_with_413(http):
+    response = await http.post(gateway_url(), json={"query": "{ __typename }", "padding": "x" * 150_000})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_oversize_documents_are_refused(gql):
+    many = " ".join(f"a{i}: __typename" for i in range(1200))
+    body = await gql("{ " + many + " }")
+    assert body.get("errors") and not body.get("data")
+
+
+async def test_cors_preflight_allows_the_headers_storefronts_send(http):
+    response = await http.options(gateway_url(), headers={
+        "origin": "https://shop.example", "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type"})
+    assert response.status_code in (200, 204)
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed and "x-api-key" in allowed and "x-shop" in allowed
