@@ -1,0 +1,24 @@
+"""Who may call each root operation of the supergraph. Every operation must be listed here: the
+matrix test fails on one that is not, so a new operation cannot ship without a declared rule.
+
+  public    anyone, no credentials needed
+  customer  a customer token only
+  ingest    the commerce platform's ingest key (admins may do it too)
+  admin     an admin key or admin token only
+"""
+
+RULES: dict[str, str] = {
+    # queries
+    "me": "customer",
+    "customer": "admin",
+    "product": "public",
+    "referralLanding": "public",
+    "referralProgram": "admin",
+    "allReferrals": "admin",
+    # mutations
+    "upsertCustomer": "ingest",
+    "recordOrder": "ingest",
+    "updateOrderStatus": "ingest",
+    "adjustPoints": "admin",
+    "configureReferrals": "admin",
+}
