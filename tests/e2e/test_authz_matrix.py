@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import pytest
 from graphql import (
-    GraphQLEnumType, GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType,
-    build_schema, get_named_type,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    build_schema,
+    get_named_type,
 )
 
 from tests.conftest import ROOT
@@ -59,7 +65,9 @@ def operation(kind: str, name: str) -> tuple[str, dict]:
     declared = ", ".join(f"${a}: {arg.type}" for a, arg in required.items())
     passed = ", ".join(f"{a}: ${a}" for a in required)
     selection = " { __typename }" if isinstance(get_named_type(field.type), GraphQLObjectType) else ""
-    text = f"{kind}{'(' + declared + ')' if declared else ''} {{ {name}{'(' + passed + ')' if passed else ''}{selection} }}"
+    header = f"{kind}({declared})" if declared else kind
+    call = f"{name}({passed})" if passed else name
+    text = f"{header} {{ {call}{selection} }}"
     return text, {a: placeholder(arg.type) for a, arg in required.items()}
 
 
