@@ -164,6 +164,17 @@ class Query:
         _ = ctx(info).principal  # a forged credential is an error even on public fields
         return Product(id=strawberry.ID(external_id(id, "id")))
 
+    @strawberry.field(description="Reviews waiting for a decision (admin), oldest first; or those in another status.")
+    async def moderation_queue(self, info: Info, status: ReviewStatus = ReviewStatus.PENDING,
+                               first: int | None = None, after: str | None = None) -> Connection[Review]:
+        c = ctx(info)
+        c.principal.require_admin()
+        size = page_size(first)
+        key = decode_cursor(after, datetime.fromisoformat, reviewing.review_uuid)
+        rows = await store.moderation_queue(c.pool, c.shop, status.value, key, size)
+        return connection(rows, size, node=Review.from_row, key=lambda r: (r["updated_at"].isoformat(), str(r["id"])),
+                          after=after)
+
 
 @strawberry.type
 class Mutation:

@@ -170,6 +170,18 @@ async def published_page(pool: asyncpg.Pool, shop: str, product_id: str, sort: s
     )
 
 
+async def moderation_queue(pool: asyncpg.Pool, shop: str, status: str, after: list | None,
+                           size: int) -> list[asyncpg.Record]:
+    """Reviews in a status, oldest change first (first come, first moderated)."""
+    return await pool.fetch(
+        """SELECT * FROM reviews
+           WHERE shop_id = $1 AND status = $2 AND erased_at IS NULL
+             AND ($3::timestamptz IS NULL OR (updated_at, id) > ($3::timestamptz, $4::uuid))
+           ORDER BY updated_at, id LIMIT $5""",
+        shop, status, *(after or (None, None)), size + 1,
+    )
+
+
 # ---- review requests ---------------------------------------------------------------------------
 
 
