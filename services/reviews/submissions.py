@@ -23,7 +23,7 @@ MEDIA_MAX = 6
 URL_MAX = 2048
 HASHTAGS_MAX = 10
 HASHTAG = re.compile(r"^#?(\w{1,50})$")
-TAG_LIKE = re.compile(r"<\s*[A-Za-z/!?]")
+TAG_LIKE = re.compile(r"<[A-Za-z/!?]")  # what a browser would open a tag on
 ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 
 

@@ -76,6 +76,7 @@ def test_newlines_and_tabs_and_any_language_are_fine():
     ('<img src=x onerror="alert(1)">Lovely colour', "Lovely colour"),
     ("<scr<b>ipt>alert(1)</script>fine", "ipt>alert(1)fine"),
     ("3 < 5 and 7 > 2", "3 < 5 and 7 > 2"),
+    ("smaller < than I hoped, I <3 it", "smaller < than I hoped, I <3 it"),
     ("Tom &amp; Jerry &lt;script&gt;", "Tom &amp; Jerry &lt;script&gt;"),
 ])
 def test_html_is_stored_as_plain_text(raw, plain):
