@@ -9,10 +9,11 @@ from enum import Enum
 
 import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.reviews import listing, ratings, reviewing, store, submissions
-from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
+from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -51,6 +52,18 @@ class ReviewReply:
     created_at: datetime
 
 
+def product_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
+    """One query per request for all the products whose summaries it shows (a list of reviews, a
+    category page resolving many Product entities)."""
+    loader = c.loaders.get("products")
+    if loader is None:
+        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
+            rows = {r["product_id"]: r for r in await store.products(c.pool, c.shop, ids)}
+            return [rows.get(i) for i in ids]
+        loader = c.loaders["products"] = DataLoader(load_fn=load)
+    return loader
+
+
 @strawberry.federation.type(keys=["id"])
 class Product:
     id: strawberry.ID
@@ -61,8 +74,7 @@ class Product:
 
     @strawberry.field(description="Average, count and 1★..5★ distribution of the published reviews.")
     async def rating_summary(self, info: Info) -> RatingSummary:
-        c = ctx(info)
-        row = await store.product(c.pool, c.shop, self.id)
+        row = await product_rows(ctx(info)).load(str(self.id))
         dist = tuple(row[f"r{n}"] for n in range(1, 6)) if row else ratings.EMPTY
         s = ratings.summary(dist)  # type: ignore[arg-type]
         return RatingSummary(average=float(s.average), count=s.count, distribution=list(s.distribution))

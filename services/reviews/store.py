@@ -52,6 +52,12 @@ async def product(conn: Conn, shop: str, product_id: str) -> asyncpg.Record | No
     return await conn.fetchrow("SELECT * FROM products WHERE shop_id = $1 AND product_id = $2", shop, product_id)
 
 
+async def products(conn: Conn, shop: str, product_ids: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM products WHERE shop_id = $1 AND product_id = ANY($2::text[])", shop, product_ids
+    )
+
+
 async def move_counters(conn: asyncpg.Connection, shop: str, product_id: str, delta: Distribution) -> None:
     if not any(delta):
         return

@@ -136,3 +136,22 @@ async def test_the_summary_stays_exact_under_concurrent_submissions_and_moderati
     assert got["count"] == len(customers)
     average = (Decimal(sum(new_ratings)) / len(new_ratings)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     assert got["average"] == float(average)
+
+
+async def test_a_customer_sees_the_summary_of_each_product_they_reviewed(gql, new_customer):
+    customer, other = await new_customer(), await new_customer()
+    products = [unique("p") for _ in range(3)]
+    await buy(gql, customer["id"], products)
+    for stars, product in enumerate(products, start=3):
+        review = await submit(gql, customer["id"], product, rating=stars)
+        await publish(gql, review["id"])
+    extra = await submit(gql, other["id"], products[0], rating=1)
+    await publish(gql, extra["id"])
+    query = "{ me { reviews { rating product { id ratingSummary { average count distribution } } } } }"
+    mine = (await gql.ok(query, headers=customer_token(customer["id"])))["me"]["reviews"]
+    by_product = {r["product"]["id"]: r["product"]["ratingSummary"] for r in mine}
+    assert by_product == {
+        products[0]: {"average": 2.0, "count": 2, "distribution": [1, 0, 1, 0, 0]},
+        products[1]: {"average": 4.0, "count": 1, "distribution": [0, 0, 0, 1, 0]},
+        products[2]: {"average": 5.0, "count": 1, "distribution": [0, 0, 0, 0, 1]},
+    }
