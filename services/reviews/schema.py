@@ -111,6 +111,14 @@ class Review:
     created_at: datetime
     updated_at: datetime
     product: Product
+    author_id: strawberry.Private[str]
+
+    @strawberry.field(description="The author's customer id: for admins and the author; null for anyone else.")
+    def customer_id(self, info: Info) -> strawberry.ID | None:
+        principal = ctx(info).principal
+        if principal.is_admin or principal.customer_id == self.author_id:
+            return strawberry.ID(self.author_id)
+        return None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Review:
@@ -122,7 +130,7 @@ class Review:
             challenge_id=row["challenge_id"], helpful_count=row["helpful_count"],
             reply=ReviewReply(body=row["reply_body"], created_at=row["replied_at"]) if row["reply_body"] else None,
             created_at=row["created_at"], updated_at=row["updated_at"],
-            product=Product(id=strawberry.ID(row["product_id"])),
+            product=Product(id=strawberry.ID(row["product_id"])), author_id=row["customer_id"],
         )
 
 

@@ -8,9 +8,10 @@ from tests.e2e.reviews_helpers import SUBMIT as SUBMIT_REVIEW
 from tests.stack import ADMIN, codes, customer_token, unique
 from tests.support import eventually
 
+AUTHORS = "query($id: ID!) { product(id: $id) { reviews { edges { node { id customerId } } } } }"
 QUEUE = """query($status: ReviewStatus, $first: Int, $after: String) {
   moderationQueue(status: $status, first: $first, after: $after) {
-    edges { node { id status rating } } pageInfo { hasNextPage endCursor } } }"""
+    edges { node { id status rating customerId } } pageInfo { hasNextPage endCursor } } }"""
 
 
 async def test_a_shop_moderates_its_own_queue_oldest_first_and_never_sees_another_shop(gql):
@@ -33,6 +34,7 @@ async def test_a_shop_moderates_its_own_queue_oldest_first_and_never_sees_anothe
 
     first = (await gql.ok(QUEUE, {"first": 2}, admin))["moderationQueue"]
     assert [e["node"]["id"] for e in first["edges"]] == ids[:2] and first["pageInfo"]["hasNextPage"]
+    assert [e["node"]["customerId"] for e in first["edges"]] == customers[:2]  # admins see the author
     rest = (await gql.ok(QUEUE, {"first": 2, "after": first["pageInfo"]["endCursor"]}, admin))["moderationQueue"]
     assert [e["node"]["id"] for e in rest["edges"]] == ids[2:]
 
@@ -41,6 +43,13 @@ async def test_a_shop_moderates_its_own_queue_oldest_first_and_never_sees_anothe
     assert [e["node"]["id"] for e in pending] == [ids[0], ids[2]]
     published = (await gql.ok(QUEUE, {"status": "PUBLISHED"}, admin))["moderationQueue"]["edges"]
     assert [e["node"]["id"] for e in published] == [ids[1]]
+
+    public = (await gql.ok(AUTHORS, {"id": product}, {"x-shop": shop}))["product"]["reviews"]["edges"]
+    assert [e["node"]["customerId"] for e in public] == [None]  # the public never sees who wrote it
+    own = (await gql.ok(AUTHORS, {"id": product}, customer_token(customers[1], shop=shop)))["product"]["reviews"]
+    assert [e["node"]["customerId"] for e in own["edges"]] == [customers[1]]
+    other = (await gql.ok(AUTHORS, {"id": product}, customer_token(customers[0], shop=shop)))["product"]["reviews"]
+    assert [e["node"]["customerId"] for e in other["edges"]] == [None]
 
     # the default shop sees none of it: not the product's summary, page or queue, nor the review by id
     assert (await gql.ok(SUMMARY, {"id": product}))["product"]["ratingSummary"]["count"] == 0
