@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from services.reviews import requests, reviewing
 from services.reviews.consumers import HANDLERS
 from services.reviews.schema import schema
 from shared.runtime import ServiceDefinition, create_app
@@ -11,5 +12,6 @@ DEFINITION = ServiceDefinition(
     schema=schema,
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
+    jobs={requests.JOB_KIND: reviewing.send_request},
 )
 app = create_app(DEFINITION)

@@ -1,6 +1,45 @@
-"""Events the reviews service consumes: none yet (order.delivered starts D+7 requests with the
-reviews work)."""
+"""Events the reviews service consumes. Each handler runs inside the inbox transaction
+(shared/inbox.py), so a redelivered event has no second effect; the purchase and request rows
+have natural keys too, so even a replay under a new event id changes nothing.
 
+  order.placed     purchase record per line (makes the product known, the buyer verified)
+  order.delivered  purchase record marked delivered; D+7 review request per unreviewed product
+  order.cancelled  the order's purchases no longer make a verified buyer
+  customer.erased  forget the person (see reviewing.erase)
+A database error raises, so the bus retries with backoff and then dead-letters.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.reviews import reviewing, store
 from shared.bus import Handler
+from shared.events import CustomerErased, Envelope, OrderCancelled, OrderDelivered, OrderPlaced
 
-HANDLERS: dict[str, Handler] = {}
+
+async def on_order_placed(conn: asyncpg.Connection, event: Envelope, data: OrderPlaced) -> None:
+    await store.record_purchases(conn, data.shop, data.customer_id, data.order_id,
+                                 [line.product_id for line in data.lines], delivered_at=None)
+
+
+async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
+    products = [line.product_id for line in data.lines]
+    await store.record_purchases(conn, data.shop, data.customer_id, data.order_id, products, delivered_at=event.time)
+    await reviewing.request_reviews(conn, data.shop, data.customer_id, data.order_id, products, event.time)
+
+
+async def on_order_cancelled(conn: asyncpg.Connection, event: Envelope, data: OrderCancelled) -> None:
+    await store.cancel_purchases(conn, data.shop, data.order_id)
+
+
+async def on_customer_erased(conn: asyncpg.Connection, event: Envelope, data: CustomerErased) -> None:
+    await reviewing.erase(conn, data.shop, data.customer_id)
+
+
+HANDLERS: dict[str, Handler] = {
+    "order.placed": on_order_placed,  # type: ignore[dict-item]
+    "order.delivered": on_order_delivered,  # type: ignore[dict-item]
+    "order.cancelled": on_order_cancelled,  # type: ignore[dict-item]
+    "customer.erased": on_customer_erased,  # type: ignore[dict-item]
+}

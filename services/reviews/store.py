@@ -2,11 +2,259 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
 import asyncpg
+
+from services.reviews.listing import PRIMARY_SQL
+from services.reviews.ratings import Distribution
+from services.reviews.submissions import Draft
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+
+# ---- purchases and products ------------------------------------------------------------------
+
+
+async def record_purchases(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str,
+                           product_ids: Iterable[str], delivered_at: datetime | None) -> None:
+    products = sorted(set(product_ids))  # sorted: concurrent orders lock product rows in one order
+    await conn.executemany(
+        "INSERT INTO products (shop_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(shop, p) for p in products],
+    )
+    await conn.executemany(
+        """INSERT INTO purchases (shop_id, customer_id, product_id, order_id, delivered_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (shop_id, customer_id, product_id, order_id)
+           DO UPDATE SET delivered_at = coalesce(purchases.delivered_at, EXCLUDED.delivered_at)""",
+        [(shop, customer_id, p, order_id, delivered_at) for p in products],
+    )
+
+
+async def cancel_purchases(conn: asyncpg.Connection, shop: str, order_id: str) -> None:
+    await conn.execute(
+        "UPDATE purchases SET cancelled_at = now() WHERE shop_id = $1 AND order_id = $2 AND cancelled_at IS NULL",
+        shop, order_id,
+    )
+
+
+async def lock_product(conn: asyncpg.Connection, shop: str, product_id: str) -> asyncpg.Record | None:
+    """Every writer of a product's reviews takes this lock first, so the counters stay exact."""
+    return await conn.fetchrow(
+        "SELECT * FROM products WHERE shop_id = $1 AND product_id = $2 FOR UPDATE", shop, product_id
+    )
+
+
+async def product(conn: Conn, shop: str, product_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM products WHERE shop_id = $1 AND product_id = $2", shop, product_id)
+
+
+async def products(conn: Conn, shop: str, product_ids: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM products WHERE shop_id = $1 AND product_id = ANY($2::text[])", shop, product_ids
+    )
+
+
+async def move_counters(conn: asyncpg.Connection, shop: str, product_id: str, delta: Distribution) -> None:
+    if not any(delta):
+        return
+    await conn.execute(
+        """UPDATE products SET r1 = r1 + $3, r2 = r2 + $4, r3 = r3 + $5, r4 = r4 + $6, r5 = r5 + $7
+           WHERE shop_id = $1 AND product_id = $2""",
+        shop, product_id, *delta,
+    )
+
+
+async def bought(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str,
+                 order_id: str | None = None) -> bool:
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM purchases
+                          WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3
+                            AND cancelled_at IS NULL AND ($4::text IS NULL OR order_id = $4))""",
+        shop, customer_id, product_id, order_id,
+    )
+
+
+# ---- reviews ---------------------------------------------------------------------------------
+
+
+async def review_of(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str,
+                    *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM reviews WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3"
+        + (" FOR UPDATE" if lock else ""),
+        shop, customer_id, product_id,
+    )
+
+
+async def review(conn: Conn, shop: str, review_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM reviews WHERE shop_id = $1 AND id = $2" + (" FOR UPDATE" if lock else ""),
+        shop, review_id,
+    )
+
+
+async def save_review(conn: asyncpg.Connection, shop: str, customer_id: str, d: Draft, *, status: str,
+                      reason: str | None, verified: bool) -> asyncpg.Record:
+    """Create the customer's review of the product, or replace its content (an edit)."""
+    return await conn.fetchrow(
+        """INSERT INTO reviews (shop_id, customer_id, product_id, order_id, rating, title, body, media_urls,
+                               hashtags, challenge_id, status, rejection_reason, verified_buyer)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (shop_id, customer_id, product_id) DO UPDATE SET
+               order_id = coalesce(EXCLUDED.order_id, reviews.order_id), rating = EXCLUDED.rating,
+               title = EXCLUDED.title, body = EXCLUDED.body, media_urls = EXCLUDED.media_urls,
+               hashtags = EXCLUDED.hashtags, challenge_id = EXCLUDED.challenge_id, status = EXCLUDED.status,
+               rejection_reason = EXCLUDED.rejection_reason, verified_buyer = EXCLUDED.verified_buyer,
+               published_at = NULL, updated_at = now()
+           RETURNING *""",
+        shop, customer_id, d.product_id, d.order_id, d.rating, d.title, d.body, list(d.media_urls),
+        list(d.hashtags), d.challenge_id, status, reason, verified,
+    )
+
+
+async def set_status(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID, status: str,
+                     reason: str | None) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """UPDATE reviews SET status = $3, rejection_reason = $4, updated_at = now(),
+               published_at = CASE WHEN $3 = 'PUBLISHED' THEN now() ELSE NULL END,
+               incentivized = incentivized OR $3 = 'PUBLISHED'
+           WHERE shop_id = $1 AND id = $2 RETURNING *""",
+        shop, review_id, status, reason,
+    )
+
+
+async def mark_ugc_sent(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE reviews SET ugc_sent = true WHERE shop_id = $1 AND id = $2", shop, review_id)
+
+
+async def set_reply(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID, body: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """UPDATE reviews SET reply_body = $3, replied_at = now(), updated_at = now()
+           WHERE shop_id = $1 AND id = $2 AND erased_at IS NULL RETURNING *""",
+        shop, review_id, body,
+    )
+
+
+async def add_vote(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID, customer_id: str) -> asyncpg.Record:
+    """Count a helpful vote once per customer; return the review as it stands."""
+    added = await conn.fetchval(
+        """INSERT INTO review_votes (shop_id, review_id, customer_id) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING RETURNING true""",
+        shop, review_id, customer_id,
+    )
+    if added:
+        return await conn.fetchrow(
+            "UPDATE reviews SET helpful_count = helpful_count + 1 WHERE shop_id = $1 AND id = $2 RETURNING *",
+            shop, review_id,
+        )
+    return await review(conn, shop, review_id)
 
 
 async def reviews_by_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT * FROM reviews WHERE shop_id = $1 AND customer_id = $2 ORDER BY created_at DESC",
         shop, customer_id,
+    )
+
+
+async def published_page(pool: asyncpg.Pool, shop: str, product_id: str, sort: str, media_first: bool,
+                         after: list | None, size: int) -> list[asyncpg.Record]:
+    """One page of a product's published reviews, past the cursor key (all parts descending)."""
+    media = "(CASE WHEN cardinality(media_urls) > 0 THEN 1 ELSE 0 END)" if media_first else "0::int"
+    sort_key = f"{media}, {PRIMARY_SQL[sort]}, created_at, id"  # whitelisted fragments only
+    return await pool.fetch(
+        f"""SELECT * FROM reviews
+            WHERE shop_id = $1 AND product_id = $2 AND status = 'PUBLISHED' AND erased_at IS NULL
+              AND ($3::int IS NULL OR ({sort_key}) < ($3::int, $4::int, $5::timestamptz, $6::uuid))
+            ORDER BY {sort_key.replace(",", " DESC,")} DESC
+            LIMIT $7""",
+        shop, product_id, *(after or (None, None, None, None)), size + 1,
+    )
+
+
+async def moderation_queue(pool: asyncpg.Pool, shop: str, status: str, after: list | None,
+                           size: int) -> list[asyncpg.Record]:
+    """Reviews in a status, oldest change first (first come, first moderated)."""
+    return await pool.fetch(
+        """SELECT * FROM reviews
+           WHERE shop_id = $1 AND status = $2 AND erased_at IS NULL
+             AND ($3::timestamptz IS NULL OR (updated_at, id) > ($3::timestamptz, $4::uuid))
+           ORDER BY updated_at, id LIMIT $5""",
+        shop, status, *(after or (None, None)), size + 1,
+    )
+
+
+# ---- review requests ---------------------------------------------------------------------------
+
+
+async def add_request(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str, order_id: str,
+                      delivered_at: datetime, due_at: datetime) -> bool:
+    return bool(await conn.fetchval(
+        """INSERT INTO review_requests (shop_id, customer_id, product_id, order_id, delivered_at, due_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
+        shop, customer_id, product_id, order_id, delivered_at, due_at,
+    ))
+
+
+async def request_for_update(conn: asyncpg.Connection, shop: str, customer_id: str,
+                             product_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM review_requests WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3 FOR UPDATE",
+        shop, customer_id, product_id,
+    )
+
+
+async def mark_requested(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str) -> None:
+    await conn.execute(
+        """UPDATE review_requests SET requested_at = now()
+           WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3""",
+        shop, customer_id, product_id,
+    )
+
+
+async def close_request(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str) -> bool:
+    result = await conn.execute(
+        "DELETE FROM review_requests WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3",
+        shop, customer_id, product_id,
+    )
+    return result != "DELETE 0"
+
+
+async def pending_requests(pool: asyncpg.Pool, shop: str, customer_id: str) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT * FROM review_requests WHERE shop_id = $1 AND customer_id = $2 ORDER BY delivered_at DESC, product_id",
+        shop, customer_id,
+    )
+
+
+# ---- erasure -----------------------------------------------------------------------------------
+
+
+async def erase_customer(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+    """Forget the person: unpublished reviews go; published ones keep only their rating (so the
+    product's summary stays right) under a placeholder author and vanish from the page."""
+    await conn.execute(
+        "DELETE FROM reviews WHERE shop_id = $1 AND customer_id = $2 AND status <> 'PUBLISHED'", shop, customer_id
+    )
+    await conn.execute(
+        """UPDATE reviews SET customer_id = 'erased:' || id::text, order_id = NULL, title = NULL, body = '',
+               media_urls = '{}', hashtags = '{}', challenge_id = NULL, erased_at = now(), updated_at = now()
+           WHERE shop_id = $1 AND customer_id = $2""",
+        shop, customer_id,
+    )
+    await conn.execute("DELETE FROM review_votes WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
+    await conn.execute("DELETE FROM purchases WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
+    await conn.execute("DELETE FROM review_requests WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
+
+
+async def forget_cancelled_jobs(conn: asyncpg.Connection, shop: str, kind: str, key_prefix: str) -> None:
+    """Cancelled jobs keep their payload (customer and product ids); erasure removes the rows."""
+    await conn.execute(
+        """DELETE FROM scheduled_jobs
+           WHERE shop_id = $1 AND kind = $2 AND status = 'cancelled' AND starts_with(dedup_key, $3)""",
+        shop, kind, key_prefix,
     )

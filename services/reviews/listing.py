@@ -1,0 +1,38 @@
+"""How a product page orders its published reviews, as keyset-pageable sort keys.
+
+Every order is expressed as a tuple sorted descending — (media first?, primary, created_at, id) —
+so one row comparison pages through any of them; LOWEST negates the rating.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SORTS = ("NEWEST", "HIGHEST", "LOWEST", "MOST_HELPFUL")
+
+# SQL expressions (fixed whitelist, never caller text) for the primary key of each sort.
+PRIMARY_SQL = {
+    "NEWEST": "0::int",
+    "HIGHEST": "rating::int",
+    "LOWEST": "-rating::int",
+    "MOST_HELPFUL": "helpful_count",
+}
+
+
+def media_rank(media_urls: list[str] | tuple[str, ...], media_first: bool) -> int:
+    return 1 if media_first and media_urls else 0
+
+
+def primary(sort: str, row: Any) -> int:
+    if sort == "NEWEST":
+        return 0
+    if sort == "HIGHEST":
+        return int(row["rating"])
+    if sort == "LOWEST":
+        return -int(row["rating"])
+    return int(row["helpful_count"])
+
+
+def key(sort: str, media_first: bool, row: Any) -> tuple:
+    return (media_rank(row["media_urls"], media_first), primary(sort, row), row["created_at"].isoformat(),
+            str(row["id"]))
