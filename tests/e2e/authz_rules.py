@@ -15,10 +15,15 @@ RULES: dict[str, str] = {
     "referralLanding": "public",
     "referralProgram": "admin",
     "allReferrals": "admin",
+    "moderationQueue": "admin",
     # mutations
     "upsertCustomer": "ingest",
     "recordOrder": "ingest",
     "updateOrderStatus": "ingest",
     "adjustPoints": "admin",
     "configureReferrals": "admin",
+    "submitReview": "customer",
+    "voteReviewHelpful": "customer",
+    "moderateReview": "admin",
+    "replyToReview": "admin",
 }
