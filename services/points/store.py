@@ -1,36 +1,92 @@
-"""All SQL of the points service."""
+"""All SQL of the points service.
+
+Lock order, everywhere: the customer's account row first, then an order's or a reward's row. One
+customer's changes therefore serialise on the account, and two customers never wait on each other
+in opposite order.
+"""
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
 import asyncpg
 
+from services.points import ledger, rewards, tiers
 from services.points.ledger import Entry
-from shared import events, outbox
-from shared.errors import Conflict, InsufficientPoints
+from services.points.program import DEFAULT, Program, ProgramChange, apply_change
+from shared import events, outbox, schedule
+from shared.errors import Conflict, InsufficientPoints, NotFound
 
 SOURCE = "points"
+RELEASE_JOB = "points.release"
+
+Conn = asyncpg.Connection | asyncpg.Pool
 
 
-async def account(conn: asyncpg.Connection | asyncpg.Pool, shop: str, customer_id: str) -> asyncpg.Record | None:
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- program ------------------------------------------------------------------------------
+
+
+async def program(conn: Conn, shop: str) -> Program:
+    """The program in force; a shop's first use seeds the defaults and the starter catalog."""
+    row = await conn.fetchrow(
+        "SELECT version, config FROM programs WHERE shop_id = $1 ORDER BY version DESC LIMIT 1", shop)
+    if row is None:
+        await conn.execute(
+            "INSERT INTO programs (shop_id, version, config, actor) VALUES ($1, 1, $2, 'system')"
+            " ON CONFLICT DO NOTHING", shop, DEFAULT.to_json())
+        await conn.executemany(
+            """INSERT INTO rewards (shop_id, id, name, kind, points_cost, value)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+            [(shop, r.id, r.name, r.kind, r.points_cost, r.value) for r in rewards.seeded(DEFAULT.currency)])
+        row = await conn.fetchrow(
+            "SELECT version, config FROM programs WHERE shop_id = $1 ORDER BY version DESC LIMIT 1", shop)
+    return Program.from_json(row["version"], row["config"])
+
+
+async def save_program(conn: asyncpg.Connection, shop: str, change: ProgramChange, actor: str) -> Program:
+    """Append the next version, serialised per shop so two admins cannot both write version n+1."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('points.program:' || $1))", shop)
+    nxt = apply_change(await program(conn, shop), change)
+    await conn.execute("INSERT INTO programs (shop_id, version, config, actor) VALUES ($1, $2, $3, $4)",
+                       shop, nxt.version, nxt.to_json(), actor)
+    return nxt
+
+
+async def liability_points(conn: Conn, shop: str) -> int:
+    return await conn.fetchval(
+        "SELECT coalesce(sum(balance + pending), 0) FROM accounts WHERE shop_id = $1", shop)
+
+
+# ---- ledger -------------------------------------------------------------------------------
+
+
+async def account(conn: Conn, shop: str, customer_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM accounts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id
     )
 
 
-async def post(conn: asyncpg.Connection, shop: str, entry: Entry) -> tuple[asyncpg.Record, bool]:
+async def lock_account(conn: asyncpg.Connection, shop: str, customer_id: str) -> asyncpg.Record:
+    await conn.execute(
+        "INSERT INTO accounts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", shop, customer_id)
+    return await conn.fetchrow(
+        "SELECT * FROM accounts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE", shop, customer_id)
+
+
+async def post(conn: asyncpg.Connection, shop: str, entry: Entry, *, announce: bool = True
+               ) -> tuple[asyncpg.Record, bool]:
     """Append an entry and move the account's sums, inside the caller's transaction.
 
     Returns (account, applied). An entry whose idempotency key was seen before is not applied
     again; the same key with a different delta is a CONFLICT. The account row is locked, so
     concurrent entries serialise and the balance check cannot be raced."""
-    await conn.execute(
-        "INSERT INTO accounts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        shop, entry.customer_id,
-    )
-    acct = await conn.fetchrow(
-        "SELECT * FROM accounts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE",
-        shop, entry.customer_id,
-    )
+    acct = await lock_account(conn, shop, entry.customer_id)
     seen = await conn.fetchrow(
         "SELECT customer_id, delta FROM ledger_entries WHERE shop_id = $1 AND idempotency_key = $2",
         shop, entry.idempotency_key,
@@ -39,30 +95,49 @@ async def post(conn: asyncpg.Connection, shop: str, entry: Entry) -> tuple[async
         if seen["customer_id"] != entry.customer_id or seen["delta"] != entry.delta:
             raise Conflict("this idempotency key was already used for a different change")
         return acct, False
-    if acct["balance"] + entry.delta < 0:
+    move = ledger.moves(entry)
+    if acct["balance"] + move.balance < 0 or acct["pending"] + move.pending < 0:
         raise InsufficientPoints(
             f"balance {acct['balance']} is too low for {entry.delta}", balance=acct["balance"]
         )
     await conn.execute(
-        """INSERT INTO ledger_entries (shop_id, customer_id, kind, delta, reason, source_event_id,
+        """INSERT INTO ledger_entries (shop_id, customer_id, kind, bucket, delta, reason, source_event_id,
                idempotency_key, actor, rule_version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        shop, entry.customer_id, entry.kind, entry.delta, entry.reason, entry.source_event_id,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        shop, entry.customer_id, entry.kind, entry.bucket, entry.delta, entry.reason, entry.source_event_id,
         entry.idempotency_key, entry.actor, entry.rule_version,
     )
     acct = await conn.fetchrow(
-        """UPDATE accounts SET balance = balance + $3,
-               lifetime_earned = lifetime_earned + greatest($3, 0), updated_at = now()
+        """UPDATE accounts SET balance = balance + $3, pending = pending + $4,
+               lifetime_earned = lifetime_earned + $5, updated_at = now(),
+               last_activity_at = CASE WHEN $6 THEN now() ELSE last_activity_at END
            WHERE shop_id = $1 AND customer_id = $2
            RETURNING *""",
-        shop, entry.customer_id, entry.delta,
+        shop, entry.customer_id, move.balance, move.pending, move.lifetime_earned,
+        entry.kind in ("earn", "redeem"),
     )
-    if entry.delta > 0:
+    if announce and entry.delta > 0 and entry.kind in ("earn", "adjust", "release"):
         await outbox.add(conn, events.PointsEarned(
             shop=shop, customer_id=entry.customer_id, points=entry.delta, balance=acct["balance"],
             reason=entry.reason, source_id=entry.source_event_id or entry.idempotency_key,
+            pending=entry.bucket == ledger.PENDING,
         ), source=SOURCE)
     return acct, True
+
+
+async def credit_available(conn: asyncpg.Connection, shop: str, entry: Entry) -> asyncpg.Record:
+    """Post points into the available bucket, then settle any shortfall from earlier takebacks."""
+    acct, applied = await post(conn, shop, entry)
+    owed = ledger.net_shortfall(acct["shortfall"], entry.delta) if applied else 0
+    if owed:
+        await post(conn, shop, Entry(
+            customer_id=entry.customer_id, kind="reverse", delta=-owed, reason="earlier takeback netted",
+            idempotency_key=f"{entry.idempotency_key}:shortfall", actor="system",
+            rule_version=entry.rule_version, source_event_id=entry.source_event_id))
+        acct = await conn.fetchrow(
+            """UPDATE accounts SET shortfall = shortfall - $3 WHERE shop_id = $1 AND customer_id = $2
+               RETURNING *""", shop, entry.customer_id, owed)
+    return acct
 
 
 async def history(pool: asyncpg.Pool, shop: str, customer_id: str, size: int,
@@ -73,3 +148,265 @@ async def history(pool: asyncpg.Pool, shop: str, customer_id: str, size: int,
            ORDER BY id DESC LIMIT $4""",
         shop, customer_id, before_id, size + 1,
     )
+
+
+# ---- orders and tiers ---------------------------------------------------------------------
+
+
+async def qualifying_spend(conn: Conn, shop: str, customer_id: str, currency: str, at: datetime) -> Decimal:
+    return await conn.fetchval(
+        """SELECT coalesce(sum(net_amount), 0) FROM order_points
+           WHERE shop_id = $1 AND customer_id = $2 AND currency = $3 AND NOT voided AND paid_at > $4""",
+        shop, customer_id, currency, at - tiers.PERIOD)
+
+
+async def standing(conn: Conn, shop: str, acct: asyncpg.Record | None, customer_id: str, prog: Program,
+                   at: datetime) -> tuple[tiers.Standing, Decimal]:
+    spend = await qualifying_spend(conn, shop, customer_id, prog.currency, at)
+    stored = acct["tier"] if acct is not None else None
+    since = acct["tier_since"] if acct is not None else None
+    return tiers.standing(stored, since, spend, prog.tiers, at), spend
+
+
+async def refresh_tier(conn: asyncpg.Connection, shop: str, customer_id: str, prog: Program) -> None:
+    """Upgrade at once (or downgrade once the period has ended) and nudge when the next tier is near."""
+    at = now()
+    acct = await lock_account(conn, shop, customer_id)
+    st, spend = await standing(conn, shop, acct, customer_id, prog, at)
+    if st.changed:
+        await conn.execute(
+            "UPDATE accounts SET tier = $3, tier_since = $4 WHERE shop_id = $1 AND customer_id = $2",
+            shop, customer_id, st.tier.name, st.since)
+        await outbox.add(conn, events.TierChanged(
+            shop=shop, customer_id=customer_id, from_tier=acct["tier"], to_tier=st.tier.name,
+            direction=st.direction or "up"), source=SOURCE)
+    near = tiers.is_near(st.tier, spend, prog.tiers)
+    if near is not None:
+        first = await conn.fetchval(
+            """INSERT INTO tier_nudges (shop_id, customer_id, tier, period) VALUES ($1, $2, $3, $4)
+               ON CONFLICT DO NOTHING RETURNING true""",
+            shop, customer_id, near.name, tiers.period_key(st.since, at))
+        if first:
+            await outbox.add(conn, events.TierNear(
+                shop=shop, customer_id=customer_id, next_tier=near.name,
+                amount_to_next=near.threshold - spend, currency=prog.currency), source=SOURCE)
+
+
+async def order_points(conn: Conn, shop: str, order_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM order_points WHERE shop_id = $1 AND order_id = $2", shop, order_id)
+
+
+async def earn_for_order(conn: asyncpg.Connection, shop: str, data: events.OrderPaid, event_id: str,
+                         paid_at: datetime) -> None:
+    """Pending points for a paid order, on its net amount times the customer's tier multiplier."""
+    prog = await program(conn, shop)
+    acct = await lock_account(conn, shop, data.customer_id)
+    if await order_points(conn, shop, data.order_id) is not None:
+        return  # already earned, or cancelled before this event arrived: a natural key, not only the inbox
+    st, _ = await standing(conn, shop, acct, data.customer_id, prog, paid_at)
+    same_currency = data.currency == prog.currency
+    points = ledger.points_for_purchase(data.net_amount, prog.earn_rate, st.tier.multiplier) if same_currency else 0
+    await conn.execute(
+        """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, earn_rate, multiplier,
+               rule_version, earned, paid_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        shop, data.order_id, data.customer_id, data.currency, data.net_amount, prog.earn_rate,
+        st.tier.multiplier, prog.version, points, paid_at)
+    entry = ledger.purchase_entry(data.customer_id, data.order_id, points, event_id, prog.version)
+    if entry is not None:
+        await post(conn, shop, entry)
+    await refresh_tier(conn, shop, data.customer_id, prog)
+    await grant_punch_card(conn, shop, data.customer_id, prog)
+
+
+async def schedule_release(conn: asyncpg.Connection, shop: str, order_id: str, delivered_at: datetime) -> None:
+    row = await order_points(conn, shop, order_id)
+    if row is None:
+        raise LookupError(f"order {order_id} delivered before its payment was handled; retry")
+    if row["status"] != "PENDING" or row["release_at"] is not None:
+        return
+    prog = await program(conn, shop)
+    due = delivered_at + timedelta(days=prog.pending_days)
+    await conn.execute("UPDATE order_points SET release_at = $3 WHERE shop_id = $1 AND order_id = $2",
+                       shop, order_id, due)
+    await schedule.schedule(conn, shop=shop, kind=RELEASE_JOB, dedup_key=order_id, due_at=due,
+                            payload={"order_id": order_id})
+
+
+async def release(conn: asyncpg.Connection, shop: str, order_id: str) -> None:
+    """The return window has passed: the order's remaining pending points become available."""
+    peek = await order_points(conn, shop, order_id)
+    if peek is None:
+        return
+    await lock_account(conn, shop, peek["customer_id"])
+    row = await conn.fetchrow(
+        "SELECT * FROM order_points WHERE shop_id = $1 AND order_id = $2 FOR UPDATE", shop, order_id)
+    if row["status"] != "PENDING":
+        return
+    remaining = row["earned"] - row["taken_back"]
+    out, into = ledger.release_entries(row["customer_id"], order_id, remaining, row["rule_version"]) or (None, None)
+    if out is not None and into is not None:
+        await post(conn, shop, out, announce=False)
+        await credit_available(conn, shop, into)
+    await conn.execute("UPDATE order_points SET status = 'AVAILABLE' WHERE shop_id = $1 AND order_id = $2",
+                       shop, order_id)
+
+
+async def take_back(conn: asyncpg.Connection, shop: str, order_id: str, customer_id: str,
+                    net_remaining: Decimal, voided: bool, event_id: str, reason: str) -> None:
+    """Refund or cancellation: take back what the order may no longer keep, by the rule that earned it."""
+    acct = await lock_account(conn, shop, customer_id)
+    row = await conn.fetchrow(
+        "SELECT * FROM order_points WHERE shop_id = $1 AND order_id = $2 FOR UPDATE", shop, order_id)
+    if row is None:
+        if not voided:
+            raise LookupError(f"order {order_id} refunded before its payment was handled; retry")
+        # Cancelled before payment (or before we saw it): a tombstone, so a late order.paid earns nothing.
+        await conn.execute(
+            """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, earn_rate, multiplier,
+                   rule_version, earned, status, voided, paid_at)
+               VALUES ($1, $2, $3, '', 0, 0, 1, 0, 0, 'REVERSED', true, now())""",
+            shop, order_id, customer_id)
+        return
+    keep = ledger.points_to_keep(net_remaining, row["earn_rate"], row["multiplier"], voided=voided)
+    points = ledger.takeback(row["earned"], row["taken_back"], keep)
+    status = "REVERSED" if voided else row["status"]
+    await conn.execute(
+        """UPDATE order_points SET taken_back = taken_back + $3, net_amount = $4, voided = $5, status = $6
+           WHERE shop_id = $1 AND order_id = $2""",
+        shop, order_id, points, min(net_remaining, row["net_amount"]), voided, status)
+    if voided:
+        await schedule.cancel(conn, shop=shop, kind=RELEASE_JOB, dedup_key_prefix=order_id)
+    if points == 0:
+        return
+    bucket = ledger.PENDING if row["status"] == "PENDING" else ledger.AVAILABLE
+    taken, short = ledger.split_takeback(points, acct["pending"] if bucket == ledger.PENDING else acct["balance"])
+    if taken:
+        acct, _ = await post(conn, shop, Entry(
+            customer_id=customer_id, kind="reverse", delta=-taken, reason=f"{reason} {order_id}",
+            idempotency_key=f"order:{order_id}:reverse:{row['taken_back'] + points}", actor="system",
+            source_event_id=event_id, rule_version=row["rule_version"], bucket=bucket))
+    if short:
+        acct = await conn.fetchrow(
+            "UPDATE accounts SET shortfall = shortfall + $3 WHERE shop_id = $1 AND customer_id = $2 RETURNING *",
+            shop, customer_id, short)
+    await outbox.add(conn, events.PointsReversed(
+        shop=shop, customer_id=customer_id, points=points, shortfall=short, balance=acct["balance"],
+        reason=f"{reason} {order_id}", source_id=event_id), source=SOURCE)
+
+
+# ---- rewards ------------------------------------------------------------------------------
+
+
+async def catalog(conn: Conn, shop: str, *, everything: bool = False) -> list[asyncpg.Record]:
+    await program(conn, shop)  # seeds the starter catalog on first use
+    return await conn.fetch(
+        "SELECT * FROM rewards WHERE shop_id = $1 AND listed AND ($2 OR active) ORDER BY points_cost, id",
+        shop, everything)
+
+
+async def upsert_reward(conn: asyncpg.Connection, shop: str, r: rewards.Reward) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """INSERT INTO rewards (shop_id, id, name, kind, points_cost, value, min_tier, limit_per_customer,
+               limit_total, active)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (shop_id, id) DO UPDATE SET name = $3, kind = $4, points_cost = $5, value = $6,
+               min_tier = $7, limit_per_customer = $8, limit_total = $9, active = $10, updated_at = now()
+           RETURNING *""",
+        shop, r.id, r.name, r.kind, r.points_cost, r.value, r.min_tier, r.limit_per_customer, r.limit_total,
+        r.active)
+
+
+def _reward(row: asyncpg.Record) -> rewards.Reward:
+    return rewards.Reward(row["id"], row["name"], row["kind"], row["points_cost"], row["value"], row["min_tier"],
+                          row["limit_per_customer"], row["limit_total"], row["active"])
+
+
+async def reward(conn: Conn, shop: str, reward_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM rewards WHERE shop_id = $1 AND id = $2", shop, reward_id)
+
+
+async def _issue(conn: asyncpg.Connection, shop: str, customer_id: str, row: asyncpg.Record, key: str,
+                 points: int, currency: str) -> asyncpg.Record:
+    redemption = await conn.fetchrow(
+        """INSERT INTO redemptions (shop_id, id, customer_id, reward_id, idempotency_key, code, kind, points_spent,
+               value, currency, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           RETURNING *""",
+        shop, f"rd-{secrets.token_hex(8)}", customer_id, row["id"], key, rewards.new_code(), row["kind"], points,
+        row["value"], currency, now() + rewards.CODE_VALIDITY)
+    await conn.execute(
+        "UPDATE rewards SET redeemed_count = redeemed_count + 1 WHERE shop_id = $1 AND id = $2", shop, row["id"])
+    await outbox.add(conn, events.RewardRedeemed(
+        shop=shop, customer_id=customer_id, redemption_id=redemption["id"], reward_id=row["id"],
+        reward_name=row["name"], kind=row["kind"], code=redemption["code"], points_spent=points,
+        value=row["value"], currency=currency, expires_at=redemption["expires_at"]), source=SOURCE)
+    return redemption
+
+
+async def redeem(conn: asyncpg.Connection, shop: str, customer_id: str, reward_id: str, key: str) -> asyncpg.Record:
+    prog = await program(conn, shop)
+    acct = await lock_account(conn, shop, customer_id)
+    existing = await conn.fetchrow(
+        "SELECT * FROM redemptions WHERE shop_id = $1 AND customer_id = $2 AND idempotency_key = $3",
+        shop, customer_id, key)
+    if existing is not None:
+        if existing["reward_id"] != reward_id:
+            raise Conflict("this idempotency key was already used for another reward")
+        return existing
+    row = await conn.fetchrow(
+        "SELECT * FROM rewards WHERE shop_id = $1 AND id = $2 AND listed FOR UPDATE", shop, reward_id)
+    if row is None:
+        raise NotFound(f"unknown reward {reward_id}", field="rewardId")
+    mine = await conn.fetchval(
+        "SELECT count(*) FROM redemptions WHERE shop_id = $1 AND customer_id = $2 AND reward_id = $3",
+        shop, customer_id, reward_id)
+    st, _ = await standing(conn, shop, acct, customer_id, prog, now())
+    rewards.check_redeemable(_reward(row), balance=acct["balance"], tier=st.tier, tiers=prog.tiers,
+                             redeemed_by_customer=mine, redeemed_total=row["redeemed_count"])
+    await post(conn, shop, Entry(
+        customer_id=customer_id, kind="redeem", delta=-row["points_cost"], reason=f"reward {row['name']}",
+        idempotency_key=f"redeem:{customer_id}:{key}", actor="customer", rule_version=prog.version))
+    return await _issue(conn, shop, customer_id, row, key, row["points_cost"], prog.currency)
+
+
+async def grant_punch_card(conn: asyncpg.Connection, shop: str, customer_id: str, prog: Program) -> None:
+    """The nth paid order (default the 3rd) unlocks a percentage-off code, once per customer."""
+    if prog.punch_card_orders <= 0:
+        return
+    paid = await conn.fetchval(
+        "SELECT count(*) FROM order_points WHERE shop_id = $1 AND customer_id = $2 AND NOT voided",
+        shop, customer_id)
+    if paid < prog.punch_card_orders:
+        return
+    row = await conn.fetchrow(
+        """INSERT INTO rewards (shop_id, id, name, kind, points_cost, value, listed)
+           VALUES ($1, $2, $3, 'PERCENTAGE', 0, $4, false)
+           ON CONFLICT (shop_id, id) DO UPDATE SET value = $4
+           RETURNING *""",
+        shop, rewards.PUNCH_CARD_ID, f"{prog.punch_card_percent} % off: punch card", prog.punch_card_percent)
+    key = "punch-card"
+    if await conn.fetchval("SELECT 1 FROM redemptions WHERE shop_id = $1 AND customer_id = $2 AND idempotency_key = $3",
+                           shop, customer_id, key):
+        return
+    await _issue(conn, shop, customer_id, row, key, 0, prog.currency)
+
+
+async def redemptions(conn: Conn, shop: str, customer_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM redemptions WHERE shop_id = $1 AND customer_id = $2 ORDER BY created_at DESC, id LIMIT 200",
+        shop, customer_id)
+
+
+async def use_code(conn: asyncpg.Connection, shop: str, code: str) -> tuple[rewards.CodeCheck, asyncpg.Record | None]:
+    """Consume a code exactly once: the UPDATE's WHERE is the check, so two checkouts cannot both win."""
+    used = await conn.fetchrow(
+        """UPDATE redemptions SET used_at = now()
+           WHERE shop_id = $1 AND code = $2 AND used_at IS NULL AND expires_at > now()
+           RETURNING *""", shop, code)
+    if used is not None:
+        return rewards.CodeCheck(True, None), used
+    row = await conn.fetchrow("SELECT * FROM redemptions WHERE shop_id = $1 AND code = $2", shop, code)
+    check = rewards.check_code(row is not None, row["used_at"] if row else None, row["expires_at"] if row else None,
+                               now())
+    return check, row
