@@ -144,7 +144,7 @@ def _value(kind: str, value: Decimal | None, currency: str) -> tuple[Money | Non
     if value is None:
         return None, None
     if kind == "PERCENTAGE":
-        return None, str(value.normalize())
+        return None, format(value.normalize(), "f")
     return Money.of(value, currency), None
 
 
