@@ -9,9 +9,20 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.points import store
+from services.points import store, wallet
 from shared.bus import Handler
-from shared.events import Envelope, OrderCancelled, OrderDelivered, OrderPaid, OrderRefunded
+from shared.events import (
+    CustomerBirthday,
+    CustomerRegistered,
+    Envelope,
+    OrderCancelled,
+    OrderDelivered,
+    OrderPaid,
+    OrderRefunded,
+    PoisonMessage,
+    ReferralConverted,
+    ReviewPublished,
+)
 from shared.schedule import Job, JobHandler
 
 
@@ -33,6 +44,36 @@ async def on_order_cancelled(conn: asyncpg.Connection, event: Envelope, data: Or
                           voided=True, event_id=event.id, reason="cancellation")
 
 
+async def on_review_published(conn: asyncpg.Connection, event: Envelope, data: ReviewPublished) -> None:
+    prog = await store.program(conn, data.shop)
+    reward = wallet.review_reward(data.customer_id, data.product_id, data.has_media, prog.action_points,
+                                  prog.review_credit, prog.media_review_credit)
+    await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
+
+
+async def on_referral_converted(conn: asyncpg.Connection, event: Envelope, data: ReferralConverted) -> None:
+    prog = await store.program(conn, data.shop)
+    if data.reward_kind == "credit" and data.currency not in (None, prog.currency):
+        raise PoisonMessage(f"referral credit in {data.currency}, the shop's currency is {prog.currency}")
+    reward = wallet.referral_reward(data.referral_id, data.reward_kind, data.reward_points, data.reward_amount,
+                                    prog.action_points.get("referral", 0))
+    await store.reward_action(conn, data.shop, data.referrer_id, reward, event.id, prog)
+
+
+async def on_customer_birthday(conn: asyncpg.Connection, event: Envelope, data: CustomerBirthday) -> None:
+    prog = await store.program(conn, data.shop)
+    reward = wallet.ActionReward(f"birthday:{data.customer_id}:{data.year}", f"birthday {data.year}",
+                                 points=prog.action_points.get("birthday", 0))
+    await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
+
+
+async def on_customer_registered(conn: asyncpg.Connection, event: Envelope, data: CustomerRegistered) -> None:
+    prog = await store.program(conn, data.shop)
+    reward = wallet.ActionReward(f"signup:{data.customer_id}", "welcome bonus",
+                                 points=prog.action_points.get("signup", 0))
+    await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
+
+
 async def release_points(conn: asyncpg.Connection, job: Job) -> None:
     await store.release(conn, job.shop, job.payload["order_id"])
 
@@ -42,6 +83,10 @@ HANDLERS: dict[str, Handler] = {
     "order.delivered": on_order_delivered,  # type: ignore[dict-item]
     "order.refunded": on_order_refunded,  # type: ignore[dict-item]
     "order.cancelled": on_order_cancelled,  # type: ignore[dict-item]
+    "review.published": on_review_published,  # type: ignore[dict-item]
+    "referral.converted": on_referral_converted,  # type: ignore[dict-item]
+    "customer.birthday": on_customer_birthday,  # type: ignore[dict-item]
+    "customer.registered": on_customer_registered,  # type: ignore[dict-item]
 }
 
 JOBS: dict[str, JobHandler] = {

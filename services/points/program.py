@@ -93,7 +93,8 @@ DEFAULT = Program(
              ("early access 48 h", "free shipping", "priority support", "birthday gift")),
     ),
     expiry_months=12, pending_days=14,
-    action_points={"signup": 50, "review": 50, "media_review": 100, "referral": 200, "birthday": 100,
+    # No signup bonus until the merchant sets one: a bonus on every registration is a cost to opt into.
+    action_points={"signup": 0, "review": 50, "media_review": 100, "referral": 200, "birthday": 100,
                    "social_share": 20},
 )
 

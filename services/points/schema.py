@@ -11,7 +11,7 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
-from services.points import expiry, ledger, program, rewards, store, tiers
+from services.points import expiry, ledger, program, rewards, store, tiers, wallet
 from shared.errors import BadUserInput, Unauthenticated
 from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
@@ -238,6 +238,14 @@ class Customer:
         rows = await store.history(c.pool, c.shop, self.id, size, before_id)
         return connection(rows, size, node=PointsTransaction.from_row, key=lambda r: (r["id"],), after=after)
 
+    @strawberry.field(description="The store-credit wallet, in the shop currency.")
+    async def store_credit(self, info: Info) -> Money:
+        c = customer_ctx(info, self.id)
+        row = await store.credit_account(c.pool, c.shop, self.id)
+        if row is None:
+            return Money.of(Decimal(0), (await store.program(c.pool, c.shop)).currency)
+        return Money.of(row["balance"], row["currency"])
+
     @strawberry.field(description="Rewards redeemed and codes granted, newest first.")
     async def redemptions(self, info: Info) -> list[Redemption]:
         c = customer_ctx(info, self.id)
@@ -376,6 +384,31 @@ class Mutation:
         async with c.pool.acquire() as conn, conn.transaction():
             row = await store.redeem(conn, c.shop, customer_id, rid, key)
             return await redemption_of(conn, c.shop, row)
+
+    @strawberry.mutation(description=(
+        "Turn store credit into a single-use STORE_CREDIT code for the checkout (customer). Idempotent on "
+        "idempotencyKey."))
+    async def redeem_store_credit(self, info: Info, amount: str, idempotency_key: str) -> Redemption:
+        c = ctx(info)
+        customer_id = c.principal.require_customer()
+        key = external_id(idempotency_key, "idempotencyKey")
+        async with c.pool.acquire() as conn, conn.transaction():
+            prog = await store.program(conn, c.shop)
+            value = wallet.amount(amount, "amount", prog.currency)
+            row = await store.spend_credit(conn, c.shop, customer_id, value, key)
+            return await redemption_of(conn, c.shop, row)
+
+    @strawberry.mutation(description=(
+        "Grant (positive) or withdraw (negative) store credit by hand (admin). Idempotent on idempotencyKey."))
+    async def adjust_store_credit(self, info: Info, customer_id: strawberry.ID, amount: str, reason: str,
+                                  idempotency_key: str) -> Money:
+        c = ctx(info)
+        c.principal.require_admin()
+        async with c.pool.acquire() as conn, conn.transaction():
+            prog = await store.program(conn, c.shop)
+            entry = wallet.adjustment(customer_id, amount, prog.currency, reason, idempotency_key)
+            acct, _ = await store.post_credit(conn, c.shop, entry)
+            return Money.of(acct["balance"], acct["currency"])
 
     @strawberry.mutation(description="Verify and consume a reward code at checkout, exactly once (ingest).")
     async def validate_reward_code(self, info: Info, code: str) -> RewardCodeCheck:

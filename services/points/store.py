@@ -13,11 +13,11 @@ from decimal import Decimal
 
 import asyncpg
 
-from services.points import ledger, rewards, tiers
+from services.points import ledger, rewards, tiers, wallet
 from services.points.ledger import Entry
 from services.points.program import DEFAULT, Program, ProgramChange, apply_change
 from shared import events, outbox, schedule
-from shared.errors import Conflict, InsufficientPoints, NotFound
+from shared.errors import BadUserInput, Conflict, InsufficientPoints, NotFound
 
 SOURCE = "points"
 RELEASE_JOB = "points.release"
@@ -410,3 +410,99 @@ async def use_code(conn: asyncpg.Connection, shop: str, code: str) -> tuple[rewa
     check = rewards.check_code(row is not None, row["used_at"] if row else None, row["expires_at"] if row else None,
                                now())
     return check, row
+
+
+# ---- store credit -------------------------------------------------------------------------
+
+
+async def credit_account(conn: Conn, shop: str, customer_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM credit_accounts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
+
+
+async def post_credit(conn: asyncpg.Connection, shop: str, entry: wallet.CreditEntry) -> tuple[asyncpg.Record, bool]:
+    """Append a wallet entry and move its balance (never below zero), inside the caller's transaction.
+    The points account is locked first (the service's lock order), then the wallet."""
+    await lock_account(conn, shop, entry.customer_id)
+    await conn.execute(
+        """INSERT INTO credit_accounts (shop_id, customer_id, currency) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING""", shop, entry.customer_id, entry.currency)
+    acct = await conn.fetchrow(
+        "SELECT * FROM credit_accounts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE", shop, entry.customer_id)
+    if acct["currency"] != entry.currency:
+        raise BadUserInput(f"the wallet is in {acct['currency']}, not {entry.currency}", field="currency")
+    seen = await conn.fetchrow(
+        "SELECT customer_id, amount FROM credit_entries WHERE shop_id = $1 AND idempotency_key = $2",
+        shop, entry.idempotency_key)
+    if seen is not None:
+        if seen["customer_id"] != entry.customer_id or seen["amount"] != entry.amount:
+            raise Conflict("this idempotency key was already used for a different change")
+        return acct, False
+    if acct["balance"] + entry.amount < 0:
+        raise InsufficientPoints(f"store credit {acct['balance']} is too low for {-entry.amount}",
+                                 balance=str(acct["balance"]))
+    await conn.execute(
+        """INSERT INTO credit_entries (shop_id, customer_id, kind, amount, currency, reason, source_event_id,
+               idempotency_key, actor)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        shop, entry.customer_id, entry.kind, entry.amount, entry.currency, entry.reason, entry.source_event_id,
+        entry.idempotency_key, entry.actor)
+    acct = await conn.fetchrow(
+        """UPDATE credit_accounts SET balance = balance + $3, updated_at = now()
+           WHERE shop_id = $1 AND customer_id = $2 RETURNING *""", shop, entry.customer_id, entry.amount)
+    source_id = entry.source_event_id or entry.idempotency_key
+    if entry.amount > 0:
+        await outbox.add(conn, events.CreditGranted(
+            shop=shop, customer_id=entry.customer_id, amount=entry.amount, currency=entry.currency,
+            balance=acct["balance"], reason=entry.reason, source_id=source_id), source=SOURCE)
+    else:
+        await outbox.add(conn, events.CreditSpent(
+            shop=shop, customer_id=entry.customer_id, amount=-entry.amount, currency=entry.currency,
+            balance=acct["balance"], source_id=source_id), source=SOURCE)
+    return acct, True
+
+
+async def spend_credit(conn: asyncpg.Connection, shop: str, customer_id: str, amount: Decimal, key: str
+                       ) -> asyncpg.Record:
+    """Turn wallet credit into a single-use STORE_CREDIT code the checkout redeems like any reward code."""
+    prog = await program(conn, shop)
+    await lock_account(conn, shop, customer_id)
+    existing = await conn.fetchrow(
+        "SELECT * FROM redemptions WHERE shop_id = $1 AND customer_id = $2 AND idempotency_key = $3",
+        shop, customer_id, f"credit:{key}")
+    if existing is not None:
+        if existing["reward_id"] != wallet.STORE_CREDIT_ID or existing["value"] != amount:
+            raise Conflict("this idempotency key was already used for another change")
+        return existing
+    await post_credit(conn, shop, wallet.CreditEntry(
+        customer_id=customer_id, kind="spend", amount=-amount, currency=prog.currency,
+        reason="store-credit code", idempotency_key=f"credit:spend:{customer_id}:{key}", actor="customer"))
+    row = await conn.fetchrow(
+        """INSERT INTO rewards (shop_id, id, name, kind, points_cost, listed)
+           VALUES ($1, $2, 'Store credit', 'STORE_CREDIT', 0, false)
+           ON CONFLICT (shop_id, id) DO UPDATE SET updated_at = rewards.updated_at
+           RETURNING *""", shop, wallet.STORE_CREDIT_ID)
+    return await _issue(conn, shop, customer_id, {**dict(row), "value": amount}, f"credit:{key}", 0, prog.currency)
+
+
+# ---- actions ------------------------------------------------------------------------------
+
+
+async def reward_action(conn: asyncpg.Connection, shop: str, customer_id: str, reward: wallet.ActionReward,
+                        event_id: str, prog: Program) -> None:
+    """Points (available at once) or store credit for an action, once per its natural key: a second
+    review of the same product (with media this time, or another rating) earns nothing more."""
+    await lock_account(conn, shop, customer_id)
+    if await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE shop_id = $1 AND idempotency_key = $2)
+                   OR EXISTS (SELECT 1 FROM credit_entries WHERE shop_id = $1 AND idempotency_key = $3)""",
+            shop, reward.key, f"credit:{reward.key}"):
+        return
+    if reward.credit > 0:
+        await post_credit(conn, shop, wallet.CreditEntry(
+            customer_id=customer_id, kind="grant", amount=reward.credit, currency=prog.currency,
+            reason=reward.reason, idempotency_key=f"credit:{reward.key}", actor="system", source_event_id=event_id))
+    elif reward.points > 0:
+        await credit_available(conn, shop, Entry(
+            customer_id=customer_id, kind="earn", delta=reward.points, reason=reward.reason,
+            idempotency_key=reward.key, actor="system", source_event_id=event_id, rule_version=prog.version))

@@ -30,7 +30,7 @@ async def test_configuring_makes_a_new_version_and_the_tiers_follow(gql):
                                    tiers=[{"name": "Fan", "threshold": "0", "multiplier": "1"},
                                           {"name": "Star", "threshold": "250", "multiplier": "2", "perks": ["gift"]}])
     assert program["version"] == 2 and program["effectiveCashback"] == "0.04"
-    assert program["actionRewards"] == {"signup": 50, "review": 80, "mediaReview": 100}
+    assert program["actionRewards"] == {"signup": 0, "review": 80, "mediaReview": 100}
     tiers = (await gql.ok(TIERS, headers={"x-shop": shop.id}))["tiers"]
     assert [(t["name"], t["threshold"]["amount"], t["perks"]) for t in tiers] == [
         ("Fan", "0.00", []), ("Star", "250.00", ["gift"])]

@@ -60,7 +60,7 @@ def test_bad_changes_are_refused(change):
 
 
 def test_tiers_and_actions_are_replaced_as_given():
-    p = apply_change(DEFAULT, ProgramChange(tiers=TIERS, action_points={"review": 70, "signup": None}))
+    p = apply_change(DEFAULT, ProgramChange(tiers=TIERS, action_points={"review": 70, "birthday": None}))
     assert [(t.name, t.threshold, t.multiplier) for t in p.tiers] == [
         ("Bronze", Decimal("0.00"), Decimal(1)), ("Silver", Decimal("100.00"), Decimal(2))]
-    assert p.action_points["review"] == 70 and p.action_points["signup"] == 50
+    assert p.action_points["review"] == 70 and p.action_points["birthday"] == 100
