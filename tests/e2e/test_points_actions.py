@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from shared import events
-from tests.e2e.points_support import assert_ledger_invariant, events_of, new_shop
+from tests.e2e.points_support import events_of, new_shop
 from tests.e2e.test_events import publish_raw
 from tests.stack import codes, db, unique
 from tests.support import eventually
