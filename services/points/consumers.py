@@ -89,6 +89,16 @@ HANDLERS: dict[str, Handler] = {
     "customer.registered": on_customer_registered,  # type: ignore[dict-item]
 }
 
+async def warn_expiring(conn: asyncpg.Connection, job: Job) -> None:
+    await store.warn_expiring(conn, job.shop, job.payload)
+
+
+async def expire_points(conn: asyncpg.Connection, job: Job) -> None:
+    await store.expire(conn, job.shop, job.payload)
+
+
 JOBS: dict[str, JobHandler] = {
     store.RELEASE_JOB: release_points,
+    store.EXPIRING_JOB: warn_expiring,
+    store.EXPIRE_JOB: expire_points,
 }

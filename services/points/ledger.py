@@ -108,3 +108,22 @@ def adjustment_entry(customer_id: str, delta: int, reason: str, idempotency_key:
     key = external_id(idempotency_key, "idempotencyKey")
     return Entry(customer_id=customer_id, kind="adjust", delta=delta, reason=reason,
                  idempotency_key=f"adjust:{key}", actor=actor)
+
+
+MAX_BULK_ROWS = 10_000
+
+
+def bulk_entries(batch_key: str, rows: list[tuple[str, int, str]]) -> list[Entry | BadUserInput]:
+    """One adjustment per row, keyed by the batch and the row's position, so sending the same batch
+    again applies nothing twice; a bad row is answered with its error and does not stop the others."""
+    key = external_id(batch_key, "idempotencyKey", limit=150)
+    if not rows or len(rows) > MAX_BULK_ROWS:
+        raise BadUserInput(f"a bulk adjustment has 1–{MAX_BULK_ROWS} rows", field="rows")
+    out: list[Entry | BadUserInput] = []
+    for i, (customer_id, delta, reason) in enumerate(rows):
+        try:
+            out.append(adjustment_entry(external_id(customer_id, "customerId"), delta, reason,
+                                        f"bulk:{key}:{i}", actor="admin"))
+        except BadUserInput as exc:
+            out.append(exc)
+    return out

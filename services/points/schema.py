@@ -300,6 +300,34 @@ class RewardInput:
     active: bool | None = None
 
 
+@strawberry.input
+class BulkAdjustmentRow:
+    customer_id: strawberry.ID
+    delta: int
+    reason: str
+
+
+@strawberry.input
+class BulkAdjustmentInput:
+    idempotency_key: str = strawberry.field(description="Names the batch; sending it again applies nothing twice.")
+    rows: list[BulkAdjustmentRow]
+
+
+@strawberry.type
+class BulkAdjustmentError:
+    index: int
+    customer_id: strawberry.ID | None
+    code: str
+    message: str
+
+
+@strawberry.type
+class BulkAdjustmentResult:
+    applied: int
+    already_applied: int
+    errors: list[BulkAdjustmentError]
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="The shop's rewards catalog (public).")
@@ -340,6 +368,19 @@ class Mutation:
         async with c.pool.acquire() as conn, conn.transaction():
             acct, _ = await store.post(conn, c.shop, entry)
             return await loyalty_of(conn, c.shop, entry.customer_id, acct)
+
+    @strawberry.mutation(description=(
+        "Adjust many customers' points in one call (admin), up to 10 000 rows. Idempotent per batch key and "
+        "row; a bad row is reported in errors and the others are applied."))
+    async def bulk_adjust_points(self, info: Info, input: BulkAdjustmentInput) -> BulkAdjustmentResult:
+        c = ctx(info)
+        c.principal.require_admin()
+        entries = ledger.bulk_entries(input.idempotency_key, [(r.customer_id, r.delta, r.reason) for r in input.rows])
+        async with c.pool.acquire() as conn, conn.transaction():
+            applied, skipped, errors = await store.bulk_adjust(conn, c.shop, list(entries))
+        return BulkAdjustmentResult(applied=applied, already_applied=skipped, errors=[
+            BulkAdjustmentError(index=i, customer_id=strawberry.ID(cid or input.rows[i].customer_id[:200]),
+                                code=e.code, message=e.message) for i, cid, e in errors])
 
     @strawberry.mutation(description="Change the program (admin): a new version; history keeps the old one.")
     async def configure_program(self, info: Info, input: ProgramInput) -> Program:

@@ -13,14 +13,16 @@ from decimal import Decimal
 
 import asyncpg
 
-from services.points import ledger, rewards, tiers, wallet
+from services.points import expiry, ledger, rewards, tiers, wallet
 from services.points.ledger import Entry
 from services.points.program import DEFAULT, Program, ProgramChange, apply_change
 from shared import events, outbox, schedule
-from shared.errors import BadUserInput, Conflict, InsufficientPoints, NotFound
+from shared.errors import BadUserInput, Conflict, FlywheelError, InsufficientPoints, NotFound
 
 SOURCE = "points"
 RELEASE_JOB = "points.release"
+EXPIRING_JOB = "points.expiring"
+EXPIRE_JOB = "points.expire"
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -116,6 +118,8 @@ async def post(conn: asyncpg.Connection, shop: str, entry: Entry, *, announce: b
         shop, entry.customer_id, move.balance, move.pending, move.lifetime_earned,
         entry.kind in ("earn", "redeem"),
     )
+    if entry.kind in ("earn", "redeem"):
+        await plan_expiry(conn, shop, entry.customer_id, acct["last_activity_at"])
     if announce and entry.delta > 0 and entry.kind in ("earn", "adjust", "release"):
         await outbox.add(conn, events.PointsEarned(
             shop=shop, customer_id=entry.customer_id, points=entry.delta, balance=acct["balance"],
@@ -123,6 +127,53 @@ async def post(conn: asyncpg.Connection, shop: str, entry: Entry, *, announce: b
             pending=entry.bucket == ledger.PENDING,
         ), source=SOURCE)
     return acct, True
+
+
+def _expiry_key(customer_id: str, activity: datetime) -> str:
+    return f"{customer_id}|{activity.isoformat()}"
+
+
+async def plan_expiry(conn: asyncpg.Connection, shop: str, customer_id: str, activity: datetime) -> None:
+    """Plan the reminder and the lapse for this activity. Jobs planned for an earlier activity are not
+    cancelled (that would scan the schedule on every earning): they find newer activity and do nothing."""
+    prog = await program(conn, shop)
+    if prog.expiry_months <= 0:
+        return
+    lapse = expiry.add_months(activity, prog.expiry_months)
+    payload = {"customer_id": customer_id, "activity": activity.isoformat()}
+    key = _expiry_key(customer_id, activity)
+    await schedule.schedule(conn, shop=shop, kind=EXPIRING_JOB, dedup_key=key, due_at=expiry.warn_at(lapse),
+                            payload=payload)
+    await schedule.schedule(conn, shop=shop, kind=EXPIRE_JOB, dedup_key=key, due_at=lapse, payload=payload)
+
+
+async def _still_inactive(conn: asyncpg.Connection, shop: str, payload: dict) -> asyncpg.Record | None:
+    acct = await lock_account(conn, shop, payload["customer_id"])
+    if acct["last_activity_at"] != datetime.fromisoformat(payload["activity"]) or acct["balance"] <= 0:
+        return None  # activity since, or nothing left to lapse: this job is obsolete
+    return acct
+
+
+async def warn_expiring(conn: asyncpg.Connection, shop: str, payload: dict) -> None:
+    acct = await _still_inactive(conn, shop, payload)
+    if acct is None:
+        return
+    prog = await program(conn, shop)
+    await outbox.add(conn, events.PointsExpiring(
+        shop=shop, customer_id=acct["customer_id"], points=acct["balance"],
+        expires_at=expiry.add_months(acct["last_activity_at"], prog.expiry_months)), source=SOURCE)
+
+
+async def expire(conn: asyncpg.Connection, shop: str, payload: dict) -> None:
+    acct = await _still_inactive(conn, shop, payload)
+    if acct is None:
+        return
+    lapsing = acct["balance"]
+    acct, _ = await post(conn, shop, Entry(
+        customer_id=acct["customer_id"], kind="expire", delta=-lapsing, reason="no activity",
+        idempotency_key=f"expire:{_expiry_key(acct['customer_id'], acct['last_activity_at'])}", actor="system"))
+    await outbox.add(conn, events.PointsExpired(
+        shop=shop, customer_id=acct["customer_id"], points=lapsing, balance=acct["balance"]), source=SOURCE)
 
 
 async def credit_available(conn: asyncpg.Connection, shop: str, entry: Entry) -> asyncpg.Record:
@@ -275,8 +326,8 @@ async def take_back(conn: asyncpg.Connection, shop: str, order_id: str, customer
         """UPDATE order_points SET taken_back = taken_back + $3, net_amount = $4, voided = $5, status = $6
            WHERE shop_id = $1 AND order_id = $2""",
         shop, order_id, points, min(net_remaining, row["net_amount"]), voided, status)
-    if voided:
-        await schedule.cancel(conn, shop=shop, kind=RELEASE_JOB, dedup_key_prefix=order_id)
+    # A release job planned for a voided order finds it REVERSED and does nothing; cancelling it by
+    # prefix could also hit another order whose id starts with this one.
     if points == 0:
         return
     bucket = ledger.PENDING if row["status"] == "PENDING" else ledger.AVAILABLE
@@ -506,3 +557,64 @@ async def reward_action(conn: asyncpg.Connection, shop: str, customer_id: str, r
         await credit_available(conn, shop, Entry(
             customer_id=customer_id, kind="earn", delta=reward.points, reason=reward.reason,
             idempotency_key=reward.key, actor="system", source_event_id=event_id, rule_version=prog.version))
+
+
+async def bulk_adjust(conn: asyncpg.Connection, shop: str, entries: list[Entry | FlywheelError]
+                      ) -> tuple[int, int, list[tuple[int, str | None, FlywheelError]]]:
+    """Apply a batch set-wise inside the caller's transaction: (applied, already applied, per-row errors).
+
+    The same rules as `post`, row by row in order (a seen key is skipped or conflicts, no balance goes
+    negative), but with a handful of statements for the whole batch instead of several per row."""
+    errors: list[tuple[int, str | None, FlywheelError]] = []
+    good = [(i, e) for i, e in enumerate(entries) if isinstance(e, Entry)]
+    errors += [(i, None, e) for i, e in enumerate(entries) if isinstance(e, FlywheelError)]
+    customers = sorted({e.customer_id for _, e in good})
+    await conn.execute(
+        """INSERT INTO accounts (shop_id, customer_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING""",
+        shop, customers)
+    balances = {r["customer_id"]: r["balance"] for r in await conn.fetch(
+        """SELECT customer_id, balance FROM accounts WHERE shop_id = $1 AND customer_id = ANY($2::text[])
+           ORDER BY customer_id FOR UPDATE""", shop, customers)}
+    seen = {r["idempotency_key"]: r for r in await conn.fetch(
+        """SELECT idempotency_key, customer_id, delta FROM ledger_entries
+           WHERE shop_id = $1 AND idempotency_key = ANY($2::text[])""", shop, [e.idempotency_key for _, e in good])}
+    accepted: list[Entry] = []
+    skipped = 0
+    for i, e in good:
+        before = seen.get(e.idempotency_key)
+        if before is not None:
+            if before["customer_id"] != e.customer_id or before["delta"] != e.delta:
+                errors.append((i, e.customer_id, Conflict("this row was already applied with other values")))
+            else:
+                skipped += 1
+            continue
+        if balances[e.customer_id] + e.delta < 0:
+            errors.append((i, e.customer_id, InsufficientPoints(
+                f"balance {balances[e.customer_id]} is too low for {e.delta}", balance=balances[e.customer_id])))
+            continue
+        balances[e.customer_id] += e.delta
+        accepted.append(e)
+    await conn.execute(
+        """INSERT INTO ledger_entries (shop_id, customer_id, kind, bucket, delta, reason, idempotency_key, actor)
+           SELECT $1, c, 'adjust', 'available', d, r, k, 'admin'
+           FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) AS t(c, d, r, k)""",
+        shop, [e.customer_id for e in accepted], [e.delta for e in accepted], [e.reason for e in accepted],
+        [e.idempotency_key for e in accepted])
+    sums: dict[str, tuple[int, int]] = {}
+    for e in accepted:
+        move = ledger.moves(e)
+        b, life = sums.get(e.customer_id, (0, 0))
+        sums[e.customer_id] = (b + move.balance, life + move.lifetime_earned)
+    await conn.execute(
+        """UPDATE accounts a SET balance = a.balance + t.b, lifetime_earned = a.lifetime_earned + t.l,
+               updated_at = now()
+           FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS t(c, b, l)
+           WHERE a.shop_id = $1 AND a.customer_id = t.c""",
+        shop, list(sums), [v[0] for v in sums.values()], [v[1] for v in sums.values()])
+    for e in accepted:
+        if e.delta > 0:
+            await outbox.add(conn, events.PointsEarned(
+                shop=shop, customer_id=e.customer_id, points=e.delta, balance=balances[e.customer_id],
+                reason=e.reason, source_id=e.idempotency_key), source=SOURCE)
+    errors.sort(key=lambda x: x[0])
+    return len(accepted), skipped, errors

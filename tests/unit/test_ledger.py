@@ -89,3 +89,13 @@ def test_a_takeback_never_overdraws_and_records_the_shortfall():
 def test_bad_adjustments(delta, reason, key):
     with pytest.raises(BadUserInput):
         adjustment_entry("c-1", delta, reason, key, "admin")
+
+
+def test_bulk_entries_key_each_row_and_answer_bad_rows_in_place():
+    from services.points.ledger import bulk_entries
+    out = bulk_entries("b1", [("c1", 5, "r"), ("c2", 0, "r"), ("", 5, "r"), ("c1", 5, "r")])
+    assert [type(x).__name__ for x in out] == ["Entry", "BadUserInput", "BadUserInput", "Entry"]
+    assert (out[0].idempotency_key, out[3].idempotency_key) == ("adjust:bulk:b1:0", "adjust:bulk:b1:3")
+    for bad in (("b1", []), ("", [("c", 1, "r")]), ("b1", [("c", 1, "r")] * 10_001)):
+        with pytest.raises(BadUserInput):
+            bulk_entries(*bad)
