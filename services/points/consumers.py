@@ -97,8 +97,13 @@ async def expire_points(conn: asyncpg.Connection, job: Job) -> None:
     await store.expire(conn, job.shop, job.payload)
 
 
+async def review_tier(conn: asyncpg.Connection, job: Job) -> None:
+    await store.refresh_tier(conn, job.shop, job.payload["customer_id"], await store.program(conn, job.shop))
+
+
 JOBS: dict[str, JobHandler] = {
     store.RELEASE_JOB: release_points,
     store.EXPIRING_JOB: warn_expiring,
     store.EXPIRE_JOB: expire_points,
+    store.TIER_REVIEW_JOB: review_tier,
 }

@@ -102,6 +102,8 @@ class LoyaltyAccount:
     amount_to_next_tier: Money | None
     expiring_points: int = strawberry.field(description="Points that lapse at expiringAt without activity.")
     expiring_at: datetime | None
+    tier_override_until: datetime | None = strawberry.field(
+        description="Set while an admin override decides the tier.")
 
 
 async def loyalty_of(conn: store.Conn, shop: str, customer_id: str,
@@ -109,14 +111,17 @@ async def loyalty_of(conn: store.Conn, shop: str, customer_id: str,
     prog = await store.program(conn, shop)
     if acct is None:
         acct = await store.account(conn, shop, customer_id)
-    st, spend = await store.standing(conn, shop, acct, customer_id, prog, store.now())
-    gap = tiers.amount_to_next(st.tier, spend, prog.tiers)
+    at = store.now()
+    st, spend = await store.standing(conn, shop, acct, customer_id, prog, at)
+    tier = store.applied_tier(acct, st, prog, at)
+    gap = tiers.amount_to_next(tier, spend, prog.tiers)
     balance = acct["balance"] if acct else 0
     lapse = expiry.expires_at(acct["last_activity_at"] if acct else None, prog.expiry_months, balance)
     return LoyaltyAccount(
         balance=balance, pending=acct["pending"] if acct else 0,
         lifetime_earned=acct["lifetime_earned"] if acct else 0, shortfall=acct["shortfall"] if acct else 0,
-        tier=Tier.of(st.tier, prog.currency),
+        tier=Tier.of(tier, prog.currency),
+        tier_override_until=acct["tier_override_until"] if acct and tier.name == acct["tier_override"] else None,
         next_tier=Tier.of(gap[0], prog.currency) if gap else None,
         amount_to_next_tier=Money.of(gap[1], prog.currency) if gap else None,
         expiring_points=balance if lapse else 0, expiring_at=lapse,
@@ -381,6 +386,16 @@ class Mutation:
         return BulkAdjustmentResult(applied=applied, already_applied=skipped, errors=[
             BulkAdjustmentError(index=i, customer_id=strawberry.ID(cid or input.rows[i].customer_id[:200]),
                                 code=e.code, message=e.message) for i, cid, e in errors])
+
+    @strawberry.mutation(description="Put a customer in a tier until a date, with a reason (admin).")
+    async def override_tier(self, info: Info, customer_id: strawberry.ID, tier: str, reason: str,
+                            until: datetime) -> LoyaltyAccount:
+        c = ctx(info)
+        c.principal.require_admin()
+        cid = external_id(customer_id, "customerId")
+        async with c.pool.acquire() as conn, conn.transaction():
+            acct = await store.override_tier(conn, c.shop, cid, tier, reason, until)
+            return await loyalty_of(conn, c.shop, cid, acct)
 
     @strawberry.mutation(description="Change the program (admin): a new version; history keeps the old one.")
     async def configure_program(self, info: Info, input: ProgramInput) -> Program:

@@ -23,6 +23,7 @@ SOURCE = "points"
 RELEASE_JOB = "points.release"
 EXPIRING_JOB = "points.expiring"
 EXPIRE_JOB = "points.expire"
+TIER_REVIEW_JOB = "points.tier_review"
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -219,6 +220,32 @@ async def standing(conn: Conn, shop: str, acct: asyncpg.Record | None, customer_
     return tiers.standing(stored, since, spend, prog.tiers, at), spend
 
 
+def applied_tier(acct: asyncpg.Record | None, st: tiers.Standing, prog: Program, at: datetime) -> tiers.Tier:
+    if acct is None:
+        return st.tier
+    return tiers.overridden(st, acct["tier_override"], acct["tier_override_until"], prog.tiers, at)
+
+
+async def override_tier(conn: asyncpg.Connection, shop: str, customer_id: str, name: str, reason: str,
+                        until: datetime) -> asyncpg.Record:
+    prog = await program(conn, shop)
+    at = now()
+    tier = tiers.check_override(name, reason, until, prog.tiers, at)
+    acct = await lock_account(conn, shop, customer_id)
+    st, _ = await standing(conn, shop, acct, customer_id, prog, at)
+    before = applied_tier(acct, st, prog, at)
+    acct = await conn.fetchrow(
+        """UPDATE accounts SET tier_override = $3, tier_override_until = $4, tier_override_reason = $5
+           WHERE shop_id = $1 AND customer_id = $2 RETURNING *""",
+        shop, customer_id, tier.name, until, reason.strip())
+    if before != tier:
+        await outbox.add(conn, events.TierChanged(
+            shop=shop, customer_id=customer_id, from_tier=before.name, to_tier=tier.name,
+            direction="up" if tiers.rank(tier, prog.tiers) > tiers.rank(before, prog.tiers) else "down"),
+            source=SOURCE)
+    return acct
+
+
 async def refresh_tier(conn: asyncpg.Connection, shop: str, customer_id: str, prog: Program) -> None:
     """Upgrade at once (or downgrade once the period has ended) and nudge when the next tier is near."""
     at = now()
@@ -231,6 +258,11 @@ async def refresh_tier(conn: asyncpg.Connection, shop: str, customer_id: str, pr
         await outbox.add(conn, events.TierChanged(
             shop=shop, customer_id=customer_id, from_tier=acct["tier"], to_tier=st.tier.name,
             direction=st.direction or "up"), source=SOURCE)
+        if st.since is not None and tiers.rank(st.tier, prog.tiers) > 0:
+            # At the end of the period the tier is reviewed even if the customer never buys again.
+            await schedule.schedule(conn, shop=shop, kind=TIER_REVIEW_JOB,
+                                    dedup_key=f"{customer_id}|{st.since.isoformat()}",
+                                    due_at=st.since + tiers.PERIOD, payload={"customer_id": customer_id})
     near = tiers.is_near(st.tier, spend, prog.tiers)
     if near is not None:
         first = await conn.fetchval(
@@ -255,14 +287,15 @@ async def earn_for_order(conn: asyncpg.Connection, shop: str, data: events.Order
     if await order_points(conn, shop, data.order_id) is not None:
         return  # already earned, or cancelled before this event arrived: a natural key, not only the inbox
     st, _ = await standing(conn, shop, acct, data.customer_id, prog, paid_at)
+    multiplier = applied_tier(acct, st, prog, paid_at).multiplier
     same_currency = data.currency == prog.currency
-    points = ledger.points_for_purchase(data.net_amount, prog.earn_rate, st.tier.multiplier) if same_currency else 0
+    points = ledger.points_for_purchase(data.net_amount, prog.earn_rate, multiplier) if same_currency else 0
     await conn.execute(
         """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, earn_rate, multiplier,
                rule_version, earned, paid_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         shop, data.order_id, data.customer_id, data.currency, data.net_amount, prog.earn_rate,
-        st.tier.multiplier, prog.version, points, paid_at)
+        multiplier, prog.version, points, paid_at)
     entry = ledger.purchase_entry(data.customer_id, data.order_id, points, event_id, prog.version)
     if entry is not None:
         await post(conn, shop, entry)
@@ -413,7 +446,8 @@ async def redeem(conn: asyncpg.Connection, shop: str, customer_id: str, reward_i
         "SELECT count(*) FROM redemptions WHERE shop_id = $1 AND customer_id = $2 AND reward_id = $3",
         shop, customer_id, reward_id)
     st, _ = await standing(conn, shop, acct, customer_id, prog, now())
-    rewards.check_redeemable(_reward(row), balance=acct["balance"], tier=st.tier, tiers=prog.tiers,
+    rewards.check_redeemable(_reward(row), balance=acct["balance"], tier=applied_tier(acct, st, prog, now()),
+                             tiers=prog.tiers,
                              redeemed_by_customer=mine, redeemed_total=row["redeemed_count"])
     await post(conn, shop, Entry(
         customer_id=customer_id, kind="redeem", delta=-row["points_cost"], reason=f"reward {row['name']}",

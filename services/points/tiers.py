@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from services.points.program import Tier
+from shared.errors import BadUserInput
 
 PERIOD = timedelta(days=365)
 NEAR_SHARE = Decimal("0.15")
@@ -82,3 +83,26 @@ def period_key(since: datetime | None, now: datetime) -> str:
     start = since or now
     periods = max(int((now - start) / PERIOD), 0)
     return (start + periods * PERIOD).date().isoformat()
+
+
+MAX_OVERRIDE = timedelta(days=5 * 365)
+
+
+def overridden(st: Standing, override: str | None, until: datetime | None, tiers: tuple[Tier, ...],
+               now: datetime) -> Tier:
+    """The tier that applies: an admin override until its end date, else the standing."""
+    forced = by_name(override, tiers)
+    if forced is not None and until is not None and now < until:
+        return forced
+    return st.tier
+
+
+def check_override(name: str, reason: str, until: datetime, tiers: tuple[Tier, ...], now: datetime) -> Tier:
+    tier = by_name(name, tiers)
+    if tier is None:
+        raise BadUserInput(f"unknown tier {name}", field="tier")
+    if not reason.strip() or len(reason) > 500:
+        raise BadUserInput("reason must be 1–500 characters", field="reason")
+    if until.tzinfo is None or not now < until <= now + MAX_OVERRIDE:
+        raise BadUserInput("until must be a future time with an offset, at most 5 years ahead", field="until")
+    return tier

@@ -48,3 +48,19 @@ def test_one_period_key_per_year_since_the_tier_was_reached():
     since = datetime(2026, 1, 1, tzinfo=UTC)
     assert tiers.period_key(since, since + timedelta(days=10)) == tiers.period_key(since, since + timedelta(days=300))
     assert tiers.period_key(since, since + timedelta(days=370)) != tiers.period_key(since, since)
+
+
+def test_an_override_applies_until_its_end_and_is_validated():
+    import pytest
+
+    from shared.errors import BadUserInput
+    st = tiers.standing("Bronze", None, Decimal(0), T, NOW)
+    assert tiers.overridden(st, "Gold", NOW + timedelta(days=1), T, NOW).name == "Gold"
+    assert tiers.overridden(st, "Gold", NOW, T, NOW).name == "Bronze"
+    assert tiers.overridden(st, "Renamed", NOW + timedelta(days=1), T, NOW).name == "Bronze"
+    assert tiers.check_override("Silver", "vip", NOW + timedelta(days=3), T, NOW).name == "Silver"
+    for bad in (("Nope", "r", NOW + timedelta(days=1)), ("Gold", " ", NOW + timedelta(days=1)),
+                ("Gold", "r", NOW - timedelta(days=1)), ("Gold", "r", NOW + timedelta(days=2000)),
+                ("Gold", "r", datetime(2027, 1, 1))):
+        with pytest.raises(BadUserInput):
+            tiers.check_override(*bad, T, NOW)
