@@ -3,6 +3,10 @@ transaction (shared/inbox.py): its ledger entries commit together with the recor
 Every effect also has a natural key (the order id, the reward's idempotency key), so a replay under
 a new event id changes nothing. A handler raises to be retried with backoff (an order event that
 overtook the payment it depends on); a payload that can never be handled is dead-lettered by the bus.
+
+`customer.erased` is deliberately not consumed: this service stores no personal data, only the
+commerce platform's customer id next to points, credit and codes. The ledger and its sums stay, so
+the program's liability and history remain exact after an erasure.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ taken back on refunds and cancellations; the ledger invariant holds after every 
 from __future__ import annotations
 
 from tests.e2e.points_support import events_of, new_shop
-from tests.stack import db
+from tests.stack import codes, db, subgraph_url
 from tests.support import eventually
 
 ORDERS = """query($id: ID!) { customer(id: $id) {
@@ -140,3 +140,17 @@ async def test_orders_in_another_currency_earn_nothing(gql):
     await eventually(seen, what="the order recorded with 0 points")
     account = await shop.until(customer, "nothing", pending=0, balance=0)
     assert account["lifetimeEarned"] == 0
+
+
+async def test_the_points_subgraph_guards_order_entities(gql):
+    shop = await new_shop(gql)
+    a, b = await shop.new_customer(), await shop.new_customer()
+    order = await shop.order(a, "PAID")
+    await shop.until(a, "pending", pending=45)
+    query = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id pointsEarned pointsStatus } } }"
+    rep = {"r": [{"__typename": "Order", "id": order["id"]}]}
+    url = subgraph_url("points")
+    assert codes(await gql(query, rep, shop.customer(b), url=url)) == ["FORBIDDEN"]
+    assert codes(await gql(query, rep, url=url)) == ["UNAUTHENTICATED"]
+    own = await gql.ok(query, rep, shop.customer(a), url=url)
+    assert own["_entities"] == [{"id": order["id"], "pointsEarned": 45, "pointsStatus": "PENDING"}]
