@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
 from shared import events
@@ -145,3 +146,20 @@ async def test_bad_store_credit_amounts_change_nothing(gql, amount):
         assert codes(await gql(ADJUST_CREDIT, {"c": customer, "a": amount, "k": unique("k")}, shop.admin)) == [
             "BAD_USER_INPUT"]
     assert await credit(shop, customer) == "10.00"
+
+
+@pytest.mark.parametrize("table", ["ledger_entries", "credit_entries"])
+async def test_the_ledgers_are_append_only(gql, table):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    await shop.adjust(customer, 10)
+    await gql.ok(ADJUST_CREDIT, {"c": customer, "a": "1.00", "k": unique("k")}, shop.admin)
+    conn = await db("points")
+    try:
+        for statement in (f"UPDATE {table} SET reason = 'rewritten' WHERE shop_id = $1",
+                          f"DELETE FROM {table} WHERE shop_id = $1"):
+            with pytest.raises(asyncpg.RaiseError, match="append-only"):
+                await conn.execute(statement, shop.id)
+        assert await conn.fetchval(f"SELECT count(*) FROM {table} WHERE shop_id = $1", shop.id) == 1
+    finally:
+        await conn.close()

@@ -165,3 +165,16 @@ async def test_the_third_paid_order_unlocks_the_punch_card(gql):
     await shop.order(customer, "PAID")
     await shop.until(customer, "four orders", pending=180)
     assert len((await gql.ok(REDEMPTIONS, {"id": customer}, shop.admin))["customer"]["redemptions"]) == 1
+
+
+async def test_the_same_key_in_parallel_redeems_once(gql):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    r = await reward(shop, pointsCost=100)
+    await shop.adjust(customer, 1000)
+    key = unique("k")
+    bodies = await asyncio.gather(*(gql.ok(REDEEM, {"r": r["id"], "k": key}, shop.customer(customer))
+                                    for _ in range(10)))
+    assert len({b["redeemReward"]["id"] for b in bodies}) == 1
+    assert (await shop.loyalty(customer))["balance"] == 900
+    await assert_ledger_invariant(shop.id, customer)
