@@ -395,7 +395,8 @@ async def upsert_reward(conn: asyncpg.Connection, shop: str, r: rewards.Reward) 
                limit_total, active)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (shop_id, id) DO UPDATE SET name = $3, kind = $4, points_cost = $5, value = $6,
-               min_tier = $7, limit_per_customer = $8, limit_total = $9, active = $10, updated_at = now()
+               min_tier = $7, limit_per_customer = $8, limit_total = $9, active = $10, updated_at = now(),
+               redeemed_count = (SELECT count(*) FROM redemptions d WHERE d.shop_id = $1 AND d.reward_id = $2)
            RETURNING *""",
         shop, r.id, r.name, r.kind, r.points_cost, r.value, r.min_tier, r.limit_per_customer, r.limit_total,
         r.active)
@@ -419,8 +420,9 @@ async def _issue(conn: asyncpg.Connection, shop: str, customer_id: str, row: asy
            RETURNING *""",
         shop, f"rd-{secrets.token_hex(8)}", customer_id, row["id"], key, rewards.new_code(), row["kind"], points,
         row["value"], currency, now() + rewards.CODE_VALIDITY)
-    await conn.execute(
-        "UPDATE rewards SET redeemed_count = redeemed_count + 1 WHERE shop_id = $1 AND id = $2", shop, row["id"])
+    if row["limit_total"] is not None:  # counted only where a total limit needs it (see `redeem`)
+        await conn.execute(
+            "UPDATE rewards SET redeemed_count = redeemed_count + 1 WHERE shop_id = $1 AND id = $2", shop, row["id"])
     await outbox.add(conn, events.RewardRedeemed(
         shop=shop, customer_id=customer_id, redemption_id=redemption["id"], reward_id=row["id"],
         reward_name=row["name"], kind=row["kind"], code=redemption["code"], points_spent=points,
@@ -438,10 +440,12 @@ async def redeem(conn: asyncpg.Connection, shop: str, customer_id: str, reward_i
         if existing["reward_id"] != reward_id:
             raise Conflict("this idempotency key was already used for another reward")
         return existing
-    row = await conn.fetchrow(
-        "SELECT * FROM rewards WHERE shop_id = $1 AND id = $2 AND listed FOR UPDATE", shop, reward_id)
+    row = await conn.fetchrow("SELECT * FROM rewards WHERE shop_id = $1 AND id = $2 AND listed", shop, reward_id)
     if row is None:
         raise NotFound(f"unknown reward {reward_id}", field="rewardId")
+    if row["limit_total"] is not None:
+        # Only a total limit makes customers wait on each other: the reward row serialises its count.
+        row = await conn.fetchrow("SELECT * FROM rewards WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, reward_id)
     mine = await conn.fetchval(
         "SELECT count(*) FROM redemptions WHERE shop_id = $1 AND customer_id = $2 AND reward_id = $3",
         shop, customer_id, reward_id)
@@ -562,11 +566,11 @@ async def spend_credit(conn: asyncpg.Connection, shop: str, customer_id: str, am
     await post_credit(conn, shop, wallet.CreditEntry(
         customer_id=customer_id, kind="spend", amount=-amount, currency=prog.currency,
         reason="store-credit code", idempotency_key=f"credit:spend:{customer_id}:{key}", actor="customer"))
-    row = await conn.fetchrow(
+    await conn.execute(
         """INSERT INTO rewards (shop_id, id, name, kind, points_cost, listed)
-           VALUES ($1, $2, 'Store credit', 'STORE_CREDIT', 0, false)
-           ON CONFLICT (shop_id, id) DO UPDATE SET updated_at = rewards.updated_at
-           RETURNING *""", shop, wallet.STORE_CREDIT_ID)
+           VALUES ($1, $2, 'Store credit', 'STORE_CREDIT', 0, false) ON CONFLICT DO NOTHING""",
+        shop, wallet.STORE_CREDIT_ID)
+    row = await reward(conn, shop, wallet.STORE_CREDIT_ID)
     return await _issue(conn, shop, customer_id, {**dict(row), "value": amount}, f"credit:{key}", 0, prog.currency)
 
 

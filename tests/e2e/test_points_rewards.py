@@ -178,3 +178,16 @@ async def test_the_same_key_in_parallel_redeems_once(gql):
     assert len({b["redeemReward"]["id"] for b in bodies}) == 1
     assert (await shop.loyalty(customer))["balance"] == 900
     await assert_ledger_invariant(shop.id, customer)
+
+
+async def test_a_total_limit_set_later_counts_earlier_redemptions(gql):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    await shop.adjust(customer, 1000)
+    r = await reward(shop)
+    for _ in range(2):
+        await gql.ok(REDEEM, {"r": r["id"], "k": unique("k")}, shop.customer(customer))
+    await reward(shop, id=r["id"], limitTotal=3)
+    await gql.ok(REDEEM, {"r": r["id"], "k": unique("k")}, shop.customer(customer))
+    assert codes(await gql(REDEEM, {"r": r["id"], "k": unique("k")}, shop.customer(customer))) == ["CONFLICT"]
+    assert (await shop.loyalty(customer))["balance"] == 700
