@@ -108,7 +108,7 @@ class LoyaltyAccount:
 
 async def loyalty_of(conn: store.Conn, shop: str, customer_id: str,
                      acct: asyncpg.Record | None = None) -> LoyaltyAccount:
-    prog = await store.program(conn, shop)
+    prog = await store.program(conn, shop, seed=False)
     if acct is None:
         acct = await store.account(conn, shop, customer_id)
     at = store.now()
@@ -248,7 +248,7 @@ class Customer:
         c = customer_ctx(info, self.id)
         row = await store.credit_account(c.pool, c.shop, self.id)
         if row is None:
-            return Money.of(Decimal(0), (await store.program(c.pool, c.shop)).currency)
+            return Money.of(Decimal(0), (await store.program(c.pool, c.shop, seed=False)).currency)
         return Money.of(row["balance"], row["currency"])
 
     @strawberry.field(description="Rewards redeemed and codes granted, newest first.")
@@ -338,26 +338,26 @@ class Query:
     @strawberry.field(description="The shop's rewards catalog (public).")
     async def rewards_catalog(self, info: Info) -> list[Reward]:
         c = ctx(info)
-        prog = await store.program(c.pool, c.shop)
+        prog = await store.program(c.pool, c.shop, seed=False)
         return [Reward.from_row(r, prog.currency) for r in await store.catalog(c.pool, c.shop)]
 
     @strawberry.field(description="The shop's VIP tiers, lowest first (public).")
     async def tiers(self, info: Info) -> list[Tier]:
         c = ctx(info)
-        prog = await store.program(c.pool, c.shop)
+        prog = await store.program(c.pool, c.shop, seed=False)
         return [Tier.of(t, prog.currency) for t in prog.tiers]
 
     @strawberry.field(description="The program in force (admin).")
     async def program(self, info: Info) -> Program:
         c = ctx(info)
         c.principal.require_admin()
-        return Program.of(await store.program(c.pool, c.shop))
+        return Program.of(await store.program(c.pool, c.shop, seed=False))
 
     @strawberry.field(description="Outstanding points (available and pending) × point value (admin).")
     async def program_liability(self, info: Info) -> Money:
         c = ctx(info)
         c.principal.require_admin()
-        prog = await store.program(c.pool, c.shop)
+        prog = await store.program(c.pool, c.shop, seed=False)
         return Money.of(Decimal(await store.liability_points(c.pool, c.shop)) * prog.point_value, prog.currency)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -35,10 +36,14 @@ def now() -> datetime:
 # ---- program ------------------------------------------------------------------------------
 
 
-async def program(conn: Conn, shop: str) -> Program:
-    """The program in force; a shop's first use seeds the defaults and the starter catalog."""
+async def program(conn: Conn, shop: str, *, seed: bool = True) -> Program:
+    """The program in force. A shop's first write seeds the defaults and the starter catalog; reads
+    (seed=False) answer the defaults without writing, so anonymous callers naming made-up shops in
+    X-Shop cannot fill the database."""
     row = await conn.fetchrow(
         "SELECT version, config FROM programs WHERE shop_id = $1 ORDER BY version DESC LIMIT 1", shop)
+    if row is None and not seed:
+        return DEFAULT
     if row is None:
         await conn.execute(
             "INSERT INTO programs (shop_id, version, config, actor) VALUES ($1, 1, $2, 'system')"
@@ -382,8 +387,11 @@ async def take_back(conn: asyncpg.Connection, shop: str, order_id: str, customer
 # ---- rewards ------------------------------------------------------------------------------
 
 
-async def catalog(conn: Conn, shop: str, *, everything: bool = False) -> list[asyncpg.Record]:
-    await program(conn, shop)  # seeds the starter catalog on first use
+async def catalog(conn: Conn, shop: str, *, everything: bool = False) -> list[Any]:
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM programs WHERE shop_id = $1)", shop):
+        return [{"id": r.id, "name": r.name, "kind": r.kind, "points_cost": r.points_cost, "value": r.value,
+                 "min_tier": r.min_tier, "limit_per_customer": r.limit_per_customer, "limit_total": r.limit_total,
+                 "active": r.active} for r in rewards.seeded(DEFAULT.currency)]  # what the first write will seed
     return await conn.fetch(
         "SELECT * FROM rewards WHERE shop_id = $1 AND listed AND ($2 OR active) ORDER BY points_cost, id",
         shop, everything)

@@ -191,3 +191,16 @@ async def test_a_total_limit_set_later_counts_earlier_redemptions(gql):
     await gql.ok(REDEEM, {"r": r["id"], "k": unique("k")}, shop.customer(customer))
     assert codes(await gql(REDEEM, {"r": r["id"], "k": unique("k")}, shop.customer(customer))) == ["CONFLICT"]
     assert (await shop.loyalty(customer))["balance"] == 700
+
+
+async def test_public_reads_of_a_made_up_shop_write_nothing(gql):
+    shop_id = unique("nowhere")
+    catalog = (await gql.ok(CATALOG, headers={"x-shop": shop_id}))["rewardsCatalog"]
+    tiers = (await gql.ok("{ tiers { name } }", headers={"x-shop": shop_id}))["tiers"]
+    assert any(r["kind"] == "FIXED_AMOUNT" for r in catalog) and tiers[0] == {"name": "Bronze"}
+    conn = await db("points")
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM programs WHERE shop_id = $1", shop_id) == 0
+        assert await conn.fetchval("SELECT count(*) FROM rewards WHERE shop_id = $1", shop_id) == 0
+    finally:
+        await conn.close()
