@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.points.consumers import HANDLERS
+from services.points.consumers import HANDLERS, JOBS
 from services.points.schema import schema
 from shared.runtime import ServiceDefinition, create_app
 
@@ -11,5 +11,6 @@ DEFINITION = ServiceDefinition(
     schema=schema,
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
+    jobs=JOBS,
 )
 app = create_app(DEFINITION)

@@ -1,21 +1,113 @@
-"""Events the points service consumes. Each handler runs inside the inbox transaction
-(shared/inbox.py): its ledger entries commit together with the record of the event."""
+"""Events the points service consumes, and its scheduled jobs. Each handler runs inside the inbox
+transaction (shared/inbox.py): its ledger entries commit together with the record of the event.
+Every effect also has a natural key (the order id, the reward's idempotency key), so a replay under
+a new event id changes nothing. A handler raises to be retried with backoff (an order event that
+overtook the payment it depends on); a payload that can never be handled is dead-lettered by the bus.
+
+`customer.erased` is deliberately not consumed: this service stores no personal data, only the
+commerce platform's customer id next to points, credit and codes. The ledger and its sums stay, so
+the program's liability and history remain exact after an erasure.
+"""
 
 from __future__ import annotations
 
 import asyncpg
 
-from services.points import ledger, store
+from services.points import store, wallet
 from shared.bus import Handler
-from shared.events import Envelope, OrderPaid
+from shared.events import (
+    CustomerBirthday,
+    CustomerRegistered,
+    Envelope,
+    OrderCancelled,
+    OrderDelivered,
+    OrderPaid,
+    OrderRefunded,
+    PoisonMessage,
+    ReferralConverted,
+    ReviewPublished,
+)
+from shared.schedule import Job, JobHandler
 
 
 async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPaid) -> None:
-    entry = ledger.purchase_entry(data.customer_id, data.order_id, data.net_amount, event.id)
-    if entry is not None:
-        await store.post(conn, data.shop, entry)
+    await store.earn_for_order(conn, data.shop, data, event.id, event.time)
+
+
+async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
+    await store.schedule_release(conn, data.shop, data.order_id, event.time)
+
+
+async def on_order_refunded(conn: asyncpg.Connection, event: Envelope, data: OrderRefunded) -> None:
+    await store.take_back(conn, data.shop, data.order_id, data.customer_id, data.net_amount,
+                          voided=data.fully_refunded, event_id=event.id, reason="refund")
+
+
+async def on_order_cancelled(conn: asyncpg.Connection, event: Envelope, data: OrderCancelled) -> None:
+    await store.take_back(conn, data.shop, data.order_id, data.customer_id, data.net_amount,
+                          voided=True, event_id=event.id, reason="cancellation")
+
+
+async def on_review_published(conn: asyncpg.Connection, event: Envelope, data: ReviewPublished) -> None:
+    prog = await store.program(conn, data.shop)
+    reward = wallet.review_reward(data.customer_id, data.product_id, data.has_media, prog.action_points,
+                                  prog.review_credit, prog.media_review_credit)
+    await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
+
+
+async def on_referral_converted(conn: asyncpg.Connection, event: Envelope, data: ReferralConverted) -> None:
+    prog = await store.program(conn, data.shop)
+    if data.reward_kind == "credit" and data.currency not in (None, prog.currency):
+        raise PoisonMessage(f"referral credit in {data.currency}, the shop's currency is {prog.currency}")
+    reward = wallet.referral_reward(data.referral_id, data.reward_kind, data.reward_points, data.reward_amount,
+                                    prog.action_points.get("referral", 0))
+    await store.reward_action(conn, data.shop, data.referrer_id, reward, event.id, prog)
+
+
+async def on_customer_birthday(conn: asyncpg.Connection, event: Envelope, data: CustomerBirthday) -> None:
+    prog = await store.program(conn, data.shop)
+    reward = wallet.ActionReward(f"birthday:{data.customer_id}:{data.year}", f"birthday {data.year}",
+                                 points=prog.action_points.get("birthday", 0))
+    await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
+
+
+async def on_customer_registered(conn: asyncpg.Connection, event: Envelope, data: CustomerRegistered) -> None:
+    prog = await store.program(conn, data.shop)
+    reward = wallet.ActionReward(f"signup:{data.customer_id}", "welcome bonus",
+                                 points=prog.action_points.get("signup", 0))
+    await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
+
+
+async def release_points(conn: asyncpg.Connection, job: Job) -> None:
+    await store.release(conn, job.shop, job.payload["order_id"])
 
 
 HANDLERS: dict[str, Handler] = {
     "order.paid": on_order_paid,  # type: ignore[dict-item]
+    "order.delivered": on_order_delivered,  # type: ignore[dict-item]
+    "order.refunded": on_order_refunded,  # type: ignore[dict-item]
+    "order.cancelled": on_order_cancelled,  # type: ignore[dict-item]
+    "review.published": on_review_published,  # type: ignore[dict-item]
+    "referral.converted": on_referral_converted,  # type: ignore[dict-item]
+    "customer.birthday": on_customer_birthday,  # type: ignore[dict-item]
+    "customer.registered": on_customer_registered,  # type: ignore[dict-item]
+}
+
+async def warn_expiring(conn: asyncpg.Connection, job: Job) -> None:
+    await store.warn_expiring(conn, job.shop, job.payload)
+
+
+async def expire_points(conn: asyncpg.Connection, job: Job) -> None:
+    await store.expire(conn, job.shop, job.payload)
+
+
+async def review_tier(conn: asyncpg.Connection, job: Job) -> None:
+    await store.refresh_tier(conn, job.shop, job.payload["customer_id"], await store.program(conn, job.shop))
+
+
+JOBS: dict[str, JobHandler] = {
+    store.RELEASE_JOB: release_points,
+    store.EXPIRING_JOB: warn_expiring,
+    store.EXPIRE_JOB: expire_points,
+    store.TIER_REVIEW_JOB: review_tier,
 }

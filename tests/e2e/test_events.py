@@ -14,7 +14,7 @@ from tests.e2e.conftest import RECORD, STATUS, order_input
 from tests.stack import ADMIN, INGEST, amqp_url, customer_token, db, publish_raw
 from tests.support import eventually
 
-BALANCE = "{ me { loyalty { balance } } }"
+BALANCE = "{ me { loyalty { pending } } }"  # paid orders earn pending points
 
 
 async def ledger_rows(order_id: str) -> int:
@@ -48,7 +48,7 @@ async def test_a_replayed_order_paid_event_credits_once(gql, new_customer, paid_
             await conn.close()
     await eventually(both_seen, what="the replay to be handled")
     assert await ledger_rows(order["id"]) == 1
-    assert (await gql.ok(BALANCE, headers=token))["me"]["loyalty"]["balance"] == 45
+    assert (await gql.ok(BALANCE, headers=token))["me"]["loyalty"]["pending"] == 45
 
 
 async def test_poison_in_a_service_queue_is_dead_lettered_and_orders_keep_flowing(gql, new_customer, paid_order):
@@ -58,7 +58,7 @@ async def test_poison_in_a_service_queue_is_dead_lettered_and_orders_keep_flowin
     await paid_order(customer["id"])
 
     async def credited():
-        return (await gql.ok(BALANCE, headers=customer_token(customer["id"])))["me"]["loyalty"]["balance"] == 45
+        return (await gql.ok(BALANCE, headers=customer_token(customer["id"])))["me"]["loyalty"]["pending"] == 45
     await eventually(credited, what="an order behind the poison")
 
     async def in_dlq():

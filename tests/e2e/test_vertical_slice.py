@@ -1,5 +1,6 @@
 """The first slice through the gateway: an order becomes points and a thank-you email, and one
-query reads the customer across all five subgraphs."""
+query reads the customer across all five subgraphs. Points of a paid order are pending until the
+return window after delivery has passed (services/points)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.support import eventually
 BALANCE = "{ me { id email loyalty { balance pending lifetimeEarned } } }"
 FULL_VIEW = """query($id: ID!) { customer(id: $id) {
   id email firstName
-  loyalty { balance }
+  loyalty { balance pending }
   pointsHistory(first: 5) { edges { node { delta kind reason } } }
   referralCode referralLink
   reviews { id }
@@ -27,10 +28,11 @@ async def test_an_order_becomes_points_a_thank_you_email_and_one_customer_view(g
 
     async def balance():
         data = await gql.ok(BALANCE, headers=customer_token(customer["id"]))
-        return data["me"]["loyalty"]["balance"] == 45 and data["me"]
+        return data["me"]["loyalty"]["pending"] == 45 and data["me"]
 
-    me = await eventually(balance, what="45 points")
+    me = await eventually(balance, what="45 pending points")
     assert me["email"] == customer["email"] and me["loyalty"]["lifetimeEarned"] == 45
+    assert me["loyalty"]["balance"] == 0
 
     async def sent():
         data = await gql.ok(FULL_VIEW, {"id": customer["id"]}, ADMIN)
@@ -38,7 +40,7 @@ async def test_an_order_becomes_points_a_thank_you_email_and_one_customer_view(g
         return any(n["status"] == "SENT" for n in nodes) and data["customer"]
 
     view = await eventually(sent, what="the thank-you email")
-    assert view["loyalty"]["balance"] == 45
+    assert view["loyalty"] == {"balance": 0, "pending": 45}
     assert view["pointsHistory"]["edges"][0]["node"] == {"delta": 45, "kind": "EARN",
                                                          "reason": f"purchase {order['id']}"}
     assert len(view["referralCode"]) == 8 and view["referralLink"].endswith(view["referralCode"])
@@ -80,8 +82,8 @@ async def test_replayed_status_updates_and_orders_credit_once(gql, new_customer,
 
     async def balance():
         data = await gql.ok(BALANCE, headers=customer_token(customer["id"]))
-        return data["me"]["loyalty"]["balance"] == 50 and data
-    await eventually(balance, what="45 + 5 points")
+        return data["me"]["loyalty"]["pending"] == 50 and data
+    await eventually(balance, what="45 + 5 pending points")
     history = await gql.ok("{ me { pointsHistory { edges { node { delta } } } } }",
                            headers=customer_token(customer["id"]))
     assert sorted(e["node"]["delta"] for e in history["me"]["pointsHistory"]["edges"]) == [5, 45]

@@ -1,0 +1,156 @@
+"""Orders through the gateway become pending points, are released after the return window, and are
+taken back on refunds and cancellations; the ledger invariant holds after every scenario."""
+
+from __future__ import annotations
+
+from tests.e2e.points_support import events_of, new_shop
+from tests.stack import codes, db, subgraph_url
+from tests.support import eventually
+
+ORDERS = """query($id: ID!) { customer(id: $id) {
+  orders { edges { node { id status pointsEarned pointsStatus } } } } }"""
+HISTORY = """query($id: ID!) { customer(id: $id) {
+  pointsHistory { edges { node { delta kind bucket ruleVersion } } } } }"""
+
+
+async def order_points(shop, customer_id):
+    data = await shop.gql.ok(ORDERS, {"id": customer_id}, shop.admin)
+    return {e["node"]["id"]: (e["node"]["pointsEarned"], e["node"]["pointsStatus"])
+            for e in data["customer"]["orders"]["edges"]}
+
+
+async def test_paid_is_pending_and_delivery_plus_pending_days_releases(gql):
+    shop = await new_shop(gql, pendingDays=0)
+    customer = await shop.new_customer()
+    order = await shop.order(customer, "PAID")
+    account = await shop.until(customer, "pending points", pending=45, balance=0, lifetimeEarned=45)
+    assert account["tier"]["name"] == "Bronze" and account["nextTier"]["name"] == "Silver"
+    assert account["amountToNextTier"] == {"amount": "455.00", "currency": "EUR"}
+    assert (await order_points(shop, customer))[order["id"]] == (45, "PENDING")
+    await shop.status(order["id"], "DELIVERED")
+    account = await shop.until(customer, "released points", pending=0, balance=45, lifetimeEarned=45)
+    assert account["expiringPoints"] == 45 and account["expiringAt"]
+    assert (await order_points(shop, customer))[order["id"]] == (45, "AVAILABLE")
+    earned = await events_of(shop.id, "points.earned", customer)
+    assert [(e["points"], e["pending"]) for e in earned] == [(45, True), (45, False)]
+
+
+async def test_the_default_window_keeps_points_pending_for_fourteen_days_in_a_durable_job(gql):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    order = await shop.order(customer, "PAID", "SHIPPED", "DELIVERED")
+    conn = await db("points")
+    try:
+        job = await eventually(lambda: conn.fetchrow(
+            "SELECT due_at, status FROM scheduled_jobs WHERE shop_id = $1 AND dedup_key = $2", shop.id, order["id"]),
+            what="the release job")
+        delivered = await conn.fetchval(
+            "SELECT release_at FROM order_points WHERE shop_id = $1 AND order_id = $2", shop.id, order["id"])
+    finally:
+        await conn.close()
+    assert job["status"] == "pending" and job["due_at"] == delivered
+    assert (await shop.loyalty(customer))["pending"] == 45
+
+
+async def test_partial_then_full_refund_takes_back_in_proportion_then_all(gql):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    order = await shop.order(customer, "PAID")
+    await shop.until(customer, "pending", pending=45)
+    await shop.status(order["id"], "REFUNDED", "10.00")
+    await shop.until(customer, "a tenth less", pending=35, lifetimeEarned=35)
+    await shop.status(order["id"], "REFUNDED", "10.00")  # the platform repeats itself: nothing more
+    await shop.status(order["id"], "REFUNDED")
+    await shop.until(customer, "all reversed", pending=0, balance=0, lifetimeEarned=0)
+    assert (await order_points(shop, customer))[order["id"]] == (0, "REVERSED")
+    reversed_ = await events_of(shop.id, "points.reversed", customer)
+    assert [(e["points"], e["shortfall"]) for e in reversed_] == [(10, 0), (35, 0)]
+
+
+async def test_a_cancelled_paid_order_reverses_everything(gql):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    order = await shop.order(customer, "PAID")
+    await shop.until(customer, "pending", pending=45)
+    await shop.status(order["id"], "CANCELLED")
+    await shop.until(customer, "reversed", pending=0, lifetimeEarned=0)
+    assert (await order_points(shop, customer))[order["id"]] == (0, "REVERSED")
+
+
+async def test_spent_points_are_never_overdrawn_the_shortfall_is_netted_later(gql):
+    shop = await new_shop(gql, pendingDays=0)
+    customer = await shop.new_customer()
+    first = await shop.order(customer, "PAID", "DELIVERED")
+    await shop.until(customer, "available", balance=45)
+    await shop.adjust(customer, -40)  # spent elsewhere
+    await shop.status(first["id"], "REFUNDED")
+    await shop.until(customer, "what is left taken", balance=0, shortfall=40)
+    reversed_ = await events_of(shop.id, "points.reversed", customer)
+    assert [(e["points"], e["shortfall"], e["balance"]) for e in reversed_] == [(45, 40, 0)]
+    await shop.order(customer, "PAID", "DELIVERED")
+    await shop.until(customer, "the shortfall netted", balance=5, shortfall=0, pending=0)
+
+
+async def test_a_refund_takes_back_by_the_rule_version_that_earned(gql):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    order = await shop.order(customer, "PAID")
+    await shop.until(customer, "pending at rate 1", pending=45)
+    program = await shop.configure(earnRate="2")
+    assert program["version"] == 2
+    await shop.status(order["id"], "REFUNDED", "10.00")
+    await shop.until(customer, "10 taken at rate 1, not 20", pending=35)
+    later = await shop.order(customer, "PAID")
+    await shop.until(customer, "the new order at rate 2", pending=125)
+    history = (await gql.ok(HISTORY, {"id": customer}, shop.admin))["customer"]["pointsHistory"]["edges"]
+    assert [(e["node"]["delta"], e["node"]["kind"], e["node"]["ruleVersion"]) for e in history] == [
+        (90, "EARN", 2), (-10, "REVERSE", 1), (45, "EARN", 1)]
+    assert (await order_points(shop, customer))[later["id"]] == (90, "PENDING")
+
+
+async def test_tier_upgrade_is_immediate_multiplies_later_orders_and_nudges_once(gql):
+    shop = await new_shop(gql, tiers=[
+        {"name": "Bronze", "threshold": "0", "multiplier": "1"},
+        {"name": "Silver", "threshold": "100", "multiplier": "2", "perks": ["free shipping"]},
+    ])
+    customer = await shop.new_customer()
+    await shop.order(customer, "PAID")  # 45 spent
+    await shop.order(customer, "PAID", total="52.40", lines=[{"productId": "p", "quantity": 1, "unitPrice": "40"}])
+    account = await shop.until(customer, "near Silver", pending=85)  # 85 spent: 15 % of 100 away
+    assert account["tier"]["name"] == "Bronze" and account["amountToNextTier"]["amount"] == "15.00"
+    await shop.order(customer, "PAID")  # 130 spent: Silver at once
+    account = await shop.until(customer, "Silver", pending=130)
+    assert account["tier"] == {"name": "Silver", "multiplier": "2"} and account["nextTier"] is None
+    await shop.order(customer, "PAID")
+    await shop.until(customer, "doubled", pending=220)
+    changes = await events_of(shop.id, "tier.changed", customer)
+    assert [(c["from_tier"], c["to_tier"], c["direction"]) for c in changes] == [(None, "Silver", "up")]
+    nudges = await events_of(shop.id, "tier.near", customer)
+    assert [(n["next_tier"], n["amount_to_next"]) for n in nudges] == [("Silver", "15.00")]
+
+
+async def test_orders_in_another_currency_earn_nothing(gql):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    order = await shop.order(customer, "PAID", currency="USD")
+    await eventually(lambda: order_points(shop, customer), what="the order")
+
+    async def seen():
+        return (await order_points(shop, customer)).get(order["id"]) == (0, "PENDING")
+    await eventually(seen, what="the order recorded with 0 points")
+    account = await shop.until(customer, "nothing", pending=0, balance=0)
+    assert account["lifetimeEarned"] == 0
+
+
+async def test_the_points_subgraph_guards_order_entities(gql):
+    shop = await new_shop(gql)
+    a, b = await shop.new_customer(), await shop.new_customer()
+    order = await shop.order(a, "PAID")
+    await shop.until(a, "pending", pending=45)
+    query = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order { id pointsEarned pointsStatus } } }"
+    rep = {"r": [{"__typename": "Order", "id": order["id"]}]}
+    url = subgraph_url("points")
+    assert codes(await gql(query, rep, shop.customer(b), url=url)) == ["FORBIDDEN"]
+    assert codes(await gql(query, rep, url=url)) == ["UNAUTHENTICATED"]
+    own = await gql.ok(query, rep, shop.customer(a), url=url)
+    assert own["_entities"] == [{"id": order["id"], "pointsEarned": 45, "pointsStatus": "PENDING"}]

@@ -1,0 +1,70 @@
+"""Tier overrides by an admin, and the end-of-period review that downgrades (a durable job)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.e2e.points_support import events_of, new_shop
+from tests.stack import codes, db
+from tests.support import eventually
+
+OVERRIDE = """mutation($c: ID!, $t: String!, $r: String!, $u: DateTime!) {
+  overrideTier(customerId: $c, tier: $t, reason: $r, until: $u) { tier { name } tierOverrideUntil } }"""
+
+
+def later(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+async def test_an_override_decides_the_tier_and_multiplier_until_its_end(gql):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    result = await gql.ok(OVERRIDE, {"c": customer, "t": "Gold", "r": "complaint settled", "u": later(30)},
+                          shop.admin)
+    assert result["overrideTier"]["tier"] == {"name": "Gold"} and result["overrideTier"]["tierOverrideUntil"]
+    await shop.order(customer, "PAID")
+    account = await shop.until(customer, "45 × 1.5", pending=67)
+    assert account["tier"]["name"] == "Gold"
+    changes = await events_of(shop.id, "tier.changed", customer)
+    assert [(c["from_tier"], c["to_tier"], c["direction"]) for c in changes] == [("Bronze", "Gold", "up")]
+
+
+@pytest.mark.parametrize("tier, reason, until", [
+    ("Platinum", "r", later(5)), ("Gold", "", later(5)), ("Gold", "x" * 501, later(5)), ("Gold", "r", later(-1)),
+    ("Gold", "r", later(3000)),
+])
+async def test_bad_overrides_change_nothing(gql, tier, reason, until):
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    body = await gql(OVERRIDE, {"c": customer, "t": tier, "r": reason, "u": until}, shop.admin)
+    assert codes(body) == ["BAD_USER_INPUT"]
+    assert (await shop.loyalty(customer))["tier"]["name"] == "Bronze"
+
+
+async def test_a_tier_is_kept_for_its_period_then_reviewed_down(gql):
+    shop = await new_shop(gql, tiers=[{"name": "Bronze", "threshold": "0", "multiplier": "1"},
+                                      {"name": "Silver", "threshold": "40", "multiplier": "1"}])
+    customer = await shop.new_customer()
+    order = await shop.order(customer, "PAID")
+    await shop.until(customer, "Silver", pending=45)
+    assert (await shop.loyalty(customer))["tier"]["name"] == "Silver"
+    await shop.status(order["id"], "REFUNDED", "10.00")  # 35 left: below Silver, but the period holds
+    await shop.until(customer, "refunded", pending=35)
+    assert (await shop.loyalty(customer))["tier"]["name"] == "Silver"
+    conn = await db("points")
+    try:  # a year passes
+        await conn.execute("UPDATE accounts SET tier_since = tier_since - interval '366 days'"
+                           " WHERE shop_id = $1 AND customer_id = $2", shop.id, customer)
+        await conn.execute("UPDATE order_points SET paid_at = paid_at - interval '366 days'"
+                           " WHERE shop_id = $1 AND customer_id = $2", shop.id, customer)
+        await conn.execute("UPDATE scheduled_jobs SET due_at = now() WHERE shop_id = $1 AND kind = 'points.tier_review'"
+                           " AND payload->>'customer_id' = $2", shop.id, customer)
+    finally:
+        await conn.close()
+
+    async def downgraded():
+        return [c["direction"] for c in await events_of(shop.id, "tier.changed", customer)] == ["up", "down"]
+    await eventually(downgraded, what="the downgrade at the end of the period")
+    assert (await shop.loyalty(customer))["tier"]["name"] == "Bronze"
