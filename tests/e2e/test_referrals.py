@@ -102,6 +102,12 @@ async def test_a_friend_signs_up_orders_and_after_the_window_the_referrer_earns_
     assert state["referralStats"] == {"invited": 1, "converted": 1, "rejected": 0, "reversed": 0,
                                       "earned": {"amount": "20.00", "currency": "EUR"}, "earnedPoints": 0}
     assert (await gql.ok(OFFER, {"id": ben}, shop.admin))["customer"]["friendOffer"]["used"] is True
+
+    async def credited():  # the points service books the reward in the referrer's wallet
+        wallet = await gql.ok("query($id: ID!) { customer(id: $id) { storeCredit { amount currency } } }",
+                              {"id": anna}, shop.admin)
+        return wallet["customer"]["storeCredit"] == {"amount": "20.00", "currency": "EUR"}
+    await eventually(credited, what="20.00 EUR store credit for the referrer")
     listed = await gql.ok("{ allReferrals(status: CONVERTED) { edges { node { status orderId } } } }",
                           headers=shop.admin)
     assert len(listed["allReferrals"]["edges"]) == 1
@@ -114,6 +120,12 @@ async def test_attribution_at_checkout_without_a_sign_up_code(gql):
     await shop.order(ben, "PAID", "DELIVERED", referralCode=await shop.code(anna))
     state = await shop.settled(anna, status="CONVERTED")
     assert state["referrals"][0]["rewardPoints"] == 1500
+
+    async def booked():
+        loyalty = await gql.ok("query($id: ID!) { customer(id: $id) { loyalty { balance } } }", {"id": anna},
+                               shop.admin)
+        return loyalty["customer"]["loyalty"]["balance"] == 1500
+    await eventually(booked, what="1500 points for the referrer")
 
 
 @pytest.mark.parametrize("case", ["self", "gmail_alias", "device", "payment", "address", "not_new", "too_small"])
