@@ -3,7 +3,7 @@
 //
 // Environment:
 //   FLYWHEEL_ENV=production        introspection and GraphiQL off
-//   MAX_REQUEST_BYTES              largest request body accepted            (100000)
+//   MAX_REQUEST_BYTES              largest request body accepted            (2000000)
 //   RATE_LIMIT_PER_MINUTE          calls per caller, root field and minute  (6000)
 //   LANDING_LIMIT_PER_MINUTE       referral-landing lookups per client IP   (60)
 //   CORS_ORIGINS                   comma-separated storefront origins       (any origin)
@@ -21,7 +21,7 @@ const positive = (name: string, fallback: number): number => {
 };
 
 export const production = env('FLYWHEEL_ENV') === 'production';
-const maxRequestBytes = positive('MAX_REQUEST_BYTES', 100_000);
+const maxRequestBytes = positive('MAX_REQUEST_BYTES', 2_000_000); // bulk adjustments of 10 000 rows fit
 const perMinute = positive('RATE_LIMIT_PER_MINUTE', 6000);
 const landingPerMinute = positive('LANDING_LIMIT_PER_MINUTE', 60);
 

@@ -3,6 +3,7 @@ oversize documents; and the CORS answer storefronts need."""
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from tests.stack import ADMIN, codes, gateway_url
@@ -21,7 +22,8 @@ async def test_referral_lookups_are_rate_limited_per_client_address(gql, new_cus
 
 
 async def test_oversize_bodies_are_refused_with_413(http):
-    response = await http.post(gateway_url(), json={"query": "{ __typename }", "padding": "x" * 150_000})
+    limit = int(os.environ.get("MAX_REQUEST_BYTES", "2000000"))
+    response = await http.post(gateway_url(), json={"query": "{ __typename }", "padding": "x" * (limit + 1)})
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
