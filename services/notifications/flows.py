@@ -90,8 +90,9 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
          source="{order_id}", steps=(Step("thank_you", "order_thank_you"),)),
     Flow("order_care_tips", "order.placed", "D+1 after the order: care and setup tips", source="{order_id}",
          correlation="order_id", cancel_on=ORDER_GONE, steps=(Step("care_tips", "care_tips", DAY),)),
-    Flow("order_shipped", "order.shipped", "Tracking link and delivery window", transactional=True,
-         source="{order_id}", steps=(Step("tracking", "order_shipped"),)),
+    Flow("order_shipped", "order.shipped", "Tracking link and delivery window (WhatsApp when opted in)",
+         transactional=True, source="{order_id}",
+         steps=(Step("tracking", "order_shipped", channels=("WHATSAPP", "EMAIL")),)),
     Flow("order_delivered", "order.delivered", "Feedback, then cross-sell (D+21) and replenishment (D+28)",
          source="{order_id}", correlation="order_id", cancel_on=ORDER_GONE,
          steps=(Step("feedback", "order_delivered"), Step("cross_sell", "cross_sell", 21 * DAY),
@@ -155,6 +156,8 @@ def effective(flow: Flow, override: dict[str, Any] | None) -> Flow:
             step = replace(step, delay=timedelta(seconds=int(change["delay_seconds"])))
         if change.get("template"):
             step = replace(step, template=change["template"])
+        if change.get("channels"):
+            step = replace(step, channels=tuple(change["channels"]))
         steps.append(step)
     enabled = override.get("enabled")
     return replace(flow, steps=tuple(steps), enabled=flow.enabled if enabled is None else enabled)

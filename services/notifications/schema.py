@@ -134,6 +134,8 @@ class FlowStepInput:
     key: str
     delay_seconds: int | None = None
     template: str | None = None
+    channels: list[NotificationChannel] | None = strawberry.field(
+        default=None, description="in order of preference: the first one the customer agreed to is used")
 
 
 @strawberry.input

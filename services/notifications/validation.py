@@ -73,6 +73,11 @@ def flow_change(flow: flows.Flow, enabled: bool | None, steps: list[dict[str, An
                 raise BadUserInput("unknown template", field="template")
             renders(flow, replace(step, template=name))
             entry["template"] = name
+        if change.get("channels") is not None:
+            chosen = [c.value if hasattr(c, "value") else c for c in change["channels"]]
+            if not chosen or len(set(chosen)) != len(chosen) or not set(chosen) <= set(flows.CHANNELS):
+                raise BadUserInput("channels: one or more distinct channels, in order of preference", field="channels")
+            entry["channels"] = chosen
         changes[step.key] = entry
     return changes
 
