@@ -236,7 +236,8 @@ async def mark(conn: asyncpg.Connection, shop: str, delivery_id: str, status: st
     await conn.execute(
         """UPDATE deliveries SET status = $3, recipient = coalesce($4, recipient),
                subject = coalesce($5, subject), error = $6,
-               sent_at = CASE WHEN $3 = 'SENT' THEN now() ELSE sent_at END
+               sent_at = CASE WHEN $3 = 'SENT' THEN now() ELSE sent_at END,
+               attempts = attempts + CASE WHEN $3 IN ('SENT', 'FAILED') THEN 1 ELSE 0 END
            WHERE shop_id = $1 AND id = $2::uuid""",
         shop, delivery_id, status, recipient, subject, error,
     )

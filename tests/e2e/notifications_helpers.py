@@ -24,6 +24,8 @@ UPDATE_FLOW = """mutation($input: NotificationFlowInput!) { updateNotificationFl
   key enabled steps { key template delaySeconds channels } } }"""
 SETTINGS = """mutation($input: NotificationSettingsInput!) { configureNotifications(input: $input) {
   dailyCap weeklyCap retrySeconds smsConfigured webhookConfigured } }"""
+PREFS = """mutation($input: PreferencesInput!) { updateNotificationPreferences(input: $input) {
+  email sms whatsapp phone locale timezone quietHoursStart quietHoursEnd } }"""
 LOG = """query($id: ID!) { customer(id: $id) { notifications(first: 50) { edges { node {
   id channel template status flow step error attempts dueAt sentAt } } } } }"""
 

@@ -13,6 +13,7 @@ import httpx
 from shared import events
 from tests.e2e.conftest import RECORD, order_input
 from tests.e2e.notifications_helpers import (
+    PREFS,
     SETTINGS,
     add_customer,
     handled,
@@ -25,8 +26,6 @@ from tests.e2e.notifications_helpers import (
 from tests.stack import ADMIN, codes, customer_token, db, port, unique
 from tests.support import eventually
 
-PREFS = """mutation($input: PreferencesInput!) { updateNotificationPreferences(input: $input) {
-  email sms whatsapp phone locale timezone quietHoursStart quietHoursEnd } }"""
 READ = "{ me { notificationPreferences { email sms whatsapp phone locale timezone quietHoursStart quietHoursEnd } } }"
 DELAY = "mutation($id: ID!, $message: String) { notifyOrderDelay(orderId: $id, message: $message) }"
 FAILED = "{ failedNotifications(first: 10) { edges { node { id template status error attempts } } } }"
