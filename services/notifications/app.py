@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.notifications import tracking
+from services.notifications import tracking, webhooks
 from services.notifications.channels import Senders
 from services.notifications.consumers import HANDLERS
 from services.notifications.delivery import send_job
@@ -30,7 +30,7 @@ DEFINITION = ServiceDefinition(
     schema=schema,
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
-    jobs={SEND_JOB: send_job(settings, links, senders)},
+    jobs={SEND_JOB: send_job(settings, links, senders), webhooks.WEBHOOK_JOB: webhooks.send_job(senders.client)},
     routes=tracking.routes(links),
     on_start=on_start,
     on_stop=on_stop,

@@ -27,7 +27,9 @@ class ChannelNotConfigured(Exception):
 
 
 class ProviderError(Exception):
-    pass
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ async def signed_post(client: httpx.AsyncClient, url: str, secret: str, payload:
         "content-type": "application/json", TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign(secret, timestamp, body), **(headers or {})})
     if response.status_code >= 300:
-        raise ProviderError(f"webhook answered HTTP {response.status_code}: {response.text[:200]}")
+        raise ProviderError(f"webhook answered HTTP {response.status_code}: {response.text[:200]}",
+                            response.status_code)
     return response
 
 
@@ -108,7 +111,8 @@ class Senders:
                 detail = response.json().get("message") or response.text
             except ValueError:
                 detail = response.text
-            raise ProviderError(f"provider answered HTTP {response.status_code}: {str(detail)[:200]}")
+            raise ProviderError(f"provider answered HTTP {response.status_code}: {str(detail)[:200]}",
+                                response.status_code)
 
     async def _webhook(self, config: asyncpg.Record | None, message: Message) -> None:
         if not config or not config["message_webhook_url"] or not config["webhook_secret"]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.notifications import automation, flows, store
+from services.notifications import automation, flows, store, webhooks
 from services.notifications.automation import ContactNotYetKnown  # noqa: F401  (re-exported for tests)
 from shared.bus import Handler
 from shared.events import (
@@ -53,9 +53,22 @@ def _flow_events() -> set[str]:
     return triggers | {r.event for f in flows.DEFAULT_FLOWS for r in f.cancel_on}
 
 
-HANDLERS: dict[str, Handler] = {
+async def _nothing_else(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
+    """An event no flow uses: only merchant webhooks may want it."""
+
+
+def _with_webhooks(handler: Handler) -> Handler:
+    async def handle(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
+        await handler(conn, event, data)
+        await webhooks.fan_out(conn, event, data)
+    return handle
+
+
+_OWN: dict[str, Handler] = {
     **{t: on_event for t in sorted(_flow_events())},  # type: ignore[dict-item]
     "customer.registered": on_customer_profile,  # type: ignore[dict-item]
     "customer.updated": on_customer_profile,  # type: ignore[dict-item]
     "customer.erased": on_customer_erased,  # type: ignore[dict-item]
 }
+# Every event of the catalog: flows use some, merchants may subscribe their webhooks to any.
+HANDLERS: dict[str, Handler] = {t: _with_webhooks(_OWN.get(t, _nothing_else)) for t in webhooks.EVENT_TYPES}

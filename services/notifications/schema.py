@@ -11,7 +11,7 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
-from services.notifications import automation, flows, policy, store, validation, variables
+from services.notifications import automation, flows, policy, store, validation, variables, webhooks
 from shared.errors import BadUserInput, NotFound
 from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
@@ -189,6 +189,58 @@ class NotificationSettingsInput:
     webhook_secret: str | None = strawberry.field(default=None, description="write-only; signs webhook POSTs")
 
 
+@strawberry.enum
+class WebhookDeliveryStatus(Enum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+@strawberry.type
+class WebhookEndpoint:
+    id: strawberry.ID
+    url: str
+    event_types: list[str]
+    enabled: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> WebhookEndpoint:
+        return cls(id=strawberry.ID(str(row["id"])), url=row["url"], event_types=list(row["event_types"]),
+                   enabled=row["enabled"], created_at=row["created_at"])
+
+
+@strawberry.input
+class WebhookEndpointInput:
+    id: strawberry.ID | None = strawberry.field(default=None, description="absent: a new endpoint")
+    url: str
+    secret: str | None = strawberry.field(default=None, description="write-only; 16–200 characters")
+    event_types: list[str]
+    enabled: bool = True
+
+
+@strawberry.type
+class WebhookDelivery:
+    id: strawberry.ID
+    endpoint_id: strawberry.ID
+    event_id: str
+    event_type: str
+    status: WebhookDeliveryStatus
+    attempts: int
+    response_status: int | None
+    error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> WebhookDelivery:
+        return cls(id=strawberry.ID(str(row["id"])), endpoint_id=strawberry.ID(str(row["endpoint_id"])),
+                   event_id=row["event_id"], event_type=row["event_type"],
+                   status=WebhookDeliveryStatus(row["status"]), attempts=row["attempts"],
+                   response_status=row["response_status"], error=row["error"], created_at=row["created_at"],
+                   delivered_at=row["delivered_at"])
+
+
 def _page(rows, size, after) -> Connection[Notification]:
     return connection(rows, size, node=Notification.from_row,
                       key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
@@ -236,6 +288,23 @@ class Query:
                                              decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return _page(rows, size, after)
 
+    @strawberry.field(description="Admin: the shop's outbound webhook endpoints.")
+    async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
+        c = ctx(info)
+        c.principal.require_admin()
+        return [WebhookEndpoint.from_row(r) for r in await store.webhook_endpoints(c.pool, c.shop)]
+
+    @strawberry.field(description="Admin: the log of outbound webhook deliveries, newest first.")
+    async def webhook_deliveries(self, info: Info, first: int | None = None, after: str | None = None,
+                                 status: WebhookDeliveryStatus | None = None) -> Connection[WebhookDelivery]:
+        c = ctx(info)
+        c.principal.require_admin()
+        size = page_size(first)
+        rows = await store.webhook_deliveries(c.pool, c.shop, status.value if status else None, size,
+                                              decode_cursor(after, datetime.fromisoformat, uuid.UUID))
+        return connection(rows, size, node=WebhookDelivery.from_row,
+                          key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
+
     @strawberry.field(description="Admin: links, caps, retries and channel providers (secrets are not shown).")
     async def notification_settings(self, info: Info) -> NotificationSettings:
         c = ctx(info)
@@ -279,6 +348,25 @@ class Mutation:
         async with c.pool.acquire() as conn, conn.transaction():
             row = await store.save_shop_settings(conn, c.shop, values)
         return NotificationSettings.from_row(row)
+
+    @strawberry.mutation(description="Admin: add or change an outbound webhook endpoint (signed POSTs of events).")
+    async def upsert_webhook_endpoint(self, info: Info, input: WebhookEndpointInput) -> WebhookEndpoint:
+        c = ctx(info)
+        c.principal.require_admin()
+        endpoint_id = None
+        if input.id is not None:
+            try:
+                endpoint_id = str(uuid.UUID(str(input.id)))
+            except ValueError as exc:
+                raise NotFound("unknown webhook endpoint", field="id") from exc
+        validation.webhook_endpoint(input.url, input.secret, input.event_types, webhooks.EVENT_TYPES,
+                                    new=endpoint_id is None)
+        async with c.pool.acquire() as conn, conn.transaction():
+            row = await store.save_webhook_endpoint(conn, c.shop, endpoint_id, url=input.url, secret=input.secret,
+                                                    event_types=sorted(set(input.event_types)), enabled=input.enabled)
+        if row is None:
+            raise NotFound("unknown webhook endpoint", field="id")
+        return WebhookEndpoint.from_row(row)
 
     @strawberry.mutation(description="Admin: tell the customer honestly that an order is late (once per message).")
     async def notify_order_delay(self, info: Info, order_id: strawberry.ID, message: str | None = None) -> bool:

@@ -115,3 +115,16 @@ def shop_settings(raw: dict[str, Any]) -> dict[str, Any]:
         if field in out and not PHONE.match(out[field]):
             raise BadUserInput(f"{field} must be in E.164 form", field=field)
     return out
+
+
+def webhook_endpoint(url: str, secret: str | None, event_types: list[str], known: list[str], new: bool) -> None:
+    if not URL.match(url):
+        raise BadUserInput("url must be an http(s) URL", field="url")
+    if secret is not None and not 16 <= len(secret) <= 200:
+        raise BadUserInput("secret must be 16–200 characters", field="secret")
+    if new and secret is None:
+        raise BadUserInput("a new endpoint needs a secret", field="secret")
+    unknown = sorted(set(event_types) - set(known))
+    if not event_types or len(event_types) > len(known) or unknown:
+        raise BadUserInput(f"eventTypes must name catalog events; unknown: {', '.join(unknown)[:200]}",
+                           field="eventTypes")
