@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncpg
 
 from services.notifications import automation, flows, store, webhooks
-from services.notifications.automation import ContactNotYetKnown  # noqa: F401  (re-exported for tests)
+from services.notifications.automation import ContactNotYetKnown
 from shared.bus import Handler
 from shared.events import (
     CustomerErased,
@@ -39,8 +39,11 @@ async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -
         await store.save_order(conn, data.shop, order_id=data.order_id, customer_id=data.customer_id,
                                currency=data.currency, total=data.total, status=event.type.split(".")[1].upper(),
                                placed_at=data.placed_at)
-    if isinstance(data, CustomerSegmentChanged):
-        await store.save_segment(conn, data.shop, data.customer_id, data.to_segment)
+    if isinstance(data, CustomerSegmentChanged) and not await store.save_segment(
+            conn, data.shop, data.customer_id, data.to_segment):
+        if not await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
+            raise ContactNotYetKnown(f"no contact for customer {data.customer_id} yet")
+        return
     await automation.run(conn, data.shop, event.type, data.model_dump(mode="json"), event.time)
 
 

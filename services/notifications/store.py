@@ -161,9 +161,11 @@ async def audience(conn: asyncpg.Connection, shop: str, segment: str | None) -> 
     )
 
 
-async def save_segment(conn: asyncpg.Connection, shop: str, customer_id: str, segment: str) -> None:
-    await conn.execute("UPDATE contacts SET segment = $3 WHERE shop_id = $1 AND customer_id = $2",
-                       shop, customer_id, segment)
+async def save_segment(conn: asyncpg.Connection, shop: str, customer_id: str, segment: str) -> bool:
+    """False when the contact is not known (yet)."""
+    result = await conn.execute("UPDATE contacts SET segment = $3 WHERE shop_id = $1 AND customer_id = $2",
+                                shop, customer_id, segment)
+    return result != "UPDATE 0"
 
 
 async def save_preferences(conn: asyncpg.Connection, shop: str, customer_id: str, changes: dict[str, Any]
