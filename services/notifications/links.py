@@ -9,7 +9,6 @@ import hmac
 import os
 import re
 from typing import Any
-from urllib.parse import quote
 
 import jwt
 
@@ -57,7 +56,3 @@ class Links:
 
 def _unescape(url: str) -> str:
     return url.replace("&amp;", "&")
-
-
-def quoted(url: str) -> str:
-    return quote(url, safe=":/?#[]@!$&'()*+,;=%")
