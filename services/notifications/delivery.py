@@ -31,7 +31,8 @@ def send_job(settings: Settings, links: Links, senders: channels.Senders):
         now = datetime.now(UTC)
         if delivery["due_at"] > now + timedelta(seconds=1):
             return  # postponed: a later job of its own takes it
-        contact = await store.contact(conn, shop, delivery["customer_id"]) if delivery["customer_id"] else None
+        customer_id = delivery["customer_id"]
+        contact = await store.contact(conn, shop, customer_id, lock=True) if customer_id else None
         if contact is None:
             await store.mark(conn, shop, delivery_id, "CANCELLED", error="no contact for customer")
             return

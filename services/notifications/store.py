@@ -28,9 +28,12 @@ async def save_contact(conn: asyncpg.Connection, shop: str, customer_id: str, *,
     )
 
 
-async def contact(conn: asyncpg.Connection, shop: str, customer_id: str) -> asyncpg.Record | None:
+async def contact(conn: asyncpg.Connection, shop: str, customer_id: str, *, lock: bool = False
+                  ) -> asyncpg.Record | None:
+    """With lock, two messages to one customer are decided one after the other (the frequency cap)."""
     return await conn.fetchrow(
-        "SELECT * FROM contacts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id
+        "SELECT * FROM contacts WHERE shop_id = $1 AND customer_id = $2" + (" FOR UPDATE" if lock else ""),
+        shop, customer_id,
     )
 
 
