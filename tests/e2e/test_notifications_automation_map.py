@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from shared import events
-from tests.e2e.notifications_helpers import add_customer, handled, having, log, mails, new_shop, publish
+from tests.e2e.notifications_helpers import UPDATE_FLOW, add_customer, handled, having, log, mails, new_shop, publish
 from tests.stack import unique
 from tests.support import eventually
 
@@ -85,3 +85,23 @@ async def test_a_launched_challenge_invites_every_consenting_customer_of_its_aud
 
 async def _count(gql, admin, customer_id, n):
     return len(having(await log(gql, admin, customer_id), flow="challenge_launched")) == n
+
+
+async def test_the_segment_based_at_risk_flow_runs_once_an_admin_enables_it(gql):
+    shop, admin = new_shop()
+    customer_id = await add_customer(gql, admin)
+    await _segment(shop, customer_id, "REGULAR")
+    assert await log(gql, admin, customer_id) == []  # shipped disabled: the order-history win-back covers it
+    await gql.ok(UPDATE_FLOW, {"input": {"key": "segment_at_risk", "enabled": True}}, admin)
+    await _segment(shop, customer_id, "AT_RISK")
+    got = await eventually(lambda: mails(f"{customer_id}@example.com"), what="the at-risk mail")
+    assert got[0]["subject"] == "We miss you" and "Hi Anna" in got[0]["text"]
+    await _segment(shop, customer_id, "VIP")
+    assert len(await log(gql, admin, customer_id)) == 1
+
+
+async def _segment(shop: str, customer_id: str, segment: str) -> None:
+    """Publish a segment change and wait until notifications handled it."""
+    event_id = await publish(events.CustomerSegmentChanged(shop=shop, customer_id=customer_id, from_segment="NEW",
+                                                           to_segment=segment))
+    await eventually(lambda: handled(event_id), what=f"the change to {segment}")
