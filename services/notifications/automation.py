@@ -33,6 +33,8 @@ async def run(conn: asyncpg.Connection, shop: str, event_type: str, data: dict[s
     customer_id = data.get("customer_id")
     if customer_id is not None:
         for flow, rule in flows.cancelled_by(event_type, defined):
+            if not rule.cancels(data):
+                continue
             correlation = str(data[rule.match]) if rule.match else None
             await store.cancel_pending(conn, shop, customer_id, flow.key, correlation, f"obsoleted by {event_type}")
     planned: list[str] = []

@@ -52,6 +52,10 @@ class CancelRule:
     `match`, only those whose correlation equals that field of the newer event."""
     event: str
     match: str | None = None
+    when: Condition | None = None  # only newer events for which this holds (a full refund, not a partial one)
+
+    def cancels(self, data: dict[str, Any]) -> bool:
+        return self.when is None or self.when.holds(data)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ def _eq(name: str, value: Any) -> Condition:
     return Condition(name, "eq", value)
 
 
-ORDER_GONE = (CancelRule("order.cancelled", "order_id"), CancelRule("order.refunded", "order_id"))
+ORDER_GONE = (CancelRule("order.cancelled", "order_id"),
+              CancelRule("order.refunded", "order_id", when=Condition("fully_refunded", "eq", True)))
 
 DEFAULT_FLOWS: tuple[Flow, ...] = (
     Flow("order_placed", "order.placed", "Thank you and what to expect", transactional=True,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from shared import events
-from tests.e2e.conftest import RECORD, order_input
+from tests.e2e.conftest import RECORD, STATUS, order_input
 from tests.e2e.notifications_helpers import (
     FLOWS,
     UPDATE_FLOW,
@@ -19,7 +19,7 @@ from tests.e2e.notifications_helpers import (
     new_shop,
     publish,
 )
-from tests.stack import ADMIN, codes, customer_token, unique
+from tests.stack import ADMIN, codes, customer_token, db, unique
 from tests.support import eventually
 
 
@@ -163,5 +163,17 @@ async def test_a_shortened_delay_sends_the_care_tips_and_order_cancellation_canc
     async def cross_sell(state):
         return having(await log(gql, admin, customer_id), template="cross_sell", status=state)
     await eventually(lambda: cross_sell("SCHEDULED"), what="the planned cross-sell")
-    await gql.ok(status, {"id": order["id"], "status": "REFUNDED"}, admin)
-    await eventually(lambda: cross_sell("CANCELLED"), what="the cross-sell to be cancelled by the refund")
+    await gql.ok(STATUS, {"id": order["id"], "status": "REFUNDED", "refunded": "10.00"}, admin)
+    partial = await eventually(lambda: handled_refund(order["id"]), what="the partial refund")
+    assert partial and await cross_sell("SCHEDULED")  # a partial refund keeps the order's messages
+    await gql.ok(STATUS, {"id": order["id"], "status": "REFUNDED"}, admin)
+    await eventually(lambda: cross_sell("CANCELLED"), what="the cross-sell to be cancelled by the full refund")
+
+
+async def handled_refund(order_id: str) -> bool:
+    """Notifications saw an order.refunded for the order (its order mirror says so)."""
+    conn = await db("notifications")
+    try:
+        return bool(await conn.fetchval("SELECT status = 'REFUNDED' FROM orders WHERE order_id = $1", order_id))
+    finally:
+        await conn.close()

@@ -22,6 +22,8 @@ def test_newer_events_cancel_what_they_make_obsolete():
     cancelled = {(f.key, r.match) for f, r in flows.cancelled_by("order.placed", flows.DEFAULT_FLOWS)}
     assert ("winback", None) in cancelled
     assert [f.key for f, _ in flows.cancelled_by("credit.spent", flows.DEFAULT_FLOWS)] == ["credit"]
+    refunds = [r for f, r in flows.cancelled_by("order.refunded", flows.DEFAULT_FLOWS) if f.key == "order_delivered"]
+    assert refunds[0].cancels({"fully_refunded": True}) and not refunds[0].cancels({"fully_refunded": False})
     review = flows.cancelled_by("review.submitted", flows.DEFAULT_FLOWS)
     assert [(f.key, r.match) for f, r in review] == [("review_request", "product_id")]
 
