@@ -140,7 +140,7 @@ async def test_a_purchase_cancels_the_win_back_series_and_starts_a_new_one(gql):
     await eventually(lambda: winback("SCHEDULED", 5), what="a new series from the second order")
 
 
-async def test_a_shortened_delay_sends_the_care_tips_and_order_cancellation_cancels_them(gql):
+async def test_a_shortened_delay_sends_the_care_tips_and_only_a_full_refund_cancels_what_waits(gql):
     shop, admin = new_shop()
     await gql.ok(UPDATE_FLOW, {"input": {"key": "order_care_tips", "steps": [
         {"key": "care_tips", "delaySeconds": 1}]}}, admin)
@@ -155,7 +155,7 @@ async def test_a_shortened_delay_sends_the_care_tips_and_order_cancellation_canc
         return [m for m in got if m["subject"].startswith("So hast du")]
     mail = (await eventually(care_tips, what="the care tips after one second"))[0]
     assert "Hallo Jonas" in mail["text"] and order["id"] in mail["subject"]
-    # a message still waiting for an order that is cancelled is cancelled with it
+    # a message still waiting for an order that is fully refunded is cancelled with it
     status = """mutation($id: ID!, $status: OrderStatus!) { updateOrderStatus(id: $id, status: $status) { id } }"""
     for step in ("PAID", "SHIPPED", "DELIVERED"):
         await gql.ok(status, {"id": order["id"], "status": step}, admin)
