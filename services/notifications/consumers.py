@@ -1,21 +1,31 @@
-"""Events the notifications service consumes."""
+"""Events the notifications service consumes. Every handler runs inside the inbox transaction
+(shared/inbox.py). Ack/retry/dead-letter: a handler that raises is retried with backoff (an
+event about a customer whose profile has not arrived yet waits that way); a PoisonMessage goes
+straight to the dead-letter queue; a redelivered event finds its id in the inbox and does nothing."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from services.notifications import store
+from services.notifications import automation, flows, store, webhooks
+from services.notifications.automation import ContactNotYetKnown
 from shared.bus import Handler
-from shared.events import CustomerRegistered, CustomerUpdated, Envelope, OrderPlaced
-
-
-class ContactNotYetKnown(Exception):
-    """The order arrived before the customer's profile event: retry (with backoff) until it has."""
+from shared.events import (
+    CustomerErased,
+    CustomerRegistered,
+    CustomerSegmentChanged,
+    CustomerUpdated,
+    Envelope,
+    EventData,
+    OrderEvent,
+)
 
 
 async def on_customer_profile(
     conn: asyncpg.Connection, event: Envelope, data: CustomerRegistered | CustomerUpdated
 ) -> None:
+    if await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
+        return
     await store.save_contact(
         conn, data.shop, data.customer_id, email=data.email, first_name=data.first_name,
         locale=data.locale, timezone=data.timezone, accepts_email=data.accepts_email,
@@ -23,24 +33,45 @@ async def on_customer_profile(
     )
 
 
-async def on_order_placed(conn: asyncpg.Connection, event: Envelope, data: OrderPlaced) -> None:
-    # Order confirmations are transactional: they go out without marketing consent.
-    if await store.contact(conn, data.shop, data.customer_id) is None:
-        raise ContactNotYetKnown(f"no contact for customer {data.customer_id} yet")
-    await store.plan_delivery(
-        conn, data.shop, customer_id=data.customer_id, channel="EMAIL", template="order_thank_you",
-        dedup_key=f"order_thank_you:{data.order_id}",
-        variables={
-            "order_id": data.order_id,
-            "total": str(data.total),
-            "currency": data.currency,
-            "item_count": sum(line.quantity for line in data.lines),
-        },
-    )
+async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
+    """Any event that starts or cancels a flow."""
+    if isinstance(data, OrderEvent):
+        await store.save_order(conn, data.shop, order_id=data.order_id, customer_id=data.customer_id,
+                               currency=data.currency, total=data.total, status=event.type.split(".")[1].upper(),
+                               placed_at=data.placed_at)
+    if isinstance(data, CustomerSegmentChanged) and not await store.save_segment(
+            conn, data.shop, data.customer_id, data.to_segment):
+        if not await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
+            raise ContactNotYetKnown(f"no contact for customer {data.customer_id} yet")
+        return
+    await automation.run(conn, data.shop, event.type, data.model_dump(mode="json"), event.time)
 
 
-HANDLERS: dict[str, Handler] = {
+async def on_customer_erased(conn: asyncpg.Connection, event: Envelope, data: CustomerErased) -> None:
+    await store.erase_customer(conn, data.shop, data.customer_id, automation.id_hash(data.customer_id))
+
+
+def _flow_events() -> set[str]:
+    triggers = {f.trigger for f in flows.DEFAULT_FLOWS if f.trigger != flows.ORDER_DELAY}
+    return triggers | {r.event for f in flows.DEFAULT_FLOWS for r in f.cancel_on}
+
+
+async def _nothing_else(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
+    """An event no flow uses: only merchant webhooks may want it."""
+
+
+def _with_webhooks(handler: Handler) -> Handler:
+    async def handle(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
+        await handler(conn, event, data)
+        await webhooks.fan_out(conn, event, data)
+    return handle
+
+
+_OWN: dict[str, Handler] = {
+    **{t: on_event for t in sorted(_flow_events())},  # type: ignore[dict-item]
     "customer.registered": on_customer_profile,  # type: ignore[dict-item]
     "customer.updated": on_customer_profile,  # type: ignore[dict-item]
-    "order.placed": on_order_placed,  # type: ignore[dict-item]
+    "customer.erased": on_customer_erased,  # type: ignore[dict-item]
 }
+# Every event of the catalog: flows use some, merchants may subscribe their webhooks to any.
+HANDLERS: dict[str, Handler] = {t: _with_webhooks(_OWN.get(t, _nothing_else)) for t in webhooks.EVENT_TYPES}

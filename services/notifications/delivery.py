@@ -1,14 +1,20 @@
-"""Sending a planned message: render it in the customer's locale, hand it to the channel, log
-the outcome. Runs as a scheduled job (shared/schedule.py), so it survives restarts and retries
-with backoff; the last failed attempt marks the delivery FAILED with its reason."""
+"""Sending a planned message when it is due: check consent, quiet hours and the frequency cap
+(marketing only), render it in the customer's locale, hand it to the channel, log the outcome.
+
+Runs as a scheduled job (shared/schedule.py), so it survives restarts. Channel failures are
+retried on the shop's own backoff (a fresh job per attempt, so the delay is the shop's, not the
+scheduler's), then the message is FAILED with the reason and `notification.failed` goes out.
+Quiet hours postpone a message rather than drop it; missing consent and the cap suppress it."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.notifications import mail, store, templates
+from services.notifications import channels, policy, store, templates
+from services.notifications.links import Links
 from shared import events, outbox
 from shared.schedule import Job
 from shared.settings import Settings
@@ -16,34 +22,76 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def send_job(settings: Settings):
+def send_job(settings: Settings, links: Links, senders: channels.Senders):
     async def send_delivery(conn: asyncpg.Connection, job: Job) -> None:
-        delivery_id = job.payload["delivery_id"]
-        delivery = await store.delivery_for_update(conn, job.shop, delivery_id)
+        shop, delivery_id = job.shop, job.payload["delivery_id"]
+        delivery = await store.delivery_for_update(conn, shop, delivery_id)
         if delivery is None or delivery["status"] != "SCHEDULED":
-            return  # cancelled or suppressed since it was planned
-        recipient = await store.contact(conn, job.shop, delivery["customer_id"])
-        if recipient is None:
-            await store.mark(conn, job.shop, delivery_id, "FAILED", error="no contact for customer")
+            return  # cancelled, suppressed or already sent since it was planned
+        now = datetime.now(UTC)
+        if delivery["due_at"] > now + timedelta(seconds=1):
+            return  # postponed: a later job of its own takes it
+        customer_id = delivery["customer_id"]
+        contact = await store.contact(conn, shop, customer_id, lock=True) if customer_id else None
+        if contact is None:
+            await store.mark(conn, shop, delivery_id, "CANCELLED", error="no contact for customer")
             return
-        variables = {**delivery["variables"], "first_name": recipient["first_name"]}
-        rendered = templates.render(delivery["template"], recipient["locale"], variables)
-        message = mail.build_message(sender=settings.mail_from, to=recipient["email"], rendered=rendered,
-                                     delivery_id=delivery_id)
+        channel = delivery["channel"]
+        if not delivery["transactional"]:
+            if not policy.consents(contact)[channel]:
+                await store.mark(conn, shop, delivery_id, "SUPPRESSED", error=f"no consent for {channel}")
+                return
+            quiet_end = policy.quiet_until(contact, now)
+            if quiet_end is not None:
+                await store.postpone(conn, shop, delivery_id, quiet_end, reason="waiting for quiet hours to end")
+                return
+            shop_settings = await store.shop_settings(conn, shop)
+            day, week = await store.marketing_sent(conn, shop, delivery["customer_id"])
+            capped = policy.over_cap(day, week, shop_settings and shop_settings["daily_cap"],
+                                     shop_settings and shop_settings["weekly_cap"])
+            if capped:
+                await store.mark(conn, shop, delivery_id, "SUPPRESSED", error=capped)
+                return
+        variables = {**delivery["variables"], "first_name": contact["first_name"]}
+        rendered = templates.render(delivery["template"], policy.locale_of(contact), variables)
+        message = channels.Message(
+            delivery_id=delivery_id, shop=shop, customer_id=delivery["customer_id"], channel=channel,
+            template=delivery["template"], locale=policy.locale_of(contact), rendered=rendered,
+            recipient=contact["email"] if channel == "EMAIL" else contact["phone"] or "",
+            unsubscribe_url=None if delivery["transactional"] else links.unsubscribe(shop, delivery["customer_id"]),
+            variables=variables,
+        )
         try:
-            await mail.send(message, host=settings.smtp_host, port=settings.smtp_port)
+            await senders.send(conn, message)
         except Exception as exc:
-            if not job.final_attempt:
-                raise
-            log.error("giving up on delivery %s: %r", delivery_id, exc)
-            await store.mark(conn, job.shop, delivery_id, "FAILED", recipient=recipient["email"],
-                             subject=rendered.subject, error=f"{type(exc).__name__}: {exc}"[:1000])
+            await _failed(conn, delivery, message, exc)
             return
-        await store.mark(conn, job.shop, delivery_id, "SENT", recipient=recipient["email"],
-                         subject=rendered.subject)
+        await store.mark(conn, shop, delivery_id, "SENT", recipient=message.recipient, subject=rendered.subject)
         await outbox.add(conn, events.NotificationSent(
-            shop=job.shop, notification_id=delivery_id, customer_id=delivery["customer_id"],
-            channel=delivery["channel"], template=delivery["template"],
+            shop=shop, notification_id=delivery_id, customer_id=delivery["customer_id"],
+            channel=channel, template=delivery["template"],
         ), source="notifications")
 
     return send_delivery
+
+
+async def _failed(conn: asyncpg.Connection, delivery: asyncpg.Record, message: channels.Message,
+                  exc: Exception) -> None:
+    shop, delivery_id = message.shop, message.delivery_id
+    reason = f"{type(exc).__name__}: {exc}"[:1000]
+    settings = await store.shop_settings(conn, shop)
+    delays = list((settings and settings["retry_seconds"]) or policy.DEFAULT_RETRY_SECONDS)
+    attempt = delivery["attempts"]  # failed attempts before this one
+    if attempt < len(delays):
+        log.warning("delivery %s failed (attempt %d), retrying in %ss: %s", delivery_id, attempt + 1,
+                    delays[attempt], reason)
+        await store.postpone(conn, shop, delivery_id, datetime.now(UTC) + timedelta(seconds=delays[attempt]),
+                             reason=reason, count_attempt=True)
+        return
+    log.error("giving up on delivery %s after %d attempts: %s", delivery_id, attempt + 1, reason)
+    await store.mark(conn, shop, delivery_id, "FAILED", recipient=message.recipient or None,
+                     subject=message.rendered.subject, error=reason)
+    await outbox.add(conn, events.NotificationFailed(
+        shop=shop, notification_id=delivery_id, customer_id=delivery["customer_id"], channel=message.channel,
+        template=message.template, reason=reason,
+    ), source="notifications")

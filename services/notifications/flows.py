@@ -1,0 +1,178 @@
+"""Flows as data: which event starts which messages, when, on which channel, with which template,
+and which newer events make a planned message obsolete.
+
+The shipped flows below are the automation map of DOMAIN.md; a shop overrides them in the
+`flow_overrides` table (enabled, a step's delay or template) and `effective()` merges the two.
+Everything here is pure, so the rules are unit-tested without servers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+DAY = timedelta(days=1)
+CHANNELS = ("EMAIL", "SMS", "WHATSAPP", "WEBHOOK")
+ORDER_DELAY = "admin.order_delay"  # not a bus event: the notifyOrderDelay mutation starts it
+MAX_DELAY = timedelta(days=400)
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    template: str
+    delay: timedelta = timedelta(0)
+    channels: tuple[str, ...] = ("EMAIL",)  # the first one the customer may receive is used
+    variables: dict[str, Any] = field(default_factory=dict)  # fixed values, e.g. a discount percent
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`data[field] <op> value` on the triggering event."""
+    field: str
+    op: str  # "eq" | "ne" | "in"
+    value: Any
+
+    def holds(self, data: dict[str, Any]) -> bool:
+        actual = data.get(self.field)
+        if self.op == "eq":
+            return actual == self.value
+        if self.op == "ne":
+            return actual != self.value
+        if self.op == "in":
+            return actual in self.value
+        raise ValueError(f"unknown condition operator {self.op!r}")
+
+
+@dataclass(frozen=True)
+class CancelRule:
+    """A newer `event` for the same customer cancels this flow's messages still waiting; with
+    `match`, only those whose correlation equals that field of the newer event."""
+    event: str
+    match: str | None = None
+    when: Condition | None = None  # only newer events for which this holds (a full refund, not a partial one)
+
+    def cancels(self, data: dict[str, Any]) -> bool:
+        return self.when is None or self.when.holds(data)
+
+
+@dataclass(frozen=True)
+class Flow:
+    key: str
+    trigger: str
+    description: str
+    steps: tuple[Step, ...]
+    source: str  # the natural key of one run, formatted from the event: one send per (flow, step, customer, source)
+    transactional: bool = False  # order messages: no marketing consent, caps or quiet hours needed
+    conditions: tuple[Condition, ...] = ()
+    customer_field: str = "customer_id"
+    correlation: str | None = None  # event field stored with each message, matched by cancel rules
+    cancel_on: tuple[CancelRule, ...] = ()
+    enabled: bool = True
+    audience: bool = False  # no customer in the event: every consenting contact of the shop
+
+    def step(self, key: str) -> Step | None:
+        return next((s for s in self.steps if s.key == key), None)
+
+    def applies_to(self, data: dict[str, Any]) -> bool:
+        return all(c.holds(data) for c in self.conditions)
+
+    def source_of(self, data: dict[str, Any], at: datetime) -> str:
+        return self.source.format(**data, event_date=at.date().isoformat(), event_month=at.strftime("%Y-%m"))
+
+
+def _eq(name: str, value: Any) -> Condition:
+    return Condition(name, "eq", value)
+
+
+ORDER_GONE = (CancelRule("order.cancelled", "order_id"),
+              CancelRule("order.refunded", "order_id", when=Condition("fully_refunded", "eq", True)))
+
+DEFAULT_FLOWS: tuple[Flow, ...] = (
+    Flow("order_placed", "order.placed", "Thank you and what to expect", transactional=True,
+         source="{order_id}", steps=(Step("thank_you", "order_thank_you"),)),
+    Flow("order_care_tips", "order.placed", "D+1 after the order: care and setup tips", source="{order_id}",
+         correlation="order_id", cancel_on=ORDER_GONE, steps=(Step("care_tips", "care_tips", DAY),)),
+    Flow("order_shipped", "order.shipped", "Tracking link and delivery window (WhatsApp when opted in)",
+         transactional=True, source="{order_id}",
+         steps=(Step("tracking", "order_shipped", channels=("WHATSAPP", "EMAIL")),)),
+    Flow("order_delivered", "order.delivered", "Feedback, then cross-sell (D+21) and replenishment (D+28)",
+         source="{order_id}", correlation="order_id", cancel_on=ORDER_GONE,
+         steps=(Step("feedback", "order_delivered"), Step("cross_sell", "cross_sell", 21 * DAY),
+                Step("replenishment", "replenishment", 28 * DAY))),
+    Flow("review_request", "review.requested", "D+7 after delivery: review / UGC request with reward, reminder",
+         source="{order_id}:{product_id}", correlation="product_id",
+         cancel_on=(CancelRule("review.submitted", "product_id"),),
+         steps=(Step("request", "review_request"), Step("reminder", "review_reminder", 4 * DAY))),
+    Flow("winback", "order.placed", "No purchase since: at-risk (60 d), win-back 90/105/120/135 d",
+         source="{order_id}", cancel_on=(CancelRule("order.placed"),),
+         steps=(Step("at_risk", "at_risk", 60 * DAY), Step("value_reminder", "winback_value", 90 * DAY),
+                Step("content", "winback_content", 105 * DAY),
+                Step("discount_10", "winback_discount", 120 * DAY, variables={"discount_percent": 10}),
+                Step("discount_20_survey", "winback_survey", 135 * DAY, variables={"discount_percent": 20}))),
+    Flow("segment_at_risk", "customer.segment_changed",
+         "At-risk message when the customers service moves someone to AT_RISK (off by default: the "
+         "order-history win-back covers it)", enabled=False, conditions=(_eq("to_segment", "AT_RISK"),),
+         source="{to_segment}:{event_month}", cancel_on=(CancelRule("order.placed"),),
+         steps=(Step("at_risk", "at_risk"),)),
+    Flow("birthday", "customer.birthday", "Birthday greeting with a small offer", source="{year}",
+         steps=(Step("greeting", "birthday"),)),
+    Flow("tier_near", "tier.near", "Nudge with the gap to the next tier", source="{next_tier}:{event_month}",
+         steps=(Step("nudge", "tier_near"),)),
+    Flow("tier_up", "tier.changed", "Congratulations on a tier upgrade, with its perks",
+         conditions=(_eq("direction", "up"),), source="{to_tier}:{event_date}", steps=(Step("congrats", "tier_up"),)),
+    Flow("points_earned", "points.earned", "Balance update when points become available",
+         conditions=(_eq("pending", False),), source="{reason}:{source_id}", steps=(Step("balance", "points_earned"),)),
+    Flow("points_expiring", "points.expiring", "Reminder before points expire", source="{expires_at}",
+         steps=(Step("reminder", "points_expiring"),)),
+    Flow("referral_reward", "referral.converted", "The referrer's reward is earned", customer_field="referrer_id",
+         source="{referral_id}", steps=(Step("reward", "referral_reward"),)),
+    Flow("credit", "credit.granted", "Store credit granted, later a reminder to use it", source="{reason}:{source_id}",
+         cancel_on=(CancelRule("credit.spent"),),
+         steps=(Step("granted", "credit_granted"), Step("reminder", "credit_reminder", 14 * DAY))),
+    Flow("challenge_launched", "challenge.launched", "Invitation to a new community challenge", audience=True,
+         source="{challenge_id}", steps=(Step("invitation", "challenge_launched"),)),
+    Flow("challenge_completed", "challenge.completed", "Challenge completed: the reward", source="{challenge_id}",
+         steps=(Step("reward", "challenge_completed"),)),
+    Flow("order_delay", ORDER_DELAY, "Honest delay note with an alternative source or an instant refund",
+         transactional=True, source="{order_id}:{message_hash}", steps=(Step("note", "order_delay"),)),
+)
+BY_KEY = {f.key: f for f in DEFAULT_FLOWS}
+
+
+def triggered_by(event_type: str, flows: tuple[Flow, ...]) -> list[Flow]:
+    return [f for f in flows if f.trigger == event_type]
+
+
+def cancelled_by(event_type: str, flows: tuple[Flow, ...]) -> list[tuple[Flow, CancelRule]]:
+    return [(f, r) for f in flows for r in f.cancel_on if r.event == event_type]
+
+
+def effective(flow: Flow, override: dict[str, Any] | None) -> Flow:
+    """A shipped flow with a shop's override applied (unknown step keys are ignored)."""
+    if not override:
+        return flow
+    steps = []
+    for step in flow.steps:
+        change = (override.get("steps") or {}).get(step.key) or {}
+        if "delay_seconds" in change:
+            step = replace(step, delay=timedelta(seconds=int(change["delay_seconds"])))
+        if change.get("template"):
+            step = replace(step, template=change["template"])
+        if change.get("channels"):
+            step = replace(step, channels=tuple(change["channels"]))
+        steps.append(step)
+    enabled = override.get("enabled")
+    return replace(flow, steps=tuple(steps), enabled=flow.enabled if enabled is None else enabled)
+
+
+def shop_flows(overrides: dict[str, dict[str, Any]]) -> tuple[Flow, ...]:
+    return tuple(effective(f, overrides.get(f.key)) for f in DEFAULT_FLOWS)
+
+
+def dedup_key(flow: Flow, step: Step, customer_id: str, source: str) -> str:
+    # Hashed so the key carries no personal data once a customer is erased, and stays short.
+    digest = hashlib.sha256(f"{customer_id}\x00{source}".encode()).hexdigest()[:32]
+    return f"{flow.key}:{step.key}:{digest}"

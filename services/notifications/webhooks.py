@@ -1,0 +1,64 @@
+"""Outbound merchant webhooks: each event a shop's endpoint subscribed to is logged as a
+delivery and POSTed as its CloudEvent, HMAC-SHA256 signed (channels.sign), by a scheduled job;
+failures retry on the shop's backoff, then the delivery is FAILED with the reason."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+
+from services.notifications import channels, policy, store
+from shared import schedule
+from shared.events import CATALOG, Envelope, EventData
+from shared.schedule import Job
+
+log = logging.getLogger(__name__)
+WEBHOOK_JOB = "webhook.send"
+EVENT_TYPES = sorted({t for t, _ in CATALOG})
+
+
+async def fan_out(conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> int:
+    """Log one delivery per subscribed endpoint and queue it; a redelivered event adds none."""
+    payload = envelope.model_dump(mode="json", exclude={"traceparent", "tracestate"})
+    customer_id = getattr(data, "customer_id", None) or getattr(data, "referrer_id", None)
+    planned = 0
+    for endpoint_id in await store.subscribed_endpoints(conn, envelope.shop, envelope.type):
+        delivery_id = await store.add_webhook_delivery(conn, envelope.shop, endpoint_id, envelope.id,
+                                                       envelope.type, customer_id, payload)
+        if delivery_id is not None:
+            await schedule.schedule(conn, shop=envelope.shop, kind=WEBHOOK_JOB, dedup_key=delivery_id,
+                                    due_at=datetime.now(UTC), payload={"delivery_id": delivery_id})
+            planned += 1
+    return planned
+
+
+def send_job(client: httpx.AsyncClient):
+    async def send_webhook(conn: asyncpg.Connection, job: Job) -> None:
+        shop, delivery_id = job.shop, job.payload["delivery_id"]
+        row = await store.webhook_delivery_for_update(conn, shop, delivery_id)
+        if row is None or row["status"] != "PENDING":
+            return
+        try:
+            response = await channels.signed_post(client, row["url"], row["secret"], row["payload"], headers={
+                "X-Flywheel-Event": row["event_type"], "X-Flywheel-Delivery": delivery_id})
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:1000]
+            settings = await store.shop_settings(conn, shop)
+            delays = list((settings and settings["retry_seconds"]) or policy.DEFAULT_RETRY_SECONDS)
+            attempt = row["attempts"]
+            status = getattr(exc, "status_code", None)
+            if attempt < len(delays):
+                due = datetime.now(UTC) + timedelta(seconds=delays[attempt])
+                await store.webhook_attempt(conn, shop, delivery_id, "PENDING", reason, status)
+                await schedule.schedule(conn, shop=shop, kind=WEBHOOK_JOB, dedup_key=f"{delivery_id}:{attempt + 1}",
+                                        due_at=due, payload={"delivery_id": delivery_id})
+            else:
+                log.error("webhook delivery %s failed for good: %s", delivery_id, reason)
+                await store.webhook_attempt(conn, shop, delivery_id, "FAILED", reason, status)
+            return
+        await store.webhook_attempt(conn, shop, delivery_id, "SENT", None, response.status_code)
+
+    return send_webhook

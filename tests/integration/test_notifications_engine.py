@@ -1,0 +1,91 @@
+"""The flow engine against a real PostgreSQL (a throwaway database with the notifications
+migrations): concurrent copies of one fact plan each message once; a newer event cancels the
+waiting messages and their jobs; erasure keeps anonymous rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+import services.notifications
+from services.notifications import automation, store
+from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+
+AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+MIGRATIONS = Path(services.notifications.__file__).parent / "migrations"
+
+
+@pytest.fixture(scope="module")
+async def engine_pool(settings):
+    name = f"flywheel_test_notif_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(settings.dsn("postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await migrate(settings.dsn(name), [("shared", SHARED_MIGRATIONS), ("notifications", MIGRATIONS)])
+    pool = await create_pool(settings.dsn(name), max_size=12)
+    yield pool
+    await pool.close()
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+async def contact(pool, shop: str, customer_id: str) -> None:
+    async with pool.acquire() as conn:
+        await store.save_contact(conn, shop, customer_id, email=f"{customer_id}@example.com", first_name="Anna",
+                                 locale="en", timezone=None, accepts_email=True, accepts_sms=False,
+                                 accepts_whatsapp=False)
+
+
+def credit(shop: str, customer_id: str, source_id: str) -> dict:
+    return {"shop": shop, "customer_id": customer_id, "amount": "2.00", "currency": "EUR", "balance": "2.00",
+            "reason": "review", "source_id": source_id}
+
+
+async def run_once(pool, shop: str, event_type: str, data: dict) -> list[str]:
+    async with pool.acquire() as conn, conn.transaction():
+        return await automation.run(conn, shop, event_type, data, AT)
+
+
+async def test_concurrent_copies_of_one_fact_plan_each_message_once(engine_pool):
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-1"
+    await contact(engine_pool, shop, customer_id)
+    data = credit(shop, customer_id, "rv-1")
+    results = await asyncio.gather(*(run_once(engine_pool, shop, "credit.granted", data) for _ in range(8)),
+                                   return_exceptions=True)
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert sum(len(r) for r in results) == 2  # the credit mail and its reminder, once
+    rows = await engine_pool.fetch("SELECT step_key FROM deliveries WHERE shop_id = $1 ORDER BY step_key", shop)
+    assert [r["step_key"] for r in rows] == ["granted", "reminder"]
+    jobs = await engine_pool.fetchval("SELECT count(*) FROM scheduled_jobs WHERE shop_id = $1", shop)
+    assert jobs == 2
+
+
+async def test_a_newer_event_cancels_waiting_messages_and_their_jobs(engine_pool):
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-1"
+    await contact(engine_pool, shop, customer_id)
+    await run_once(engine_pool, shop, "credit.granted", credit(shop, customer_id, "rv-1"))
+    await run_once(engine_pool, shop, "credit.spent", {"shop": shop, "customer_id": customer_id, "amount": "2",
+                                                       "currency": "EUR", "balance": "0", "source_id": "o-1"})
+    rows = await engine_pool.fetch("SELECT id::text, step_key, status FROM deliveries WHERE shop_id = $1", shop)
+    # both were still waiting (due "now" but not yet taken by a worker of this throwaway database)
+    assert {r["status"] for r in rows} == {"CANCELLED"}
+    statuses = await engine_pool.fetch("SELECT status FROM scheduled_jobs WHERE shop_id = $1", shop)
+    assert {r["status"] for r in statuses} == {"cancelled"}
+    other = f"s-{uuid.uuid4().hex[:8]}"  # the same customer id in another shop is someone else
+    await contact(engine_pool, other, customer_id)
+    await run_once(engine_pool, other, "credit.granted", credit(other, customer_id, "rv-1"))
+    await run_once(engine_pool, shop, "credit.spent", {"shop": shop, "customer_id": customer_id, "amount": "2",
+                                                       "currency": "EUR", "balance": "0", "source_id": "o-2"})
+    assert {r["status"] for r in await engine_pool.fetch(
+        "SELECT status FROM deliveries WHERE shop_id = $1", other)} == {"SCHEDULED"}
+
+
+async def test_an_event_before_the_profile_waits_for_it(engine_pool):
+    shop = f"s-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(automation.ContactNotYetKnown):
+        await run_once(engine_pool, shop, "credit.granted", credit(shop, "c-unknown", "rv-1"))
+    assert await engine_pool.fetchval("SELECT count(*) FROM deliveries WHERE shop_id = $1", shop) == 0

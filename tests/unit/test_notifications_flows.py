@@ -1,0 +1,63 @@
+from datetime import UTC, datetime, timedelta
+
+from services.notifications import flows
+
+AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+
+def test_the_automation_map_ships_as_data():
+    triggers = {f.trigger for f in flows.DEFAULT_FLOWS}
+    assert {"order.placed", "order.shipped", "order.delivered", "review.requested", "customer.birthday",
+            "tier.near", "tier.changed", "points.earned", "points.expiring", "referral.converted",
+            "credit.granted", "challenge.launched", "challenge.completed", flows.ORDER_DELAY} <= triggers
+    winback = flows.BY_KEY["winback"]
+    assert [s.delay.days for s in winback.steps] == [60, 90, 105, 120, 135]
+    assert [s.variables.get("discount_percent") for s in winback.steps][-2:] == [10, 20]
+    delivered = flows.BY_KEY["order_delivered"]
+    assert [s.delay.days for s in delivered.steps] == [0, 21, 28]
+    assert flows.BY_KEY["order_care_tips"].steps[0].delay == timedelta(days=1)
+
+
+def test_newer_events_cancel_what_they_make_obsolete():
+    cancelled = {(f.key, r.match) for f, r in flows.cancelled_by("order.placed", flows.DEFAULT_FLOWS)}
+    assert ("winback", None) in cancelled
+    assert [f.key for f, _ in flows.cancelled_by("credit.spent", flows.DEFAULT_FLOWS)] == ["credit"]
+    refunds = [r for f, r in flows.cancelled_by("order.refunded", flows.DEFAULT_FLOWS) if f.key == "order_delivered"]
+    assert refunds[0].cancels({"fully_refunded": True}) and not refunds[0].cancels({"fully_refunded": False})
+    review = flows.cancelled_by("review.submitted", flows.DEFAULT_FLOWS)
+    assert [(f.key, r.match) for f, r in review] == [("review_request", "product_id")]
+
+
+def test_conditions_select_the_events_a_flow_is_for():
+    tier_up = flows.BY_KEY["tier_up"]
+    assert tier_up.applies_to({"direction": "up"}) and not tier_up.applies_to({"direction": "down"})
+    earned = flows.BY_KEY["points_earned"]
+    assert earned.applies_to({"pending": False}) and not earned.applies_to({"pending": True})
+    assert flows.Condition("x", "in", ["a", "b"]).holds({"x": "b"})
+    assert flows.Condition("x", "ne", 1).holds({"x": 2})
+
+
+def test_one_run_per_natural_key_whatever_the_event_id():
+    flow, step = flows.BY_KEY["review_request"], flows.BY_KEY["review_request"].steps[0]
+    source = flow.source_of({"order_id": "o-1", "product_id": "p-1"}, AT)
+    assert source == "o-1:p-1"
+    key = flows.dedup_key(flow, step, "c-1", source)
+    assert key == flows.dedup_key(flow, step, "c-1", source)
+    assert key != flows.dedup_key(flow, step, "c-2", source)
+    assert key != flows.dedup_key(flow, flow.steps[1], "c-1", source)
+    assert "c-1" not in key  # no personal id left in the log once the customer is erased
+    assert flows.BY_KEY["tier_near"].source_of({"next_tier": "Gold"}, AT) == "Gold:2026-11"
+
+
+def test_a_shop_override_changes_delays_templates_and_enabled():
+    flow = flows.BY_KEY["credit"]
+    changed = flows.effective(flow, {"enabled": False, "steps": {"reminder": {"delay_seconds": 60,
+                                                                             "template": "credit_granted"},
+                                                                "nope": {"delay_seconds": 1}}})
+    assert not changed.enabled
+    assert changed.step("reminder").delay == timedelta(seconds=60)
+    assert changed.step("reminder").template == "credit_granted"
+    assert changed.step("granted") == flow.step("granted")
+    assert flows.effective(flow, None) is flow
+    assert flows.BY_KEY["segment_at_risk"].enabled is False
+    assert flows.effective(flows.BY_KEY["segment_at_risk"], {"enabled": True, "steps": {}}).enabled
