@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from services.customers.consumers import HANDLERS
+from services.customers.jobs import JOBS
 from services.customers.schema import schema
 from shared.runtime import ServiceDefinition, create_app
 
@@ -11,5 +12,6 @@ DEFINITION = ServiceDefinition(
     schema=schema,
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
+    jobs=JOBS,
 )
 app = create_app(DEFINITION)
