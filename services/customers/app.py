@@ -5,6 +5,7 @@ from pathlib import Path
 from services.customers.consumers import HANDLERS
 from services.customers.jobs import JOBS
 from services.customers.schema import schema
+from services.customers.webhooks import ROUTES
 from shared.runtime import ServiceDefinition, create_app
 
 DEFINITION = ServiceDefinition(
@@ -13,5 +14,6 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
     jobs=JOBS,
+    routes=ROUTES,
 )
 app = create_app(DEFINITION)

@@ -14,6 +14,7 @@ from services.customers.metrics import Counts
 from services.customers.orders import NewOrder, change_status, net_amount
 from services.customers.profiles import Profile
 from services.customers.segments import SEGMENTS, Facts, SegmentRules, engagement_score, segment
+from services.customers.shopify import Refund
 from shared import events, outbox, schedule
 from shared.errors import Conflict, NotFound
 from shared.money import in_minor_units
@@ -639,3 +640,29 @@ async def export_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> di
         "orders": [{**plain(o), "lines": by_order.get(o["id"], [])} for o in orders],
         "engagement": [plain(e) for e in engagement],
     }
+
+
+# ---- webhook intake ------------------------------------------------------------------------
+
+
+async def ensure_customer(conn: asyncpg.Connection, shop: str, p: Profile) -> None:
+    """Create the customer an order names when we do not know them yet; an order's copy of the
+    profile is partial, so it never overwrites one we have."""
+    if await get_customer(conn, shop, p.id) is None:
+        await save_profile(conn, shop, p)
+
+
+async def apply_refund(conn: asyncpg.Connection, shop: str, refund: Refund) -> bool:
+    """Add one refund (by its id, once) to the order's cumulative refunded amount."""
+    inserted = await conn.fetchval(
+        """INSERT INTO order_refunds (shop_id, refund_id, order_id, amount) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (shop_id, refund_id) DO NOTHING RETURNING true""",
+        shop, refund.id, refund.order_id, refund.amount,
+    )
+    if not inserted:
+        return False
+    if refund.amount > 0:
+        row = await conn.fetchrow("SELECT refunded_total FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE",
+                                  shop, refund.order_id)
+        await change_order_status(conn, shop, refund.order_id, "REFUNDED", row["refunded_total"] + refund.amount)
+    return True
