@@ -350,24 +350,32 @@ def _facts(row: asyncpg.Record) -> Facts:
     )
 
 
-async def _apply_segment(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, rules: SegmentRules,
-                         now: datetime) -> bool:
-    facts = _facts(row)
-    new_segment = segment(facts, rules, now)
-    score = engagement_score(facts, rules, now)
-    if new_segment == row["segment"] and score == row["engagement_score"]:
-        return False
+async def _apply_segments(conn: asyncpg.Connection, shop: str, rows: list[asyncpg.Record], rules: SegmentRules,
+                          now: datetime) -> int:
+    """Store the segment and score of each customer whose values moved (one statement for the
+    lot) and announce each segment change. Returns how many customers moved."""
+    moved: list[tuple[str, str, int]] = []
+    for row in rows:
+        facts = _facts(row)
+        new_segment, score = segment(facts, rules, now), engagement_score(facts, rules, now)
+        if (new_segment, score) != (row["segment"], row["engagement_score"]):
+            moved.append((row["id"], new_segment, score))
+    if not moved:
+        return 0
     await conn.execute(
-        """UPDATE customers SET engagement_score = $3, segment = $4,
-               segment_since = CASE WHEN segment = $4 THEN segment_since ELSE $5 END
-           WHERE shop_id = $1 AND id = $2""",
-        shop, row["id"], score, new_segment, now,
+        """UPDATE customers c SET engagement_score = m.score, segment = m.segment,
+               segment_since = CASE WHEN c.segment = m.segment THEN c.segment_since ELSE $2 END
+           FROM unnest($3::text[], $4::text[], $5::int[]) AS m(id, segment, score)
+           WHERE c.shop_id = $1 AND c.id = m.id""",
+        shop, now, [m[0] for m in moved], [m[1] for m in moved], [m[2] for m in moved],
     )
-    if new_segment != row["segment"]:
-        await outbox.add(conn, events.CustomerSegmentChanged(
-            shop=shop, customer_id=row["id"], from_segment=row["segment"], to_segment=new_segment,
-        ), source=SOURCE)
-    return True
+    before = {row["id"]: row["segment"] for row in rows}
+    for customer_id, new_segment, _ in moved:
+        if new_segment != before[customer_id]:
+            await outbox.add(conn, events.CustomerSegmentChanged(
+                shop=shop, customer_id=customer_id, from_segment=before[customer_id], to_segment=new_segment,
+            ), source=SOURCE)
+    return len(moved)
 
 
 async def refresh_customer(conn: asyncpg.Connection, shop: str, customer_id: str,
@@ -379,7 +387,7 @@ async def refresh_customer(conn: asyncpg.Connection, shop: str, customer_id: str
     rules = await rules_for(conn, shop)
     row = await conn.fetchrow(_facts_query(False), *_facts_args(shop, rules, now, customer_id))
     if row is not None:
-        await _apply_segment(conn, shop, row, rules, now)
+        await _apply_segments(conn, shop, [row], rules, now)
 
 
 async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None = None) -> int:
@@ -391,8 +399,7 @@ async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None
     changed, last = 0, ""
     while True:
         rows = await conn.fetch(_facts_query(True), *_facts_args(shop, rules, now, last))
-        for row in rows:
-            changed += await _apply_segment(conn, shop, row, rules, now)
+        changed += await _apply_segments(conn, shop, rows, rules, now)
         if len(rows) < 2000:
             break
         last = rows[-1]["id"]
@@ -487,15 +494,19 @@ async def retention_counts(pool: asyncpg.Pool, shop: str, start: datetime, end: 
     """Aggregate DOMAIN.md's counts for [start, end) in SQL; also the currency of the latest
     counting order (None when the shop has none)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        active = f"""SELECT count(DISTINCT customer_id) FROM orders
+        # COLLATE "C": counting distinct ids needs no linguistic order, and sorting under one is the slow part.
+        active = f"""SELECT count(DISTINCT customer_id COLLATE "C") FROM orders
                      WHERE shop_id = $1 AND status IN {COUNTING}
                        AND placed_at >= $2 AND placed_at < $3"""
         window = timedelta(days=window_days)
         start_active = await conn.fetchval(active, shop, start - window, start)
         end_active = await conn.fetchval(active, shop, end - window, end)
         new = await conn.fetchrow(
-            """SELECT count(*) AS n, count(*) FILTER (WHERE o.referral_converted) AS referred
-               FROM customers c LEFT JOIN orders o ON o.shop_id = c.shop_id AND o.id = c.first_order_id
+            """SELECT count(*) AS n,
+                      count(*) FILTER (WHERE EXISTS (
+                          SELECT 1 FROM orders o
+                          WHERE o.shop_id = c.shop_id AND o.id = c.first_order_id AND o.referral_converted)) AS referred
+               FROM customers c
                WHERE c.shop_id = $1 AND c.first_order_at >= $2 AND c.first_order_at < $3""",
             shop, start, end,
         )
@@ -520,17 +531,19 @@ async def retention_counts(pool: asyncpg.Pool, shop: str, start: datetime, end: 
                FROM customers WHERE shop_id = $1 AND second_order_at >= $2 AND second_order_at < $3""",
             shop, start, end,
         )
+        # Orders of cohort customers all lie in the period (after their first), so one pass over the
+        # period's counting orders, joined to the cohort, gives each customer's active months.
         cohort_rows = await conn.fetch(
-            f"""SELECT date_trunc('month', c.first_order_at AT TIME ZONE 'UTC') AS month,
-                       (extract(year FROM o.placed_at AT TIME ZONE 'UTC') * 12
-                        + extract(month FROM o.placed_at AT TIME ZONE 'UTC'))::int
-                       - (extract(year FROM c.first_order_at AT TIME ZONE 'UTC') * 12
-                          + extract(month FROM c.first_order_at AT TIME ZONE 'UTC'))::int AS k,
-                       count(DISTINCT c.id) AS buyers
-                FROM customers c
-                JOIN orders o ON o.shop_id = c.shop_id AND o.customer_id = c.id AND o.status IN {COUNTING}
-                             AND o.placed_at >= c.first_order_at AND o.placed_at < $3
-                WHERE c.shop_id = $1 AND c.first_order_at >= $2 AND c.first_order_at < $3
+            f"""SELECT month, k, count(*) AS buyers FROM (
+                    SELECT c.id COLLATE "C", date_trunc('month', c.first_order_at AT TIME ZONE 'UTC') AS month,
+                           (extract(year FROM o.placed_at AT TIME ZONE 'UTC') * 12
+                            + extract(month FROM o.placed_at AT TIME ZONE 'UTC'))::int
+                           - (extract(year FROM c.first_order_at AT TIME ZONE 'UTC') * 12
+                              + extract(month FROM c.first_order_at AT TIME ZONE 'UTC'))::int AS k
+                    FROM orders o JOIN customers c ON c.shop_id = o.shop_id AND c.id = o.customer_id
+                    WHERE o.shop_id = $1 AND o.status IN {COUNTING} AND o.placed_at >= $2 AND o.placed_at < $3
+                      AND c.first_order_at >= $2 AND c.first_order_at < $3
+                    GROUP BY 1, 2, 3) active_months
                 GROUP BY 1, 2 ORDER BY 1, 2""",
             shop, start, end,
         )
