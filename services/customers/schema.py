@@ -168,18 +168,32 @@ class Query:
         row = await store.get_customer(c.pool, c.shop, id)
         return Customer.from_row(row) if row is not None else None
 
-    retention_metrics: insights.RetentionMetrics = strawberry.field(resolver=insights.retention_metrics)
-    segment_counts: list[insights.SegmentCount] = strawberry.field(resolver=insights.segment_counts)
-    segment_rules: insights.SegmentRulesType = strawberry.field(resolver=insights.segment_rules)
-    export_customer_data: insights.CustomerDataExport = strawberry.field(resolver=insights.export_customer_data)
+    retention_metrics: insights.RetentionMetrics = strawberry.field(
+        resolver=insights.retention_metrics,
+        description="Retention metrics over [from, to), at most 10 years, per DOMAIN.md's exact definitions (admin).")
+    segment_counts: list[insights.SegmentCount] = strawberry.field(
+        resolver=insights.segment_counts, description="Customers per segment, erased ones left out (admin).")
+    segment_rules: insights.SegmentRulesType = strawberry.field(
+        resolver=insights.segment_rules, description="The shop's segment thresholds (admin).")
+    export_customer_data: insights.CustomerDataExport = strawberry.field(
+        resolver=insights.export_customer_data,
+        description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
 
 
 @strawberry.type
 class Mutation:
-    record_engagement: bool = strawberry.mutation(resolver=insights.record_engagement)
-    configure_segments: insights.SegmentRulesType = strawberry.mutation(resolver=insights.configure_segments)
-    refresh_segments: int = strawberry.mutation(resolver=insights.refresh_segments)
-    erase_customer: bool = strawberry.mutation(resolver=insights.erase_customer)
+    record_engagement: bool = strawberry.mutation(
+        resolver=insights.record_engagement,
+        description="A site visit or an email open/click (ingest); counted once per idempotencyKey.")
+    configure_segments: insights.SegmentRulesType = strawberry.mutation(
+        resolver=insights.configure_segments,
+        description="Change the shop's segment thresholds; unset fields keep their value (admin).")
+    refresh_segments: int = strawberry.mutation(
+        resolver=insights.refresh_segments,
+        description="Run the daily segment and RFM pass now (admin); returns how many customers moved.")
+    erase_customer: bool = strawberry.mutation(
+        resolver=insights.erase_customer,
+        description="GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin).")
 
     @strawberry.mutation(description="Create or update a customer (ingest). Idempotent on id.")
     async def upsert_customer(self, info: Info, input: CustomerInput) -> Customer:

@@ -10,6 +10,8 @@ from tests.stack import INGEST, codes, customer_token, db, unique
 from tests.support import eventually
 
 ERASE = "mutation($id: ID!) { eraseCustomer(id: $id) }"
+PENDING_BIRTHDAY = """SELECT count(*) FROM scheduled_jobs WHERE shop_id = $1 AND kind = 'customer.birthday'
+                        AND status = 'pending'"""
 EXPORT = "query($id: ID!) { exportCustomerData(id: $id) { customerId customers } }"
 
 
@@ -49,6 +51,7 @@ async def test_erase_forgets_the_person_and_keeps_anonymous_aggregates(gql):
     for needle in (email, name, phone, fingerprint):
         assert await customers_db_text_containing(shop, needle), needle  # the probe finds what is there
 
+    assert await customers_value(PENDING_BIRTHDAY, shop) == 1
     assert codes(await gql(ERASE, {"id": person}, INGEST)) == ["FORBIDDEN"]
     assert codes(await gql(ERASE, {"id": person}, customer_token(person, shop=shop))) == ["FORBIDDEN"]
     assert codes(await gql(ERASE, {"id": unique("nobody")}, admin)) == ["NOT_FOUND"]
@@ -61,6 +64,7 @@ async def test_erase_forgets_the_person_and_keeps_anonymous_aggregates(gql):
     for needle in (email, name, phone, fingerprint):
         assert await customers_db_text_containing(shop, needle) == [], needle
 
+    assert await customers_value(PENDING_BIRTHDAY, shop) == 0  # no greeting for a forgotten person
     assert (await gql.ok(ERASE, {"id": person}, admin))["eraseCustomer"] is True  # again: harmless
     erased_events = "SELECT count(*) FROM outbox WHERE shop_id = $1 AND type = 'customer.erased'"
     assert await customers_value(erased_events, shop) == 1

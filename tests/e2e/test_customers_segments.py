@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from services.customers.jobs import JOBS
+from shared.schedule import Job
 from tests.e2e.customers_fixtures import customer, customers_value, days_ago, order, publish_event, shop_admin
-from tests.stack import INGEST, codes, customer_token, unique
+from tests.stack import INGEST, codes, customer_token, db, unique
 from tests.support import eventually
 
 PROFILE = """query($id: ID!) { customer(id: $id) { segment rfm { recency frequency monetary }
@@ -165,3 +169,32 @@ async def test_a_customer_sees_their_own_segment_and_stats_but_not_the_counts(gq
     assert codes(await gql(REFRESH, headers=token)) == ["FORBIDDEN"]
     other = await customer(gql, admin)
     assert codes(await gql(PROFILE, {"id": other}, token)) == ["FORBIDDEN"]
+
+
+async def test_the_daily_job_moves_stale_segments_and_schedules_the_next_day(gql):
+    shop, admin = shop_admin()
+    lapsed = await customer(gql, admin)
+    await order(gql, admin, lapsed, days_ago(120))
+    conn = await db("customers")
+    try:
+        # as if the customer had been NEW when the last order event came in and time had passed since
+        await conn.execute("UPDATE customers SET segment = 'NEW' WHERE shop_id = $1 AND id = $2", shop, lapsed)
+        job = Job(id=0, shop=shop, kind="customers.daily", dedup_key="test", due_at=datetime.now(UTC), payload={},
+                  attempts=0, final_attempt=False)
+        async with conn.transaction():
+            await JOBS["customers.daily"](conn, job)
+        assert await conn.fetchval("SELECT segment FROM customers WHERE shop_id = $1 AND id = $2",
+                                   shop, lapsed) == "AT_RISK"
+        moved = await conn.fetchval(
+            """SELECT envelope->'data'->>'from_segment' FROM outbox WHERE shop_id = $1
+                 AND type = 'customer.segment_changed' ORDER BY seq DESC LIMIT 1""", shop)
+        assert moved == "NEW"
+        assert await conn.fetchval("SELECT rfm_recency FROM customers WHERE shop_id = $1 AND id = $2",
+                                   shop, lapsed) == 1  # the only one in the active base
+        next_day = await conn.fetch(
+            """SELECT due_at FROM scheduled_jobs WHERE shop_id = $1 AND kind = 'customers.daily'
+                 AND status = 'pending'""", shop)
+        assert len(next_day) == 1 and next_day[0]["due_at"] > datetime.now(UTC)
+        assert next_day[0]["due_at"].astimezone(UTC).hour == 3
+    finally:
+        await conn.close()
