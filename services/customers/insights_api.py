@@ -90,7 +90,8 @@ class EngagementInput:
 
 
 async def record_engagement(info: Info, input: EngagementInput) -> bool:
-    """Record a site visit or an email open/click (ingest); moves the customer's segment."""
+    """Record a site visit or an email open/click (ingest); moves the customer's segment. False
+    for an erased customer (nothing is recorded about them any more)."""
     c = ctx(info)
     c.principal.require_ingest()
     now = datetime.now(UTC)
@@ -102,7 +103,7 @@ async def record_engagement(info: Info, input: EngagementInput) -> bool:
     key = None if input.idempotency_key is None else external_id(input.idempotency_key, "idempotencyKey")
     customer_id = external_id(input.customer_id, "customerId")
     return await store.record_engagement(c.pool, c.shop, customer_id, input.kind.value, at,
-                                         None if key is None else f"ingest:{key}") or key is not None
+                                         None if key is None else f"ingest:{key}")
 
 
 @strawberry.type

@@ -54,7 +54,8 @@ async def save_profile(conn: asyncpg.Connection, shop: str, p: Profile) -> async
         ), source=SOURCE)
         await schedule_daily(conn, shop, datetime.now(UTC))
         await schedule_birthday(conn, shop, row)
-        return row
+        await refresh_customer(conn, shop, p.id)  # the engagement score of someone who has done nothing yet
+        return await get_customer(conn, shop, p.id)
     if existing["erased_at"] is not None:
         raise Conflict(f"customer {p.id} was erased and cannot be changed")
     if all(existing[k] == values[k] for k in _PROFILE_FIELDS):
@@ -468,10 +469,15 @@ async def add_engagement(conn: asyncpg.Connection, shop: str, customer_id: str, 
 
 async def record_engagement(pool: asyncpg.Pool, shop: str, customer_id: str, kind: str, at: datetime,
                             key: str | None) -> bool:
+    """True when recorded (now, or before under the same key); False for an erased customer."""
     async with pool.acquire() as conn, conn.transaction():
-        if await get_customer(conn, shop, customer_id) is None:
+        row = await get_customer(conn, shop, customer_id)
+        if row is None:
             raise NotFound(f"unknown customer {customer_id}", field="customerId")
-        return await add_engagement(conn, shop, customer_id, kind, at, key=key)
+        if row["erased_at"] is not None:
+            return False
+        await add_engagement(conn, shop, customer_id, kind, at, key=key)
+        return True
 
 
 async def mark_referral_converted(conn: asyncpg.Connection, shop: str, order_id: str) -> bool:

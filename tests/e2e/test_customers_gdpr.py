@@ -79,6 +79,10 @@ async def test_erase_forgets_the_person_and_keeps_anonymous_aggregates(gql):
     counts = await gql.ok("{ segmentCounts { segment count } }", headers=admin)
     assert sum(c["count"] for c in counts["segmentCounts"]) == 0  # an erased person is in no segment
 
+    engaged = await gql.ok("mutation($i: EngagementInput!) { recordEngagement(input: $i) }",
+                           {"i": {"customerId": person, "kind": "SITE_VISIT"}}, admin)
+    assert engaged["recordEngagement"] is False  # nothing new is recorded about a forgotten person
+    assert await customers_value("SELECT count(*) FROM engagements WHERE shop_id = $1", shop) == 1
     again = await gql("""mutation($i: CustomerInput!) { upsertCustomer(input: $i) { id } }""",
                       {"i": {"id": person, "email": email}}, admin)
     assert codes(again) == ["CONFLICT"]  # a replayed profile cannot bring the person back
