@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 import strawberry
@@ -245,8 +245,9 @@ class CustomerDataExport:
     customers: JSON
 
     @classmethod
-    async def resolve_reference(cls, info: Info, customer_id: strawberry.ID) -> CustomerDataExport:
-        return await export_customer_data(info, customer_id)
+    async def resolve_reference(cls, info: Info, **representation: Any) -> CustomerDataExport:
+        # The representation arrives as the gateway spells the key: {"customerId": ...}.
+        return await export_customer_data(info, strawberry.ID(str(representation.get("customerId", ""))))
 
 
 async def export_customer_data(info: Info, id: strawberry.ID) -> CustomerDataExport:

@@ -142,3 +142,28 @@ async def test_birthday_greeting_goes_out_on_the_day_once_per_year(gql):
         "SELECT count(*) FROM scheduled_jobs WHERE shop_id = $1 AND payload->>'customer_id' = $2", shop, nobody) == 0
     daily = "SELECT count(*) FROM scheduled_jobs WHERE shop_id = $1 AND kind = 'customers.daily' AND status = 'pending'"
     assert await customers_value(daily, shop) == 1  # one daily pass per shop, however many customers
+
+
+async def test_the_export_and_insight_entities_are_guarded_in_the_subgraph_itself(gql):
+    from tests.stack import subgraph_url
+
+    shop, admin = shop_admin()
+    person = await customer(gql, admin)
+    other = await customer(gql, admin)
+    await order(gql, admin, person, days_ago(1))
+    export = """query($r: [_Any!]!) { _entities(representations: $r) { ... on CustomerDataExport {
+        customerId customers } } }"""
+    rep = {"r": [{"__typename": "CustomerDataExport", "customerId": person}]}
+    held = (await gql.ok(export, rep, admin, url=subgraph_url("customers")))["_entities"][0]
+    assert held["customerId"] == person and held["customers"]["profile"]["id"] == person
+    as_person = await gql(export, rep, customer_token(person, shop=shop), url=subgraph_url("customers"))
+    assert codes(as_person) == ["FORBIDDEN"]  # even one's own export goes through an admin
+
+    insight = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Customer { id segment
+        stats { ordersCount } } } }"""
+    mine = await gql.ok(insight, {"r": [{"__typename": "Customer", "id": person}]},
+                        customer_token(person, shop=shop), url=subgraph_url("customers"))
+    assert mine["_entities"][0] == {"id": person, "segment": "NEW", "stats": {"ordersCount": 1}}
+    theirs = await gql(insight, {"r": [{"__typename": "Customer", "id": other}]},
+                       customer_token(person, shop=shop), url=subgraph_url("customers"))
+    assert codes(theirs) == ["FORBIDDEN"]
