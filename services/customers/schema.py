@@ -168,6 +168,16 @@ class Query:
         row = await store.get_customer(c.pool, c.shop, id)
         return Customer.from_row(row) if row is not None else None
 
+    @strawberry.field(description="A segment's customers by id, e.g. a win-back or challenge audience (admin).")
+    async def customers(self, info: Info, segment: insights.Segment, first: int | None = None,
+                        after: str | None = None) -> Connection[Customer]:
+        c = ctx(info)
+        c.principal.require_admin()
+        size = page_size(first)
+        key = decode_cursor(after, str)
+        rows = await store.segment_members(c.pool, c.shop, segment.value, size, key[0] if key else None)
+        return connection(rows, size, node=Customer.from_row, key=lambda r: (r["id"],), after=after)
+
     retention_metrics: insights.RetentionMetrics = strawberry.field(
         resolver=insights.retention_metrics,
         description="Retention metrics over [from, to), at most 10 years, per DOMAIN.md's exact definitions (admin).")

@@ -443,6 +443,17 @@ async def segment_counts(pool: asyncpg.Pool, shop: str) -> dict[str, int]:
     return counts
 
 
+async def segment_members(pool: asyncpg.Pool, shop: str, segment_name: str, size: int,
+                          after: str | None) -> list[asyncpg.Record]:
+    """One page of a segment's customers (not erased), by id (customers_segment index)."""
+    return await pool.fetch(
+        """SELECT * FROM customers WHERE shop_id = $1 AND segment = $2 AND erased_at IS NULL
+             AND ($3::text IS NULL OR id > $3)
+           ORDER BY id LIMIT $4""",
+        shop, segment_name, after, size + 1,
+    )
+
+
 # ---- engagement ----------------------------------------------------------------------------
 
 

@@ -198,3 +198,27 @@ async def test_the_daily_job_moves_stale_segments_and_schedules_the_next_day(gql
         assert next_day[0]["due_at"].astimezone(UTC).hour == 3
     finally:
         await conn.close()
+
+
+async def test_a_segment_lists_its_customers_page_by_page_and_bad_arguments_are_refused(gql):
+    shop, admin = shop_admin()
+    fresh = sorted([await customer(gql, admin) for _ in range(3)])
+    buyer = await customer(gql, admin)
+    await order(gql, admin, buyer, days_ago(1))
+    members = """query($s: Segment!, $first: Int, $after: String) { customers(segment: $s, first: $first,
+        after: $after) { edges { node { id segment } } pageInfo { hasNextPage endCursor } } }"""
+    first = (await gql.ok(members, {"s": "PROSPECT", "first": 2}, admin))["customers"]
+    assert [e["node"]["id"] for e in first["edges"]] == fresh[:2] and first["pageInfo"]["hasNextPage"]
+    rest = (await gql.ok(members, {"s": "PROSPECT", "first": 2, "after": first["pageInfo"]["endCursor"]},
+                         admin))["customers"]
+    assert [e["node"] for e in rest["edges"]] == [{"id": fresh[2], "segment": "PROSPECT"}]
+    assert not rest["pageInfo"]["hasNextPage"]
+    new = (await gql.ok(members, {"s": "NEW"}, admin))["customers"]["edges"]
+    assert [e["node"]["id"] for e in new] == [buyer]
+
+    unknown = await gql(members, {"s": "WHALE"}, admin)
+    assert unknown.get("errors") and not unknown.get("data")  # not a Segment: refused before execution
+    assert codes(await gql(members, {"s": "NEW", "after": "not-a-cursor"}, admin)) == ["BAD_USER_INPUT"]
+    assert codes(await gql(members, {"s": "NEW", "first": 1000}, admin)) == ["BAD_USER_INPUT"]
+    assert codes(await gql(members, {"s": "NEW"}, customer_token(buyer, shop=shop))) == ["FORBIDDEN"]
+    assert codes(await gql(members, {"s": "NEW"}, INGEST)) == ["FORBIDDEN"]
