@@ -596,6 +596,9 @@ async def erase_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> boo
     amounts; contact data, device and payment traces, pending jobs and the published events that
     carried them go. False when already erased (no second event)."""
     async with pool.acquire() as conn, conn.transaction():
+        # Orders first, then the profile: the order in which a status change takes its locks.
+        await conn.execute("SELECT 1 FROM orders WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE",
+                           shop, customer_id)
         row = await conn.fetchrow(
             "SELECT erased_at FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, customer_id
         )
