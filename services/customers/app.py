@@ -3,7 +3,9 @@
 from pathlib import Path
 
 from services.customers.consumers import HANDLERS
+from services.customers.jobs import JOBS
 from services.customers.schema import schema
+from services.customers.webhooks import ROUTES
 from shared.runtime import ServiceDefinition, create_app
 
 DEFINITION = ServiceDefinition(
@@ -11,5 +13,7 @@ DEFINITION = ServiceDefinition(
     schema=schema,
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
+    jobs=JOBS,
+    routes=ROUTES,
 )
 app = create_app(DEFINITION)

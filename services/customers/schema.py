@@ -11,6 +11,7 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
+from services.customers import insights_api as insights
 from services.customers import orders as order_rules
 from services.customers import profiles, store
 from shared.errors import BadUserInput, NotFound
@@ -68,14 +69,30 @@ class Customer:
     locale: str | None = None
     timezone: str | None = None
     birthday: date | None = None
+    row: strawberry.Private[asyncpg.Record | None] = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Customer:
         return cls(
             id=strawberry.ID(row["id"]), email=row["email"], first_name=row["first_name"],
             last_name=row["last_name"], locale=row["locale"], timezone=row["timezone"],
-            birthday=row["birthday"],
+            birthday=row["birthday"], row=row,
         )
+
+    @strawberry.field(description="PROSPECT until the first counting order (DOMAIN.md \"Segments\").")
+    def segment(self, info: Info) -> insights.Segment:
+        customer_ctx(info, self.id)
+        return insights.Segment(self.row["segment"] if self.row is not None else "PROSPECT")
+
+    @strawberry.field(description="RFM scores from the last daily pass; null outside the active base.")
+    def rfm(self, info: Info) -> insights.RfmScore | None:
+        customer_ctx(info, self.id)
+        return insights.RfmScore.of(self.row) if self.row is not None else None
+
+    @strawberry.field(description="Order statistics and the engagement score; null for an unknown customer.")
+    async def stats(self, info: Info) -> insights.CustomerStats | None:
+        customer_ctx(info, self.id)
+        return await insights.stats_of(info, self.row) if self.row is not None else None
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
@@ -151,9 +168,43 @@ class Query:
         row = await store.get_customer(c.pool, c.shop, id)
         return Customer.from_row(row) if row is not None else None
 
+    @strawberry.field(description="A segment's customers by id, e.g. a win-back or challenge audience (admin).")
+    async def customers(self, info: Info, segment: insights.Segment, first: int | None = None,
+                        after: str | None = None) -> Connection[Customer]:
+        c = ctx(info)
+        c.principal.require_admin()
+        size = page_size(first)
+        key = decode_cursor(after, str)
+        rows = await store.segment_members(c.pool, c.shop, segment.value, size, key[0] if key else None)
+        return connection(rows, size, node=Customer.from_row, key=lambda r: (r["id"],), after=after)
+
+    retention_metrics: insights.RetentionMetrics = strawberry.field(
+        resolver=insights.retention_metrics,
+        description="Retention metrics over [from, to), at most 10 years, per DOMAIN.md's exact definitions (admin).")
+    segment_counts: list[insights.SegmentCount] = strawberry.field(
+        resolver=insights.segment_counts, description="Customers per segment, erased ones left out (admin).")
+    segment_rules: insights.SegmentRulesType = strawberry.field(
+        resolver=insights.segment_rules, description="The shop's segment thresholds (admin).")
+    export_customer_data: insights.CustomerDataExport = strawberry.field(
+        resolver=insights.export_customer_data,
+        description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
+
 
 @strawberry.type
 class Mutation:
+    record_engagement: bool = strawberry.mutation(
+        resolver=insights.record_engagement,
+        description="A site visit or an email open/click (ingest); counted once per idempotencyKey.")
+    configure_segments: insights.SegmentRulesType = strawberry.mutation(
+        resolver=insights.configure_segments,
+        description="Change the shop's segment thresholds; unset fields keep their value (admin).")
+    refresh_segments: int = strawberry.mutation(
+        resolver=insights.refresh_segments,
+        description="Run the daily segment and RFM pass now (admin); returns how many customers moved.")
+    erase_customer: bool = strawberry.mutation(
+        resolver=insights.erase_customer,
+        description="GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin).")
+
     @strawberry.mutation(description="Create or update a customer (ingest). Idempotent on id.")
     async def upsert_customer(self, info: Info, input: CustomerInput) -> Customer:
         c = ctx(info)
@@ -205,7 +256,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, Order],
+    types=[Customer, Order, insights.CustomerDataExport],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

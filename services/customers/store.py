@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from services.customers.birthdays import greeting_at, is_birthday, next_greeting
+from services.customers.metrics import Counts
 from services.customers.orders import NewOrder, change_status, net_amount
 from services.customers.profiles import Profile
-from shared import events, outbox
+from services.customers.segments import SEGMENTS, Facts, SegmentRules, engagement_score, segment
+from services.customers.shopify import Refund
+from shared import events, outbox, schedule
 from shared.errors import Conflict, NotFound
 from shared.money import in_minor_units
 
@@ -26,40 +30,106 @@ async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, shop: str, custo
 
 async def upsert_customer(pool: asyncpg.Pool, shop: str, p: Profile) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
-        existing = await conn.fetchrow(
-            "SELECT * FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, p.id
-        )
-        values = asdict(p)
-        if existing is None:
-            row = await conn.fetchrow(
-                """INSERT INTO customers (shop_id, id, email, first_name, last_name, locale, timezone,
-                       birthday, phone, accepts_email, accepts_sms, accepts_whatsapp, referral_code, device_id)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                   RETURNING *""",
-                shop, p.id, p.email, p.first_name, p.last_name, p.locale, p.timezone, p.birthday,
-                p.phone, p.accepts_email, p.accepts_sms, p.accepts_whatsapp, p.referral_code, p.device_id,
-            )
-            await outbox.add(conn, events.CustomerRegistered(
-                shop=shop, customer_id=p.id,
-                **{k: values[k] for k in _PROFILE_FIELDS if k != "phone"},
-                referral_code=p.referral_code, device_id=p.device_id,
-            ), source=SOURCE)
-            return row
-        if all(existing[k] == values[k] for k in _PROFILE_FIELDS):
-            return existing  # a replay of the same profile: no change, no event
+        return await save_profile(conn, shop, p)
+
+
+async def save_profile(conn: asyncpg.Connection, shop: str, p: Profile) -> asyncpg.Record:
+    existing = await conn.fetchrow(
+        "SELECT * FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, p.id
+    )
+    values = asdict(p)
+    if existing is None:
         row = await conn.fetchrow(
-            """UPDATE customers SET email = $3, first_name = $4, last_name = $5, locale = $6,
-                   timezone = $7, birthday = $8, phone = $9, accepts_email = $10, accepts_sms = $11,
-                   accepts_whatsapp = $12, updated_at = now()
-               WHERE shop_id = $1 AND id = $2
+            """INSERT INTO customers (shop_id, id, email, first_name, last_name, locale, timezone,
+                   birthday, phone, accepts_email, accepts_sms, accepts_whatsapp, referral_code, device_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                RETURNING *""",
             shop, p.id, p.email, p.first_name, p.last_name, p.locale, p.timezone, p.birthday,
-            p.phone, p.accepts_email, p.accepts_sms, p.accepts_whatsapp,
+            p.phone, p.accepts_email, p.accepts_sms, p.accepts_whatsapp, p.referral_code, p.device_id,
         )
-        await outbox.add(conn, events.CustomerUpdated(
-            shop=shop, customer_id=p.id, **{k: values[k] for k in _PROFILE_FIELDS if k != "phone"},
+        await outbox.add(conn, events.CustomerRegistered(
+            shop=shop, customer_id=p.id,
+            **{k: values[k] for k in _PROFILE_FIELDS if k != "phone"},
+            referral_code=p.referral_code, device_id=p.device_id,
         ), source=SOURCE)
-        return row
+        await schedule_daily(conn, shop, datetime.now(UTC))
+        await schedule_birthday(conn, shop, row)
+        await refresh_customer(conn, shop, p.id)  # the engagement score of someone who has done nothing yet
+        return await get_customer(conn, shop, p.id)
+    if existing["erased_at"] is not None:
+        raise Conflict(f"customer {p.id} was erased and cannot be changed")
+    if all(existing[k] == values[k] for k in _PROFILE_FIELDS):
+        return existing  # a replay of the same profile: no change, no event
+    row = await conn.fetchrow(
+        """UPDATE customers SET email = $3, first_name = $4, last_name = $5, locale = $6,
+               timezone = $7, birthday = $8, phone = $9, accepts_email = $10, accepts_sms = $11,
+               accepts_whatsapp = $12, updated_at = now()
+           WHERE shop_id = $1 AND id = $2
+           RETURNING *""",
+        shop, p.id, p.email, p.first_name, p.last_name, p.locale, p.timezone, p.birthday,
+        p.phone, p.accepts_email, p.accepts_sms, p.accepts_whatsapp,
+    )
+    await outbox.add(conn, events.CustomerUpdated(
+        shop=shop, customer_id=p.id, **{k: values[k] for k in _PROFILE_FIELDS if k != "phone"},
+    ), source=SOURCE)
+    if (existing["birthday"], existing["timezone"]) != (row["birthday"], row["timezone"]):
+        await schedule.cancel(conn, shop=shop, kind=BIRTHDAY_JOB, dedup_key_prefix=_birthday_prefix(p.id))
+        await schedule_birthday(conn, shop, row)
+    return row
+
+
+# ---- jobs ----------------------------------------------------------------------------------
+
+DAILY_JOB = "customers.daily"
+BIRTHDAY_JOB = "customer.birthday"
+DAILY_AT_HOUR = 3  # UTC
+
+
+def _birthday_prefix(customer_id: str) -> str:
+    return f"{customer_id}\x1f"  # ids never hold control characters (shared.ids)
+
+
+async def schedule_daily(conn: asyncpg.Connection, shop: str, after: datetime) -> None:
+    """The shop's next daily pass (once per shop and day, whoever schedules it first)."""
+    due = datetime.combine(after.astimezone(UTC).date(), time(DAILY_AT_HOUR), tzinfo=UTC)
+    if due <= after:
+        due += timedelta(days=1)
+    await schedule.schedule(conn, shop=shop, kind=DAILY_JOB, dedup_key=due.date().isoformat(), due_at=due)
+
+
+async def schedule_birthday(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, *,
+                            year: int | None = None) -> None:
+    if row["birthday"] is None or row["erased_at"] is not None:
+        return
+    now = datetime.now(UTC)
+    if year is None:
+        year, due = next_greeting(row["birthday"], row["timezone"], now)
+    else:
+        due = greeting_at(row["birthday"], row["timezone"], year)
+    await schedule.schedule(
+        conn, shop=shop, kind=BIRTHDAY_JOB,
+        dedup_key=f"{_birthday_prefix(row['id'])}{year}-{row['birthday'].isoformat()}", due_at=due,
+        payload={"customer_id": row["id"], "year": year},
+    )
+
+
+async def greet_birthday(conn: asyncpg.Connection, shop: str, customer_id: str, year: int) -> bool:
+    """Publish customer.birthday once per customer and year, then schedule next year's."""
+    row = await conn.fetchrow(
+        "SELECT * FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, customer_id
+    )
+    if row is None or row["birthday"] is None or row["erased_at"] is not None:
+        return False
+    greeted = False
+    if (row["birthday_greeted_year"] or 0) < year and is_birthday(row["birthday"], row["timezone"],
+                                                                    datetime.now(UTC), year):
+        await conn.execute(
+            "UPDATE customers SET birthday_greeted_year = $3 WHERE shop_id = $1 AND id = $2", shop, customer_id, year
+        )
+        await outbox.add(conn, events.CustomerBirthday(shop=shop, customer_id=customer_id, year=year), source=SOURCE)
+        greeted = True
+    await schedule_birthday(conn, shop, row, year=year + 1)
+    return greeted
 
 
 async def get_order(conn: asyncpg.Connection | asyncpg.Pool, shop: str, order_id: str) -> asyncpg.Record | None:
@@ -93,40 +163,44 @@ def _order_event_fields(shop: str, row: asyncpg.Record) -> dict[str, Any]:
 async def record_order(pool: asyncpg.Pool, shop: str, o: NewOrder) -> asyncpg.Record:
     """Insert an order once; sending the same order id again returns what is stored."""
     async with pool.acquire() as conn, conn.transaction():
-        if await get_customer(conn, shop, o.customer_id) is None:
-            raise NotFound(f"unknown customer {o.customer_id}; upsertCustomer first", field="customerId")
-        row = await conn.fetchrow(
-            """INSERT INTO orders (shop_id, id, customer_id, currency, status, discount_total,
-                   shipping_total, tax_total, total, placed_at, referral_code, discount_codes,
-                   shipping_address_hash, payment_fingerprint, device_id)
-               VALUES ($1, $2, $3, $4, 'PLACED', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-               ON CONFLICT (shop_id, id) DO NOTHING
-               RETURNING *""",
-            shop, o.id, o.customer_id, o.currency, o.discount_total, o.shipping_total, o.tax_total,
-            o.total, o.placed_at, o.referral_code, list(o.discount_codes), o.shipping_address_hash,
-            o.payment_fingerprint, o.device_id,
-        )
-        if row is None:
-            existing = await get_order(conn, shop, o.id)
-            assert existing is not None
-            if existing["customer_id"] != o.customer_id or existing["total"] != o.total \
-                    or existing["currency"] != o.currency:
-                raise Conflict(f"order {o.id} was already recorded with other data")
-            return existing
-        await conn.executemany(
-            """INSERT INTO order_lines (shop_id, order_id, line_no, product_id, quantity, unit_price)
-               VALUES ($1, $2, $3, $4, $5, $6)""",
-            [(shop, o.id, i, line.product_id, line.quantity, line.unit_price) for i, line in enumerate(o.lines)],
-        )
-        await outbox.add(conn, events.OrderPlaced(
-            **_order_event_fields(shop, row),
-            lines=[events.OrderLine(product_id=x.product_id, quantity=x.quantity, unit_price=x.unit_price)
-                   for x in o.lines],
-            referral_code=o.referral_code, discount_codes=list(o.discount_codes),
-            shipping_address_hash=o.shipping_address_hash, payment_fingerprint=o.payment_fingerprint,
-            device_id=o.device_id,
-        ), source=SOURCE)
-        return row
+        return await insert_order(conn, shop, o)
+
+
+async def insert_order(conn: asyncpg.Connection, shop: str, o: NewOrder) -> asyncpg.Record:
+    if await get_customer(conn, shop, o.customer_id) is None:
+        raise NotFound(f"unknown customer {o.customer_id}; upsertCustomer first", field="customerId")
+    row = await conn.fetchrow(
+        """INSERT INTO orders (shop_id, id, customer_id, currency, status, discount_total,
+               shipping_total, tax_total, total, placed_at, referral_code, discount_codes,
+               shipping_address_hash, payment_fingerprint, device_id)
+           VALUES ($1, $2, $3, $4, 'PLACED', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (shop_id, id) DO NOTHING
+           RETURNING *""",
+        shop, o.id, o.customer_id, o.currency, o.discount_total, o.shipping_total, o.tax_total,
+        o.total, o.placed_at, o.referral_code, list(o.discount_codes), o.shipping_address_hash,
+        o.payment_fingerprint, o.device_id,
+    )
+    if row is None:
+        existing = await get_order(conn, shop, o.id)
+        assert existing is not None
+        if existing["customer_id"] != o.customer_id or existing["total"] != o.total \
+                or existing["currency"] != o.currency:
+            raise Conflict(f"order {o.id} was already recorded with other data")
+        return existing
+    await conn.executemany(
+        """INSERT INTO order_lines (shop_id, order_id, line_no, product_id, quantity, unit_price)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        [(shop, o.id, i, line.product_id, line.quantity, line.unit_price) for i, line in enumerate(o.lines)],
+    )
+    await outbox.add(conn, events.OrderPlaced(
+        **_order_event_fields(shop, row),
+        lines=[events.OrderLine(product_id=x.product_id, quantity=x.quantity, unit_price=x.unit_price)
+               for x in o.lines],
+        referral_code=o.referral_code, discount_codes=list(o.discount_codes),
+        shipping_address_hash=o.shipping_address_hash, payment_fingerprint=o.payment_fingerprint,
+        device_id=o.device_id,
+    ), source=SOURCE)
+    return row
 
 
 _STAMP = {"PAID": "paid_at", "SHIPPED": "shipped_at", "DELIVERED": "delivered_at",
@@ -138,38 +212,48 @@ async def update_order_status(
     at: datetime | None = None,
 ) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT * FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, order_id
-        )
-        if row is None:
-            raise NotFound(f"unknown order {order_id}", field="id")
-        change = change_status(row["status"], status, total=row["total"],
-                               refunded_total=row["refunded_total"], refunded_amount=refunded_amount)
-        if change.event is None:
-            return row
-        stamp = _STAMP[status]
-        row = await conn.fetchrow(
-            f"""UPDATE orders SET status = $3, refunded_total = $4, {stamp} = coalesce($5, now()),
-                   updated_at = now()
-                WHERE shop_id = $1 AND id = $2
-                RETURNING *""",
-            shop, order_id, change.status, change.refunded_total, at,
-        )
-        fields = _order_event_fields(shop, row)
-        payload: events.EventData
-        if change.event == "order.paid":
-            payload = events.OrderPaid(**fields, referral_code=row["referral_code"])
-        elif change.event == "order.shipped":
-            payload = events.OrderShipped(**fields)
-        elif change.event == "order.delivered":
-            payload = events.OrderDelivered(**fields, lines=await order_lines(conn, shop, order_id, row["currency"]))
-        elif change.event == "order.cancelled":
-            payload = events.OrderCancelled(**fields)
-        else:
-            payload = events.OrderRefunded(**fields, refunded_amount=change.refunded_total,
-                                           fully_refunded=change.status == "REFUNDED")
-        await outbox.add(conn, payload, source=SOURCE)
+        return await change_order_status(conn, shop, order_id, status, refunded_amount, at)
+
+
+async def change_order_status(
+    conn: asyncpg.Connection, shop: str, order_id: str, status: str, refunded_amount: Decimal | None,
+    at: datetime | None = None,
+) -> asyncpg.Record:
+    """Apply a status update inside the caller's transaction; the customer's summary and segment
+    follow in the same transaction."""
+    row = await conn.fetchrow(
+        "SELECT * FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, order_id
+    )
+    if row is None:
+        raise NotFound(f"unknown order {order_id}", field="id")
+    change = change_status(row["status"], status, total=row["total"],
+                           refunded_total=row["refunded_total"], refunded_amount=refunded_amount)
+    if change.event is None:
         return row
+    stamp = _STAMP[status]
+    row = await conn.fetchrow(
+        f"""UPDATE orders SET status = $3, refunded_total = $4, {stamp} = coalesce($5, now()),
+               updated_at = now()
+            WHERE shop_id = $1 AND id = $2
+            RETURNING *""",
+        shop, order_id, change.status, change.refunded_total, at,
+    )
+    fields = _order_event_fields(shop, row)
+    payload: events.EventData
+    if change.event == "order.paid":
+        payload = events.OrderPaid(**fields, referral_code=row["referral_code"])
+    elif change.event == "order.shipped":
+        payload = events.OrderShipped(**fields)
+    elif change.event == "order.delivered":
+        payload = events.OrderDelivered(**fields, lines=await order_lines(conn, shop, order_id, row["currency"]))
+    elif change.event == "order.cancelled":
+        payload = events.OrderCancelled(**fields)
+    else:
+        payload = events.OrderRefunded(**fields, refunded_amount=change.refunded_total,
+                                       fully_refunded=change.status == "REFUNDED")
+    await outbox.add(conn, payload, source=SOURCE)
+    await refresh_customer(conn, shop, row["customer_id"])
+    return row
 
 
 async def list_orders(pool: asyncpg.Pool, shop: str, customer_id: str, size: int,
@@ -187,3 +271,431 @@ async def list_orders(pool: asyncpg.Pool, shop: str, customer_id: str, size: int
            ORDER BY placed_at DESC, id DESC LIMIT $5""",
         shop, customer_id, placed_at, last_id, size + 1,
     )
+
+
+# ---- summary and segments ------------------------------------------------------------------
+
+COUNTING = "('PAID', 'SHIPPED', 'DELIVERED')"
+_NET = "greatest(total - shipping_total - tax_total - refunded_total, 0)"
+
+
+async def rules_for(conn: asyncpg.Connection | asyncpg.Pool, shop: str) -> SegmentRules:
+    return SegmentRules.from_json(await conn.fetchval("SELECT rules FROM segment_rules WHERE shop_id = $1", shop))
+
+
+async def save_rules(pool: asyncpg.Pool, shop: str, rules: SegmentRules) -> SegmentRules:
+    await pool.execute(
+        """INSERT INTO segment_rules (shop_id, rules) VALUES ($1, $2)
+           ON CONFLICT (shop_id) DO UPDATE SET rules = EXCLUDED.rules, updated_at = now()""",
+        shop, rules.to_json(),
+    )
+    return rules
+
+
+async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+    """Keep the customer's counting-order summary (stats, first/second/last order) current."""
+    await conn.execute(
+        f"""WITH o AS (
+                SELECT id, placed_at, currency, {_NET} AS net,
+                       row_number() OVER (ORDER BY placed_at, id) AS n
+                FROM orders WHERE shop_id = $1 AND customer_id = $2 AND status IN {COUNTING})
+            UPDATE customers SET
+                orders_count = (SELECT count(*) FROM o),
+                total_spent = (SELECT coalesce(sum(net), 0) FROM o),
+                spent_currency = coalesce((SELECT currency FROM o ORDER BY n DESC LIMIT 1), spent_currency),
+                first_order_id = (SELECT id FROM o WHERE n = 1),
+                first_order_at = (SELECT placed_at FROM o WHERE n = 1),
+                second_order_at = (SELECT placed_at FROM o WHERE n = 2),
+                last_order_at = (SELECT max(placed_at) FROM o)
+            WHERE shop_id = $1 AND id = $2""",
+        shop, customer_id,
+    )
+
+
+def _facts_query(batch: bool) -> str:
+    where = "c.id > $7 ORDER BY c.id LIMIT 2000" if batch else "c.id = $7"
+    return f"""
+        SELECT c.id, c.segment, c.engagement_score, c.orders_count, c.total_spent, c.first_order_at,
+               c.last_order_at,
+               (SELECT count(*) FROM orders o
+                 WHERE o.shop_id = c.shop_id AND o.customer_id = c.id AND o.status IN {COUNTING}
+                   AND o.placed_at > $3 AND o.placed_at <= $2) AS orders_recent,
+               e.*
+        FROM customers c
+        LEFT JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE kind = 'EMAIL_SENT' AND at > $4) AS sent_vip,
+                   count(DISTINCT coalesce(notification_id, id::text))
+                       FILTER (WHERE kind IN ('EMAIL_OPEN', 'EMAIL_CLICK') AND at > $4) AS opened_vip,
+                   count(*) FILTER (WHERE kind = 'EMAIL_SENT' AND at > $5) AS sent_recent,
+                   count(DISTINCT coalesce(notification_id, id::text))
+                       FILTER (WHERE kind IN ('EMAIL_OPEN', 'EMAIL_CLICK') AND at > $5) AS opened_recent,
+                   coalesce(bool_or(kind = 'SITE_VISIT' AND at > $6), false) AS visited_recent
+            FROM engagements e
+            WHERE e.shop_id = c.shop_id AND e.customer_id = c.id AND e.at > least($4, $5, $6) AND e.at <= $2
+        ) e ON true
+        WHERE c.shop_id = $1 AND c.erased_at IS NULL AND {where}"""
+
+
+def _facts_args(shop: str, rules: SegmentRules, now: datetime, key: str) -> list[Any]:
+    return [shop, now, now - timedelta(days=rules.regular_days), now - timedelta(days=rules.vip_email_days),
+            now - timedelta(days=rules.email_days), now - timedelta(days=rules.visit_days), key]
+
+
+def _facts(row: asyncpg.Record) -> Facts:
+    return Facts(
+        orders_count=row["orders_count"], total_spent=row["total_spent"], first_order_at=row["first_order_at"],
+        last_order_at=row["last_order_at"], orders_recent=row["orders_recent"],
+        emails_sent_vip=row["sent_vip"], emails_opened_vip=row["opened_vip"],
+        emails_sent_recent=row["sent_recent"], emails_opened_recent=row["opened_recent"],
+        visited_recent=row["visited_recent"],
+    )
+
+
+async def _apply_segments(conn: asyncpg.Connection, shop: str, rows: list[asyncpg.Record], rules: SegmentRules,
+                          now: datetime) -> int:
+    """Store the segment and score of each customer whose values moved (one statement for the
+    lot) and announce each segment change. Returns how many customers moved."""
+    moved: list[tuple[str, str, int]] = []
+    for row in rows:
+        facts = _facts(row)
+        new_segment, score = segment(facts, rules, now), engagement_score(facts, rules, now)
+        if (new_segment, score) != (row["segment"], row["engagement_score"]):
+            moved.append((row["id"], new_segment, score))
+    if not moved:
+        return 0
+    await conn.execute(
+        """UPDATE customers c SET engagement_score = m.score, segment = m.segment,
+               segment_since = CASE WHEN c.segment = m.segment THEN c.segment_since ELSE $2 END
+           FROM unnest($3::text[], $4::text[], $5::int[]) AS m(id, segment, score)
+           WHERE c.shop_id = $1 AND c.id = m.id""",
+        shop, now, [m[0] for m in moved], [m[1] for m in moved], [m[2] for m in moved],
+    )
+    before = {row["id"]: row["segment"] for row in rows}
+    for customer_id, new_segment, _ in moved:
+        if new_segment != before[customer_id]:
+            await outbox.add(conn, events.CustomerSegmentChanged(
+                shop=shop, customer_id=customer_id, from_segment=before[customer_id], to_segment=new_segment,
+            ), source=SOURCE)
+    return len(moved)
+
+
+async def refresh_customer(conn: asyncpg.Connection, shop: str, customer_id: str,
+                           now: datetime | None = None) -> None:
+    """Recompute one customer's order summary, engagement score and segment (inside the caller's
+    transaction); publishes customer.segment_changed when the segment moves."""
+    now = now or datetime.now(UTC)
+    await _summarise_orders(conn, shop, customer_id)
+    rules = await rules_for(conn, shop)
+    row = await conn.fetchrow(_facts_query(False), *_facts_args(shop, rules, now, customer_id))
+    if row is not None:
+        await _apply_segments(conn, shop, [row], rules, now)
+
+
+async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None = None) -> int:
+    """The daily pass, in the caller's transaction: segments move with time alone (NEW ages,
+    AT_RISK after quiet days), and RFM quintiles are taken over the active base. Customers are
+    read in batches so memory stays flat on large shops. Returns how many customers changed."""
+    now = now or datetime.now(UTC)
+    rules = await rules_for(conn, shop)
+    changed, last = 0, ""
+    while True:
+        rows = await conn.fetch(_facts_query(True), *_facts_args(shop, rules, now, last))
+        changed += await _apply_segments(conn, shop, rows, rules, now)
+        if len(rows) < 2000:
+            break
+        last = rows[-1]["id"]
+    await refresh_rfm(conn, shop, now)
+    return changed
+
+
+async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime, window_days: int = 365) -> None:
+    """RFM scores 1-5 by quintile of rank in the active base (a counting order in the window).
+    Ties share the lower score; customers outside the active base have no score."""
+    await conn.execute(
+        """UPDATE customers SET rfm_recency = NULL, rfm_frequency = NULL, rfm_monetary = NULL, rfm_at = NULL
+           WHERE shop_id = $1 AND rfm_at IS NOT NULL""", shop)
+    await conn.execute(
+        f"""WITH base AS (
+                SELECT customer_id, max(placed_at) AS last_at, count(*) AS n, sum({_NET}) AS spent
+                FROM orders
+                WHERE shop_id = $1 AND status IN {COUNTING}
+                  AND placed_at >= $3 AND placed_at < $2
+                GROUP BY customer_id),
+            scored AS (
+                SELECT customer_id,
+                       1 + floor(5 * (rank() OVER (ORDER BY last_at) - 1)::numeric / count(*) OVER ()) AS r,
+                       1 + floor(5 * (rank() OVER (ORDER BY n) - 1)::numeric / count(*) OVER ()) AS f,
+                       1 + floor(5 * (rank() OVER (ORDER BY spent) - 1)::numeric / count(*) OVER ()) AS m
+                FROM base)
+            UPDATE customers c SET rfm_recency = s.r, rfm_frequency = s.f, rfm_monetary = s.m, rfm_at = $2
+            FROM scored s WHERE c.shop_id = $1 AND c.id = s.customer_id""",
+        shop, now, now - timedelta(days=window_days),
+    )
+
+
+async def segment_counts(pool: asyncpg.Pool, shop: str) -> dict[str, int]:
+    rows = await pool.fetch(
+        "SELECT segment, count(*) AS n FROM customers WHERE shop_id = $1 AND erased_at IS NULL GROUP BY segment",
+        shop,
+    )
+    counts = dict.fromkeys(SEGMENTS, 0)
+    counts.update({r["segment"]: r["n"] for r in rows})
+    return counts
+
+
+async def segment_members(pool: asyncpg.Pool, shop: str, segment_name: str, size: int,
+                          after: str | None) -> list[asyncpg.Record]:
+    """One page of a segment's customers (not erased), by id (customers_segment index)."""
+    return await pool.fetch(
+        """SELECT * FROM customers WHERE shop_id = $1 AND segment = $2 AND erased_at IS NULL
+             AND ($3::text IS NULL OR id > $3)
+           ORDER BY id LIMIT $4""",
+        shop, segment_name, after, size + 1,
+    )
+
+
+# ---- engagement ----------------------------------------------------------------------------
+
+
+async def add_engagement(conn: asyncpg.Connection, shop: str, customer_id: str, kind: str, at: datetime, *,
+                         notification_id: str | None = None, key: str | None = None) -> bool:
+    """Record an engagement and move the segment; False when the key was seen before or the
+    customer is unknown to this service (or erased)."""
+    customer = await conn.fetchrow(
+        "SELECT erased_at FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, customer_id
+    )
+    if customer is None or customer["erased_at"] is not None:
+        return False
+    inserted = await conn.fetchval(
+        """INSERT INTO engagements (shop_id, customer_id, kind, at, notification_id, idempotency_key)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (shop_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+           RETURNING true""",
+        shop, customer_id, kind, at, notification_id, key,
+    )
+    if inserted:
+        await refresh_customer(conn, shop, customer_id)
+    return bool(inserted)
+
+
+async def record_engagement(pool: asyncpg.Pool, shop: str, customer_id: str, kind: str, at: datetime,
+                            key: str | None) -> bool:
+    """True when recorded (now, or before under the same key); False for an erased customer."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await get_customer(conn, shop, customer_id)
+        if row is None:
+            raise NotFound(f"unknown customer {customer_id}", field="customerId")
+        if row["erased_at"] is not None:
+            return False
+        await add_engagement(conn, shop, customer_id, kind, at, key=key)
+        return True
+
+
+async def mark_referral_converted(conn: asyncpg.Connection, shop: str, order_id: str) -> bool:
+    result = await conn.execute(
+        "UPDATE orders SET referral_converted = true WHERE shop_id = $1 AND id = $2 AND NOT referral_converted",
+        shop, order_id,
+    )
+    return result.endswith(" 1")
+
+
+# ---- retention metrics ---------------------------------------------------------------------
+
+
+def _months_between(first: datetime, last: datetime) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
+async def retention_counts(pool: asyncpg.Pool, shop: str, start: datetime, end: datetime,
+                           window_days: int = 365) -> tuple[Counts, str | None]:
+    """Aggregate DOMAIN.md's counts for [start, end) in SQL; also the currency of the latest
+    counting order (None when the shop has none)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        # COLLATE "C": counting distinct ids needs no linguistic order, and sorting under one is the slow part.
+        active = f"""SELECT count(DISTINCT customer_id COLLATE "C") FROM orders
+                     WHERE shop_id = $1 AND status IN {COUNTING}
+                       AND placed_at >= $2 AND placed_at < $3"""
+        window = timedelta(days=window_days)
+        start_active = await conn.fetchval(active, shop, start - window, start)
+        end_active = await conn.fetchval(active, shop, end - window, end)
+        new = await conn.fetchrow(
+            """SELECT count(*) AS n,
+                      count(*) FILTER (WHERE EXISTS (
+                          SELECT 1 FROM orders o
+                          WHERE o.shop_id = c.shop_id AND o.id = c.first_order_id AND o.referral_converted)) AS referred
+               FROM customers c
+               WHERE c.shop_id = $1 AND c.first_order_at >= $2 AND c.first_order_at < $3""",
+            shop, start, end,
+        )
+        period = await conn.fetchrow(
+            f"""SELECT count(*) AS buyers, count(*) FILTER (WHERE n >= 2) AS repeat_buyers,
+                       coalesce(sum(n), 0) AS orders, coalesce(sum(net), 0) AS revenue
+                FROM (SELECT customer_id, count(*) AS n, sum({_NET}) AS net FROM orders
+                      WHERE shop_id = $1 AND status IN {COUNTING} AND placed_at >= $2 AND placed_at < $3
+                      GROUP BY customer_id) per_customer""",
+            shop, start, end,
+        )
+        reorder = await conn.fetchrow(
+            """SELECT count(*) AS base,
+                      count(*) FILTER (WHERE second_order_at <= first_order_at + interval '60 days') AS reordered
+               FROM customers
+               WHERE shop_id = $1 AND first_order_at >= $2 AND first_order_at < $3""",
+            shop, start, end - timedelta(days=60),
+        )
+        median = await conn.fetchval(
+            """SELECT percentile_cont(0.5) WITHIN GROUP
+                          (ORDER BY extract(epoch FROM second_order_at - first_order_at) / 86400)
+               FROM customers WHERE shop_id = $1 AND second_order_at >= $2 AND second_order_at < $3""",
+            shop, start, end,
+        )
+        # Orders of cohort customers all lie in the period (after their first), so one pass over the
+        # period's counting orders, joined to the cohort, gives each customer's active months.
+        cohort_rows = await conn.fetch(
+            f"""SELECT month, k, count(*) AS buyers FROM (
+                    SELECT c.id COLLATE "C", date_trunc('month', c.first_order_at AT TIME ZONE 'UTC') AS month,
+                           (extract(year FROM o.placed_at AT TIME ZONE 'UTC') * 12
+                            + extract(month FROM o.placed_at AT TIME ZONE 'UTC'))::int
+                           - (extract(year FROM c.first_order_at AT TIME ZONE 'UTC') * 12
+                              + extract(month FROM c.first_order_at AT TIME ZONE 'UTC'))::int AS k
+                    FROM orders o JOIN customers c ON c.shop_id = o.shop_id AND c.id = o.customer_id
+                    WHERE o.shop_id = $1 AND o.status IN {COUNTING} AND o.placed_at >= $2 AND o.placed_at < $3
+                      AND c.first_order_at >= $2 AND c.first_order_at < $3
+                    GROUP BY 1, 2, 3) active_months
+                GROUP BY 1, 2 ORDER BY 1, 2""",
+            shop, start, end,
+        )
+        currency = await conn.fetchval(
+            f"""SELECT currency FROM orders WHERE shop_id = $1 AND status IN {COUNTING} AND placed_at < $2
+                ORDER BY placed_at DESC LIMIT 1""",
+            shop, end,
+        )
+    last = (end - timedelta(microseconds=1)).astimezone(UTC)
+    per_month: dict[datetime, dict[int, int]] = {}
+    for r in cohort_rows:
+        per_month.setdefault(r["month"], {})[r["k"]] = r["buyers"]
+    cohorts = []
+    for month, active_by_k in per_month.items():
+        span = _months_between(month, last) + 1
+        cohorts.append((month.strftime("%Y-%m"), active_by_k.get(0, 0),
+                        [active_by_k.get(k, 0) for k in range(span)]))
+    counts = Counts(
+        start_active=start_active, end_active=end_active, new=new["n"], new_referred=new["referred"],
+        buyers=period["buyers"], repeat_buyers=period["repeat_buyers"], orders=period["orders"],
+        revenue=period["revenue"], reorder_base=reorder["base"], reordered=reorder["reordered"],
+        median_days_to_second=None if median is None else Decimal(str(round(median, 4))),
+        cohorts=cohorts,
+    )
+    return counts, currency
+
+
+# ---- GDPR ----------------------------------------------------------------------------------
+
+
+async def erase_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> bool:
+    """Forget the person: the profile keeps its id and order summary, orders keep ids and
+    amounts; contact data, device and payment traces, pending jobs and the published events that
+    carried them go. False when already erased (no second event)."""
+    async with pool.acquire() as conn, conn.transaction():
+        # Orders first, then the profile: the order in which a status change takes its locks.
+        await conn.execute("SELECT 1 FROM orders WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE",
+                           shop, customer_id)
+        row = await conn.fetchrow(
+            "SELECT erased_at FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, customer_id
+        )
+        if row is None:
+            raise NotFound(f"unknown customer {customer_id}", field="id")
+        if row["erased_at"] is not None:
+            return False
+        await conn.execute(
+            """UPDATE customers SET email = NULL, first_name = NULL, last_name = NULL, timezone = NULL,
+                   birthday = NULL, phone = NULL, accepts_email = false, accepts_sms = false,
+                   accepts_whatsapp = false, referral_code = NULL, device_id = NULL,
+                   erased_at = now(), updated_at = now()
+               WHERE shop_id = $1 AND id = $2""",
+            shop, customer_id,
+        )
+        await conn.execute(
+            """UPDATE orders SET referral_code = NULL, discount_codes = '{}', shipping_address_hash = NULL,
+                   payment_fingerprint = NULL, device_id = NULL, updated_at = now()
+               WHERE shop_id = $1 AND customer_id = $2""",
+            shop, customer_id,
+        )
+        await conn.execute(
+            "UPDATE engagements SET idempotency_key = NULL WHERE shop_id = $1 AND customer_id = $2",
+            shop, customer_id,
+        )
+        await schedule.cancel(conn, shop=shop, kind=BIRTHDAY_JOB, dedup_key_prefix=_birthday_prefix(customer_id))
+        # Published events are history only the relay keeps; those about this person carried their profile.
+        await conn.execute(
+            """DELETE FROM outbox WHERE shop_id = $1 AND published_at IS NOT NULL
+                 AND envelope->'data'->>'customer_id' = $2""",
+            shop, customer_id,
+        )
+        await outbox.add(conn, events.CustomerErased(shop=shop, customer_id=customer_id), source=SOURCE)
+        return True
+
+
+async def export_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> dict[str, Any]:
+    """Everything this service holds about the person, as JSON-ready values."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        profile = await get_customer(conn, shop, customer_id)
+        if profile is None:
+            raise NotFound(f"unknown customer {customer_id}", field="id")
+        orders = await conn.fetch(
+            "SELECT * FROM orders WHERE shop_id = $1 AND customer_id = $2 ORDER BY placed_at, id", shop, customer_id
+        )
+        lines = await conn.fetch(
+            """SELECT l.order_id, l.product_id, l.quantity, l.unit_price FROM order_lines l
+               JOIN orders o ON o.shop_id = l.shop_id AND o.id = l.order_id
+               WHERE l.shop_id = $1 AND o.customer_id = $2 ORDER BY l.order_id, l.line_no""",
+            shop, customer_id,
+        )
+        engagement = await conn.fetch(
+            """SELECT kind, at, notification_id FROM engagements
+               WHERE shop_id = $1 AND customer_id = $2 ORDER BY at, id""",
+            shop, customer_id,
+        )
+
+    def plain(record: asyncpg.Record, drop: tuple[str, ...] = ("shop_id",)) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in record.items():
+            if key in drop:
+                continue
+            out[key] = value.isoformat() if isinstance(value, datetime | date) else \
+                str(value) if isinstance(value, Decimal) else value
+        return out
+
+    by_order: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_order.setdefault(line["order_id"], []).append(plain(line, ("order_id",)))
+    return {
+        "profile": plain(profile),
+        "orders": [{**plain(o), "lines": by_order.get(o["id"], [])} for o in orders],
+        "engagement": [plain(e) for e in engagement],
+    }
+
+
+# ---- webhook intake ------------------------------------------------------------------------
+
+
+async def ensure_customer(conn: asyncpg.Connection, shop: str, p: Profile) -> None:
+    """Create the customer an order names when we do not know them yet; an order's copy of the
+    profile is partial, so it never overwrites one we have."""
+    if await get_customer(conn, shop, p.id) is None:
+        await save_profile(conn, shop, p)
+
+
+async def apply_refund(conn: asyncpg.Connection, shop: str, refund: Refund) -> bool:
+    """Add one refund (by its id, once) to the order's cumulative refunded amount."""
+    inserted = await conn.fetchval(
+        """INSERT INTO order_refunds (shop_id, refund_id, order_id, amount) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (shop_id, refund_id) DO NOTHING RETURNING true""",
+        shop, refund.id, refund.order_id, refund.amount,
+    )
+    if not inserted:
+        return False
+    if refund.amount > 0:
+        row = await conn.fetchrow("SELECT refunded_total FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE",
+                                  shop, refund.order_id)
+        await change_order_status(conn, shop, refund.order_id, "REFUNDED", row["refunded_total"] + refund.amount)
+    return True

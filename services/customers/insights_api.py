@@ -1,0 +1,266 @@
+"""The GraphQL surface of insights: segments, RFM, stats, engagement, retention metrics and GDPR.
+Thin: rules live in segments.py / metrics.py, SQL in store.py. schema.py wires these resolvers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any
+
+import asyncpg
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from services.customers import metrics, store
+from services.customers.segments import SegmentRules
+from shared.errors import BadUserInput
+from shared.graphql import Money, ctx
+from shared.ids import external_id
+from shared.money import parse_amount
+
+FUTURE_LEEWAY = timedelta(minutes=5)
+
+
+@strawberry.enum
+class Segment(Enum):
+    PROSPECT = "PROSPECT"
+    NEW = "NEW"
+    REGULAR = "REGULAR"
+    VIP = "VIP"
+    AT_RISK = "AT_RISK"
+    CHURNED = "CHURNED"
+
+
+@strawberry.enum
+class EngagementKind(Enum):
+    SITE_VISIT = "SITE_VISIT"
+    EMAIL_OPEN = "EMAIL_OPEN"
+    EMAIL_CLICK = "EMAIL_CLICK"
+
+
+@strawberry.type(description="Recency, frequency and monetary value, each 1-5 by quintile of the active base.")
+class RfmScore:
+    recency: int
+    frequency: int
+    monetary: int
+    computed_at: datetime
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> RfmScore | None:
+        if row["rfm_at"] is None:
+            return None
+        return cls(recency=row["rfm_recency"], frequency=row["rfm_frequency"], monetary=row["rfm_monetary"],
+                   computed_at=row["rfm_at"])
+
+
+@strawberry.type(description="Counting orders (PAID, SHIPPED, DELIVERED) at their net amount.")
+class CustomerStats:
+    orders_count: int
+    total_spent: Money
+    average_order_value: Money
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    engagement_score: int = strawberry.field(description="Negative engagement score: 0 is fully engaged.")
+    engagement_threshold: int = strawberry.field(description="At or below it the customer is AT_RISK.")
+    segment_since: datetime
+
+
+async def stats_of(info: Info, row: asyncpg.Record) -> CustomerStats:
+    c = ctx(info)
+    rules = await store.rules_for(c.pool, c.shop)
+    currency = row["spent_currency"] or "EUR"
+    count = row["orders_count"]
+    return CustomerStats(
+        orders_count=count, total_spent=Money.of(row["total_spent"], currency),
+        average_order_value=Money.of(row["total_spent"] / count if count else Decimal(0), currency),
+        first_order_at=row["first_order_at"], last_order_at=row["last_order_at"],
+        engagement_score=row["engagement_score"], engagement_threshold=rules.engagement_threshold,
+        segment_since=row["segment_since"],
+    )
+
+
+@strawberry.input
+class EngagementInput:
+    customer_id: strawberry.ID
+    kind: EngagementKind
+    at: datetime | None = strawberry.field(default=None, description="When it happened; default now")
+    idempotency_key: str | None = strawberry.field(default=None, description="Counts once per key")
+
+
+async def record_engagement(info: Info, input: EngagementInput) -> bool:
+    """Record a site visit or an email open/click (ingest); moves the customer's segment. False
+    for an erased customer (nothing is recorded about them any more)."""
+    c = ctx(info)
+    c.principal.require_ingest()
+    now = datetime.now(UTC)
+    at = input.at or now
+    if at.tzinfo is None:
+        raise BadUserInput("at needs a time zone offset", field="at")
+    if at > now + FUTURE_LEEWAY:
+        raise BadUserInput("at lies in the future", field="at")
+    key = None if input.idempotency_key is None else external_id(input.idempotency_key, "idempotencyKey")
+    customer_id = external_id(input.customer_id, "customerId")
+    return await store.record_engagement(c.pool, c.shop, customer_id, input.kind.value, at,
+                                         None if key is None else f"ingest:{key}")
+
+
+@strawberry.type
+class SegmentCount:
+    segment: Segment
+    count: int
+
+
+async def segment_counts(info: Info) -> list[SegmentCount]:
+    """How many customers (not erased) are in each segment (admin)."""
+    c = ctx(info)
+    c.principal.require_admin()
+    counts = await store.segment_counts(c.pool, c.shop)
+    return [SegmentCount(segment=Segment(s), count=n) for s, n in counts.items()]
+
+
+@strawberry.type(name="SegmentRules", description="A shop's segment thresholds (DOMAIN.md defaults).")
+class SegmentRulesType:
+    new_days: int
+    regular_days: int
+    regular_min_orders: int
+    vip_min_orders: int
+    vip_min_aov: str
+    vip_min_open_percent: int
+    vip_email_days: int
+    at_risk_days: int
+    churned_days: int
+    visit_days: int
+    email_days: int
+    purchase_gap_days: int
+    engagement_threshold: int
+
+    @classmethod
+    def of(cls, rules: SegmentRules) -> SegmentRulesType:
+        return cls(**{**rules.to_json()})
+
+
+@strawberry.input
+class SegmentRulesInput:
+    new_days: int | None = None
+    regular_days: int | None = None
+    regular_min_orders: int | None = None
+    vip_min_orders: int | None = None
+    vip_min_aov: str | None = None
+    vip_min_open_percent: int | None = None
+    vip_email_days: int | None = None
+    at_risk_days: int | None = None
+    churned_days: int | None = None
+    visit_days: int | None = None
+    email_days: int | None = None
+    purchase_gap_days: int | None = None
+    engagement_threshold: int | None = None
+
+
+async def segment_rules(info: Info) -> SegmentRulesType:
+    """The shop's segment thresholds (admin)."""
+    c = ctx(info)
+    c.principal.require_admin()
+    return SegmentRulesType.of(await store.rules_for(c.pool, c.shop))
+
+
+async def configure_segments(info: Info, input: SegmentRulesInput) -> SegmentRulesType:
+    """Change the shop's segment thresholds (admin); unset fields keep their value. Segments follow
+    on each customer's next event or the next daily pass (or refreshSegments)."""
+    c = ctx(info)
+    c.principal.require_admin()
+    changes = {k: v for k, v in vars(input).items() if v is not None}
+    if "vip_min_aov" in changes:
+        changes["vip_min_aov"] = parse_amount(changes["vip_min_aov"], "vipMinAov", "EUR")
+    rules = (await store.rules_for(c.pool, c.shop)).changed(**changes)
+    return SegmentRulesType.of(await store.save_rules(c.pool, c.shop, rules))
+
+
+async def refresh_segments(info: Info) -> int:
+    """Run the daily segment and RFM pass for the shop now (admin); returns how many customers moved."""
+    c = ctx(info)
+    c.principal.require_admin()
+    async with c.pool.acquire() as conn, conn.transaction():
+        return await store.refresh_shop(conn, c.shop)
+
+
+@strawberry.type
+class Cohort:
+    month: str = strawberry.field(description="YYYY-MM (UTC) of the first counting order")
+    size: int
+    retention: list[float] = strawberry.field(description="% of the cohort buying in month 0, 1, 2…")
+
+
+@strawberry.type(description="DOMAIN.md's exact definitions; rates are percentages, unrounded.")
+class RetentionMetrics:
+    customer_retention_rate: float
+    churn_rate: float
+    repeat_purchase_rate: float
+    purchase_frequency: float
+    average_order_value: Money
+    customer_lifetime_value: Money
+    lifespan_years: float
+    referral_rate: float
+    reorder_rate60d: float = strawberry.field(name="reorderRate60d")
+    median_days_to_second_order: float | None
+    cohorts: list[Cohort]
+    customers_at_start: int
+    customers_at_end: int
+    new_customers: int
+    orders: int
+
+
+async def retention_metrics(
+    info: Info,
+    from_: Annotated[datetime, strawberry.argument(name="from")],
+    to: datetime,
+) -> RetentionMetrics:
+    """Retention metrics over [from, to) (admin)."""
+    c = ctx(info)
+    c.principal.require_admin()
+    metrics.check_range(from_, to)
+    counts, currency = await store.retention_counts(c.pool, c.shop, from_, to)
+    m = metrics.compute(counts, from_, to)
+    currency = currency or "EUR"
+    return RetentionMetrics(
+        customer_retention_rate=float(m.retention), churn_rate=float(m.churn),
+        repeat_purchase_rate=float(m.repeat_purchase), purchase_frequency=float(m.frequency),
+        average_order_value=Money.of(m.aov, currency), customer_lifetime_value=Money.of(m.clv, currency),
+        lifespan_years=float(metrics.lifespan_years(m.churn, metrics.period_days(from_, to))),
+        referral_rate=float(m.referral), reorder_rate60d=float(m.reorder_60d),
+        median_days_to_second_order=None if m.median_days_to_second is None else float(m.median_days_to_second),
+        cohorts=[Cohort(month=month, size=size, retention=[float(r) for r in shares])
+                 for month, size, shares in m.cohorts],
+        customers_at_start=counts.start_active, customers_at_end=counts.end_active, new_customers=counts.new,
+        orders=counts.orders,
+    )
+
+
+@strawberry.federation.type(keys=["customerId"], description=(
+    "A GDPR export of one person. Each subgraph adds one JSON field named after itself with what "
+    "it holds (this one: customers); the gateway joins them in one query."))
+class CustomerDataExport:
+    customer_id: strawberry.ID
+    customers: JSON
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, **representation: Any) -> CustomerDataExport:
+        # The representation arrives as the gateway spells the key: {"customerId": ...}.
+        return await export_customer_data(info, strawberry.ID(str(representation.get("customerId", ""))))
+
+
+async def export_customer_data(info: Info, id: strawberry.ID) -> CustomerDataExport:
+    """Everything Flywheel holds about the person (admin)."""
+    c = ctx(info)
+    c.principal.require_admin()
+    data = await store.export_customer(c.pool, c.shop, external_id(id, "id"))
+    return CustomerDataExport(customer_id=id, customers=data)
+
+
+async def erase_customer(info: Info, id: strawberry.ID) -> bool:
+    """GDPR: forget the person (admin). Emits customer.erased so every service does the same."""
+    c = ctx(info)
+    c.principal.require_admin()
+    await store.erase_customer(c.pool, c.shop, external_id(id, "id"))
+    return True

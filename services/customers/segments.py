@@ -1,0 +1,113 @@
+"""Segments and the negative engagement score (DOMAIN.md "Segments"), as pure rules over a
+customer's facts. The thresholds are a shop's configuration; the defaults are DOMAIN.md's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared.errors import BadUserInput
+
+SEGMENTS = ("PROSPECT", "NEW", "REGULAR", "VIP", "AT_RISK", "CHURNED")
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    new_days: int = 30                  # NEW: first purchase in the last 30 days
+    regular_days: int = 90              # REGULAR: more than 2 purchases in the last 90 days
+    regular_min_orders: int = 3
+    vip_min_orders: int = 4             # VIP: more than 3 purchases,
+    vip_min_aov: Decimal = Decimal(100)  # AOV over 100,
+    vip_min_open_percent: int = 50      # at least 50 % of the emails of the last 90 days opened
+    vip_email_days: int = 90
+    at_risk_days: int = 90              # AT_RISK: purchase history, none in the last 90 days
+    churned_days: int = 365             # CHURNED: none in the active window
+    visit_days: int = 30                # engagement: -10 without a site visit in 30 days,
+    email_days: int = 30                # -5 per email of the last 30 days not opened,
+    purchase_gap_days: int = 60         # -30 without a purchase in 60 days (the win-back trigger)
+    engagement_threshold: int = -15     # at or below: AT_RISK (starts win-back)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> SegmentRules:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in (data or {}).items() if k in known}
+        if "vip_min_aov" in values:
+            values["vip_min_aov"] = Decimal(str(values["vip_min_aov"]))
+        return cls(**values)
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: str(v) if isinstance(v := getattr(self, f.name), Decimal) else v for f in fields(self)}
+
+    def changed(self, **changes: Any) -> SegmentRules:
+        """These rules with some values replaced, validated as a whole."""
+        rules = replace(self, **{k: v for k, v in changes.items() if v is not None})
+        for name in ("new_days", "regular_days", "vip_email_days", "at_risk_days", "churned_days",
+                     "visit_days", "email_days", "purchase_gap_days"):
+            if not 1 <= getattr(rules, name) <= 3660:
+                raise BadUserInput(f"{name} must be between 1 and 3660 days", field=name)
+        for name in ("regular_min_orders", "vip_min_orders"):
+            if not 1 <= getattr(rules, name) <= 10_000:
+                raise BadUserInput(f"{name} must be between 1 and 10000", field=name)
+        if not 0 <= rules.vip_min_open_percent <= 100:
+            raise BadUserInput("vipMinOpenPercent must be between 0 and 100", field="vip_min_open_percent")
+        if not -1000 <= rules.engagement_threshold <= 0:
+            raise BadUserInput("engagementThreshold must be between -1000 and 0", field="engagement_threshold")
+        if rules.at_risk_days >= rules.churned_days:
+            raise BadUserInput("atRiskDays must be shorter than churnedDays", field="at_risk_days")
+        return rules
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rules look at, as of `now`. Orders are counting orders (PAID, SHIPPED, DELIVERED)."""
+    orders_count: int = 0
+    total_spent: Decimal = Decimal(0)
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    orders_recent: int = 0        # within regular_days
+    emails_sent_vip: int = 0      # within vip_email_days
+    emails_opened_vip: int = 0
+    emails_sent_recent: int = 0   # within email_days
+    emails_opened_recent: int = 0
+    visited_recent: bool = False  # a site visit within visit_days
+
+
+def engagement_score(f: Facts, rules: SegmentRules, now: datetime) -> int:
+    score = -5 * max(f.emails_sent_recent - f.emails_opened_recent, 0)
+    if not f.visited_recent:
+        score -= 10
+    if f.last_order_at is None or now - f.last_order_at > timedelta(days=rules.purchase_gap_days):
+        score -= 30
+    return score
+
+
+def _opens_enough(f: Facts, rules: SegmentRules) -> bool:
+    # With no email sent in the window there is nothing to have ignored: the condition holds.
+    if f.emails_sent_vip == 0:
+        return True
+    return min(f.emails_opened_vip, f.emails_sent_vip) * 100 >= rules.vip_min_open_percent * f.emails_sent_vip
+
+
+def segment(f: Facts, rules: SegmentRules, now: datetime) -> str:
+    """The first rule that holds, in this order: no purchase yet; lapsed (churned, at risk);
+    VIP; regular; new; engagement below the threshold; otherwise NEW for a one-time buyer and
+    REGULAR for a repeat buyer (the enum has no plain "active")."""
+    if f.orders_count == 0 or f.last_order_at is None or f.first_order_at is None:
+        return "PROSPECT"
+    idle = now - f.last_order_at
+    if idle > timedelta(days=rules.churned_days):
+        return "CHURNED"
+    if idle > timedelta(days=rules.at_risk_days):
+        return "AT_RISK"
+    aov = f.total_spent / f.orders_count
+    if f.orders_count >= rules.vip_min_orders and aov > rules.vip_min_aov and _opens_enough(f, rules):
+        return "VIP"
+    if f.orders_recent >= rules.regular_min_orders:
+        return "REGULAR"
+    if now - f.first_order_at <= timedelta(days=rules.new_days):
+        return "NEW"
+    if engagement_score(f, rules, now) <= rules.engagement_threshold:
+        return "AT_RISK"
+    return "NEW" if f.orders_count == 1 else "REGULAR"

@@ -1,0 +1,72 @@
+"""Helpers for the customers e2e tests: a fresh shop per test, customers and orders at given times,
+raw events on the bus."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import aio_pika
+
+from shared.bus import EXCHANGE
+from tests.e2e.conftest import RECORD, STATUS, UPSERT
+from tests.stack import amqp_url, customer_token, db, unique
+
+
+def shop_admin() -> tuple[str, dict[str, str]]:
+    """A fresh shop and an admin JWT for it (admins may also ingest), so fixtures never mix."""
+    shop = unique("shop")
+    return shop, customer_token("admin", shop=shop, roles=["admin"])
+
+
+def days_ago(n: float) -> str:
+    return (datetime.now(UTC) - timedelta(days=n)).isoformat()
+
+
+async def customer(gql, headers, **over) -> str:
+    customer_id = over.pop("id", None) or unique("c")
+    await gql.ok(UPSERT, {"input": {"id": customer_id, "email": f"{customer_id}@example.com", "firstName": "Ida",
+                                    **over}}, headers)
+    return customer_id
+
+
+async def order(gql, headers, customer_id: str, placed_at: str, *, net: str = "100.00", status: str = "PAID",
+                refunded: str | None = None, **over) -> str:
+    """An order of `net` (shipping 5.00 and tax 14.00 on top) moved to `status`."""
+    order_id = over.pop("id", None) or unique("o")
+    total = str(float(net) + 19)
+    await gql.ok(RECORD, {"input": {"id": order_id, "customerId": customer_id, "currency": "EUR",
+                                    "lines": [{"productId": "p-1", "quantity": 1, "unitPrice": net}],
+                                    "shippingTotal": "5.00", "taxTotal": "14.00", "total": f"{float(total):.2f}",
+                                    "placedAt": placed_at, **over}}, headers)
+    path = {"PLACED": [], "PAID": ["PAID"], "SHIPPED": ["PAID", "SHIPPED"],
+            "DELIVERED": ["PAID", "SHIPPED", "DELIVERED"], "CANCELLED": ["CANCELLED"],
+            "REFUNDED": ["PAID", "REFUNDED"]}[status]
+    for step in path:
+        await gql.ok(STATUS, {"id": order_id, "status": step, "refunded": refunded if step == "REFUNDED" else None},
+                     headers)
+    return order_id
+
+
+async def publish_event(type_: str, shop: str, data: dict, event_id: str | None = None) -> str:
+    event_id = event_id or str(uuid.uuid4())
+    envelope = {"specversion": "1.0", "id": event_id, "source": "flywheel/tests", "type": type_,
+                "time": datetime.now(UTC).isoformat(), "datacontenttype": "application/json", "dataversion": 1,
+                "shop": shop, "data": {"shop": shop, **data}}
+    connection = await aio_pika.connect(amqp_url())
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EXCHANGE)
+        await exchange.publish(aio_pika.Message(json.dumps(envelope).encode(), message_id=event_id,
+                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                               routing_key=type_)
+    return event_id
+
+
+async def customers_value(sql: str, *args):
+    conn = await db("customers")
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()

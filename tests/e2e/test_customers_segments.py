@@ -1,0 +1,224 @@
+"""Segments, engagement, RFM and stats through the gateway, each test in a fresh shop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.customers.jobs import JOBS
+from shared.schedule import Job
+from tests.e2e.customers_fixtures import customer, customers_value, days_ago, order, publish_event, shop_admin
+from tests.stack import INGEST, codes, customer_token, db, unique
+from tests.support import eventually
+
+PROFILE = """query($id: ID!) { customer(id: $id) { segment rfm { recency frequency monetary }
+  stats { ordersCount totalSpent { amount currency } averageOrderValue { amount } firstOrderAt lastOrderAt
+          engagementScore engagementThreshold } } }"""
+COUNTS = "{ segmentCounts { segment count } }"
+ENGAGE = "mutation($input: EngagementInput!) { recordEngagement(input: $input) }"
+REFRESH = "mutation { refreshSegments }"
+
+
+async def segment_of(gql, headers, customer_id):
+    return (await gql.ok(PROFILE, {"id": customer_id}, headers))["customer"]["segment"]
+
+
+async def test_each_segment_from_order_history_and_the_counts(gql):
+    shop, admin = shop_admin()
+    prospect = await customer(gql, admin)
+    new = await customer(gql, admin)
+    await order(gql, admin, new, days_ago(5))
+    regular = await customer(gql, admin)
+    for age in (80, 40, 10):
+        await order(gql, admin, regular, days_ago(age), net="20.00")
+    vip = await customer(gql, admin)
+    for age in (200, 60, 30, 3):
+        await order(gql, admin, vip, days_ago(age), net="150.00", status="DELIVERED")
+    at_risk = await customer(gql, admin)
+    await order(gql, admin, at_risk, days_ago(100))
+    churned = await customer(gql, admin)
+    await order(gql, admin, churned, days_ago(400))
+    await order(gql, admin, churned, days_ago(10), status="CANCELLED")  # does not count
+
+    expected = {prospect: "PROSPECT", new: "NEW", regular: "REGULAR", vip: "VIP", at_risk: "AT_RISK",
+                churned: "CHURNED"}
+    for customer_id, segment in expected.items():
+        assert await segment_of(gql, admin, customer_id) == segment, segment
+    counts = {c["segment"]: c["count"] for c in (await gql.ok(COUNTS, headers=admin))["segmentCounts"]}
+    assert counts == dict.fromkeys(expected.values(), 1)
+
+    stats = (await gql.ok(PROFILE, {"id": vip}, admin))["customer"]["stats"]
+    assert stats["ordersCount"] == 4
+    assert stats["totalSpent"] == {"amount": "600.00", "currency": "EUR"}
+    assert stats["averageOrderValue"]["amount"] == "150.00"
+    assert stats["engagementThreshold"] == -15
+
+    # entering AT_RISK is announced (notifications starts win-back from it)
+    changed = await customers_value(
+        """SELECT envelope->'data' FROM outbox WHERE shop_id = $1 AND type = 'customer.segment_changed'
+             AND envelope->'data'->>'customer_id' = $2""", shop, at_risk)
+    assert changed == {"shop": shop, "customer_id": at_risk, "from_segment": "PROSPECT", "to_segment": "AT_RISK"}
+
+
+async def test_a_refund_moves_the_segment_back_and_rfm_follows_the_daily_pass(gql):
+    shop, admin = shop_admin()
+    buyers = []
+    for n in range(5):  # n+1 orders of 10 each, the last one n days ago
+        customer_id = await customer(gql, admin)
+        for k in range(n + 1):
+            await order(gql, admin, customer_id, days_ago(n + 30 * k), net="10.00")
+        buyers.append(customer_id)
+    assert (await gql.ok(PROFILE, {"id": buyers[0]}, admin))["customer"]["rfm"] is None  # before the pass
+    await gql.ok(REFRESH, headers=admin)
+    scores = [(await gql.ok(PROFILE, {"id": c}, admin))["customer"]["rfm"] for c in buyers]
+    assert [s["recency"] for s in scores] == [5, 4, 3, 2, 1]
+    assert [s["frequency"] for s in scores] == [1, 2, 3, 4, 5]
+    assert [s["monetary"] for s in scores] == [1, 2, 3, 4, 5]
+
+    one = await customer(gql, admin)
+    paid = await order(gql, admin, one, days_ago(2))
+    assert await segment_of(gql, admin, one) == "NEW"
+    await gql.ok("mutation($id: ID!) { updateOrderStatus(id: $id, status: REFUNDED) { status } }", {"id": paid}, admin)
+    assert await segment_of(gql, admin, one) == "PROSPECT"
+    stats = (await gql.ok(PROFILE, {"id": one}, admin))["customer"]["stats"]
+    assert stats["ordersCount"] == 0 and stats["totalSpent"]["amount"] == "0.00"
+
+
+async def test_thresholds_are_configurable_per_shop(gql):
+    shop, admin = shop_admin()
+    other_shop, other_admin = shop_admin()
+    configure = """mutation($input: SegmentRulesInput!) { configureSegments(input: $input) {
+        regularMinOrders atRiskDays vipMinAov } }"""
+    data = await gql.ok(configure, {"input": {"regularMinOrders": 2, "vipMinAov": "500.00"}}, admin)
+    assert data["configureSegments"] == {"regularMinOrders": 2, "atRiskDays": 90, "vipMinAov": "500.00"}
+    twice = await customer(gql, admin)
+    for age in (5, 20):
+        await order(gql, admin, twice, days_ago(age))
+    assert await segment_of(gql, admin, twice) == "REGULAR"
+    other = await customer(gql, other_admin)
+    for age in (5, 20):
+        await order(gql, other_admin, other, days_ago(age))
+    assert await segment_of(gql, other_admin, other) == "NEW"  # defaults elsewhere: 2 orders are not regular
+
+    for bad in ({"newDays": 0}, {"vipMinOpenPercent": 120}, {"engagementThreshold": 3}, {"vipMinAov": "-1"},
+                {"atRiskDays": 500}):
+        body = await gql(configure, {"input": bad}, admin)
+        assert codes(body) == ["BAD_USER_INPUT"], bad
+    assert codes(await gql(configure, {"input": {"newDays": 5}}, INGEST)) == ["FORBIDDEN"]
+    rules = await gql.ok("{ segmentRules { regularMinOrders newDays } }", headers=admin)
+    assert rules["segmentRules"] == {"regularMinOrders": 2, "newDays": 30}
+
+
+async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothing(gql):
+    shop, admin = shop_admin()
+    quiet = await customer(gql, admin)
+    await order(gql, admin, quiet, days_ago(45))
+    score = (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"]
+    assert score == -10  # no site visit in 30 days; purchase within 60 days
+    assert await segment_of(gql, admin, quiet) == "NEW"  # a one-time buyer above the threshold
+
+    # a marketing email sent and not opened: -5 more reaches the threshold -15 -> AT_RISK
+    notification = unique("n")
+    sent = {"notification_id": notification, "customer_id": quiet, "channel": "EMAIL", "template": "win_back"}
+    await publish_event("notification.sent", shop, sent)
+
+    async def at_risk():
+        return await segment_of(gql, admin, quiet) == "AT_RISK"
+    await eventually(at_risk, what="the unopened email to count")
+    # the open arrives twice (redelivery under a new id): counted once, back above the threshold
+    await publish_event("notification.opened", shop, sent)
+    await publish_event("notification.opened", shop, sent)
+
+    async def back():
+        return (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"] == -10
+    await eventually(back, what="the open to count")
+    assert await segment_of(gql, admin, quiet) == "NEW"
+    key = f"notification:{notification}:EMAIL_OPEN"
+    assert await customers_value("SELECT count(*) FROM engagements WHERE shop_id = $1 AND idempotency_key = $2",
+                                 shop, key) == 1
+
+    visit = {"customerId": quiet, "kind": "SITE_VISIT", "idempotencyKey": "visit-1"}
+    assert (await gql.ok(ENGAGE, {"input": visit}, admin))["recordEngagement"] is True
+    assert (await gql.ok(ENGAGE, {"input": visit}, admin))["recordEngagement"] is True  # replay: counted once
+    assert (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"] == 0
+    count = "SELECT count(*) FROM engagements WHERE shop_id = $1 AND customer_id = $2"
+    assert await customers_value(count, shop, quiet) == 3  # sent, opened, visit
+
+    bad = [
+        ({"customerId": unique("nobody"), "kind": "SITE_VISIT"}, admin, "NOT_FOUND"),
+        ({"customerId": quiet, "kind": "SITE_VISIT", "at": "2099-01-01T00:00:00Z"}, admin, "BAD_USER_INPUT"),
+        ({"customerId": quiet, "kind": "SITE_VISIT", "at": "2026-01-01T00:00:00"}, admin, "BAD_USER_INPUT"),
+        ({"customerId": "x" * 201, "kind": "SITE_VISIT"}, admin, "BAD_USER_INPUT"),
+        ({"customerId": quiet, "kind": "SITE_VISIT"}, customer_token(quiet, shop=shop), "FORBIDDEN"),
+        ({"customerId": quiet, "kind": "SITE_VISIT"}, {}, "UNAUTHENTICATED"),
+    ]
+    for variables, headers, code in bad:
+        assert codes(await gql(ENGAGE, {"input": variables}, headers)) == [code], variables
+    unknown_kind = await gql(ENGAGE, {"input": {"customerId": quiet, "kind": "PAGE_VIEW"}}, admin)
+    assert unknown_kind.get("errors") and not unknown_kind.get("data")  # refused by the gateway's validation
+    assert await customers_value(count, shop, quiet) == 3
+
+
+async def test_a_customer_sees_their_own_segment_and_stats_but_not_the_counts(gql):
+    shop, admin = shop_admin()
+    me = await customer(gql, admin)
+    await order(gql, admin, me, days_ago(1))
+    token = customer_token(me, shop=shop)
+    data = await gql.ok("{ me { segment stats { ordersCount } } }", headers=token)
+    assert data["me"] == {"segment": "NEW", "stats": {"ordersCount": 1}}
+    assert codes(await gql(COUNTS, headers=token)) == ["FORBIDDEN"]
+    assert codes(await gql(REFRESH, headers=token)) == ["FORBIDDEN"]
+    other = await customer(gql, admin)
+    assert codes(await gql(PROFILE, {"id": other}, token)) == ["FORBIDDEN"]
+
+
+async def test_the_daily_job_moves_stale_segments_and_schedules_the_next_day(gql):
+    shop, admin = shop_admin()
+    lapsed = await customer(gql, admin)
+    await order(gql, admin, lapsed, days_ago(120))
+    conn = await db("customers")
+    try:
+        # as if the customer had been NEW when the last order event came in and time had passed since
+        await conn.execute("UPDATE customers SET segment = 'NEW' WHERE shop_id = $1 AND id = $2", shop, lapsed)
+        job = Job(id=0, shop=shop, kind="customers.daily", dedup_key="test", due_at=datetime.now(UTC), payload={},
+                  attempts=0, final_attempt=False)
+        async with conn.transaction():
+            await JOBS["customers.daily"](conn, job)
+        assert await conn.fetchval("SELECT segment FROM customers WHERE shop_id = $1 AND id = $2",
+                                   shop, lapsed) == "AT_RISK"
+        moved = await conn.fetchval(
+            """SELECT envelope->'data'->>'from_segment' FROM outbox WHERE shop_id = $1
+                 AND type = 'customer.segment_changed' ORDER BY seq DESC LIMIT 1""", shop)
+        assert moved == "NEW"
+        assert await conn.fetchval("SELECT rfm_recency FROM customers WHERE shop_id = $1 AND id = $2",
+                                   shop, lapsed) == 1  # the only one in the active base
+        next_day = await conn.fetch(
+            """SELECT due_at FROM scheduled_jobs WHERE shop_id = $1 AND kind = 'customers.daily'
+                 AND status = 'pending'""", shop)
+        assert len(next_day) == 1 and next_day[0]["due_at"] > datetime.now(UTC)
+        assert next_day[0]["due_at"].astimezone(UTC).hour == 3
+    finally:
+        await conn.close()
+
+
+async def test_a_segment_lists_its_customers_page_by_page_and_bad_arguments_are_refused(gql):
+    shop, admin = shop_admin()
+    fresh = sorted([await customer(gql, admin) for _ in range(3)])
+    buyer = await customer(gql, admin)
+    await order(gql, admin, buyer, days_ago(1))
+    members = """query($s: Segment!, $first: Int, $after: String) { customers(segment: $s, first: $first,
+        after: $after) { edges { node { id segment } } pageInfo { hasNextPage endCursor } } }"""
+    first = (await gql.ok(members, {"s": "PROSPECT", "first": 2}, admin))["customers"]
+    assert [e["node"]["id"] for e in first["edges"]] == fresh[:2] and first["pageInfo"]["hasNextPage"]
+    rest = (await gql.ok(members, {"s": "PROSPECT", "first": 2, "after": first["pageInfo"]["endCursor"]},
+                         admin))["customers"]
+    assert [e["node"] for e in rest["edges"]] == [{"id": fresh[2], "segment": "PROSPECT"}]
+    assert not rest["pageInfo"]["hasNextPage"]
+    new = (await gql.ok(members, {"s": "NEW"}, admin))["customers"]["edges"]
+    assert [e["node"]["id"] for e in new] == [buyer]
+
+    unknown = await gql(members, {"s": "WHALE"}, admin)
+    assert unknown.get("errors") and not unknown.get("data")  # not a Segment: refused before execution
+    assert codes(await gql(members, {"s": "NEW", "after": "not-a-cursor"}, admin)) == ["BAD_USER_INPUT"]
+    assert codes(await gql(members, {"s": "NEW", "first": 1000}, admin)) == ["BAD_USER_INPUT"]
+    assert codes(await gql(members, {"s": "NEW"}, customer_token(buyer, shop=shop))) == ["FORBIDDEN"]
+    assert codes(await gql(members, {"s": "NEW"}, INGEST)) == ["FORBIDDEN"]

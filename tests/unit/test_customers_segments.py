@@ -1,0 +1,83 @@
+"""Segments and the negative engagement score (DOMAIN.md "Segments")."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.customers.segments import Facts, SegmentRules, engagement_score, segment
+from shared.errors import BadUserInput
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+RULES = SegmentRules()
+
+
+def days_ago(n: float) -> datetime:
+    return NOW - timedelta(days=n)
+
+
+def buyer(**over) -> Facts:
+    base = dict(orders_count=1, total_spent=Decimal(50), first_order_at=days_ago(10), last_order_at=days_ago(10),
+                orders_recent=1, visited_recent=True)
+    return Facts(**{**base, **over})
+
+
+def test_no_counting_order_is_a_prospect():
+    assert segment(Facts(), RULES, NOW) == "PROSPECT"
+
+
+def test_first_purchase_in_the_last_30_days_is_new_and_day_31_without_signals_stays_new():
+    assert segment(buyer(), RULES, NOW) == "NEW"
+    assert segment(buyer(first_order_at=days_ago(30), last_order_at=days_ago(30)), RULES, NOW) == "NEW"
+    # past 30 days: no "new" rule, engagement -10 (no visit) is above -15, a one-time buyer stays NEW
+    assert segment(buyer(first_order_at=days_ago(40), last_order_at=days_ago(40), visited_recent=False),
+                   RULES, NOW) == "NEW"
+
+
+def test_more_than_two_purchases_in_90_days_is_regular_two_is_not():
+    three = buyer(orders_count=3, orders_recent=3, first_order_at=days_ago(80), total_spent=Decimal(90))
+    assert segment(three, RULES, NOW) == "REGULAR"
+    two = buyer(orders_count=2, orders_recent=2, first_order_at=days_ago(5), total_spent=Decimal(60))
+    assert segment(two, RULES, NOW) == "NEW"
+
+
+def test_vip_needs_more_than_three_purchases_aov_over_100_and_half_the_emails_opened():
+    vip = buyer(orders_count=4, orders_recent=4, total_spent=Decimal("400.04"), first_order_at=days_ago(200),
+                emails_sent_vip=4, emails_opened_vip=2)
+    assert segment(vip, RULES, NOW) == "VIP"
+    assert segment(buyer(**{**vip.__dict__, "total_spent": Decimal(400)}), RULES, NOW) == "REGULAR"  # AOV = 100
+    assert segment(buyer(**{**vip.__dict__, "orders_count": 3, "orders_recent": 3}), RULES, NOW) == "REGULAR"
+    assert segment(buyer(**{**vip.__dict__, "emails_opened_vip": 1}), RULES, NOW) == "REGULAR"  # 25 % opened
+    assert segment(buyer(**{**vip.__dict__, "emails_sent_vip": 0, "emails_opened_vip": 0}), RULES, NOW) == "VIP"
+
+
+def test_no_purchase_in_90_days_is_at_risk_and_none_in_the_year_is_churned():
+    assert segment(buyer(last_order_at=days_ago(91), first_order_at=days_ago(200)), RULES, NOW) == "AT_RISK"
+    loyal = buyer(orders_count=9, orders_recent=0, total_spent=Decimal(2000), first_order_at=days_ago(400),
+                  last_order_at=days_ago(100))
+    assert segment(loyal, RULES, NOW) == "AT_RISK"  # lapse beats VIP
+    assert segment(buyer(last_order_at=days_ago(366), first_order_at=days_ago(400)), RULES, NOW) == "CHURNED"
+
+
+def test_engagement_score_weights_and_threshold():
+    quiet = buyer(first_order_at=days_ago(45), last_order_at=days_ago(45), visited_recent=False,
+                  emails_sent_recent=1)
+    assert engagement_score(quiet, RULES, NOW) == -15  # -10 no visit, -5 one email not opened
+    assert segment(quiet, RULES, NOW) == "AT_RISK"  # at the threshold starts win-back
+    assert engagement_score(buyer(emails_sent_recent=3, emails_opened_recent=3), RULES, NOW) == 0
+    lapsed = buyer(first_order_at=days_ago(61), last_order_at=days_ago(61))
+    assert engagement_score(lapsed, RULES, NOW) == -30  # no purchase in 60 days
+    assert segment(lapsed, RULES, NOW) == "AT_RISK"
+    assert engagement_score(Facts(), RULES, NOW) == -40
+
+
+def test_rules_are_configurable_and_validated():
+    lenient = RULES.changed(engagement_threshold=-50, new_days=60)
+    lapsed = buyer(first_order_at=days_ago(61), last_order_at=days_ago(61))
+    assert segment(lapsed, lenient, NOW) == "NEW"
+    assert SegmentRules.from_json(lenient.to_json()) == lenient
+    assert SegmentRules.from_json({"vip_min_aov": "250.00", "unknown": 1}).vip_min_aov == Decimal(250)
+    for bad in ({"new_days": 0}, {"vip_min_open_percent": 101}, {"engagement_threshold": 5},
+                {"at_risk_days": 400}, {"regular_min_orders": -1}):
+        with pytest.raises(BadUserInput):
+            RULES.changed(**bad)
