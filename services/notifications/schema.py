@@ -27,6 +27,7 @@ from shared.errors import BadUserInput, NotFound
 from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
+from shared.personal_data import customer_data_export
 
 MESSAGE_MAX = 1000
 
@@ -182,7 +183,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer],
+    types=[Customer, customer_data_export("notifications")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -16,6 +16,7 @@ from shared.errors import BadUserInput, Unauthenticated
 from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
+from shared.personal_data import customer_data_export
 
 
 @strawberry.enum
@@ -480,7 +481,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, Order],
+    types=[Customer, Order, customer_data_export("points")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

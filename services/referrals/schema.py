@@ -17,6 +17,7 @@ from shared.errors import NotFound, RateLimited
 from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx, guarded_reference
 from shared.money import currency_code, parse_amount
 from shared.pagination import Connection, connection, decode_cursor, page_size
+from shared.personal_data import customer_data_export
 
 LANDING_WINDOW = timedelta(minutes=1)
 LANDING_MISSES_ALLOWED = 20  # unknown codes per client and minute before lookups are refused
@@ -252,7 +253,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer],
+    types=[Customer, customer_data_export("referrals")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

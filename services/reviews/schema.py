@@ -16,6 +16,7 @@ from services.reviews import listing, ratings, reviewing, store, submissions
 from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
+from shared.personal_data import customer_data_export
 
 
 @strawberry.enum
@@ -234,7 +235,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, Product],
+    types=[Customer, Product, customer_data_export("reviews")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )
