@@ -16,7 +16,11 @@ from shared.events import PoisonMessage
 
 
 class ContactNotYetKnown(Exception):
-    """The event arrived before the customer's profile event: retry (with backoff) until it has."""
+    """The event arrived before the customer's profile event: it waits for the profile."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"no contact for customer {customer_id} yet")
+        self.customer_id = customer_id
 
 
 def id_hash(customer_id: str) -> str:
@@ -58,7 +62,7 @@ async def _plan(conn: asyncpg.Connection, shop: str, flow: flows.Flow, data: dic
             return []
         contact = await store.contact(conn, shop, customer_id)
         if contact is None:
-            raise ContactNotYetKnown(f"no contact for customer {customer_id} yet")
+            raise ContactNotYetKnown(customer_id)
         recipients = [contact]
     source = flow.source_of(data, at)
     planned = []

@@ -1,7 +1,9 @@
 """Events the notifications service consumes. Every handler runs inside the inbox transaction
-(shared/inbox.py). Ack/retry/dead-letter: a handler that raises is retried with backoff (an
-event about a customer whose profile has not arrived yet waits that way); a PoisonMessage goes
-straight to the dead-letter queue; a redelivered event finds its id in the inbox and does nothing."""
+(shared/inbox.py). Ack/retry/dead-letter: a handler that raises is retried with backoff; a
+PoisonMessage goes straight to the dead-letter queue; a redelivered event finds its id in the inbox
+and does nothing. An event about a customer whose profile has not arrived yet is acked and kept in
+`waiting_events`; the profile's arrival plans it (planning is idempotent, so whatever the first
+attempt already planned is not planned twice). Waiting events older than a week are dropped."""
 
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ async def on_customer_profile(
         locale=data.locale, timezone=data.timezone, accepts_email=data.accepts_email,
         accepts_sms=data.accepts_sms, accepts_whatsapp=data.accepts_whatsapp,
     )
+    for waiting in await store.take_waiting_events(conn, data.shop, data.customer_id):
+        await automation.run(conn, data.shop, waiting["event_type"], waiting["data"], waiting["happened_at"])
 
 
 async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
@@ -42,12 +46,17 @@ async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -
     if isinstance(data, CustomerSegmentChanged) and not await store.save_segment(
             conn, data.shop, data.customer_id, data.to_segment):
         if not await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
-            raise ContactNotYetKnown(f"no contact for customer {data.customer_id} yet")
+            raise ContactNotYetKnown(data.customer_id)
         return
-    await automation.run(conn, data.shop, event.type, data.model_dump(mode="json"), event.time)
+    payload = data.model_dump(mode="json")
+    try:
+        await automation.run(conn, data.shop, event.type, payload, event.time)
+    except ContactNotYetKnown as missing:
+        await store.wait_for_contact(conn, data.shop, missing.customer_id, event.type, payload, event.time)
 
 
 async def on_customer_erased(conn: asyncpg.Connection, event: Envelope, data: CustomerErased) -> None:
+    await store.take_waiting_events(conn, data.shop, data.customer_id)
     await store.erase_customer(conn, data.shop, data.customer_id, automation.id_hash(data.customer_id))
 
 

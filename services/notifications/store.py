@@ -320,3 +320,22 @@ async def webhook_deliveries(pool: asyncpg.Pool, shop: str, status: str | None, 
              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
            ORDER BY created_at DESC, id DESC LIMIT $5""",
         shop, status, after[0] if after else None, after[1] if after else None, size + 1)
+
+
+async def wait_for_contact(conn: asyncpg.Connection, shop: str, customer_id: str, event_type: str,
+                           data: dict[str, Any], happened_at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO waiting_events (shop_id, customer_id, event_type, data, happened_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        shop, customer_id, event_type, data, happened_at,
+    )
+    await conn.execute("DELETE FROM waiting_events WHERE received_at < now() - interval '7 days'")
+
+
+async def take_waiting_events(conn: asyncpg.Connection, shop: str, customer_id: str) -> list[asyncpg.Record]:
+    rows = await conn.fetch(
+        """DELETE FROM waiting_events WHERE shop_id = $1 AND customer_id = $2
+           RETURNING event_type, data, happened_at, id""",
+        shop, customer_id,
+    )
+    return sorted(rows, key=lambda r: r["id"])  # in the order they arrived

@@ -9,6 +9,9 @@ Measures, through the real gateway:
   write.order_paid    recordOrder + updateOrderStatus(PAID), as the commerce platform sends them
   events.order_to_ledger  from the PAID response to the points ledger row: outbox relay, RabbitMQ,
                       inbox and ledger; reported as events/s and p50/p99 lag
+  latency.order_to_balance  one order at a time: from sending recordOrder to the customer's
+                      `me { loyalty { pending } }` showing its points, all through the gateway
+  write.redeem_reward redeemReward with 50 customers redeeming at once, several rounds
 """
 
 from __future__ import annotations
@@ -133,6 +136,9 @@ async def run(seconds: float, concurrency: int, orders: int) -> dict:
         lags = [landed[o].timestamp() - paid_at[o] for o in landed]
         last_landed = max(t.timestamp() for t in landed.values()) if landed else first_paid
 
+        order_to_balance = await order_to_balance_latency(client, ok, customers[:10], tokens[:10], samples=20)
+        redeem = await redeem_under_contention(client, ok, rounds=4, concurrent=50)
+
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -147,7 +153,60 @@ async def run(seconds: float, concurrency: int, orders: int) -> dict:
             "lag_p50_ms": round(percentile(lags, 50) * 1000, 1) if lags else None,
             "lag_p99_ms": round(percentile(lags, 99) * 1000, 1) if lags else None,
         },
+        "latency.order_to_balance": order_to_balance,
+        "write.redeem_reward": redeem,
     }
+
+
+PENDING = "{ me { loyalty { pending } } }"
+
+
+async def order_to_balance_latency(client, ok, customers: list[str], tokens: list[dict], samples: int) -> dict:
+    """recordOrder + PAID, then poll the customer's pending points through the gateway."""
+    latencies = []
+    for i in range(samples):
+        customer, token = customers[i % len(customers)], tokens[i % len(tokens)]
+        before = (await ok(PENDING, {}, token))["me"]["loyalty"]["pending"]
+        order = order_input(customer)
+        started = time.perf_counter()
+        await ok(RECORD, {"input": order}, INGEST)
+        await ok(STATUS, {"id": order["id"], "status": "PAID"}, INGEST)
+        while (await ok(PENDING, {}, token))["me"]["loyalty"]["pending"] <= before:
+            if time.perf_counter() - started > 30:
+                break
+            await asyncio.sleep(0.01)
+        latencies.append(time.perf_counter() - started)
+    return {"samples": samples, "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "p99_ms": round(percentile(latencies, 99) * 1000, 1), "max_ms": round(max(latencies) * 1000, 1)}
+
+
+async def redeem_under_contention(client, ok, rounds: int, concurrent: int) -> dict:
+    reward = (await ok("""mutation { upsertReward(input: {name: "Bench voucher", kind: FIXED_AMOUNT, pointsCost: 10,
+                          value: "1.00"}) { id } }""", {}, ADMIN))["upsertReward"]["id"]
+    customers = [unique("redeem") for _ in range(concurrent)]
+    for customer_id in customers:
+        await ok(UPSERT, {"input": {"id": customer_id, "email": f"{customer_id}@example.com"}}, INGEST)
+        await ok("""mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta: 1000, reason: "bench",
+                    idempotencyKey: $k) { balance } }""", {"c": customer_id, "k": unique("bench")}, ADMIN)
+    tokens = [customer_token(c, ttl=3600) for c in customers]
+    latencies: list[float] = []
+    errors = 0
+    redeem = "mutation($r: ID!, $k: String!) { redeemReward(rewardId: $r, idempotencyKey: $k) { code } }"
+
+    async def one(token: dict) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        response = await client.post(gateway_url(), json={"query": redeem, "variables": {"r": reward,
+                                                                                      "k": unique("k")}},
+                                     headers=token)
+        latencies.append(time.perf_counter() - started)
+        if response.json().get("errors"):
+            errors += 1
+
+    started = time.perf_counter()
+    for _ in range(rounds):
+        await asyncio.gather(*(one(token) for token in tokens))
+    return {**summary(latencies, time.perf_counter() - started, errors), "concurrent_customers": concurrent}
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 
 import services.notifications
-from services.notifications import automation, store
+from services.notifications import automation, consumers, store
+from shared import events
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -89,3 +90,19 @@ async def test_an_event_before_the_profile_waits_for_it(engine_pool):
     with pytest.raises(automation.ContactNotYetKnown):
         await run_once(engine_pool, shop, "credit.granted", credit(shop, "c-unknown", "rv-1"))
     assert await engine_pool.fetchval("SELECT count(*) FROM deliveries WHERE shop_id = $1", shop) == 0
+
+
+async def test_the_consumer_parks_such_an_event_until_the_profile_arrives(engine_pool):
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-late"
+    granted = events.CreditGranted(**credit(shop, customer_id, "rv-1"))
+    async with engine_pool.acquire() as conn, conn.transaction():
+        await consumers.on_event(conn, events.new_envelope(granted, source="test"), granted)  # acked, no retry
+    assert await engine_pool.fetchval("SELECT count(*) FROM deliveries WHERE shop_id = $1", shop) == 0
+    assert await engine_pool.fetchval("SELECT count(*) FROM waiting_events WHERE shop_id = $1", shop) == 1
+    profile = events.CustomerRegistered(shop=shop, customer_id=customer_id, email="late@example.com",
+                                        first_name="Lena", accepts_email=True)
+    async with engine_pool.acquire() as conn, conn.transaction():
+        await consumers.on_customer_profile(conn, events.new_envelope(profile, source="test"), profile)
+    steps = await engine_pool.fetch("SELECT step_key FROM deliveries WHERE shop_id = $1 ORDER BY step_key", shop)
+    assert [r["step_key"] for r in steps] == ["granted", "reminder"]
+    assert await engine_pool.fetchval("SELECT count(*) FROM waiting_events WHERE shop_id = $1", shop) == 0
