@@ -28,6 +28,7 @@ async def on_customer_profile(
 ) -> None:
     if await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
         return
+    await store.lock_customer(conn, data.shop, data.customer_id)
     await store.save_contact(
         conn, data.shop, data.customer_id, email=data.email, first_name=data.first_name,
         locale=data.locale, timezone=data.timezone, accepts_email=data.accepts_email,
@@ -52,7 +53,13 @@ async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -
     try:
         await automation.run(conn, data.shop, event.type, payload, event.time)
     except ContactNotYetKnown as missing:
-        await store.wait_for_contact(conn, data.shop, missing.customer_id, event.type, payload, event.time)
+        # Park it under the customer's lock: the profile handler takes the same lock, so either it
+        # sees this parked event or this handler sees its committed contact and plans now.
+        await store.lock_customer(conn, data.shop, missing.customer_id)
+        if await store.contact(conn, data.shop, missing.customer_id) is not None:
+            await automation.run(conn, data.shop, event.type, payload, event.time)
+        else:
+            await store.wait_for_contact(conn, data.shop, missing.customer_id, event.type, payload, event.time)
 
 
 async def on_customer_erased(conn: asyncpg.Connection, event: Envelope, data: CustomerErased) -> None:

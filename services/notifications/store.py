@@ -322,6 +322,11 @@ async def webhook_deliveries(pool: asyncpg.Pool, shop: str, status: str | None, 
         shop, status, after[0] if after else None, after[1] if after else None, size + 1)
 
 
+async def lock_customer(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+    """A transaction lock per customer, for handlers that must not interleave about one person."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))", shop, customer_id)
+
+
 async def wait_for_contact(conn: asyncpg.Connection, shop: str, customer_id: str, event_type: str,
                            data: dict[str, Any], happened_at: datetime) -> None:
     await conn.execute(
