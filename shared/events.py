@@ -118,7 +118,7 @@ class CustomerRegistered(CustomerProfile):
 
 @event("customer.updated")
 class CustomerUpdated(CustomerProfile):
-    pass
+    """The profile after a change (same fields as at registration)."""
 
 
 class OrderLine(BaseModel):
@@ -154,7 +154,7 @@ class OrderPaid(OrderEvent):
 
 @event("order.shipped")
 class OrderShipped(OrderEvent):
-    pass
+    """The order left the warehouse."""
 
 
 @event("order.delivered")
@@ -164,7 +164,7 @@ class OrderDelivered(OrderEvent):
 
 @event("order.cancelled")
 class OrderCancelled(OrderEvent):
-    pass
+    """The order will not be fulfilled; whatever it earned is taken back."""
 
 
 @event("order.refunded")
@@ -353,7 +353,7 @@ class ReviewEvent(EventData):
 
 @event("review.submitted")
 class ReviewSubmitted(ReviewEvent):
-    pass
+    """A new or edited review, waiting for moderation."""
 
 
 @event("review.published")
@@ -396,7 +396,7 @@ class NotificationEvent(EventData):
 
 @event("notification.sent")
 class NotificationSent(NotificationEvent):
-    pass
+    """The channel accepted the message."""
 
 
 @event("notification.failed")
@@ -406,7 +406,7 @@ class NotificationFailed(NotificationEvent):
 
 @event("notification.opened")
 class NotificationOpened(NotificationEvent):
-    pass
+    """The open pixel was loaded (first time only)."""
 
 
 @event("notification.clicked")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from shared.errors import BadUserInput
 
@@ -27,6 +27,17 @@ def reward_for(program: dict, *, conversions_so_far: int) -> Reward:
         return Reward("points", None, points)
     amount = program["ambassador_reward_amount"] if ambassador else program["reward_amount"]
     return Reward("credit", amount, None)
+
+
+def parse_days(value: str) -> Decimal:
+    """A window in days, decimals allowed ("0.5" is twelve hours)."""
+    try:
+        days = Decimal(value.strip())
+    except (InvalidOperation, AttributeError) as exc:
+        raise BadUserInput("returnWindowDays must be a number of days like \"14\"", field="returnWindowDays") from exc
+    if not days.is_finite() or -days.as_tuple().exponent > 2:  # type: ignore[operator]
+        raise BadUserInput("returnWindowDays takes at most two decimals", field="returnWindowDays")
+    return days
 
 
 def check(changes: dict) -> dict:

@@ -229,9 +229,7 @@ class Mutation:
         def amount(value: str | None, name: str) -> Decimal | None:
             return None if value is None else parse_amount(value, name, currency)
 
-        window = None
-        if input.return_window_days is not None:
-            window = parse_amount(input.return_window_days, "returnWindowDays", "XXX")
+        window = None if input.return_window_days is None else program.parse_days(input.return_window_days)
         changes = program.check({
             "currency": input.currency and currency,
             "friend_discount_percent": input.friend_discount_percent,

@@ -66,3 +66,15 @@ def test_program_refuses_what_a_merchant_cannot_mean(changes):
 
 def test_program_keeps_only_given_values():
     assert check({"friend_discount_percent": 15, "minimum_order": None}) == {"friend_discount_percent": 15}
+
+
+@pytest.mark.parametrize("value", ["x", "", "1.234", "NaN", "Infinity"])
+def test_window_days_must_be_a_plain_number(value):
+    from services.referrals.program import parse_days
+    with pytest.raises(BadUserInput):
+        parse_days(value)
+
+
+def test_window_days_allow_fractions():
+    from services.referrals.program import parse_days
+    assert parse_days(" 0.5 ") == Decimal("0.5")
