@@ -4,7 +4,7 @@ import pytest
 
 from services.referrals import fraud
 from services.referrals.fraud import Person, email_key, identity_rejection, velocity_rejection
-from services.referrals.program import check, reward_for
+from services.referrals.program import check, parse_days, reward_for
 from shared.errors import BadUserInput
 
 
@@ -70,11 +70,9 @@ def test_program_keeps_only_given_values():
 
 @pytest.mark.parametrize("value", ["x", "", "1.234", "NaN", "Infinity"])
 def test_window_days_must_be_a_plain_number(value):
-    from services.referrals.program import parse_days
     with pytest.raises(BadUserInput):
         parse_days(value)
 
 
 def test_window_days_allow_fractions():
-    from services.referrals.program import parse_days
     assert parse_days(" 0.5 ") == Decimal("0.5")
