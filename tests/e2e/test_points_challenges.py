@@ -1,0 +1,301 @@
+"""Community challenges through the gateway, each test in a shop of its own: launch (idempotent, bad
+input stores nothing), the public listing, progress from events counted once per challenge, the
+window and an early end, concurrency, completion paying once through the ledger, badges, the
+leaderboard and its bonus, audiences, streaks."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from shared import events
+from tests.e2e.notifications_helpers import publish
+from tests.e2e.points_support import Shop, assert_ledger_invariant, new_shop
+from tests.stack import codes, customer_token, db, unique
+from tests.support import eventually
+
+LAUNCH = """mutation($input: ChallengeInput!) { launchChallenge(input: $input) { id title status hashtag
+  goal { event count withMedia hashtag } startsAt endsAt rewardPoints badge leaderboardBonus } }"""
+END = "mutation($id: ID!) { endChallenge(id: $id) { id status endedAt } }"
+JOIN = "mutation($id: ID!) { joinChallenge(id: $id) { challenge { id } progress completed completedAt } }"
+LIST = "query($s: ChallengeStatus) { challenges(status: $s) { id title status } }"
+ONE = """query($id: ID!, $n: Int) { challenge(id: $id) { id status
+  leaderboard(first: $n) { rank progress completed isMe customerId } } }"""
+STATE = """query($id: ID!) { customer(id: $id) { loyalty { balance }
+  challengeProgress { challenge { id } progress completed completedAt } badges { name source }
+  streak { current longest } } }"""
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+def challenge_input(**over) -> dict:
+    now = datetime.now(UTC)
+    return {"title": "Two purchases", "goal": {"event": "ORDER_PAID", "count": 2},
+            "startsAt": iso(now - timedelta(hours=1)), "endsAt": iso(now + timedelta(days=7)),
+            "rewardPoints": 100, "badge": "regular-buyer", **over}
+
+
+async def launch(shop: Shop, **over) -> dict:
+    return (await shop.gql.ok(LAUNCH, {"input": challenge_input(**over)}, shop.admin))["launchChallenge"]
+
+
+async def join(shop: Shop, challenge_id: str, customer_id: str) -> dict:
+    return (await shop.gql.ok(JOIN, {"id": challenge_id}, shop.customer(customer_id)))["joinChallenge"]
+
+
+async def state(shop: Shop, customer_id: str) -> dict:
+    return (await shop.gql.ok(STATE, {"id": customer_id}, shop.admin))["customer"]
+
+
+async def progress(shop: Shop, customer_id: str, challenge_id: str) -> dict | None:
+    rows = (await state(shop, customer_id))["challengeProgress"]
+    return next((p for p in rows if p["challenge"]["id"] == challenge_id), None)
+
+
+async def handled(event_id: str) -> bool:
+    conn = await db("points")
+    try:
+        return bool(await conn.fetchval("SELECT true FROM inbox WHERE event_id = $1", event_id))
+    finally:
+        await conn.close()
+
+
+async def send(data: events.EventData) -> str:
+    """Publish an event and wait until the points service has handled it."""
+    event_id = await publish(data)
+    await eventually(lambda: handled(event_id), what=f"{data.type} handled")
+    return event_id
+
+
+def paid(shop: Shop, customer_id: str, order_id: str | None = None) -> events.OrderPaid:
+    return events.OrderPaid(shop=shop.id, order_id=order_id or unique("o"), customer_id=customer_id,
+                            currency="EUR", total="10.00", net_amount="10.00", placed_at=datetime.now(UTC))
+
+
+async def outbox(shop: str, event_type: str) -> list[dict]:
+    conn = await db("points")
+    try:
+        rows = await conn.fetch("SELECT envelope FROM outbox WHERE shop_id = $1 AND type = $2 ORDER BY seq",
+                                shop, event_type)
+    finally:
+        await conn.close()
+    return [r["envelope"]["data"] for r in rows]
+
+
+async def test_launch_is_idempotent_public_and_announced(gql):
+    shop = await new_shop(gql)
+    key = unique("k")
+    once = challenge_input(idempotencyKey=key, hashtag="#Summer")
+    first = (await gql.ok(LAUNCH, {"input": once}, shop.admin))["launchChallenge"]
+    again = (await gql.ok(LAUNCH, {"input": once}, shop.admin))["launchChallenge"]  # a retry: the same input
+    assert again["id"] == first["id"] and first["status"] == "ACTIVE" and first["hashtag"] == "summer"
+    other = await gql(LAUNCH, {"input": {**once, "rewardPoints": 5}}, shop.admin)
+    assert codes(other) == ["CONFLICT"]
+    later = datetime.now(UTC) + timedelta(days=1)
+    scheduled = await launch(shop, title="Later", startsAt=iso(later), endsAt=iso(later + timedelta(days=1)))
+    assert scheduled["status"] == "SCHEDULED"
+    public = {"x-shop": shop.id}
+    assert {c["id"] for c in (await gql.ok(LIST, {}, public))["challenges"]} == {first["id"], scheduled["id"]}
+    assert [c["id"] for c in (await gql.ok(LIST, {"s": "ACTIVE"}, public))["challenges"]] == [first["id"]]
+    assert [c["id"] for c in (await gql.ok(LIST, {"s": "SCHEDULED"}, public))["challenges"]] == [scheduled["id"]]
+    assert (await gql.ok(ONE, {"id": first["id"]}, public))["challenge"]["status"] == "ACTIVE"
+    assert (await gql.ok(ONE, {"id": "ch-nope"}, public))["challenge"] is None
+    launched = await outbox(shop.id, "challenge.launched")
+    assert [e["challenge_id"] for e in launched] == [first["id"], scheduled["id"]]
+    assert launched[0]["title"] == "Two purchases" and launched[0]["reward_points"] == 100
+    assert (await gql.ok(LIST, {}, {"x-shop": unique("shop")}))["challenges"] == []  # another shop sees none
+
+
+async def test_bad_input_is_refused_and_stores_nothing(gql):
+    shop = await new_shop(gql)
+    now = datetime.now(UTC)
+    bad = [
+        ({"endsAt": iso(now - timedelta(days=2))}, "BAD_USER_INPUT"),
+        ({"rewardPoints": -1}, "BAD_USER_INPUT"),
+        ({"title": "x" * 201}, "BAD_USER_INPUT"),
+        ({"badge": "b" * 61}, "BAD_USER_INPUT"),
+        ({"goal": {"event": "ORDER_PAID", "count": 0}}, "BAD_USER_INPUT"),
+        ({"idempotencyKey": "k" * 201}, "BAD_USER_INPUT"),
+    ]
+    for over, code in bad:
+        assert codes(await gql(LAUNCH, {"input": challenge_input(**over)}, shop.admin)) == [code], over
+    unknown = await gql(LAUNCH, {"input": challenge_input(goal={"event": "ORDER_REFUNDED", "count": 1})}, shop.admin)
+    assert unknown.get("errors") and not unknown.get("data")  # an unknown goal event fails validation
+    assert codes(await gql(LAUNCH, {"input": challenge_input()}, shop.customer("c-1"))) == ["FORBIDDEN"]
+    assert codes(await gql(LAUNCH, {"input": challenge_input()}, {"x-shop": shop.id})) == ["UNAUTHENTICATED"]
+    forged = customer_token("ops", shop=shop.id, roles=["admin"], secret="not-the-secret-0123456789abcdef0123")
+    assert codes(await gql(LAUNCH, {"input": challenge_input()}, forged)) == ["UNAUTHENTICATED"]
+    assert (await gql.ok(LIST, {}, {"x-shop": shop.id}))["challenges"] == []
+    assert await outbox(shop.id, "challenge.launched") == []
+
+
+async def test_paid_orders_complete_a_challenge_once_through_the_ledger(gql):
+    shop = await new_shop(gql)
+    ch = await launch(shop)
+    anna, bob = await shop.new_customer(), await shop.new_customer()
+    joined = await join(shop, ch["id"], anna)
+    assert joined == {"challenge": {"id": ch["id"]}, "progress": 0, "completed": False, "completedAt": None}
+    assert (await join(shop, ch["id"], anna))["progress"] == 0  # joining twice is harmless
+    await shop.order(anna, "PAID")  # the real flow: customers publishes order.paid
+    await shop.order(bob, "PAID")  # bob did not join: nothing counts for him
+    await eventually(lambda: _progress_is(shop, anna, ch["id"], 1), what="first order counted")
+    first = paid(shop, anna)
+    await send(first)
+    await send(first)  # the same order again under a new event id: counted once
+    got = await eventually(lambda: _progress_is(shop, anna, ch["id"], 2), what="completion")
+    assert got["completed"] and got["completedAt"]
+    await send(paid(shop, anna))  # progress goes on for the leaderboard; the reward does not repeat
+    await eventually(lambda: _progress_is(shop, anna, ch["id"], 3), what="third order")
+    mine = await state(shop, anna)
+    assert mine["badges"] == [{"name": "regular-buyer", "source": f"challenge:{ch['id']}"}]
+    conn = await db("points")
+    try:
+        rewards = await conn.fetch("SELECT delta FROM ledger_entries WHERE shop_id = $1 AND customer_id = $2 "
+                                   "AND idempotency_key LIKE 'challenge:%'", shop.id, anna)
+    finally:
+        await conn.close()
+    assert [r["delta"] for r in rewards] == [100]
+    await assert_ledger_invariant(shop.id, anna)
+    completed = await outbox(shop.id, "challenge.completed")
+    assert [(e["customer_id"], e["reward_points"], e["badge"]) for e in completed] == [
+        (anna, 100, "regular-buyer")]
+    assert (await state(shop, bob))["challengeProgress"] == []
+
+
+async def _progress_is(shop: Shop, customer_id: str, challenge_id: str, n: int):
+    got = await progress(shop, customer_id, challenge_id)
+    return got if got is not None and got["progress"] == n else None
+
+
+async def test_events_before_the_start_or_after_an_early_end_do_not_count(gql):
+    shop = await new_shop(gql)
+    later = datetime.now(UTC) + timedelta(days=1)
+    scheduled = await launch(shop, startsAt=iso(later), endsAt=iso(later + timedelta(days=1)))
+    running = await launch(shop, goal={"event": "ORDER_PAID", "count": 5})
+    anna = await shop.new_customer()
+    await join(shop, scheduled["id"], anna)
+    await join(shop, running["id"], anna)
+    await send(paid(shop, anna))
+    assert (await progress(shop, anna, scheduled["id"]))["progress"] == 0  # not started yet
+    assert (await progress(shop, anna, running["id"]))["progress"] == 1
+    ended = (await gql.ok(END, {"id": running["id"]}, shop.admin))["endChallenge"]
+    assert ended["status"] == "ENDED" and ended["endedAt"]
+    await send(paid(shop, anna))
+    assert (await progress(shop, anna, running["id"]))["progress"] == 1  # after the early end
+    newcomer = await shop.new_customer()
+    assert codes(await gql(JOIN, {"id": running["id"]}, shop.customer(newcomer))) == ["CONFLICT"]
+    assert codes(await gql(JOIN, {"id": "ch-nope"}, shop.customer(newcomer))) == ["NOT_FOUND"]
+    assert codes(await gql(END, {"id": running["id"]}, shop.customer(anna))) == ["FORBIDDEN"]
+
+
+async def test_concurrent_events_of_one_customer_all_count_and_complete_once(gql):
+    shop = await new_shop(gql)
+    ch = await launch(shop, goal={"event": "ORDER_PAID", "count": 4}, rewardPoints=40)
+    anna = await shop.new_customer()
+    await join(shop, ch["id"], anna)
+    ids = await asyncio.gather(*(publish(paid(shop, anna)) for _ in range(8)))
+    for event_id in ids:
+        await eventually(lambda e=event_id: handled(e), what="order handled")
+    got = await progress(shop, anna, ch["id"])
+    assert got["progress"] == 8 and got["completed"]
+    assert len(await outbox(shop.id, "challenge.completed")) == 1
+    assert (await state(shop, anna))["loyalty"]["balance"] == 40
+    await assert_ledger_invariant(shop.id, anna)
+
+
+async def test_reviews_with_media_and_hashtag_posts_count_for_their_goals(gql):
+    shop = await new_shop(gql)
+    photos = await launch(shop, title="Photo reviews", goal={"event": "REVIEW_PUBLISHED", "count": 1,
+                                                             "withMedia": True}, rewardPoints=0, badge=None)
+    tagged = await launch(shop, title="Summer look", hashtag="#SummerLook",
+                          goal={"event": "UGC_SUBMITTED", "count": 1}, rewardPoints=0, badge="summer")
+    referrals = await launch(shop, title="Bring a friend", goal={"event": "REFERRAL_CONVERTED", "count": 1},
+                             rewardPoints=0, badge=None)
+    anna = await shop.new_customer()
+    for ch in (photos, tagged, referrals):
+        await join(shop, ch["id"], anna)
+
+    def review(media: bool) -> events.ReviewPublished:
+        return events.ReviewPublished(shop=shop.id, review_id=unique("r"), customer_id=anna,
+                                      product_id=unique("p"), rating=5, has_media=media)
+    await send(review(False))
+    assert (await progress(shop, anna, photos["id"]))["progress"] == 0
+    await send(review(True))
+    assert (await progress(shop, anna, photos["id"]))["completed"]
+
+    def ugc(*tags: str) -> events.UgcSubmitted:
+        return events.UgcSubmitted(shop=shop.id, review_id=unique("r"), customer_id=anna, product_id="p-1",
+                                   media_count=1, hashtags=list(tags))
+    await send(ugc("winter"))
+    assert (await progress(shop, anna, tagged["id"]))["progress"] == 0
+    await send(ugc("summerlook"))
+    assert (await progress(shop, anna, tagged["id"]))["completed"]
+    await send(events.ReferralConverted(shop=shop.id, referral_id=unique("ref"), referrer_id=anna,
+                                        friend_id=unique("c"), order_id=unique("o"), reward_kind="points",
+                                        reward_points=10))
+    assert (await progress(shop, anna, referrals["id"]))["completed"]
+    assert "summer" in {b["name"] for b in (await state(shop, anna))["badges"]}
+
+
+async def test_the_leaderboard_ranks_and_the_bonus_is_granted_once_at_an_early_end(gql):
+    shop = await new_shop(gql)
+    ch = await launch(shop, goal={"event": "ORDER_PAID", "count": 10}, rewardPoints=0, leaderboardBonus=25,
+                      leaderboardTop=2)
+    first, second, third, idle = [await shop.new_customer() for _ in range(4)]
+    for customer_id, orders in ((second, 2), (first, 3), (third, 2), (idle, 0)):
+        await join(shop, ch["id"], customer_id)
+        for _ in range(orders):
+            await send(paid(shop, customer_id))
+    board = (await gql.ok(ONE, {"id": ch["id"], "n": 10}, shop.admin))["challenge"]["leaderboard"]
+    # second and third tie on 2; second progressed earlier, so second wins the tie; idle has no place
+    assert [(e["rank"], e["customerId"], e["progress"]) for e in board] == [
+        (1, first, 3), (2, second, 2), (3, third, 2)]
+    public = (await gql.ok(ONE, {"id": ch["id"], "n": 1}, {"x-shop": shop.id}))["challenge"]["leaderboard"]
+    assert public == [{"rank": 1, "progress": 3, "completed": False, "isMe": False, "customerId": None}]
+    mine = (await gql.ok(ONE, {"id": ch["id"]}, shop.customer(second)))["challenge"]["leaderboard"]
+    assert [e["isMe"] for e in mine] == [False, True, False]
+    await gql.ok(END, {"id": ch["id"]}, shop.admin)
+    await gql.ok(END, {"id": ch["id"]}, shop.admin)  # a second end grants nothing more
+    balances = {c: (await state(shop, c))["loyalty"]["balance"] for c in (first, second, third, idle)}
+    assert balances == {first: 25, second: 25, third: 0, idle: 0}
+
+
+async def test_the_job_at_ends_at_grants_the_bonus(gql):
+    shop = await new_shop(gql)
+    now = datetime.now(UTC)
+    ch = await launch(shop, endsAt=iso(now + timedelta(seconds=3)), rewardPoints=0, leaderboardBonus=7)
+    anna = await shop.new_customer()
+    await join(shop, ch["id"], anna)
+    await send(paid(shop, anna))
+    await shop.until(anna, "the bonus at endsAt", balance=7)
+    assert (await gql.ok(ONE, {"id": ch["id"]}, {"x-shop": shop.id}))["challenge"]["status"] == "ENDED"
+
+
+async def test_a_segment_challenge_is_for_its_segment_only(gql):
+    shop = await new_shop(gql)
+    ch = await launch(shop, audience="VIP")
+    vip, regular = await shop.new_customer(), await shop.new_customer()
+    for customer_id, segment in ((vip, "VIP"), (regular, "REGULAR")):
+        await send(events.CustomerSegmentChanged(shop=shop.id, customer_id=customer_id, from_segment="NEW",
+                                                 to_segment=segment))
+    assert (await join(shop, ch["id"], vip))["progress"] == 0
+    assert codes(await gql(JOIN, {"id": ch["id"]}, shop.customer(regular))) == ["FORBIDDEN"]
+    assert (await state(shop, regular))["challengeProgress"] == []
+
+
+async def test_streaks_count_weeks_with_a_purchase_or_a_review(gql):
+    shop = await new_shop(gql)
+    anna = await shop.new_customer()
+    assert (await state(shop, anna))["streak"] == {"current": 0, "longest": 0}
+    await send(paid(shop, anna))
+    await send(events.ReviewPublished(shop=shop.id, review_id=unique("r"), customer_id=anna, product_id="p-1",
+                                      rating=4))
+    assert (await state(shop, anna))["streak"] == {"current": 1, "longest": 1}  # one week, however many events
+    me = await gql.ok("{ me { streak { current } badges { name } challengeProgress { progress } } }",
+                      {}, shop.customer(anna))
+    assert me["me"] == {"streak": {"current": 1}, "badges": [], "challengeProgress": []}
+    other = await shop.new_customer()
+    refused = await gql(STATE, {"id": other}, shop.customer(anna))
+    assert "FORBIDDEN" in codes(refused)
