@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from shared import events
 from tests.e2e.notifications_helpers import publish
 from tests.e2e.points_support import Shop, assert_ledger_invariant, new_shop
-from tests.stack import codes, customer_token, db, unique
+from shared.events import new_envelope
+from tests.stack import codes, customer_token, db, publish_raw, unique
 from tests.support import eventually
 
 LAUNCH = """mutation($input: ChallengeInput!) { launchChallenge(input: $input) { id title status hashtag
@@ -299,3 +300,38 @@ async def test_streaks_count_weeks_with_a_purchase_or_a_review(gql):
     other = await shop.new_customer()
     refused = await gql(STATE, {"id": other}, shop.customer(anna))
     assert "FORBIDDEN" in codes(refused)
+
+
+async def send_at(data: events.EventData, at: datetime) -> str:
+    """Publish an event that happened at `at` (a late delivery, or history) and wait until handled."""
+    envelope = new_envelope(data, source="tests").model_copy(update={"time": at})
+    await publish_raw(envelope.model_dump_json().encode(), envelope.type, envelope.id)
+    await eventually(lambda: handled(envelope.id), what=f"{data.type} handled")
+    return envelope.id
+
+
+async def test_four_weeks_in_a_row_award_the_streak_badge_and_a_gap_breaks_the_streak(gql):
+    shop = await new_shop(gql)
+    anna, bob = await shop.new_customer(), await shop.new_customer()
+    now = datetime.now(UTC)
+    for weeks_ago in (3, 2, 1, 0):
+        await send_at(paid(shop, anna), now - timedelta(weeks=weeks_ago))
+    mine = await state(shop, anna)
+    assert mine["streak"] == {"current": 4, "longest": 4}
+    assert {"name": "streak-4-weeks", "source": "streak:4"} in mine["badges"]
+    for weeks_ago in (4, 3, 2):
+        await send_at(paid(shop, bob), now - timedelta(weeks=weeks_ago))
+    theirs = await state(shop, bob)
+    assert theirs["streak"] == {"current": 0, "longest": 3} and theirs["badges"] == []
+
+
+async def test_an_event_that_happened_before_the_join_or_the_start_does_not_count(gql):
+    shop = await new_shop(gql)
+    ch = await launch(shop, startsAt=iso(datetime.now(UTC) - timedelta(days=2)))
+    anna = await shop.new_customer()
+    await join(shop, ch["id"], anna)
+    await send_at(paid(shop, anna), datetime.now(UTC) - timedelta(days=1))  # in the window, before the join
+    await send_at(paid(shop, anna), datetime.now(UTC) - timedelta(days=3))  # before the start
+    assert (await progress(shop, anna, ch["id"]))["progress"] == 0
+    await send_at(paid(shop, anna), datetime.now(UTC))
+    assert (await progress(shop, anna, ch["id"]))["progress"] == 1

@@ -1,6 +1,8 @@
 """A challenge launched through the gateway invites its audience and its completion notifies the
 customer: the points service's challenge.launched / challenge.completed reach the notifications
-service, which applies consent (the flows are the notifications service's own)."""
+service, which applies consent (the flows are the notifications service's own). The waits are long:
+in the full suite this runs right after the bulk-adjustment test, whose 2000 points.earned events the
+notifications queue may still be draining."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ async def test_launch_invites_consenting_customers_and_completion_notifies(gql):
         "startsAt": (now - timedelta(minutes=5)).isoformat(), "endsAt": (now + timedelta(days=3)).isoformat()}},
         admin)
     challenge_id = launched["launchChallenge"]["id"]
-    got = await eventually(lambda: mails(f"{anna}@example.com"), what="the invitation")
+    got = await eventually(lambda: mails(f"{anna}@example.com"), what="the invitation", timeout=120)
     assert got[0]["subject"] == f"New challenge: {title}" and "30 points" in got[0]["text"]
     assert having(await log(gql, admin, silent), flow="challenge_launched") == []
     await gql.ok(JOIN, {"id": challenge_id}, customer_token(anna, shop=shop))
@@ -33,4 +35,4 @@ async def test_launch_invites_consenting_customers_and_completion_notifies(gql):
 
     async def completed():
         return having(await log(gql, admin, anna), flow="challenge_completed")
-    assert len(await eventually(completed, what="the completion notification")) == 1
+    assert len(await eventually(completed, what="the completion notification", timeout=120)) == 1
