@@ -9,9 +9,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from shared import events
+from shared.events import new_envelope
 from tests.e2e.notifications_helpers import publish
 from tests.e2e.points_support import Shop, assert_ledger_invariant, new_shop
-from shared.events import new_envelope
 from tests.stack import codes, customer_token, db, publish_raw, unique
 from tests.support import eventually
 
