@@ -34,6 +34,12 @@ class ChallengeStatus(Enum):
 
 
 @strawberry.enum
+class ChallengeMeasure(Enum):
+    COUNT = "COUNT"
+    SPEND = "SPEND"
+
+
+@strawberry.enum
 class Segment(Enum):
     PROSPECT = "PROSPECT"
     NEW = "NEW"
@@ -49,6 +55,8 @@ class ChallengeGoal:
     count: int
     with_media: bool = strawberry.field(description="REVIEW_PUBLISHED: only reviews with photos or videos count.")
     hashtag: str | None = strawberry.field(description="UGC_SUBMITTED: the tag a post must carry (without #).")
+    measure: ChallengeMeasure = strawberry.field(description=(
+        "COUNT: events; SPEND (ORDER_PAID): whole units of the shop currency of net spend, count is the amount."))
 
 
 @strawberry.type(description=(
@@ -88,7 +96,8 @@ class Challenge:
             status=ChallengeStatus(challenges.status(row["starts_at"], row["ends_at"], row["ended_at"], store.now())),
             hashtag=row["hashtag"],
             goal=ChallengeGoal(event=ChallengeEvent(row["goal_event"]), count=row["goal_count"],
-                               with_media=row["goal_with_media"], hashtag=row["goal_hashtag"]),
+                               with_media=row["goal_with_media"], hashtag=row["goal_hashtag"],
+                               measure=ChallengeMeasure(row["goal_measure"])),
             starts_at=row["starts_at"], ends_at=row["ends_at"], ended_at=row["ended_at"],
             audience=Segment(row["audience"]) if row["audience"] else None, reward_points=row["reward_points"],
             badge=row["badge"], leaderboard_bonus=row["leaderboard_bonus"], leaderboard_top=row["leaderboard_top"])
@@ -149,6 +158,8 @@ class ChallengeGoalInput:
     count: int
     with_media: bool | None = None
     hashtag: str | None = None
+    measure: ChallengeMeasure | None = strawberry.field(default=None, description=(
+        "COUNT (default) or SPEND for ORDER_PAID: count is then an amount in whole units of the shop currency."))
 
 
 @strawberry.input
@@ -198,7 +209,8 @@ async def launch_challenge(info: Info, input: ChallengeInput) -> Challenge:
     g = input.goal
     launch = challenges.launch(
         title=input.title, description=input.description, hashtag_=input.hashtag, goal_event=g.event.value,
-        goal_count=g.count, goal_with_media=g.with_media, goal_hashtag=g.hashtag, starts_at=input.starts_at,
+        goal_count=g.count, goal_with_media=g.with_media, goal_hashtag=g.hashtag,
+        goal_measure=g.measure.value if g.measure else None, starts_at=input.starts_at,
         ends_at=input.ends_at, audience=input.audience.value if input.audience else None,
         reward_points=input.reward_points, badge=input.badge, leaderboard_bonus=input.leaderboard_bonus,
         leaderboard_top=input.leaderboard_top, idempotency_key=input.idempotency_key)

@@ -39,12 +39,13 @@ async def launch(conn: asyncpg.Connection, shop: str, launch: challenges.Launch)
     row = await conn.fetchrow(
         """INSERT INTO challenges (shop_id, id, title, description, hashtag, goal_event, goal_count, goal_with_media,
                goal_hashtag, starts_at, ends_at, audience, reward_points, badge, leaderboard_bonus, leaderboard_top,
-               idempotency_key, input_hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+               idempotency_key, input_hash, goal_measure)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
            RETURNING *""",
         shop, f"ch-{secrets.token_hex(8)}", launch.title, launch.description, launch.hashtag, g.event, g.count,
         g.with_media, g.hashtag, launch.starts_at, launch.ends_at, launch.audience, launch.reward_points,
-        launch.badge, launch.leaderboard_bonus, launch.leaderboard_top, launch.idempotency_key, launch.fingerprint())
+        launch.badge, launch.leaderboard_bonus, launch.leaderboard_top, launch.idempotency_key, launch.fingerprint(),
+        g.measure)
     await outbox.add(conn, events.ChallengeLaunched(
         shop=shop, challenge_id=row["id"], title=row["title"], starts_at=row["starts_at"], ends_at=row["ends_at"],
         audience=row["audience"], reward_points=row["reward_points"]), source=SOURCE)
@@ -160,12 +161,12 @@ async def count(conn: asyncpg.Connection, shop: str, h: challenges.Happening, ev
              AND c.starts_at <= $4 AND $4 < c.ends_at AND (c.ended_at IS NULL OR $4 < c.ended_at)
              AND p.joined_at <= $4""",
         shop, h.customer_id, h.event, h.at)
-    matching = [c for c in candidates if challenges.counts(
-        challenges.Goal(c["goal_event"], c["goal_count"], c["goal_with_media"], c["goal_hashtag"]), c["id"], h)]
+    matching = [(c, goal_of(c)) for c in candidates]
+    matching = [(c, g) for c, g in matching if challenges.counts(g, c["id"], h)]
     if not matching:
         return
     await lock_account(conn, shop, h.customer_id)  # the service's lock order: the account first
-    for c in sorted(matching, key=lambda r: r["id"]):
+    for c, goal in sorted(matching, key=lambda m: m[0]["id"]):
         fresh = await conn.fetchval(
             """INSERT INTO challenge_counts (shop_id, challenge_id, source_key, customer_id, event_id, occurred_at)
                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
@@ -176,13 +177,18 @@ async def count(conn: asyncpg.Connection, shop: str, h: challenges.Happening, ev
             """SELECT * FROM challenge_progress WHERE shop_id = $1 AND challenge_id = $2 AND customer_id = $3
                FOR UPDATE""", shop, c["id"], h.customer_id)
         after = await conn.fetchrow(
-            """UPDATE challenge_progress SET progress = progress + 1,
+            """UPDATE challenge_progress SET progress = progress + $5,
                    last_progress_at = greatest(coalesce(last_progress_at, $4), $4)
                WHERE shop_id = $1 AND challenge_id = $2 AND customer_id = $3 RETURNING *""",
-            shop, c["id"], h.customer_id, h.at)
+            shop, c["id"], h.customer_id, h.at, challenges.step(goal, h))
         if before["completed_at"] is None and challenges.completes(before["progress"], after["progress"],
                                                                     c["goal_count"]):
             await complete(conn, shop, c, h.customer_id, h.at)
+
+
+def goal_of(c: asyncpg.Record) -> challenges.Goal:
+    return challenges.Goal(c["goal_event"], c["goal_count"], c["goal_with_media"], c["goal_hashtag"],
+                           c["goal_measure"])
 
 
 async def complete(conn: asyncpg.Connection, shop: str, c: asyncpg.Record, customer_id: str,

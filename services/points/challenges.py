@@ -17,18 +17,21 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
 
 from shared.errors import BadUserInput
 from shared.ids import external_id
 
 EVENTS = ("REVIEW_PUBLISHED", "ORDER_PAID", "REFERRAL_CONVERTED", "UGC_SUBMITTED")
 SEGMENTS = ("PROSPECT", "NEW", "REGULAR", "VIP", "AT_RISK", "CHURNED")
+MEASURES = ("COUNT", "SPEND")  # SPEND: ORDER_PAID only, whole currency units of the net amount
 SCHEDULED, ACTIVE, ENDED = "SCHEDULED", "ACTIVE", "ENDED"
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
 BADGE_MAX = 60
 HASHTAG = re.compile(r"^#?(\w{1,50})$")
 MAX_COUNT = 1000
+MAX_SPEND = 10_000_000
 MAX_POINTS = 1_000_000
 MAX_TOP = 100
 MAX_WINDOW = timedelta(days=366)
@@ -41,6 +44,7 @@ class Goal:
     count: int
     with_media: bool = False
     hashtag: str | None = None
+    measure: str = "COUNT"
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def _count(value: int | None, field: str, limit: int, *, minimum: int) -> int:
 
 
 def launch(*, title: str, description: str | None, hashtag_: str | None, goal_event: str, goal_count: int,
-           goal_with_media: bool | None, goal_hashtag: str | None, starts_at: datetime, ends_at: datetime,
+           goal_with_media: bool | None, goal_hashtag: str | None, goal_measure: str | None, starts_at: datetime,
+           ends_at: datetime,
            audience: str | None, reward_points: int, badge: str | None, leaderboard_bonus: int | None,
            leaderboard_top: int | None, idempotency_key: str | None) -> Launch:
     """Check a launch; every problem is a BAD_USER_INPUT naming its field, and nothing is stored."""
@@ -113,12 +118,16 @@ def launch(*, title: str, description: str | None, hashtag_: str | None, goal_ev
         raise BadUserInput("goal.hashtag is for UGC_SUBMITTED goals", field="goal.hashtag")
     if goal_with_media and goal_event != "REVIEW_PUBLISHED":
         raise BadUserInput("goal.withMedia is for REVIEW_PUBLISHED goals", field="goal.withMedia")
+    measure = goal_measure or "COUNT"
+    if measure not in MEASURES or (measure == "SPEND" and goal_event != "ORDER_PAID"):
+        raise BadUserInput("goal.measure SPEND is for ORDER_PAID goals", field="goal.measure")
+    limit = MAX_SPEND if measure == "SPEND" else MAX_COUNT
     return Launch(
         title=_text(title, "title", TITLE_MAX, required=True) or "",
         description=_text(description, "description", DESCRIPTION_MAX),
         hashtag=tag,
-        goal=Goal(goal_event, _count(goal_count, "goal.count", MAX_COUNT, minimum=1), bool(goal_with_media),
-                  goal_tag),
+        goal=Goal(goal_event, _count(goal_count, "goal.count", limit, minimum=1), bool(goal_with_media),
+                  goal_tag, measure),
         starts_at=starts_at, ends_at=ends_at, audience=audience,
         reward_points=_count(reward_points, "rewardPoints", MAX_POINTS, minimum=0),
         badge=_text(badge, "badge", BADGE_MAX),
@@ -153,6 +162,7 @@ class Happening:
     with_media: bool = False
     hashtags: tuple[str, ...] = ()
     challenge_id: str | None = None
+    amount: Decimal = Decimal(0)  # ORDER_PAID: the net amount in the shop's currency (0 in another one)
 
 
 def counts(goal: Goal, challenge_id: str, h: Happening) -> bool:
@@ -164,7 +174,14 @@ def counts(goal: Goal, challenge_id: str, h: Happening) -> bool:
     if goal.event == "UGC_SUBMITTED":
         tags = {t.lstrip("#").lower() for t in h.hashtags}
         return (goal.hashtag is not None and goal.hashtag in tags) or h.challenge_id == challenge_id
-    return True
+    return step(goal, h) > 0
+
+
+def step(goal: Goal, h: Happening) -> int:
+    """How far one counting event moves the progress: 1, or for a SPEND goal its whole currency units."""
+    if goal.measure == "SPEND":
+        return int(max(h.amount, Decimal(0)).to_integral_value(rounding=ROUND_FLOOR))
+    return 1
 
 
 def completes(before: int, after: int, goal_count: int) -> bool:

@@ -11,6 +11,8 @@ the program's liability and history remain exact after an erasure.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import asyncpg
 
 from services.points import challenge_store, challenges, store, wallet
@@ -35,8 +37,10 @@ from shared.schedule import Job, JobHandler
 async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPaid) -> None:
     await store.earn_for_order(conn, data.shop, data, event.id, event.time)
     await challenge_store.record_activity(conn, data.shop, data.customer_id, event.time)
+    currency = (await store.program(conn, data.shop)).currency
     await challenge_store.count(conn, data.shop, challenges.Happening(
-        "ORDER_PAID", f"order:{data.order_id}", data.customer_id, event.time), event.id)
+        "ORDER_PAID", f"order:{data.order_id}", data.customer_id, event.time,
+        amount=data.net_amount if data.currency == currency else Decimal(0)), event.id)
 
 
 async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:

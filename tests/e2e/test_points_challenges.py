@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from shared import events
 from shared.events import new_envelope
@@ -335,3 +336,23 @@ async def test_an_event_that_happened_before_the_join_or_the_start_does_not_coun
     assert (await progress(shop, anna, ch["id"]))["progress"] == 0
     await send_at(paid(shop, anna), datetime.now(UTC))
     assert (await progress(shop, anna, ch["id"]))["progress"] == 1
+
+
+async def test_a_spend_goal_adds_up_net_amounts_in_the_shop_currency(gql):
+    shop = await new_shop(gql)
+    ch = await launch(shop, goal={"event": "ORDER_PAID", "count": 25, "measure": "SPEND"}, rewardPoints=10)
+    assert ch["goal"]["count"] == 25
+    anna = await shop.new_customer()
+    await join(shop, ch["id"], anna)
+    await send(paid(shop, anna).model_copy(update={"currency": "USD", "net_amount": Decimal("99.00")}))
+    assert (await progress(shop, anna, ch["id"]))["progress"] == 0  # not the shop's currency
+    await send(paid(shop, anna).model_copy(update={"net_amount": Decimal("12.99")}))
+    await send(paid(shop, anna).model_copy(update={"net_amount": Decimal("12.50")}))
+    got = await progress(shop, anna, ch["id"])
+    assert (got["progress"], got["completed"]) == (24, False)  # whole units per order: 12 + 12
+    await send(paid(shop, anna))
+    got = await progress(shop, anna, ch["id"])
+    assert (got["progress"], got["completed"]) == (34, True)
+    bad = await gql(LAUNCH, {"input": challenge_input(goal={"event": "REVIEW_PUBLISHED", "count": 2,
+                                                            "measure": "SPEND"})}, shop.admin)
+    assert codes(bad) == ["BAD_USER_INPUT"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -15,7 +16,7 @@ T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
 def make(**over):
     args = dict(title="Three photo reviews", description=None, hashtag_=None, goal_event="REVIEW_PUBLISHED",
-                goal_count=3, goal_with_media=True, goal_hashtag=None, starts_at=T0,
+                goal_count=3, goal_with_media=True, goal_hashtag=None, goal_measure=None, starts_at=T0,
                 ends_at=T0 + timedelta(days=7), audience=None, reward_points=150, badge="photographer",
                 leaderboard_bonus=None, leaderboard_top=None, idempotency_key=None)
     return challenges.launch(**{**args, **over})
@@ -44,6 +45,8 @@ def test_a_valid_launch_keeps_its_values_and_defaults_the_top_three():
     ({"goal_event": "ORDER_PAID", "goal_hashtag": "summer"}, "goal.hashtag"),
     ({"goal_event": "ORDER_PAID", "goal_with_media": True}, "goal.withMedia"),
     ({"starts_at": T0.replace(tzinfo=None)}, "startsAt"),
+    ({"goal_measure": "SPEND"}, "goal.measure"),
+    ({"goal_event": "ORDER_PAID", "goal_with_media": False, "goal_count": 1001}, "goal.count"),
     ({"idempotency_key": " "}, "idempotencyKey"),
 ])
 def test_bad_input_names_its_field(over, field):
@@ -118,3 +121,13 @@ def test_the_bonus_goes_to_the_top_with_progress_only():
     rows = [standing("a", 2, last=1), standing("b", 0), standing("c", 1, last=1)]
     assert [s.customer_id for s in challenges.bonus_winners(rows, 3)] == ["a", "c"]
     assert [s.customer_id for s in challenges.bonus_winners(rows, 1)] == ["a"]
+
+
+def test_a_spend_goal_moves_by_whole_units_of_the_net_amount():
+    spend = make(goal_event="ORDER_PAID", goal_with_media=False, goal_measure="SPEND", goal_count=5000).goal
+    assert spend.measure == "SPEND" and spend.count == 5000
+    assert challenges.step(spend, happening("ORDER_PAID", amount=Decimal("45.99"))) == 45
+    assert not challenges.counts(spend, "ch-1", happening("ORDER_PAID", amount=Decimal("0.50")))  # less than 1
+    assert not challenges.counts(spend, "ch-1", happening("ORDER_PAID"))  # another currency: amount 0
+    count = Goal("ORDER_PAID", 2)
+    assert challenges.step(count, happening("ORDER_PAID", amount=Decimal("45.99"))) == 1
