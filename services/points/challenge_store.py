@@ -107,7 +107,7 @@ async def join(conn: asyncpg.Connection, shop: str, challenge_id: str, customer_
     if row["audience"] is not None:
         segment = await conn.fetchval(
             "SELECT segment FROM customer_segments WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
-        if segment != row["audience"]:
+        if (segment or challenges.FIRST_SEGMENT) != row["audience"]:  # no change seen yet: still the first
             raise Forbidden(f"this challenge is for the {row['audience']} segment")
     await conn.execute(
         """INSERT INTO challenge_progress (shop_id, challenge_id, customer_id) VALUES ($1, $2, $3)

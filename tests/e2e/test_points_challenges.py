@@ -285,6 +285,10 @@ async def test_a_segment_challenge_is_for_its_segment_only(gql):
     assert (await join(shop, ch["id"], vip))["progress"] == 0
     assert codes(await gql(JOIN, {"id": ch["id"]}, shop.customer(regular))) == ["FORBIDDEN"]
     assert (await state(shop, regular))["challengeProgress"] == []
+    prospects = await launch(shop, audience="PROSPECT")
+    newcomer = await shop.new_customer()  # no segment change seen yet: a prospect
+    assert (await join(shop, prospects["id"], newcomer))["progress"] == 0
+    assert codes(await gql(JOIN, {"id": prospects["id"]}, shop.customer(vip))) == ["FORBIDDEN"]
 
 
 async def test_streaks_count_weeks_with_a_purchase_or_a_review(gql):
