@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from shared import events
+from tests.e2e.challenges_support import JOIN, LAUNCH, send
 from tests.e2e.notifications_helpers import add_customer, having, log, mails, new_shop
-from tests.e2e.test_points_challenges import JOIN, LAUNCH, send
 from tests.stack import customer_token, unique
 from tests.support import eventually
 
