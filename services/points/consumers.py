@@ -11,13 +11,16 @@ the program's liability and history remain exact after an erasure.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import asyncpg
 
-from services.points import store, wallet
+from services.points import challenge_store, challenges, store, wallet
 from shared.bus import Handler
 from shared.events import (
     CustomerBirthday,
     CustomerRegistered,
+    CustomerSegmentChanged,
     Envelope,
     OrderCancelled,
     OrderDelivered,
@@ -26,12 +29,18 @@ from shared.events import (
     PoisonMessage,
     ReferralConverted,
     ReviewPublished,
+    UgcSubmitted,
 )
 from shared.schedule import Job, JobHandler
 
 
 async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPaid) -> None:
     await store.earn_for_order(conn, data.shop, data, event.id, event.time)
+    await challenge_store.record_activity(conn, data.shop, data.customer_id, event.time)
+    currency = (await store.program(conn, data.shop)).currency
+    await challenge_store.count(conn, data.shop, challenges.Happening(
+        "ORDER_PAID", f"order:{data.order_id}", data.customer_id, event.time,
+        amount=data.net_amount if data.currency == currency else Decimal(0)), event.id)
 
 
 async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
@@ -53,6 +62,10 @@ async def on_review_published(conn: asyncpg.Connection, event: Envelope, data: R
     reward = wallet.review_reward(data.customer_id, data.product_id, data.has_media, prog.action_points,
                                   prog.review_credit, prog.media_review_credit)
     await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
+    await challenge_store.record_activity(conn, data.shop, data.customer_id, event.time)
+    await challenge_store.count(conn, data.shop, challenges.Happening(
+        "REVIEW_PUBLISHED", f"review:{data.review_id}", data.customer_id, event.time, with_media=data.has_media),
+        event.id)
 
 
 async def on_referral_converted(conn: asyncpg.Connection, event: Envelope, data: ReferralConverted) -> None:
@@ -62,6 +75,20 @@ async def on_referral_converted(conn: asyncpg.Connection, event: Envelope, data:
     reward = wallet.referral_reward(data.referral_id, data.reward_kind, data.reward_points, data.reward_amount,
                                     prog.action_points.get("referral", 0))
     await store.reward_action(conn, data.shop, data.referrer_id, reward, event.id, prog)
+    await challenge_store.count(conn, data.shop, challenges.Happening(
+        "REFERRAL_CONVERTED", f"referral:{data.referral_id}", data.referrer_id, event.time), event.id)
+
+
+async def on_ugc_submitted(conn: asyncpg.Connection, event: Envelope, data: UgcSubmitted) -> None:
+    """A moderated photo/video post with hashtags or a challenge id (the reviews service sends it)."""
+    await challenge_store.count(conn, data.shop, challenges.Happening(
+        "UGC_SUBMITTED", f"ugc:{data.review_id}", data.customer_id, event.time, hashtags=tuple(data.hashtags),
+        challenge_id=data.challenge_id), event.id)
+
+
+async def on_segment_changed(conn: asyncpg.Connection, event: Envelope, data: CustomerSegmentChanged) -> None:
+    """A copy of the customer's segment, for challenge audiences (the last change handled wins)."""
+    await challenge_store.save_segment(conn, data.shop, data.customer_id, data.to_segment)
 
 
 async def on_customer_birthday(conn: asyncpg.Connection, event: Envelope, data: CustomerBirthday) -> None:
@@ -91,6 +118,8 @@ HANDLERS: dict[str, Handler] = {
     "referral.converted": on_referral_converted,  # type: ignore[dict-item]
     "customer.birthday": on_customer_birthday,  # type: ignore[dict-item]
     "customer.registered": on_customer_registered,  # type: ignore[dict-item]
+    "ugc.submitted": on_ugc_submitted,  # type: ignore[dict-item]
+    "customer.segment_changed": on_segment_changed,  # type: ignore[dict-item]
 }
 
 async def warn_expiring(conn: asyncpg.Connection, job: Job) -> None:
@@ -99,6 +128,10 @@ async def warn_expiring(conn: asyncpg.Connection, job: Job) -> None:
 
 async def expire_points(conn: asyncpg.Connection, job: Job) -> None:
     await store.expire(conn, job.shop, job.payload)
+
+
+async def end_challenge(conn: asyncpg.Connection, job: Job) -> None:
+    await challenge_store.finish(conn, job.shop, job.payload["challenge_id"])
 
 
 async def review_tier(conn: asyncpg.Connection, job: Job) -> None:
@@ -110,4 +143,5 @@ JOBS: dict[str, JobHandler] = {
     store.EXPIRING_JOB: warn_expiring,
     store.EXPIRE_JOB: expire_points,
     store.TIER_REVIEW_JOB: review_tier,
+    challenge_store.END_JOB: end_challenge,
 }

@@ -1,5 +1,6 @@
 """The points subgraph: the program, the loyalty account on Customer, its history, points per order,
-the rewards catalog and redemptions with single-use codes, admin adjustments."""
+the rewards catalog and redemptions with single-use codes, admin adjustments; challenges, badges and
+streaks (their types and resolvers live in challenge_schema.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
+from services.points import challenge_schema as cs
 from services.points import expiry, ledger, program, rewards, store, tiers, wallet
 from shared.errors import BadUserInput, Unauthenticated
 from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx, guarded_reference
@@ -257,6 +259,11 @@ class Customer:
         c = customer_ctx(info, self.id)
         return [await redemption_of(c.pool, c.shop, r) for r in await store.redemptions(c.pool, c.shop, self.id)]
 
+    challenge_progress: list[cs.ChallengeProgress] = strawberry.field(
+        resolver=cs.customer_progress, description="The challenges the customer joined, newest start first.")
+    badges: list[cs.Badge] = strawberry.field(resolver=cs.customer_badges, description="Badges held, oldest first.")
+    streak: cs.Streak = strawberry.field(resolver=cs.customer_streak)
+
 
 @strawberry.input
 class TierInput:
@@ -336,6 +343,12 @@ class BulkAdjustmentResult:
 
 @strawberry.type
 class Query:
+    challenges: list[cs.Challenge] = strawberry.field(
+        resolver=cs.list_challenges, description="The shop's challenges, optionally of one status (public).")
+    challenge: cs.Challenge | None = strawberry.field(resolver=cs.one_challenge, description="One challenge (public).")
+    badge_catalog: list[cs.BadgeDefinition] = strawberry.field(
+        resolver=cs.badge_catalog, description="Every badge the shop's customers can earn (public).")
+
     @strawberry.field(description="The shop's rewards catalog (public).")
     async def rewards_catalog(self, info: Info) -> list[Reward]:
         c = ctx(info)
@@ -364,6 +377,14 @@ class Query:
 
 @strawberry.type
 class Mutation:
+    launch_challenge: cs.Challenge = strawberry.mutation(resolver=cs.launch_challenge, description=(
+        "Launch a challenge (admin); announces challenge.launched (the invitations). Idempotent on "
+        "idempotencyKey."))
+    end_challenge: cs.Challenge = strawberry.mutation(
+        resolver=cs.end_challenge, description="End a challenge now (admin) and grant its leaderboard bonus.")
+    join_challenge: cs.ChallengeProgress = strawberry.mutation(
+        resolver=cs.join_challenge, description="Take part in a challenge (customer); joining twice is harmless.")
+
     @strawberry.mutation(description="Add or remove points by hand (admin). Idempotent on idempotencyKey.")
     async def adjust_points(self, info: Info, customer_id: strawberry.ID, delta: int, reason: str,
                             idempotency_key: str) -> LoyaltyAccount:

@@ -30,6 +30,9 @@ RULES: dict[str, str] = {
     "webhookEndpoints": "admin",
     "webhookDeliveries": "admin",
     "notificationSettings": "admin",
+    "challenges": "public",
+    "challenge": "public",
+    "badgeCatalog": "public",
     # mutations
     "upsertCustomer": "ingest",
     "recordOrder": "ingest",
@@ -57,4 +60,7 @@ RULES: dict[str, str] = {
     "voteReviewHelpful": "customer",
     "moderateReview": "admin",
     "replyToReview": "admin",
+    "launchChallenge": "admin",
+    "endChallenge": "admin",
+    "joinChallenge": "customer",
 }

@@ -1,0 +1,133 @@
+"""The pure rules of challenges: launch validation, status, which events count, completion, ranking."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.points import challenges
+from services.points.challenges import Goal, Happening, Standing
+from shared.errors import BadUserInput
+
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def make(**over):
+    args = dict(title="Three photo reviews", description=None, hashtag_=None, goal_event="REVIEW_PUBLISHED",
+                goal_count=3, goal_with_media=True, goal_hashtag=None, goal_measure=None, starts_at=T0,
+                ends_at=T0 + timedelta(days=7), audience=None, reward_points=150, badge="photographer",
+                leaderboard_bonus=None, leaderboard_top=None, idempotency_key=None)
+    return challenges.launch(**{**args, **over})
+
+
+def test_a_valid_launch_keeps_its_values_and_defaults_the_top_three():
+    launch = make(title="  Three photo reviews ", idempotency_key=" k-1 ")
+    assert launch.title == "Three photo reviews" and launch.goal == Goal("REVIEW_PUBLISHED", 3, True, None)
+    assert launch.leaderboard_top == 3 and launch.leaderboard_bonus == 0 and launch.idempotency_key == "k-1"
+
+
+@pytest.mark.parametrize(("over", "field"), [
+    ({"ends_at": T0}, "endsAt"),
+    ({"ends_at": T0 - timedelta(hours=1)}, "endsAt"),
+    ({"ends_at": T0 + timedelta(days=400)}, "endsAt"),
+    ({"goal_event": "REVIEW_DELETED"}, "goal.event"),
+    ({"reward_points": -1}, "rewardPoints"),
+    ({"leaderboard_bonus": -5}, "leaderboardBonus"),
+    ({"goal_count": 0}, "goal.count"),
+    ({"title": "   "}, "title"),
+    ({"title": "x" * 201}, "title"),
+    ({"description": "x" * 2001}, "description"),
+    ({"badge": "b" * 61}, "badge"),
+    ({"hashtag_": "two words"}, "hashtag"),
+    ({"audience": "GOLD"}, "audience"),
+    ({"goal_event": "ORDER_PAID", "goal_hashtag": "summer"}, "goal.hashtag"),
+    ({"goal_event": "ORDER_PAID", "goal_with_media": True}, "goal.withMedia"),
+    ({"starts_at": T0.replace(tzinfo=None)}, "startsAt"),
+    ({"goal_measure": "SPEND"}, "goal.measure"),
+    ({"goal_event": "ORDER_PAID", "goal_with_media": False, "goal_count": 1001}, "goal.count"),
+    ({"idempotency_key": " "}, "idempotencyKey"),
+])
+def test_bad_input_names_its_field(over, field):
+    with pytest.raises(BadUserInput) as exc:
+        make(**over)
+    assert exc.value.extensions["field"] == field
+
+
+def test_a_ugc_goal_takes_the_challenge_hashtag_normalised():
+    launch = make(goal_event="UGC_SUBMITTED", goal_with_media=False, hashtag_="#SummerLook")
+    assert launch.hashtag == "summerlook" and launch.goal.hashtag == "summerlook"
+
+
+def test_the_fingerprint_ignores_the_key_but_not_the_input():
+    assert make(idempotency_key="a").fingerprint() == make(idempotency_key="b").fingerprint()
+    assert make().fingerprint() != make(reward_points=151).fingerprint()
+
+
+def test_status_follows_the_window_and_an_early_end():
+    end = T0 + timedelta(days=7)
+    assert challenges.status(T0, end, None, T0 - timedelta(seconds=1)) == "SCHEDULED"
+    assert challenges.status(T0, end, None, T0) == "ACTIVE"
+    assert challenges.status(T0, end, None, end) == "ENDED"
+    assert challenges.status(T0, end, T0 + timedelta(days=1), T0 + timedelta(days=2)) == "ENDED"
+    assert challenges.status(T0, end, T0 + timedelta(days=1), T0 + timedelta(hours=1)) == "ACTIVE"
+
+
+def test_the_window_is_half_open_and_cut_by_an_early_end():
+    end, early = T0 + timedelta(days=7), T0 + timedelta(days=2)
+    assert challenges.in_window(T0, T0, end, None) and not challenges.in_window(end, T0, end, None)
+    assert not challenges.in_window(T0 - timedelta(seconds=1), T0, end, None)
+    assert not challenges.in_window(early, T0, end, early)
+    assert challenges.in_window(early - timedelta(seconds=1), T0, end, early)
+
+
+def happening(event="REVIEW_PUBLISHED", **over):
+    return Happening(event=event, source_key="review:r-1", customer_id="c-1", at=T0, **over)
+
+
+def test_which_events_move_which_goal():
+    media = Goal("REVIEW_PUBLISHED", 3, True)
+    assert challenges.counts(media, "ch-1", happening(with_media=True))
+    assert not challenges.counts(media, "ch-1", happening(with_media=False))
+    assert challenges.counts(Goal("REVIEW_PUBLISHED", 3), "ch-1", happening(with_media=False))
+    assert not challenges.counts(Goal("ORDER_PAID", 2), "ch-1", happening())
+    assert challenges.counts(Goal("ORDER_PAID", 2), "ch-1", happening("ORDER_PAID"))
+    ugc = Goal("UGC_SUBMITTED", 1, hashtag="summerlook")
+    assert challenges.counts(ugc, "ch-1", happening("UGC_SUBMITTED", hashtags=("#SummerLook",)))
+    assert not challenges.counts(ugc, "ch-1", happening("UGC_SUBMITTED", hashtags=("winter",)))
+    assert challenges.counts(ugc, "ch-1", happening("UGC_SUBMITTED", challenge_id="ch-1"))
+    assert not challenges.counts(ugc, "ch-1", happening("UGC_SUBMITTED", challenge_id="ch-2"))
+
+
+def test_completion_happens_on_the_step_that_reaches_the_goal_only():
+    assert [challenges.completes(n, n + 1, 3) for n in range(5)] == [False, False, True, False, False]
+
+
+def standing(cid, progress, completed=None, last=None, joined=0):
+    at = lambda h: None if h is None else T0 + timedelta(hours=h)  # noqa: E731
+    return Standing(cid, progress, at(completed), at(last), at(joined))
+
+
+def test_the_leaderboard_ranks_by_progress_then_earlier_completion_then_earlier_progress():
+    rows = [standing("late-completer", 3, completed=5, last=5), standing("most", 4, completed=2, last=9),
+            standing("early-completer", 3, completed=1, last=8), standing("b-two", 2, last=3),
+            standing("a-two", 2, last=3), standing("slow-two", 2, last=4), standing("zero", 0)]
+    assert [s.customer_id for s in challenges.rank(rows)] == [
+        "most", "early-completer", "late-completer", "a-two", "b-two", "slow-two", "zero"]
+
+
+def test_the_bonus_goes_to_the_top_with_progress_only():
+    rows = [standing("a", 2, last=1), standing("b", 0), standing("c", 1, last=1)]
+    assert [s.customer_id for s in challenges.bonus_winners(rows, 3)] == ["a", "c"]
+    assert [s.customer_id for s in challenges.bonus_winners(rows, 1)] == ["a"]
+
+
+def test_a_spend_goal_moves_by_whole_units_of_the_net_amount():
+    spend = make(goal_event="ORDER_PAID", goal_with_media=False, goal_measure="SPEND", goal_count=5000).goal
+    assert spend.measure == "SPEND" and spend.count == 5000
+    assert challenges.step(spend, happening("ORDER_PAID", amount=Decimal("45.99"))) == 45
+    assert not challenges.counts(spend, "ch-1", happening("ORDER_PAID", amount=Decimal("0.50")))  # less than 1
+    assert not challenges.counts(spend, "ch-1", happening("ORDER_PAID"))  # another currency: amount 0
+    count = Goal("ORDER_PAID", 2)
+    assert challenges.step(count, happening("ORDER_PAID", amount=Decimal("45.99"))) == 1
