@@ -122,3 +122,13 @@ class FakeProvider:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+async def known_to_notifications(shop: str, customer_id: str) -> bool:
+    """Notifications has the customer's contact (its copy arrives by event, after the upsert)."""
+    conn = await db("notifications")
+    try:
+        return bool(await conn.fetchval(
+            "SELECT count(*) FROM contacts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id))
+    finally:
+        await conn.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared import events
 from tests.e2e.challenges_support import JOIN, LAUNCH, send
-from tests.e2e.notifications_helpers import add_customer, having, log, mails, new_shop
+from tests.e2e.notifications_helpers import add_customer, having, known_to_notifications, log, mails, new_shop
 from tests.stack import customer_token, unique
 from tests.support import eventually
 
@@ -19,6 +19,8 @@ async def test_launch_invites_consenting_customers_and_completion_notifies(gql):
     shop, admin = new_shop()
     anna = await add_customer(gql, admin)
     silent = await add_customer(gql, admin, acceptsEmail=False)
+    for customer_id in (anna, silent):  # an audience is whoever notifications knows at launch time
+        await eventually(lambda c=customer_id: known_to_notifications(shop, c), what="the contact")
     now = datetime.now(UTC)
     title = f"One photo review {unique('t')}"
     launched = await gql.ok(LAUNCH, {"input": {
