@@ -4,6 +4,7 @@ error shaping (codes, no stack traces), the Money type, and the strawberry ASGI 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -118,8 +119,9 @@ class TraceResolvers(OpenTelemetryExtension):
         super().__init__(arg_filter=_traced_arguments, **kwargs)
 
 
-# Every subgraph schema uses these, in this order.
-EXTENSIONS = [TraceResolvers, ShapeErrors]
+# Every subgraph schema uses these, in this order. A span per resolver is detail a production
+# deployment may not want to pay for: TRACE_RESOLVERS=0 keeps the request, SQL and message spans only.
+EXTENSIONS = [TraceResolvers, ShapeErrors] if os.environ.get("TRACE_RESOLVERS", "1") != "0" else [ShapeErrors]
 
 
 class FlywheelGraphQL(GraphQL):
