@@ -4,7 +4,10 @@ touch the running services' data."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -13,22 +16,33 @@ import pytest
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.settings import Settings
 
+SERVICES = Path(__file__).resolve().parents[2] / "services"
+
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings.from_env("test")
 
 
-@pytest.fixture(scope="session")
-async def scratch_dsn(settings):
+@contextlib.asynccontextmanager
+async def throwaway_database(settings: Settings, *services: str) -> AsyncIterator[str]:
+    """A fresh database with the shared migrations and those of the named services; dropped after."""
     name = f"flywheel_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(settings.dsn("postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = settings.dsn(name)
-    await migrate(dsn, [("shared", SHARED_MIGRATIONS)])
-    yield dsn
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    try:
+        dsn = settings.dsn(name)
+        await migrate(dsn, [("shared", SHARED_MIGRATIONS)] + [(s, SERVICES / s / "migrations") for s in services])
+        yield dsn
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def scratch_dsn(settings):
+    async with throwaway_database(settings) as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

@@ -7,31 +7,23 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import asyncpg
 import pytest
 
-import services.notifications
 from services.notifications import automation, consumers, store
 from shared import events
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.db import create_pool
+from tests.integration.conftest import throwaway_database
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-MIGRATIONS = Path(services.notifications.__file__).parent / "migrations"
 
 
 @pytest.fixture(scope="module")
 async def engine_pool(settings):
-    name = f"flywheel_test_notif_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(settings.dsn("postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await migrate(settings.dsn(name), [("shared", SHARED_MIGRATIONS), ("notifications", MIGRATIONS)])
-    pool = await create_pool(settings.dsn(name), max_size=12)
-    yield pool
-    await pool.close()
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with throwaway_database(settings, "notifications") as dsn:
+        pool = await create_pool(dsn, max_size=12)
+        yield pool
+        await pool.close()
 
 
 async def contact(pool, shop: str, customer_id: str) -> None:

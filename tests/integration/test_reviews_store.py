@@ -7,30 +7,23 @@ import asyncio
 import random
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import asyncpg
 import pytest
 
 from services.reviews import requests, reviewing, store, submissions
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.db import create_pool
 from shared.schedule import Scheduler
+from tests.integration.conftest import throwaway_database
 
-REVIEWS = Path(__file__).resolve().parents[2] / "services" / "reviews" / "migrations"
 SHOP = "s1"
 
 
 @pytest.fixture(scope="module")
 async def reviews_pool(settings):
-    name = f"flywheel_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(settings.dsn("postgres"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await migrate(settings.dsn(name), [("shared", SHARED_MIGRATIONS), ("reviews", REVIEWS)])
-    pool = await create_pool(settings.dsn(name), max_size=12)
-    yield pool
-    await pool.close()
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with throwaway_database(settings, "reviews") as dsn:
+        pool = await create_pool(dsn, max_size=12)
+        yield pool
+        await pool.close()
 
 
 def draft(product: str, rating: int) -> submissions.Draft:
