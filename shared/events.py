@@ -289,6 +289,7 @@ class ChallengeLaunched(EventData):
     ends_at: datetime
     audience: str | None = None
     reward_points: int
+    audience_tier: str | None = None  # a tier name: only customers currently in that tier
 
 
 @event("challenge.completed")

@@ -53,7 +53,7 @@ async def _plan(conn: asyncpg.Connection, shop: str, flow: flows.Flow, data: dic
     settings = await store.shop_settings(conn, shop)
     links = variables.links_for(settings and settings["storefront_url"], settings and settings["tracking_url"])
     if flow.audience:
-        recipients = await store.audience(conn, shop, data.get("audience"))
+        recipients = await store.audience(conn, shop, data.get("audience"), data.get("audience_tier"))
     else:
         customer_id = data.get(flow.customer_field)
         if not customer_id:

@@ -20,6 +20,7 @@ from shared.events import (
     Envelope,
     EventData,
     OrderEvent,
+    TierChanged,
 )
 
 
@@ -48,6 +49,10 @@ async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -
             conn, data.shop, data.customer_id, data.to_segment):
         if not await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
             raise ContactNotYetKnown(data.customer_id)
+        return
+    if isinstance(data, TierChanged) and not await store.save_tier(conn, data.shop, data.customer_id, data.to_tier):
+        if not await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
+            raise ContactNotYetKnown(data.customer_id)  # retried until the profile has arrived
         return
     payload = data.model_dump(mode="json")
     try:

@@ -157,11 +157,23 @@ async def order(conn: asyncpg.Connection | asyncpg.Pool, shop: str, order_id: st
     return await conn.fetchrow("SELECT * FROM orders WHERE shop_id = $1 AND order_id = $2", shop, order_id)
 
 
-async def audience(conn: asyncpg.Connection, shop: str, segment: str | None) -> list[asyncpg.Record]:
+async def audience(conn: asyncpg.Connection, shop: str, segment: str | None,
+                   tier: str | None = None) -> list[asyncpg.Record]:
+    """The shop's contacts, only those of a segment and/or only those whose current tier (the last
+    tier.changed seen) is exactly `tier` when given."""
     return await conn.fetch(
-        "SELECT * FROM contacts WHERE shop_id = $1 AND ($2::text IS NULL OR segment = $2) ORDER BY customer_id",
-        shop, segment,
+        """SELECT * FROM contacts WHERE shop_id = $1 AND ($2::text IS NULL OR segment = $2)
+             AND ($3::text IS NULL OR tier = $3)
+           ORDER BY customer_id""",
+        shop, segment, tier,
     )
+
+
+async def save_tier(conn: asyncpg.Connection, shop: str, customer_id: str, tier: str) -> bool:
+    """False when the contact is not known (yet)."""
+    result = await conn.execute("UPDATE contacts SET tier = $3 WHERE shop_id = $1 AND customer_id = $2",
+                                shop, customer_id, tier)
+    return result != "UPDATE 0"
 
 
 async def save_segment(conn: asyncpg.Connection, shop: str, customer_id: str, segment: str) -> bool:

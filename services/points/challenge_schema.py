@@ -84,6 +84,9 @@ class Challenge:
     ends_at: datetime
     ended_at: datetime | None = strawberry.field(description="Set when an admin ended the challenge early.")
     audience: Segment | None = strawberry.field(description="Null: every customer may join.")
+    audience_tier: str | None = strawberry.field(description=(
+        "A tier name of the shop's program: only customers whose CURRENT tier is exactly this tier may join "
+        "(and are invited); a higher or lower tier is not in the audience. Null: no tier audience."))
     reward_points: int
     badge: str | None
     leaderboard_bonus: int = strawberry.field(description="Points for each of the top leaderboardTop at the end.")
@@ -99,7 +102,8 @@ class Challenge:
                                with_media=row["goal_with_media"], hashtag=row["goal_hashtag"],
                                measure=ChallengeMeasure(row["goal_measure"])),
             starts_at=row["starts_at"], ends_at=row["ends_at"], ended_at=row["ended_at"],
-            audience=Segment(row["audience"]) if row["audience"] else None, reward_points=row["reward_points"],
+            audience=Segment(row["audience"]) if row["audience"] else None, audience_tier=row["audience_tier"],
+            reward_points=row["reward_points"],
             badge=row["badge"], leaderboard_bonus=row["leaderboard_bonus"], leaderboard_top=row["leaderboard_top"])
 
     @strawberry.field(description="The top entries by progress (public), at most 100.")
@@ -172,6 +176,9 @@ class ChallengeInput:
     description: str | None = None
     hashtag: str | None = None
     audience: Segment | None = None
+    audience_tier: str | None = strawberry.field(default=None, description=(
+        "A tier name of the shop's program (e.g. \"Gold\"): only customers whose CURRENT tier is exactly this "
+        "tier may join and are invited. Not together with audience; an unknown tier is a BAD_USER_INPUT."))
     badge: str | None = None
     leaderboard_bonus: int | None = strawberry.field(default=None, description="Points for each of the top "
                                                      "leaderboardTop when the challenge ends.")
@@ -207,14 +214,16 @@ async def launch_challenge(info: Info, input: ChallengeInput) -> Challenge:
     c = ctx(info)
     c.principal.require_admin()
     g = input.goal
-    launch = challenges.launch(
-        title=input.title, description=input.description, hashtag_=input.hashtag, goal_event=g.event.value,
-        goal_count=g.count, goal_with_media=g.with_media, goal_hashtag=g.hashtag,
-        goal_measure=g.measure.value if g.measure else None, starts_at=input.starts_at,
-        ends_at=input.ends_at, audience=input.audience.value if input.audience else None,
-        reward_points=input.reward_points, badge=input.badge, leaderboard_bonus=input.leaderboard_bonus,
-        leaderboard_top=input.leaderboard_top, idempotency_key=input.idempotency_key)
     async with c.pool.acquire() as conn, conn.transaction():
+        prog = await store.program(conn, c.shop, seed=False)  # the tiers in force (defaults until configured)
+        launch = challenges.launch(
+            title=input.title, description=input.description, hashtag_=input.hashtag, goal_event=g.event.value,
+            goal_count=g.count, goal_with_media=g.with_media, goal_hashtag=g.hashtag,
+            goal_measure=g.measure.value if g.measure else None, starts_at=input.starts_at,
+            ends_at=input.ends_at, audience=input.audience.value if input.audience else None,
+            reward_points=input.reward_points, badge=input.badge, leaderboard_bonus=input.leaderboard_bonus,
+            leaderboard_top=input.leaderboard_top, idempotency_key=input.idempotency_key,
+            audience_tier=input.audience_tier, tier_names=tuple(t.name for t in prog.tiers))
         return Challenge.of(await challenge_store.launch(conn, c.shop, launch))
 
 

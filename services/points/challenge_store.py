@@ -15,7 +15,7 @@ import asyncpg
 
 from services.points import badges, challenges, streaks
 from services.points.ledger import Entry
-from services.points.store import SOURCE, Conn, credit_available, lock_account, now, program
+from services.points.store import SOURCE, Conn, credit_available, current_tier, lock_account, now, program
 from shared import events, outbox, schedule
 from shared.errors import Conflict, Forbidden, NotFound
 
@@ -39,16 +39,17 @@ async def launch(conn: asyncpg.Connection, shop: str, launch: challenges.Launch)
     row = await conn.fetchrow(
         """INSERT INTO challenges (shop_id, id, title, description, hashtag, goal_event, goal_count, goal_with_media,
                goal_hashtag, starts_at, ends_at, audience, reward_points, badge, leaderboard_bonus, leaderboard_top,
-               idempotency_key, input_hash, goal_measure)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+               idempotency_key, input_hash, goal_measure, audience_tier)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
            RETURNING *""",
         shop, f"ch-{secrets.token_hex(8)}", launch.title, launch.description, launch.hashtag, g.event, g.count,
         g.with_media, g.hashtag, launch.starts_at, launch.ends_at, launch.audience, launch.reward_points,
         launch.badge, launch.leaderboard_bonus, launch.leaderboard_top, launch.idempotency_key, launch.fingerprint(),
-        g.measure)
+        g.measure, launch.audience_tier)
     await outbox.add(conn, events.ChallengeLaunched(
         shop=shop, challenge_id=row["id"], title=row["title"], starts_at=row["starts_at"], ends_at=row["ends_at"],
-        audience=row["audience"], reward_points=row["reward_points"]), source=SOURCE)
+        audience=row["audience"], reward_points=row["reward_points"], audience_tier=row["audience_tier"]),
+        source=SOURCE)
     await schedule.schedule(conn, shop=shop, kind=END_JOB, dedup_key=row["id"], due_at=row["ends_at"],
                             payload={"challenge_id": row["id"]})
     return row
@@ -109,6 +110,9 @@ async def join(conn: asyncpg.Connection, shop: str, challenge_id: str, customer_
             "SELECT segment FROM customer_segments WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
         if (segment or challenges.FIRST_SEGMENT) != row["audience"]:  # no change seen yet: still the first
             raise Forbidden(f"this challenge is for the {row['audience']} segment")
+    tier = row["audience_tier"]
+    if tier is not None and (await current_tier(conn, shop, customer_id)).name != tier:
+        raise Forbidden(f"this challenge is for the {row['audience_tier']} tier")
     await conn.execute(
         """INSERT INTO challenge_progress (shop_id, challenge_id, customer_id) VALUES ($1, $2, $3)
            ON CONFLICT DO NOTHING""", shop, challenge_id, customer_id)

@@ -1,10 +1,11 @@
 """Community challenges in the domain's words (DOMAIN.md "Community challenges"). Pure: no I/O.
 
 A challenge has a goal over one kind of event (n reviews, optionally with media; n paid orders; n
-converted referrals; n UGC posts with a hashtag), a window [startsAt, endsAt), an audience (everyone
-or one segment) and a reward granted once on completion. Only customers who joined make progress,
-and only with events that happened after they joined, inside the window and before an early end:
-progress is opt-in, so a leaderboard shows the people who chose to take part.
+converted referrals; n UGC posts with a hashtag), a window [startsAt, endsAt), an audience (everyone,
+one segment, or the customers whose current tier is exactly one tier of the shop's program) and a
+reward granted once on completion. Only customers who joined make progress, and only with events
+that happened after they joined, inside the window and before an early end: progress is opt-in, so
+a leaderboard shows the people who chose to take part.
 
 Leaderboard tie rule: more progress first; on equal progress the earlier completion wins, then the
 earlier last progress, then the earlier join, then the customer id (a stable, total order).
@@ -63,10 +64,13 @@ class Launch:
     leaderboard_bonus: int
     leaderboard_top: int
     idempotency_key: str | None
+    audience_tier: str | None = None
 
     def fingerprint(self) -> str:
-        """Same idempotency key with another input is a conflict, not a silent replay."""
-        data = {k: v for k, v in asdict(self).items() if k != "idempotency_key"}
+        """Same idempotency key with another input is a conflict, not a silent replay. Without a tier
+        audience the fingerprint is the one launches had before tier audiences existed."""
+        data = {k: v for k, v in asdict(self).items()
+                if k != "idempotency_key" and not (k == "audience_tier" and v is None)}
         return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
 
 
@@ -101,8 +105,10 @@ def launch(*, title: str, description: str | None, hashtag_: str | None, goal_ev
            goal_with_media: bool | None, goal_hashtag: str | None, goal_measure: str | None, starts_at: datetime,
            ends_at: datetime,
            audience: str | None, reward_points: int, badge: str | None, leaderboard_bonus: int | None,
-           leaderboard_top: int | None, idempotency_key: str | None) -> Launch:
-    """Check a launch; every problem is a BAD_USER_INPUT naming its field, and nothing is stored."""
+           leaderboard_top: int | None, idempotency_key: str | None, audience_tier: str | None = None,
+           tier_names: tuple[str, ...] = ()) -> Launch:
+    """Check a launch; every problem is a BAD_USER_INPUT naming its field, and nothing is stored.
+    `tier_names` are the tiers of the shop's program: a tier audience must name one of them."""
     if goal_event not in EVENTS:
         raise BadUserInput(f"goal.event must be one of {', '.join(EVENTS)}", field="goal.event")
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
@@ -113,6 +119,7 @@ def launch(*, title: str, description: str | None, hashtag_: str | None, goal_ev
         raise BadUserInput("a challenge lasts at most 366 days", field="endsAt")
     if audience is not None and audience not in SEGMENTS:
         raise BadUserInput(f"audience must be one of {', '.join(SEGMENTS)}", field="audience")
+    tier = audience_tier_of(audience, audience_tier, tier_names)
     tag = hashtag(hashtag_)
     goal_tag = hashtag(goal_hashtag, "goal.hashtag") or (tag if goal_event == "UGC_SUBMITTED" else None)
     if goal_tag is not None and goal_event != "UGC_SUBMITTED":
@@ -135,7 +142,20 @@ def launch(*, title: str, description: str | None, hashtag_: str | None, goal_ev
         leaderboard_bonus=_count(leaderboard_bonus or 0, "leaderboardBonus", MAX_POINTS, minimum=0),
         leaderboard_top=_count(leaderboard_top or DEFAULT_TOP, "leaderboardTop", MAX_TOP, minimum=1),
         idempotency_key=external_id(idempotency_key, "idempotencyKey") if idempotency_key is not None else None,
+        audience_tier=tier,
     )
+
+
+def audience_tier_of(audience: str | None, audience_tier: str | None, tier_names: tuple[str, ...]) -> str | None:
+    """A tier audience: one tier name of the shop's program, and not together with a segment audience."""
+    if audience_tier is None:
+        return None
+    if audience is not None:
+        raise BadUserInput("a challenge's audience is a segment or a tier, not both", field="audienceTier")
+    name = audience_tier.strip()
+    if name not in tier_names:
+        raise BadUserInput(f"audienceTier must be one of {', '.join(tier_names)}", field="audienceTier")
+    return name
 
 
 def status(starts_at: datetime, ends_at: datetime, ended_at: datetime | None, at: datetime) -> str:

@@ -231,6 +231,16 @@ def applied_tier(acct: asyncpg.Record | None, st: tiers.Standing, prog: Program,
     return tiers.overridden(st, acct["tier_override"], acct["tier_override_until"], prog.tiers, at)
 
 
+async def current_tier(conn: Conn, shop: str, customer_id: str) -> tiers.Tier:
+    """The tier that applies to a customer now (as LoyaltyAccount.tier shows it): the standing on
+    rolling spend, or an admin override while it lasts."""
+    prog = await program(conn, shop, seed=False)
+    acct = await account(conn, shop, customer_id)
+    at = now()
+    st, _ = await standing(conn, shop, acct, customer_id, prog, at)
+    return applied_tier(acct, st, prog, at)
+
+
 async def override_tier(conn: asyncpg.Connection, shop: str, customer_id: str, name: str, reason: str,
                         until: datetime) -> asyncpg.Record:
     prog = await program(conn, shop)

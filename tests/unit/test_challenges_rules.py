@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -53,6 +56,35 @@ def test_bad_input_names_its_field(over, field):
     with pytest.raises(BadUserInput) as exc:
         make(**over)
     assert exc.value.extensions["field"] == field
+
+
+TIERS = ("Bronze", "Silver", "Gold")
+
+
+def test_a_tier_audience_names_one_tier_of_the_program():
+    launch = make(audience_tier=" Gold ", tier_names=TIERS)
+    assert launch.audience_tier == "Gold" and launch.audience is None
+    assert make(tier_names=TIERS).audience_tier is None
+
+
+@pytest.mark.parametrize("over", [
+    {"audience_tier": "Platinum"},
+    {"audience_tier": "gold"},
+    {"audience_tier": ""},
+    {"audience_tier": "Gold", "audience": "VIP"},
+])
+def test_an_unknown_tier_or_two_audiences_is_bad_input(over):
+    with pytest.raises(BadUserInput) as exc:
+        make(tier_names=TIERS, **over)
+    assert exc.value.extensions["field"] == "audienceTier"
+
+
+def test_a_launch_without_a_tier_audience_keeps_its_old_fingerprint():
+    plain = make()
+    before = {k: v for k, v in asdict(plain).items() if k not in ("idempotency_key", "audience_tier")}
+    assert plain.fingerprint() == hashlib.sha256(json.dumps(before, default=str, sort_keys=True).encode()).hexdigest()
+    assert plain.fingerprint() != make(audience_tier="Gold", tier_names=TIERS).fingerprint()
+    assert plain.fingerprint() == make(tier_names=TIERS).fingerprint()
 
 
 def test_a_ugc_goal_takes_the_challenge_hashtag_normalised():
