@@ -44,6 +44,7 @@ async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPa
 
 
 async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
+    await store.lock_account(conn, data.shop, data.customer_id)  # the same lock as the payment's handler
     await store.schedule_release(conn, data.shop, data.order_id, event.time)
 
 

@@ -316,12 +316,22 @@ async def earn_for_order(conn: asyncpg.Connection, shop: str, data: events.Order
         await post(conn, shop, entry)
     await refresh_tier(conn, shop, data.customer_id, prog)
     await grant_punch_card(conn, shop, data.customer_id, prog)
+    delivered_at = await conn.fetchval(
+        "DELETE FROM early_deliveries WHERE shop_id = $1 AND order_id = $2 RETURNING delivered_at", shop, data.order_id)
+    if delivered_at is not None:
+        await schedule_release(conn, shop, data.order_id, delivered_at)
 
 
 async def schedule_release(conn: asyncpg.Connection, shop: str, order_id: str, delivered_at: datetime) -> None:
     row = await order_points(conn, shop, order_id)
     if row is None:
-        raise LookupError(f"order {order_id} delivered before its payment was handled; retry")
+        # Delivered before its payment was handled: remember the delivery for earn_for_order. Both
+        # handlers hold the customer's account lock, so one of them always sees the other's row.
+        await conn.execute(
+            """INSERT INTO early_deliveries (shop_id, order_id, delivered_at) VALUES ($1, $2, $3)
+               ON CONFLICT DO NOTHING""",
+            shop, order_id, delivered_at)
+        return
     if row["status"] != "PENDING" or row["release_at"] is not None:
         return
     prog = await program(conn, shop)

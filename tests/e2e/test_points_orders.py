@@ -3,8 +3,13 @@ taken back on refunds and cancellations; the ledger invariant holds after every 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from shared import events
+from shared.events import new_envelope
 from tests.e2e.points_support import events_of, new_shop
-from tests.stack import codes, db, subgraph_url
+from tests.stack import codes, db, publish_raw, subgraph_url, unique
 from tests.support import eventually
 
 ORDERS = """query($id: ID!) { customer(id: $id) {
@@ -154,3 +159,26 @@ async def test_the_points_subgraph_guards_order_entities(gql):
     assert codes(await gql(query, rep, url=url)) == ["UNAUTHENTICATED"]
     own = await gql.ok(query, rep, shop.customer(a), url=url)
     assert own["_entities"] == [{"id": order["id"], "pointsEarned": 45, "pointsStatus": "PENDING"}]
+
+
+async def test_a_delivery_consumed_before_its_payment_still_releases_the_points(gql):
+    """The consumer handles several messages at once, so order.delivered may be handled first."""
+    shop = await new_shop(gql, pendingDays=0)
+    customer_id = await shop.new_customer()
+    order_id = unique("o")
+    fields = dict(shop=shop.id, order_id=order_id, customer_id=customer_id, currency="EUR", total=Decimal("57.40"),
+                  net_amount=Decimal("45.00"), placed_at=datetime.now(UTC))
+    delivered = new_envelope(events.OrderDelivered(**fields), source="tests")
+    await publish_raw(delivered.model_dump_json().encode(), "order.delivered", delivered.id)
+
+    async def handled(event_id: str) -> bool:
+        conn = await db("points")
+        try:
+            return bool(await conn.fetchval(
+                "SELECT count(*) FROM inbox WHERE consumer = 'points.events' AND event_id = $1", event_id))
+        finally:
+            await conn.close()
+    await eventually(lambda: handled(delivered.id), what="the early delivery handled, not retried")
+    paid = new_envelope(events.OrderPaid(**fields), source="tests")
+    await publish_raw(paid.model_dump_json().encode(), "order.paid", paid.id)
+    await shop.until(customer_id, "released once paid", balance=45, pending=0)
