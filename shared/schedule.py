@@ -72,6 +72,17 @@ async def cancel(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key_pr
     return int(result.split()[-1])
 
 
+async def forget_cancelled(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key_prefix: str) -> int:
+    """Delete cancelled jobs of a kind whose key starts with the prefix (their payloads may name a
+    person: GDPR erasure removes them); return how many."""
+    result = await conn.execute(
+        """DELETE FROM scheduled_jobs
+           WHERE shop_id = $1 AND kind = $2 AND status = 'cancelled' AND starts_with(dedup_key, $3)""",
+        shop, kind, dedup_key_prefix,
+    )
+    return int(result.split()[-1])
+
+
 async def reschedule(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key: str, due_at: datetime) -> bool:
     """Move a pending job (e.g. one backing off while it waited for another event) to a new time."""
     result = await conn.execute(

@@ -15,6 +15,7 @@ import jwt
 
 from shared.bus import EXCHANGE
 from shared.db import init_connection
+from shared.events import EventData, new_envelope
 from tests.conftest import ROOT
 
 SERVICES = ("customers", "points", "referrals", "reviews", "notifications")
@@ -121,3 +122,21 @@ async def publish_raw(body: bytes, routing_key: str, message_id: str) -> None:
         await exchange.publish(aio_pika.Message(body, message_id=message_id,
                                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                                routing_key=routing_key)
+
+
+async def publish_event(data: EventData, event_id: str | None = None) -> str:
+    """Put a catalog event on the exchange as its producing service would; return its id."""
+    envelope = new_envelope(data, source="tests", event_id=event_id)
+    await publish_raw(envelope.model_dump_json().encode(), envelope.type, envelope.id)
+    return envelope.id
+
+
+def shop_admin(shop: str) -> dict[str, str]:
+    """An admin JWT for a shop (admins may also ingest)."""
+    return customer_token("admin", shop=shop, roles=["admin"])
+
+
+def new_shop() -> tuple[str, dict[str, str]]:
+    """A shop of its own and its admin, so a test's data and settings never mix with others'."""
+    shop = unique("shop")
+    return shop, shop_admin(shop)

@@ -151,5 +151,5 @@ async def send_request(conn: asyncpg.Connection, job: schedule.Job) -> None:
 async def erase(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
     prefix = requests.customer_prefix(customer_id)
     await schedule.cancel(conn, shop=shop, kind=requests.JOB_KIND, dedup_key_prefix=prefix)
-    await store.forget_cancelled_jobs(conn, shop, requests.JOB_KIND, prefix)
+    await schedule.forget_cancelled(conn, shop=shop, kind=requests.JOB_KIND, dedup_key_prefix=prefix)
     await store.erase_customer(conn, shop, customer_id)

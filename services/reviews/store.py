@@ -249,12 +249,3 @@ async def erase_customer(conn: asyncpg.Connection, shop: str, customer_id: str) 
     await conn.execute("DELETE FROM review_votes WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
     await conn.execute("DELETE FROM purchases WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
     await conn.execute("DELETE FROM review_requests WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
-
-
-async def forget_cancelled_jobs(conn: asyncpg.Connection, shop: str, kind: str, key_prefix: str) -> None:
-    """Cancelled jobs keep their payload (customer and product ids); erasure removes the rows."""
-    await conn.execute(
-        """DELETE FROM scheduled_jobs
-           WHERE shop_id = $1 AND kind = $2 AND status = 'cancelled' AND starts_with(dedup_key, $3)""",
-        shop, kind, key_prefix,
-    )

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from shared import events
-from tests.e2e.notifications_helpers import publish
 from tests.e2e.points_support import Shop
 from tests.stack import db, unique
+from tests.stack import publish_event as publish
 from tests.support import eventually
 
 LAUNCH = """mutation($input: ChallengeInput!) { launchChallenge(input: $input) { id title status hashtag

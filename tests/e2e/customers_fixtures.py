@@ -3,21 +3,12 @@ raw events on the bus."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import aio_pika
-
-from shared.bus import EXCHANGE
+from shared.events import CATALOG
 from tests.e2e.conftest import RECORD, STATUS, UPSERT
-from tests.stack import amqp_url, customer_token, db, unique
-
-
-def shop_admin() -> tuple[str, dict[str, str]]:
-    """A fresh shop and an admin JWT for it (admins may also ingest), so fixtures never mix."""
-    shop = unique("shop")
-    return shop, customer_token("admin", shop=shop, roles=["admin"])
+from tests.stack import db, unique
+from tests.stack import publish_event as publish_catalog_event
 
 
 def days_ago(n: float) -> str:
@@ -50,18 +41,8 @@ async def order(gql, headers, customer_id: str, placed_at: str, *, net: str = "1
 
 
 async def publish_event(type_: str, shop: str, data: dict, event_id: str | None = None) -> str:
-    event_id = event_id or str(uuid.uuid4())
-    envelope = {"specversion": "1.0", "id": event_id, "source": "flywheel/tests", "type": type_,
-                "time": datetime.now(UTC).isoformat(), "datacontenttype": "application/json", "dataversion": 1,
-                "shop": shop, "data": {"shop": shop, **data}}
-    connection = await aio_pika.connect(amqp_url())
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EXCHANGE)
-        await exchange.publish(aio_pika.Message(json.dumps(envelope).encode(), message_id=event_id,
-                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                               routing_key=type_)
-    return event_id
+    """A catalog event from plain fields (validated by its model, as a consumer would)."""
+    return await publish_catalog_event(CATALOG[(type_, 1)].model_validate({"shop": shop, **data}), event_id)
 
 
 async def customers_value(sql: str, *args):

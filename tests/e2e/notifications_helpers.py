@@ -10,12 +10,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-import aio_pika
 import httpx
 
-from shared.bus import EXCHANGE
-from shared.events import EventData, new_envelope
-from tests.stack import amqp_url, customer_token, db, mailsink_url, unique
+from tests.stack import db, mailsink_url, unique
 
 UPSERT = """mutation($input: CustomerInput!) { upsertCustomer(input: $input) { id } }"""
 FLOWS = "{ notificationFlows { key trigger enabled transactional steps { key template delaySeconds channels } " \
@@ -30,33 +27,11 @@ LOG = """query($id: ID!) { customer(id: $id) { notifications(first: 50) { edges 
   id channel template status flow step error attempts dueAt sentAt } } } } }"""
 
 
-def shop_admin(shop: str) -> dict[str, str]:
-    """An admin of a shop of its own, so per-shop flows and settings never touch other tests."""
-    return customer_token("admin", shop=shop, roles=["admin"])
-
-
-def new_shop() -> tuple[str, dict[str, str]]:
-    shop = unique("shop")
-    return shop, shop_admin(shop)
-
-
 async def add_customer(gql, admin: dict[str, str], **over) -> str:
     customer_id = unique("c")
     await gql.ok(UPSERT, {"input": {"id": customer_id, "email": f"{customer_id}@example.com", "firstName": "Anna",
                                     "locale": "en", "acceptsEmail": True, **over}}, admin)
     return customer_id
-
-
-async def publish(data: EventData, event_id: str | None = None) -> str:
-    envelope = new_envelope(data, source="tests", event_id=event_id)
-    connection = await aio_pika.connect(amqp_url())
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EXCHANGE)
-        await exchange.publish(aio_pika.Message(envelope.model_dump_json().encode(), message_id=envelope.id,
-                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                               routing_key=envelope.type)
-    return envelope.id
 
 
 async def log(gql, admin: dict[str, str], customer_id: str) -> list[dict]:
@@ -69,7 +44,7 @@ def having(nodes: list[dict], **match) -> list[dict]:
 
 
 async def mails(address: str) -> list[dict]:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=30) as client:
         return (await client.get(f"{mailsink_url()}/messages", params={"to": address})).json()
 
 

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-import aio_pika
-
-from shared.bus import EXCHANGE
-from shared.events import EventData, new_envelope
 from tests.e2e.conftest import RECORD, STATUS, order_input
-from tests.stack import ADMIN, INGEST, amqp_url, customer_token, db
+from tests.stack import ADMIN, INGEST, customer_token, db
 from tests.support import eventually
 
 SUBMIT = """mutation($input: ReviewInput!) { submitReview(input: $input) {
@@ -87,12 +81,3 @@ async def summary(gql, product_id: str) -> dict:
     return (await gql.ok(SUMMARY, {"id": product_id}))["product"]["ratingSummary"]
 
 
-async def publish_event(data: EventData) -> str:
-    envelope = new_envelope(data, source="tests")
-    connection = await aio_pika.connect(amqp_url())
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EXCHANGE)
-        await exchange.publish(aio_pika.Message(json.dumps(envelope.model_dump(mode="json")).encode(),
-                                                message_id=envelope.id), routing_key=envelope.type)
-    return envelope.id

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from tests.e2e.customers_fixtures import customer, customers_value, days_ago, order, shop_admin
-from tests.stack import INGEST, codes, customer_token, db, unique
+from tests.e2e.customers_fixtures import customer, customers_value, days_ago, order
+from tests.stack import INGEST, codes, customer_token, db, new_shop, unique
 from tests.support import eventually
 
 ERASE = "mutation($id: ID!) { eraseCustomer(id: $id) }"
@@ -38,7 +38,7 @@ async def customers_db_text_containing(shop: str, needle: str) -> list[str]:
 
 
 async def test_erase_forgets_the_person_and_keeps_anonymous_aggregates(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     name = unique("Zelda")
     email = f"{unique('zelda')}@example.com"
     phone = "+49151" + str(uuid.uuid4().int)[:8]
@@ -90,7 +90,7 @@ async def test_erase_forgets_the_person_and_keeps_anonymous_aggregates(gql):
 
 
 async def test_export_returns_what_customers_holds_about_the_person(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     person = await customer(gql, admin, email="Export.Me@Example.com", firstName="Ex", phone="0049 151 1234 5678")
     paid = await order(gql, admin, person, days_ago(2))
     await gql.ok("mutation($i: EngagementInput!) { recordEngagement(input: $i) }",
@@ -109,12 +109,12 @@ async def test_export_returns_what_customers_holds_about_the_person(gql):
     assert codes(await gql(EXPORT, {"id": unique("nobody")}, admin)) == ["NOT_FOUND"]
     assert codes(await gql(EXPORT, {"id": person}, customer_token(person, shop=shop))) == ["FORBIDDEN"]
     assert codes(await gql(EXPORT, {"id": person}, INGEST)) == ["FORBIDDEN"]
-    _, other_admin = shop_admin()
+    _, other_admin = new_shop()
     assert codes(await gql(EXPORT, {"id": person}, other_admin)) == ["NOT_FOUND"]  # another shop's person
 
 
 async def test_birthday_greeting_goes_out_on_the_day_once_per_year(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     today = datetime.now(UTC).date()
     born = date(1990, today.month, 28 if (today.month, today.day) == (2, 29) else today.day)
     person = await customer(gql, admin, birthday=born.isoformat(), timezone="UTC")
@@ -147,7 +147,7 @@ async def test_birthday_greeting_goes_out_on_the_day_once_per_year(gql):
 async def test_the_export_and_insight_entities_are_guarded_in_the_subgraph_itself(gql):
     from tests.stack import subgraph_url
 
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     person = await customer(gql, admin)
     other = await customer(gql, admin)
     await order(gql, admin, person, days_ago(1))

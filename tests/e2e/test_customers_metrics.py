@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.customers_fixtures import customer, customers_value, order, publish_event, shop_admin
-from tests.stack import ADMIN, codes, customer_token, unique
+from tests.e2e.customers_fixtures import customer, customers_value, order, publish_event
+from tests.stack import ADMIN, codes, customer_token, new_shop, unique
 from tests.support import eventually
 
 METRICS = """query($from: DateTime!, $to: DateTime!) { retentionMetrics(from: $from, to: $to) {
@@ -40,7 +40,7 @@ def at(day: str) -> str:
 
 
 async def test_retention_metrics_match_the_hand_computed_fixture(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     a, b, c, d, e, f, g, h = [await customer(gql, admin) for _ in range(8)]
     await order(gql, admin, a, at("2025-03-01"))
     await order(gql, admin, a, at("2025-08-01"))
@@ -79,7 +79,7 @@ async def test_retention_metrics_match_the_hand_computed_fixture(gql):
     ]
 
     # another shop's admin sees none of it
-    _, other_admin = shop_admin()
+    _, other_admin = new_shop()
     other = (await gql.ok(METRICS, PERIOD, other_admin))["retentionMetrics"]
     assert (other["customersAtStart"], other["orders"], other["cohorts"]) == (0, 0, [])
     assert other["customerLifetimeValue"]["amount"] == "0.00" and other["medianDaysToSecondOrder"] is None

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from services.customers.jobs import JOBS
 from shared.schedule import Job
-from tests.e2e.customers_fixtures import customer, customers_value, days_ago, order, publish_event, shop_admin
-from tests.stack import INGEST, codes, customer_token, db, unique
+from tests.e2e.customers_fixtures import customer, customers_value, days_ago, order, publish_event
+from tests.stack import INGEST, codes, customer_token, db, new_shop, unique
 from tests.support import eventually
 
 PROFILE = """query($id: ID!) { customer(id: $id) { segment rfm { recency frequency monetary }
@@ -23,7 +23,7 @@ async def segment_of(gql, headers, customer_id):
 
 
 async def test_each_segment_from_order_history_and_the_counts(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     prospect = await customer(gql, admin)
     new = await customer(gql, admin)
     await order(gql, admin, new, days_ago(5))
@@ -60,7 +60,7 @@ async def test_each_segment_from_order_history_and_the_counts(gql):
 
 
 async def test_a_refund_moves_the_segment_back_and_rfm_follows_the_daily_pass(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     buyers = []
     for n in range(5):  # n+1 orders of 10 each, the last one n days ago
         customer_id = await customer(gql, admin)
@@ -84,8 +84,8 @@ async def test_a_refund_moves_the_segment_back_and_rfm_follows_the_daily_pass(gq
 
 
 async def test_thresholds_are_configurable_per_shop(gql):
-    shop, admin = shop_admin()
-    other_shop, other_admin = shop_admin()
+    shop, admin = new_shop()
+    other_shop, other_admin = new_shop()
     configure = """mutation($input: SegmentRulesInput!) { configureSegments(input: $input) {
         regularMinOrders atRiskDays vipMinAov } }"""
     data = await gql.ok(configure, {"input": {"regularMinOrders": 2, "vipMinAov": "500.00"}}, admin)
@@ -109,7 +109,7 @@ async def test_thresholds_are_configurable_per_shop(gql):
 
 
 async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothing(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     quiet = await customer(gql, admin)
     await order(gql, admin, quiet, days_ago(45))
     score = (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"]
@@ -159,7 +159,7 @@ async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothi
 
 
 async def test_a_customer_sees_their_own_segment_and_stats_but_not_the_counts(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     me = await customer(gql, admin)
     await order(gql, admin, me, days_ago(1))
     token = customer_token(me, shop=shop)
@@ -172,7 +172,7 @@ async def test_a_customer_sees_their_own_segment_and_stats_but_not_the_counts(gq
 
 
 async def test_the_daily_job_moves_stale_segments_and_schedules_the_next_day(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     lapsed = await customer(gql, admin)
     await order(gql, admin, lapsed, days_ago(120))
     conn = await db("customers")
@@ -201,7 +201,7 @@ async def test_the_daily_job_moves_stale_segments_and_schedules_the_next_day(gql
 
 
 async def test_a_segment_lists_its_customers_page_by_page_and_bad_arguments_are_refused(gql):
-    shop, admin = shop_admin()
+    shop, admin = new_shop()
     fresh = sorted([await customer(gql, admin) for _ in range(3)])
     buyer = await customer(gql, admin)
     await order(gql, admin, buyer, days_ago(1))

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from shared import events
-from tests.e2e.notifications_helpers import UPDATE_FLOW, add_customer, handled, having, log, mails, new_shop, publish
-from tests.stack import unique
+from tests.e2e.notifications_helpers import UPDATE_FLOW, add_customer, handled, having, log, mails
+from tests.stack import new_shop, unique
+from tests.stack import publish_event as publish
 from tests.support import eventually
 
 SOON = datetime.now(UTC) + timedelta(days=30)

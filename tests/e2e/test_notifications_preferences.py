@@ -12,18 +12,9 @@ import httpx
 
 from shared import events
 from tests.e2e.conftest import RECORD, order_input
-from tests.e2e.notifications_helpers import (
-    PREFS,
-    SETTINGS,
-    add_customer,
-    handled,
-    having,
-    log,
-    mails,
-    new_shop,
-    publish,
-)
-from tests.stack import ADMIN, codes, customer_token, db, port, unique
+from tests.e2e.notifications_helpers import PREFS, SETTINGS, add_customer, handled, having, log, mails
+from tests.stack import ADMIN, codes, customer_token, db, new_shop, port, unique
+from tests.stack import publish_event as publish
 from tests.support import eventually
 
 READ = "{ me { notificationPreferences { email sms whatsapp phone locale timezone quietHoursStart quietHoursEnd } } }"

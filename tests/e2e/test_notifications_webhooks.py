@@ -11,8 +11,9 @@ import pytest
 
 from shared import events
 from tests.e2e.conftest import RECORD, order_input
-from tests.e2e.notifications_helpers import SETTINGS, FakeProvider, add_customer, handled, new_shop, publish
-from tests.stack import codes, customer_token, unique
+from tests.e2e.notifications_helpers import SETTINGS, FakeProvider, add_customer, handled
+from tests.stack import codes, customer_token, new_shop, unique
+from tests.stack import publish_event as publish
 from tests.support import eventually
 
 UPSERT_ENDPOINT = """mutation($input: WebhookEndpointInput!) { upsertWebhookEndpoint(input: $input) {

@@ -29,9 +29,9 @@ from tests.e2e.challenges_support import (
     send,
     state,
 )
-from tests.e2e.notifications_helpers import publish
 from tests.e2e.points_support import Shop, assert_ledger_invariant, new_shop
 from tests.stack import codes, customer_token, db, publish_raw, unique
+from tests.stack import publish_event as publish
 from tests.support import eventually
 
 

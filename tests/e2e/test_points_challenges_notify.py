@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from shared import events
 from tests.e2e.challenges_support import JOIN, LAUNCH, send
-from tests.e2e.notifications_helpers import add_customer, having, known_to_notifications, log, mails, new_shop
-from tests.stack import customer_token, unique
+from tests.e2e.notifications_helpers import add_customer, having, known_to_notifications, log, mails
+from tests.stack import customer_token, new_shop, unique
 from tests.support import eventually
 
 
