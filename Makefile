@@ -53,9 +53,6 @@ lock: ## re-resolve requirements.lock from pyproject.toml
 	.venv/bin/pip-compile --allow-unsafe --extra dev --generate-hashes --strip-extras \
 		-o requirements.lock pyproject.toml
 
-bench: ## benchmarks (tests/bench) against the running stack
-	@if [ -e tests/bench/__init__.py ] || [ -e tests/bench.py ]; then \
-		$(WITH_ENV) $(PY) -m tests.bench; \
-	else \
-		echo "no benchmarks yet (tests/bench)"; \
-	fi
+bench: ## benchmarks against the running stack: a table, and bench/results.json (BENCH_ARGS="--only panel")
+	@$(MAKE) --no-print-directory up >/dev/null
+	$(WITH_ENV) $(PY) -m tests.bench $(BENCH_ARGS)

@@ -61,6 +61,10 @@ unix_socket_directories = '$PG_SOCK'
 unix_socket_permissions = 0700
 # Every service keeps a pool, tests create throwaway databases: the default 100 is too few.
 max_connections = 200
+# The bench's scale shop (millions of orders and ledger rows) needs more than the 128 MB default,
+# and bulk seeding more WAL between checkpoints.
+shared_buffers = ${PG_SHARED_BUFFERS:-512MB}
+max_wal_size = 4GB
 EOF
   )
   pg tee "$PG_DATA/flywheel.conf" >/dev/null <<<"$conf"

@@ -1,17 +1,22 @@
-"""`make bench`: figures for the running stack, printed and written to bench/results/.
+"""`make bench`: figures for the running stack on this machine, printed as a table and written to
+bench/results.json (and a dated copy in bench/results/).
 
-    .venv/bin/python -m tests.bench [--seconds 10] [--concurrency 16] [--orders 200]
+    .venv/bin/python -m tests.bench [--seconds 10] [--concurrency 16] [--orders 200] [--only panel,scale]
 
-Measures, through the real gateway:
-  read.me             `me { loyalty { balance } }` with a different customer token per request (the
-                      gateway merges identical in-flight requests, so every request differs)
-  read.customer_view  an admin view across three subgraphs (customers, points, referrals)
-  write.order_paid    recordOrder + updateOrderStatus(PAID), as the commerce platform sends them
-  events.order_to_ledger  from the PAID response to the points ledger row: outbox relay, RabbitMQ,
-                      inbox and ledger; reported as events/s and p50/p99 lag
-  latency.order_to_balance  one order at a time: from sending recordOrder to the customer's
-                      `me { loyalty { pending } }` showing its points, all through the gateway
-  write.redeem_reward redeemReward with 50 customers redeeming at once, several rounds
+Sections (issue 9's list), all in one run on the same machine:
+  ledger_limit     pgbench on the points schema: insert a ledger row with a unique key + update the
+                   balance. The machine's own ceiling for points changes.
+  orders_to_points recordOrder + PAID through the gateway by the commerce platform's key; from the PAID
+                   answer to the ledger row (outbox relay, RabbitMQ, inbox, earn rule): events/s and lag;
+                   reported as a share of ledger_limit. Also one order at a time, the time until the
+                   customer's own `me { loyalty { pending } }` shows its points.
+  panel            the storefront rewards panel through the gateway (`me` → loyalty and tier, referral
+                   link, pending reviews, challenge progress: four subgraphs), the points part of it
+                   through the gateway, and the same points data from the points subgraph directly;
+                   a different customer on every request (the gateway merges identical requests).
+  redeem           redeemReward with 50 customers redeeming at once.
+  scale            a 1M-customer shop (10M ledger rows, 5M orders) beside a 10k one, seeded in SQL:
+                   balance reads, tier reads, retentionMetrics over a year and segmentCounts on both.
 """
 
 from __future__ import annotations
@@ -21,56 +26,254 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import aio_pika
 import httpx
 
+from shared import events
+from shared.bus import EXCHANGE
+from shared.events import new_envelope
+from tests.bench import ledger_limit, scale
+from tests.bench.cpu import Meter
+from tests.bench.load import load, percentile, summary, timed
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
-from tests.stack import ADMIN, INGEST, customer_token, db, ensure_stack, gateway_url, unique
+from tests.stack import (
+    ADMIN,
+    INGEST,
+    amqp_url,
+    customer_token,
+    db,
+    ensure_stack,
+    gateway_url,
+    shop_admin,
+    subgraph_url,
+    unique,
+)
 
-RESULTS = ROOT / "bench" / "results"
+RESULTS = ROOT / "bench" / "results.json"
+HISTORY = ROOT / "bench" / "results"
+SECTIONS = ("ledger_limit", "orders_to_points", "consume", "panel", "redeem", "scale")
+
+PANEL = """query Panel { me { id
+  loyalty { balance pending tier { name } nextTier { name } amountToNextTier { amount currency } }
+  referralLink
+  pendingReviews { orderId product { id } }
+  challengeProgress { progress completed challenge { id title } } } }"""
+PANEL_POINTS = """query PanelPoints { me { id
+  loyalty { balance pending tier { name } nextTier { name } amountToNextTier { amount currency } }
+  challengeProgress { progress completed challenge { id title } } } }"""
+POINTS_DIRECT = """query PanelPointsDirect($r: [_Any!]!) { _entities(representations: $r) { ... on Customer {
+  id loyalty { balance pending tier { name } nextTier { name } amountToNextTier { amount currency } }
+  challengeProgress { progress completed challenge { id title } } } } }"""
+BALANCE = "query Balance { me { loyalty { balance } } }"
+TIER = "query Tier { me { loyalty { tier { name } nextTier { name } amountToNextTier { amount currency } } } }"
+RETENTION = """query Retention($from: DateTime!, $to: DateTime!) { retentionMetrics(from: $from, to: $to) {
+  customerRetentionRate churnRate repeatPurchaseRate purchaseFrequency averageOrderValue { amount }
+  customerLifetimeValue { amount } referralRate reorderRate60d medianDaysToSecondOrder customersAtStart
+  customersAtEnd newCustomers orders cohorts { month size retention } } }"""
+SEGMENTS = "query Segments { segmentCounts { segment count } }"
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
+class Bench:
+    def __init__(self, client: httpx.AsyncClient, seconds: float, concurrency: int):
+        self.client, self.seconds, self.concurrency = client, seconds, concurrency
 
+    async def ok(self, query: str, variables: dict, headers: dict) -> dict:
+        body = (await self.client.post(gateway_url(), json={"query": query, "variables": variables},
+                                       headers=headers)).json()
+        assert not body.get("errors"), body
+        return body["data"]
 
-def summary(latencies: list[float], elapsed: float, errors: int) -> dict:
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "requests_per_s": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-        "p50_ms": round(percentile(latencies, 50) * 1000, 2) if latencies else None,
-        "p99_ms": round(percentile(latencies, 99) * 1000, 2) if latencies else None,
-        "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
-    }
+    async def customers(self, n: int, prefix: str = "bench") -> list[str]:
+        ids = [unique(prefix) for _ in range(n)]
+        for customer_id in ids:
+            await self.ok(UPSERT, {"input": {"id": customer_id, "email": f"{customer_id}@example.com",
+                                             "firstName": "Bench"}}, INGEST)
+        return ids
 
+    # -- orders -> points ---------------------------------------------------------------------
 
-async def load(client: httpx.AsyncClient, make_request, seconds: float, concurrency: int) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
+    async def orders_to_points(self, orders: int, ledger_tx_per_s: float | None) -> dict:
+        customers = await self.customers(32)
+        tokens = [customer_token(c, ttl=3600) for c in customers]
+        paid_at: dict[str, float] = {}
+        write_latencies: list[float] = []
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for i in range(orders):
+            queue.put_nowait(customers[i % len(customers)])
 
-    async def worker(n: int) -> None:
-        nonlocal errors
-        i = n
-        while time.perf_counter() < deadline:
-            body, headers = make_request(i)
+        async def writer() -> None:
+            while not queue.empty():
+                order = order_input(queue.get_nowait())
+                started = time.perf_counter()
+                await self.ok(RECORD, {"input": order}, INGEST)
+                await self.ok(STATUS, {"id": order["id"], "status": "PAID"}, INGEST)
+                write_latencies.append(time.perf_counter() - started)
+                paid_at[order["id"]] = time.time()
+
+        started = time.perf_counter()
+        with Meter() as meter:
+            await asyncio.gather(*(writer() for _ in range(min(self.concurrency, 8))))
+            write_elapsed = time.perf_counter() - started
+            first_paid = min(paid_at.values())
+            deadline = time.monotonic() + 180
+            while True:
+                landed = await ledger_times(list(paid_at))
+                if len(landed) == len(paid_at) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+        lags = [landed[o].timestamp() - paid_at[o] for o in landed]
+        last_landed = max(t.timestamp() for t in landed.values()) if landed else first_paid
+        events_per_s = len(landed) / max(last_landed - first_paid, 1e-6)
+        return {
+            "write": {**summary(write_latencies, write_elapsed, 0), "note": "recordOrder + PAID per order"},
+            "orders": len(paid_at),
+            "credited": len(landed),
+            "events_per_s": round(events_per_s, 1),
+            "lag_p50_ms": round(percentile(lags, 50) * 1000, 1) if lags else None,
+            "lag_p99_ms": round(percentile(lags, 99) * 1000, 1) if lags else None,
+            "share_of_ledger_limit": round(events_per_s / ledger_tx_per_s, 4) if ledger_tx_per_s else None,
+            # Everything an order costs (two mutations, the event to every consumer, its emails):
+            "cpu_ms_per_order": meter.per_request(len(paid_at)),
+            "order_to_balance": await self.order_to_balance(customers[:10], tokens[:10], samples=20),
+        }
+
+    async def order_to_balance(self, customers: list[str], tokens: list[dict], samples: int) -> dict:
+        query = "{ me { loyalty { pending } } }"
+        latencies = []
+        for i in range(samples):
+            customer, token = customers[i % len(customers)], tokens[i % len(tokens)]
+            before = (await self.ok(query, {}, token))["me"]["loyalty"]["pending"]
+            order = order_input(customer)
             started = time.perf_counter()
-            response = await client.post(gateway_url(), json=body, headers=headers)
+            await self.ok(RECORD, {"input": order}, INGEST)
+            await self.ok(STATUS, {"id": order["id"], "status": "PAID"}, INGEST)
+            while (await self.ok(query, {}, token))["me"]["loyalty"]["pending"] <= before:
+                if time.perf_counter() - started > 30:
+                    break
+                await asyncio.sleep(0.01)
             latencies.append(time.perf_counter() - started)
-            if response.status_code != 200 or response.json().get("errors"):
-                errors += 1
-            i += concurrency
+        return {"samples": samples, "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+                "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(n) for n in range(concurrency)))
-    return summary(latencies, time.perf_counter() - started, errors)
+    async def consume(self, events_count: int) -> dict:
+        """A burst of order.paid events put straight on the exchange (as the customers service's relay
+        would): how fast the points consumer turns them into ledger rows, with every other consumer of
+        order.paid (referrals, notifications, challenges) working on the same burst."""
+        shop = unique("bench-consume")
+        customers = [unique("c") for _ in range(100)]
+        envelopes = [new_envelope(events.OrderPaid(
+            shop=shop, order_id=unique("o"), customer_id=customers[i % len(customers)], currency="EUR",
+            total=Decimal("59.90"), net_amount=Decimal("50.00"), placed_at=datetime.now(UTC)), source="bench")
+            for i in range(events_count)]
+        connection = await aio_pika.connect(amqp_url())
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(EXCHANGE)
+            with Meter() as meter:
+                started = time.perf_counter()
+                await asyncio.gather(*(exchange.publish(
+                    aio_pika.Message(e.model_dump_json().encode(), message_id=e.id,
+                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=e.type)
+                    for e in envelopes))
+                published = time.perf_counter() - started
+                order_ids = [e.data["order_id"] for e in envelopes]
+                deadline = time.monotonic() + 300
+                while True:
+                    landed = await ledger_times(order_ids)
+                    if len(landed) == len(order_ids) or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.5)
+                elapsed = time.perf_counter() - started
+        return {"events": events_count, "credited": len(landed), "publish_s": round(published, 2),
+                "events_per_s": round(len(landed) / elapsed, 1), "cpu_ms_per_event": meter.per_request(len(landed))}
+
+    # -- the storefront rewards panel -----------------------------------------------------------
+
+    async def panel(self) -> dict:
+        customers = await self.customers(max(self.concurrency * 4, 64), "panel")
+        tokens = [customer_token(c, ttl=3600) for c in customers]
+        n = len(customers)
+        gateway, points = gateway_url(), subgraph_url("points")
+        full = await metered(load(self.client, gateway, lambda i: ({"query": PANEL}, tokens[i % n]),
+                                  self.seconds, self.concurrency))
+        points_part = await metered(load(self.client, gateway, lambda i: ({"query": PANEL_POINTS}, tokens[i % n]),
+                                         self.seconds, self.concurrency))
+        direct = await metered(load(
+            self.client, points,
+            lambda i: ({"query": POINTS_DIRECT,
+                        "variables": {"r": [{"__typename": "Customer", "id": customers[i % n]}]}}, tokens[i % n]),
+            self.seconds, self.concurrency))
+        return {"gateway_full_panel": full, "gateway_points_part": points_part, "points_subgraph_direct": direct,
+                "customers": n, "concurrency": self.concurrency}
+
+    # -- redeemReward under contention ------------------------------------------------------------
+
+    async def redeem(self, rounds: int = 4, concurrent: int = 50) -> dict:
+        reward = (await self.ok("""mutation { upsertReward(input: {name: "Bench voucher", kind: FIXED_AMOUNT,
+                                   pointsCost: 10, value: "1.00"}) { id } }""", {}, ADMIN))["upsertReward"]["id"]
+        customers = await self.customers(concurrent, "redeem")
+        for customer_id in customers:
+            await self.ok("""mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta: 1000,
+                             reason: "bench", idempotencyKey: $k) { balance } }""",
+                          {"c": customer_id, "k": unique("bench")}, ADMIN)
+        tokens = [customer_token(c, ttl=3600) for c in customers]
+        latencies: list[float] = []
+        errors = 0
+        redeem = "mutation($r: ID!, $k: String!) { redeemReward(rewardId: $r, idempotencyKey: $k) { code } }"
+
+        async def one(token: dict) -> None:
+            nonlocal errors
+            started = time.perf_counter()
+            response = await self.client.post(gateway_url(), headers=token, json={
+                "query": redeem, "variables": {"r": reward, "k": unique("k")}})
+            latencies.append(time.perf_counter() - started)
+            if response.json().get("errors"):
+                errors += 1
+
+        started = time.perf_counter()
+        for _ in range(rounds):
+            await asyncio.gather(*(one(token) for token in tokens))
+        return {**summary(latencies, time.perf_counter() - started, errors), "concurrent_customers": concurrent}
+
+    # -- scale --------------------------------------------------------------------------------------
+
+    async def scale(self, sizes: list[scale.ShopSize], reseed: bool) -> dict:
+        out: dict = {}
+        for size in sizes:
+            seeded = await scale.ensure_seeded(size, reseed)
+            tokens = [customer_token(f"c{1 + (i * 7919) % size.customers}", shop=size.shop, ttl=3600)
+                      for i in range(500)]
+            admin = shop_admin(size.shop)
+            gateway = gateway_url()
+            now = datetime.now(UTC).replace(microsecond=0)
+            year = {"from": (now - timedelta(days=365)).isoformat(), "to": now.isoformat()}
+            month = {"from": (now - timedelta(days=30)).isoformat(), "to": now.isoformat()}
+            out[size.shop] = {
+                "size": seeded,
+                "balance_read": await load(self.client, gateway, lambda i, t=tokens: ({"query": BALANCE}, t[i % 500]),
+                                           self.seconds / 2, self.concurrency),
+                "tier_read": await load(self.client, gateway, lambda i, t=tokens: ({"query": TIER}, t[i % 500]),
+                                        self.seconds / 2, self.concurrency),
+                "retention_metrics_30d": await timed(self.client, gateway,
+                                                     {"query": RETENTION, "variables": month}, admin, samples=3),
+                "retention_metrics_1y": await timed(self.client, gateway,
+                                                    {"query": RETENTION, "variables": year}, admin, samples=3),
+                "segment_counts": await timed(self.client, gateway, {"query": SEGMENTS}, admin, samples=3),
+            }
+        return out
+
+
+async def metered(measure) -> dict:
+    """Run a load and add the CPU milliseconds each request cost each part of the stack."""
+    with Meter() as meter:
+        result = await measure
+    result["cpu_ms_per_request"] = meter.per_request(result["requests"])
+    return result
 
 
 async def ledger_times(order_ids: list[str]) -> dict[str, datetime]:
@@ -84,129 +287,94 @@ async def ledger_times(order_ids: list[str]) -> dict[str, datetime]:
     return {r["idempotency_key"].split(":")[1]: r["created_at"] for r in rows}
 
 
-async def run(seconds: float, concurrency: int, orders: int) -> dict:
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    memory = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    return {"cpus": os.cpu_count(), "cpu": model, "memory_gib": round(memory / 1024 / 1024, 1),
+            "python": platform.python_version(), "scale": int(os.environ.get("SCALE", "1") or 1),
+            "load_before": os.getloadavg()[0]}
+
+
+async def run(args: argparse.Namespace) -> dict:
     ensure_stack()
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        async def ok(query: str, variables: dict, headers: dict) -> dict:
-            body = (await client.post(gateway_url(), json={"query": query, "variables": variables},
-                                      headers=headers)).json()
-            assert not body.get("errors"), body
-            return body["data"]
-
-        customers = [unique("bench") for _ in range(max(concurrency * 4, 32))]
-        for customer_id in customers:
-            await ok(UPSERT, {"input": {"id": customer_id, "email": f"{customer_id}@example.com",
-                                        "firstName": "Bench"}}, INGEST)
-        tokens = [customer_token(c, ttl=3600) for c in customers]
-
-        me = await load(client, lambda i: ({"query": "{ me { loyalty { balance } } }"}, tokens[i % len(tokens)]),
-                        seconds, concurrency)
-        view_query = "query($id: ID!) { customer(id: $id) { email loyalty { balance } referralCode } }"
-        view = await load(client, lambda i: ({"query": view_query, "variables": {"id": customers[i % len(customers)]}},
-                                             ADMIN), seconds, concurrency)
-
-        # The write path: each worker records and pays its share of the orders.
-        paid_at: dict[str, float] = {}
-        write_latencies: list[float] = []
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        for i in range(orders):
-            queue.put_nowait(customers[i % len(customers)])
-
-        async def writer() -> None:
-            while not queue.empty():
-                order = order_input(queue.get_nowait())
-                started = time.perf_counter()
-                await ok(RECORD, {"input": order}, INGEST)
-                await ok(STATUS, {"id": order["id"], "status": "PAID"}, INGEST)
-                write_latencies.append(time.perf_counter() - started)
-                paid_at[order["id"]] = time.time()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(writer() for _ in range(min(concurrency, 8))))
-        write_elapsed = time.perf_counter() - started
-        first_paid = min(paid_at.values())
-
-        deadline = time.monotonic() + 120
-        while True:
-            landed = await ledger_times(list(paid_at))
-            if len(landed) == len(paid_at) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
-        lags = [landed[o].timestamp() - paid_at[o] for o in landed]
-        last_landed = max(t.timestamp() for t in landed.values()) if landed else first_paid
-
-        order_to_balance = await order_to_balance_latency(client, ok, customers[:10], tokens[:10], samples=20)
-        redeem = await redeem_under_contention(client, ok, rounds=4, concurrent=50)
-
-    return {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "settings": {"seconds": seconds, "concurrency": concurrency, "orders": orders},
-        "read.me": me,
-        "read.customer_view": view,
-        "write.order_paid": {**summary(write_latencies, write_elapsed, 0), "note": "two mutations per order"},
-        "events.order_to_ledger": {
-            "orders": len(paid_at),
-            "credited": len(landed),
-            "events_per_s": round(len(landed) / max(last_landed - first_paid, 1e-6), 1),
-            "lag_p50_ms": round(percentile(lags, 50) * 1000, 1) if lags else None,
-            "lag_p99_ms": round(percentile(lags, 99) * 1000, 1) if lags else None,
-        },
-        "latency.order_to_balance": order_to_balance,
-        "write.redeem_reward": redeem,
-    }
+    wanted = set(args.only.split(",")) if args.only else set(SECTIONS)
+    result: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+                    "settings": {"seconds": args.seconds, "concurrency": args.concurrency, "orders": args.orders}}
+    if "ledger_limit" in wanted:
+        print("ledger_limit: pgbench …", flush=True)
+        result["ledger_limit"] = await ledger_limit.run(args.seconds, clients=8)
+    limits = httpx.Limits(max_connections=args.concurrency * 4, max_keepalive_connections=args.concurrency * 4)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        bench = Bench(client, args.seconds, args.concurrency)
+        if "orders_to_points" in wanted:
+            print("orders_to_points …", flush=True)
+            result["orders_to_points"] = await bench.orders_to_points(
+                args.orders, result.get("ledger_limit", {}).get("tx_per_s"))
+        if "consume" in wanted:
+            print("consume …", flush=True)
+            result["consume"] = await bench.consume(args.events)
+            if ledger_tx := result.get("ledger_limit", {}).get("tx_per_s"):
+                result["consume"]["share_of_ledger_limit"] = round(result["consume"]["events_per_s"] / ledger_tx, 4)
+        if "panel" in wanted:
+            print("panel …", flush=True)
+            result["panel"] = await bench.panel()
+        if "redeem" in wanted:
+            print("redeem …", flush=True)
+            result["redeem"] = await bench.redeem()
+        if "scale" in wanted:
+            print("scale (seeding takes minutes the first time) …", flush=True)
+            sizes = [scale.SMALL, scale.LARGE] if not args.small_only else [scale.SMALL]
+            result["scale"] = await bench.scale(sizes, args.reseed)
+    return result
 
 
-PENDING = "{ me { loyalty { pending } } }"
+def table(result: dict) -> str:
+    rows: list[tuple[str, str, str, str]] = []
 
+    def load_row(name: str, r: dict | None) -> None:
+        if r:
+            errors = f"  ({r['errors']} errors)" if r.get("errors") else ""
+            rows.append((name, f"{r['requests_per_s']} req/s{errors}", f"{r['p50_ms']} ms", f"{r['p99_ms']} ms"))
 
-async def order_to_balance_latency(client, ok, customers: list[str], tokens: list[dict], samples: int) -> dict:
-    """recordOrder + PAID, then poll the customer's pending points through the gateway."""
-    latencies = []
-    for i in range(samples):
-        customer, token = customers[i % len(customers)], tokens[i % len(tokens)]
-        before = (await ok(PENDING, {}, token))["me"]["loyalty"]["pending"]
-        order = order_input(customer)
-        started = time.perf_counter()
-        await ok(RECORD, {"input": order}, INGEST)
-        await ok(STATUS, {"id": order["id"], "status": "PAID"}, INGEST)
-        while (await ok(PENDING, {}, token))["me"]["loyalty"]["pending"] <= before:
-            if time.perf_counter() - started > 30:
-                break
-            await asyncio.sleep(0.01)
-        latencies.append(time.perf_counter() - started)
-    return {"samples": samples, "p50_ms": round(percentile(latencies, 50) * 1000, 1),
-            "p99_ms": round(percentile(latencies, 99) * 1000, 1), "max_ms": round(max(latencies) * 1000, 1)}
-
-
-async def redeem_under_contention(client, ok, rounds: int, concurrent: int) -> dict:
-    reward = (await ok("""mutation { upsertReward(input: {name: "Bench voucher", kind: FIXED_AMOUNT, pointsCost: 10,
-                          value: "1.00"}) { id } }""", {}, ADMIN))["upsertReward"]["id"]
-    customers = [unique("redeem") for _ in range(concurrent)]
-    for customer_id in customers:
-        await ok(UPSERT, {"input": {"id": customer_id, "email": f"{customer_id}@example.com"}}, INGEST)
-        await ok("""mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta: 1000, reason: "bench",
-                    idempotencyKey: $k) { balance } }""", {"c": customer_id, "k": unique("bench")}, ADMIN)
-    tokens = [customer_token(c, ttl=3600) for c in customers]
-    latencies: list[float] = []
-    errors = 0
-    redeem = "mutation($r: ID!, $k: String!) { redeemReward(rewardId: $r, idempotencyKey: $k) { code } }"
-
-    async def one(token: dict) -> None:
-        nonlocal errors
-        started = time.perf_counter()
-        response = await client.post(gateway_url(), json={"query": redeem, "variables": {"r": reward,
-                                                                                      "k": unique("k")}},
-                                     headers=token)
-        latencies.append(time.perf_counter() - started)
-        if response.json().get("errors"):
-            errors += 1
-
-    started = time.perf_counter()
-    for _ in range(rounds):
-        await asyncio.gather(*(one(token) for token in tokens))
-    return {**summary(latencies, time.perf_counter() - started, errors), "concurrent_customers": concurrent}
+    if ledger := result.get("ledger_limit"):
+        rows.append(("ledger tx, pgbench (machine limit)", f"{ledger['tx_per_s']} tx/s",
+                     f"{ledger['p50_ms']} ms", f"{ledger['p99_ms']} ms"))
+    if o := result.get("orders_to_points"):
+        share = f" = {o['share_of_ledger_limit'] * 100:.1f} % of limit" if o.get("share_of_ledger_limit") else ""
+        rows.append(("order.paid -> ledger row (lag)", f"{o['events_per_s']} events/s{share}",
+                     f"{o['lag_p50_ms']} ms", f"{o['lag_p99_ms']} ms"))
+        load_row("recordOrder + PAID (writes)", o["write"])
+        b = o["order_to_balance"]
+        rows.append(("order -> customer sees pending points", "one at a time", f"{b['p50_ms']} ms",
+                     f"{b['p99_ms']} ms"))
+    if c := result.get("consume"):
+        share = f" = {c['share_of_ledger_limit'] * 100:.1f} % of limit" if c.get("share_of_ledger_limit") else ""
+        rows.append((f"burst of {c['events']} order.paid -> ledger", f"{c['events_per_s']} events/s{share}", "", ""))
+    if p := result.get("panel"):
+        load_row("rewards panel via gateway (4 subgraphs)", p["gateway_full_panel"])
+        load_row("points part via gateway", p["gateway_points_part"])
+        load_row("points part, points subgraph direct", p["points_subgraph_direct"])
+    if r := result.get("redeem"):
+        load_row(f"redeemReward, {r['concurrent_customers']} at once", r)
+    for s in (result.get("scale") or {}).values():
+        label = f"{s['size']['customers']:,} customers"
+        load_row(f"balance read, {label}", s["balance_read"])
+        load_row(f"tier read, {label}", s["tier_read"])
+        for key, span in (("retention_metrics_30d", "30 days"), ("retention_metrics_1y", "1 year")):
+            m = s[key]
+            failed = f" ({', '.join(sorted(set(m['errors'])))})" if m.get("errors") else ""
+            rows.append((f"retentionMetrics {span}, {s['size']['orders']:,} orders", f"one at a time{failed}",
+                         f"{m['p50_ms']} ms", f"max {m['max_ms']} ms"))
+        c = s["segment_counts"]
+        rows.append((f"segmentCounts, {label}", "one at a time", f"{c['p50_ms']} ms", f"max {c['max_ms']} ms"))
+    width = max(len(r[0]) for r in rows) if rows else 10
+    lines = [f"{'measure':<{width}}  {'throughput':<34} {'p50':>11} {'p99':>13}"]
+    lines += [f"{a:<{width}}  {b:<34} {c:>11} {d:>13}" for a, b, c, d in rows]
+    m = result["machine"]
+    lines.append(f"\nmachine: {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, SCALE={m['scale']}, "
+                 f"load average before: {m['load_before']:.2f}")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -214,14 +382,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--events", type=int, default=1000, help="consume: order.paid events in the burst")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--small-only", action="store_true", help="scale: only the 10k-customer shop")
+    parser.add_argument("--reseed", action="store_true", help="scale: drop and seed the shops again")
+    parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
-    result = asyncio.run(run(args.seconds, args.concurrency, args.orders))
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(args))
     text = json.dumps(result, indent=2)
-    (RESULTS / f"bench-{result['at'].replace(':', '')}.json").write_text(text + "\n")
-    (RESULTS / "latest.json").write_text(text + "\n")
-    print(text)
-    print(f"\nwritten to {RESULTS.relative_to(ROOT)}/latest.json")
+    HISTORY.mkdir(parents=True, exist_ok=True)
+    (HISTORY / f"bench-{result['at'].replace(':', '')}.json").write_text(text + "\n")
+    output = os.path.abspath(args.output)
+    with open(output, "w") as f:
+        f.write(text + "\n")
+    print()
+    print(table(result))
+    print(f"\nwritten to {os.path.relpath(output, ROOT)}")
 
 
 if __name__ == "__main__":

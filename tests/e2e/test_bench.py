@@ -1,0 +1,25 @@
+"""`make bench` keeps working: its sections run briefly against the real stack and print their table.
+(The scale seed is checked on throwaway databases: tests/integration/test_bench_scale_seed.py.)"""
+
+from __future__ import annotations
+
+import argparse
+
+from tests.bench import __main__ as bench
+
+
+async def test_the_bench_sections_run_and_print_a_table(stack):
+    args = argparse.Namespace(seconds=1, concurrency=2, orders=4, events=20, only="ledger_limit,consume,panel",
+                              small_only=True, reseed=False)
+    result = await bench.run(args)
+    assert result["ledger_limit"]["tx_per_s"] > 0 and result["ledger_limit"]["transactions"] > 0
+    assert result["consume"]["credited"] == 20  # every event of the burst reached the ledger
+    assert result["consume"]["cpu_ms_per_event"]["points"] > 0
+    for part in ("gateway_full_panel", "gateway_points_part", "points_subgraph_direct"):
+        assert result["panel"][part]["requests"] > 0
+        assert result["panel"][part]["errors"] == 0, result["panel"][part].get("first_error")
+        assert result["panel"][part]["cpu_ms_per_request"]["gateway" if part != "points_subgraph_direct"
+                                                            else "points"] > 0
+    printed = bench.table(result)
+    assert "ledger tx, pgbench" in printed and "rewards panel via gateway" in printed
+    assert "burst of 20 order.paid" in printed
