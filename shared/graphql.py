@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import Info
 
@@ -119,9 +119,14 @@ class TraceResolvers(OpenTelemetryExtension):
         super().__init__(arg_filter=_traced_arguments, **kwargs)
 
 
-# Every subgraph schema uses these, in this order. A span per resolver is detail a production
-# deployment may not want to pay for: TRACE_RESOLVERS=0 keeps the request, SQL and message spans only.
-EXTENSIONS = [TraceResolvers, ShapeErrors] if os.environ.get("TRACE_RESOLVERS", "1") != "0" else [ShapeErrors]
+# Every subgraph schema uses these, in this order. Storefronts send the same few documents over and
+# over (the gateway's query plans even more so): parsing and validating each once is a sixth of a
+# simple read's CPU saved (py-spy under `make bench`). A span per resolver is detail for debugging,
+# off unless TRACE_RESOLVERS=1: it cost 6 of the 13.5 ms of CPU the points subgraph spent on a rewards
+# panel read (tests/bench/cpu.py); the request, SQL and message spans still make one trace.
+_CACHES = [ParserCache(maxsize=1024), ValidationCache(maxsize=1024)]
+EXTENSIONS = ([*_CACHES, TraceResolvers, ShapeErrors] if os.environ.get("TRACE_RESOLVERS", "0") == "1"
+              else [*_CACHES, ShapeErrors])
 
 
 class FlywheelGraphQL(GraphQL):
