@@ -9,7 +9,7 @@ import asyncpg
 
 from services.customers import store
 from shared.bus import Handler
-from shared.events import Envelope, NotificationEvent, ReferralConverted
+from shared.events import Envelope, NotificationEvent, NotificationSent, ReferralConverted
 
 # Order confirmations and shipping notes go out without being asked for; not opening them says
 # nothing about engagement, so only the other (marketing) emails count.
@@ -24,7 +24,8 @@ async def on_email_engagement(conn: asyncpg.Connection, event: Envelope, data: N
     kind = _EMAIL_KINDS[event.type]
     await store.add_engagement(conn, data.shop, data.customer_id, kind, event.time,
                                notification_id=data.notification_id,
-                               key=f"notification:{data.notification_id}:{kind}")
+                               key=f"notification:{data.notification_id}:{kind}",
+                               offer=isinstance(data, NotificationSent) and data.offer)
 
 
 async def on_referral_converted(conn: asyncpg.Connection, event: Envelope, data: ReferralConverted) -> None:

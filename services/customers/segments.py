@@ -25,7 +25,7 @@ class SegmentRules:
     at_risk_days: int = 90              # AT_RISK: purchase history, none in the last 90 days
     churned_days: int = 365             # CHURNED: none in the active window
     visit_days: int = 30                # engagement: -10 without a site visit in 30 days,
-    email_days: int = 30                # -5 per email of the last 30 days not opened,
+    email_days: int = 30                # -5 per discount email of the last 30 days never opened,
     purchase_gap_days: int = 60         # -30 without a purchase in 60 days (the win-back trigger)
     engagement_threshold: int = -15     # at or below: AT_RISK (starts win-back)
 
@@ -69,13 +69,12 @@ class Facts:
     orders_recent: int = 0        # within regular_days
     emails_sent_vip: int = 0      # within vip_email_days
     emails_opened_vip: int = 0
-    emails_sent_recent: int = 0   # within email_days
-    emails_opened_recent: int = 0
+    offers_ignored: int = 0       # discount emails sent within email_days and never opened or clicked
     visited_recent: bool = False  # a site visit within visit_days
 
 
 def engagement_score(f: Facts, rules: SegmentRules, now: datetime) -> int:
-    score = -5 * max(f.emails_sent_recent - f.emails_opened_recent, 0)
+    score = -5 * f.offers_ignored
     if not f.visited_recent:
         score -= 10
     if f.last_order_at is None or now - f.last_order_at > timedelta(days=rules.purchase_gap_days):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.notifications import channels, policy, store, templates
+from services.notifications import channels, flows, policy, store, templates
 from services.notifications.links import Links
 from shared import events, outbox
 from shared.schedule import Job
@@ -70,6 +70,7 @@ def send_job(settings: Settings, links: Links, senders: channels.Senders):
         await outbox.add(conn, events.NotificationSent(
             shop=shop, notification_id=delivery_id, customer_id=delivery["customer_id"],
             channel=channel, template=delivery["template"],
+            offer=flows.carries_offer(delivery["flow_key"], delivery["step_key"]),
         ), source="notifications")
 
     return send_delivery

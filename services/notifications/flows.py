@@ -26,6 +26,7 @@ class Step:
     delay: timedelta = timedelta(0)
     channels: tuple[str, ...] = ("EMAIL",)  # the first one the customer may receive is used
     variables: dict[str, Any] = field(default_factory=dict)  # fixed values, e.g. a discount percent
+    offer: bool = False  # carries a discount or gift: ignoring it lowers the engagement score
 
 
 @dataclass(frozen=True)
@@ -108,17 +109,18 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
          steps=(Step("request", "review_request"), Step("reminder", "review_reminder", 4 * DAY))),
     Flow("winback", "order.placed", "No purchase since: at-risk (60 d), win-back 90/105/120/135 d",
          source="{order_id}", cancel_on=(CancelRule("order.placed"),),
-         steps=(Step("at_risk", "at_risk", 60 * DAY), Step("value_reminder", "winback_value", 90 * DAY),
+         steps=(Step("at_risk", "at_risk", 60 * DAY, offer=True), Step("value_reminder", "winback_value", 90 * DAY),
                 Step("content", "winback_content", 105 * DAY),
-                Step("discount_10", "winback_discount", 120 * DAY, variables={"discount_percent": 10}),
-                Step("discount_20_survey", "winback_survey", 135 * DAY, variables={"discount_percent": 20}))),
+                Step("discount_10", "winback_discount", 120 * DAY, variables={"discount_percent": 10}, offer=True),
+                Step("discount_20_survey", "winback_survey", 135 * DAY, variables={"discount_percent": 20},
+                     offer=True))),
     Flow("segment_at_risk", "customer.segment_changed",
          "At-risk message when the customers service moves someone to AT_RISK (off by default: the "
          "order-history win-back covers it)", enabled=False, conditions=(_eq("to_segment", "AT_RISK"),),
          source="{to_segment}:{event_month}", cancel_on=(CancelRule("order.placed"),),
-         steps=(Step("at_risk", "at_risk"),)),
+         steps=(Step("at_risk", "at_risk", offer=True),)),
     Flow("birthday", "customer.birthday", "Birthday greeting with a small offer", source="{year}",
-         steps=(Step("greeting", "birthday"),)),
+         steps=(Step("greeting", "birthday", offer=True),)),
     Flow("tier_near", "tier.near", "Nudge with the gap to the next tier", source="{next_tier}:{event_month}",
          steps=(Step("nudge", "tier_near"),)),
     Flow("tier_up", "tier.changed", "Congratulations on a tier upgrade, with its perks",
@@ -140,6 +142,13 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
          transactional=True, source="{order_id}:{message_hash}", steps=(Step("note", "order_delay"),)),
 )
 BY_KEY = {f.key: f for f in DEFAULT_FLOWS}
+
+
+def carries_offer(flow_key: str | None, step_key: str | None) -> bool:
+    """Whether a planned message's step carries an offer. A shop's override changes a step's delay,
+    template or channels, never what it is, so the shipped flow decides."""
+    flow = BY_KEY.get(flow_key or "")
+    return flow is not None and any(s.key == step_key and s.offer for s in flow.steps)
 
 
 def triggered_by(event_type: str, flows: tuple[Flow, ...]) -> list[Flow]:

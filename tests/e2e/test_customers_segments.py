@@ -116,9 +116,19 @@ async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothi
     assert score == -10  # no site visit in 30 days; purchase within 60 days
     assert await segment_of(gql, admin, quiet) == "NEW"  # a one-time buyer above the threshold
 
-    # a marketing email sent and not opened: -5 more reaches the threshold -15 -> AT_RISK
+    # a marketing email without an offer, not opened: DOMAIN.md's -5 is for discount emails only
+    plain = {"notification_id": unique("n"), "customer_id": quiet, "channel": "EMAIL", "template": "care_tips"}
+    await publish_event("notification.sent", shop, plain)
+    plain_key = f"notification:{plain['notification_id']}:EMAIL_SENT"
+    await eventually(lambda: customers_value(
+        "SELECT count(*) = 1 FROM engagements WHERE shop_id = $1 AND idempotency_key = $2", shop, plain_key),
+        what="the plain email to be recorded")
+    assert (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"] == -10
+
+    # a discount email sent and not opened: -5 more reaches the threshold -15 -> AT_RISK
     notification = unique("n")
-    sent = {"notification_id": notification, "customer_id": quiet, "channel": "EMAIL", "template": "win_back"}
+    sent = {"notification_id": notification, "customer_id": quiet, "channel": "EMAIL", "template": "winback_discount",
+            "offer": True}
     await publish_event("notification.sent", shop, sent)
 
     async def at_risk():
@@ -141,7 +151,7 @@ async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothi
     assert (await gql.ok(ENGAGE, {"input": visit}, admin))["recordEngagement"] is True  # replay: counted once
     assert (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"] == 0
     count = "SELECT count(*) FROM engagements WHERE shop_id = $1 AND customer_id = $2"
-    assert await customers_value(count, shop, quiet) == 3  # sent, opened, visit
+    assert await customers_value(count, shop, quiet) == 4  # plain sent, offer sent, opened, visit
 
     bad = [
         ({"customerId": unique("nobody"), "kind": "SITE_VISIT"}, admin, "NOT_FOUND"),
@@ -155,7 +165,7 @@ async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothi
         assert codes(await gql(ENGAGE, {"input": variables}, headers)) == [code], variables
     unknown_kind = await gql(ENGAGE, {"input": {"customerId": quiet, "kind": "PAGE_VIEW"}}, admin)
     assert unknown_kind.get("errors") and not unknown_kind.get("data")  # refused by the gateway's validation
-    assert await customers_value(count, shop, quiet) == 3
+    assert await customers_value(count, shop, quiet) == 4
 
 
 async def test_a_customer_sees_their_own_segment_and_stats_but_not_the_counts(gql):

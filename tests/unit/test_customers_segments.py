@@ -61,10 +61,11 @@ def test_no_purchase_in_90_days_is_at_risk_and_none_in_the_year_is_churned():
 
 def test_engagement_score_weights_and_threshold():
     quiet = buyer(first_order_at=days_ago(45), last_order_at=days_ago(45), visited_recent=False,
-                  emails_sent_recent=1)
-    assert engagement_score(quiet, RULES, NOW) == -15  # -10 no visit, -5 one email not opened
+                  offers_ignored=1)
+    assert engagement_score(quiet, RULES, NOW) == -15  # -10 no visit, -5 one discount email not opened
     assert segment(quiet, RULES, NOW) == "AT_RISK"  # at the threshold starts win-back
-    assert engagement_score(buyer(emails_sent_recent=3, emails_opened_recent=3), RULES, NOW) == 0
+    assert engagement_score(buyer(offers_ignored=3), RULES, NOW) == -15
+    assert engagement_score(buyer(), RULES, NOW) == 0
     lapsed = buyer(first_order_at=days_ago(61), last_order_at=days_ago(61))
     assert engagement_score(lapsed, RULES, NOW) == -30  # no purchase in 60 days
     assert segment(lapsed, RULES, NOW) == "AT_RISK"

@@ -61,3 +61,21 @@ def test_a_shop_override_changes_delays_templates_and_enabled():
     assert flows.effective(flow, None) is flow
     assert flows.BY_KEY["segment_at_risk"].enabled is False
     assert flows.effective(flows.BY_KEY["segment_at_risk"], {"enabled": True, "steps": {}}).enabled
+
+
+def test_only_steps_with_a_discount_or_gift_carry_an_offer():
+    # DOMAIN.md's engagement score takes 5 points per discount email left unopened, so the
+    # notification.sent of these (and only these) says offer=true.
+    assert flows.carries_offer("winback", "at_risk")
+    assert flows.carries_offer("winback", "discount_10")
+    assert flows.carries_offer("winback", "discount_20_survey")
+    assert flows.carries_offer("birthday", "greeting")
+    assert not flows.carries_offer("winback", "value_reminder")
+    assert not flows.carries_offer("winback", "content")
+    assert not flows.carries_offer("order_placed", "thank_you")
+    assert not flows.carries_offer("challenge_launched", "invitation")
+    assert not flows.carries_offer("no-such-flow", "at_risk")
+    assert not flows.carries_offer(None, None)
+    offered = {(f.key, s.key) for f in flows.DEFAULT_FLOWS for s in f.steps if s.offer}
+    assert offered == {("winback", "at_risk"), ("winback", "discount_10"), ("winback", "discount_20_survey"),
+                       ("segment_at_risk", "at_risk"), ("birthday", "greeting")}
