@@ -38,9 +38,10 @@ unit: ## unit tests only, nothing needs to run
 	infra/local/install.sh python
 	$(WITH_ENV) $(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-compose: ## export each subgraph's SDL, compose gateway/supergraph.graphql
+compose: ## export each subgraph's SDL, compose gateway/supergraph.graphql, refresh clients/typescript
 	$(WITH_ENV) $(PY) infra/export_sdl.py
 	$(WITH_ENV) node gateway/compose.mjs
+	$(MAKE) clients
 
 compose-check: ## fail when the committed SDL or supergraph is stale
 	$(WITH_ENV) $(PY) infra/export_sdl.py --check
