@@ -80,8 +80,9 @@ def main() -> None:
                                "idempotencyKey": "demo-challenge-winter"}})["launchChallenge"]
         gql(client, "mutation($id: ID!) { joinChallenge(id: $id) { progress } }", {"id": challenge["id"]},
             {"authorization": f"Bearer {token(CUSTOMER)}"})
-    print(f"demo shop '{SHOP}' seeded: open {CONSOLE}/demo (storefront) and {CONSOLE}/ (console;"
-          f" sign in with an admin key of shop '{SHOP}', e.g. an admin JWT)")
+    admin_token = token("demo-admin", roles=["admin"], exp=int(time.time()) + 12 * 3600)
+    print(f"demo shop '{SHOP}' seeded.\n  storefront: {CONSOLE}/demo\n  console:    {CONSOLE}/  sign in with this"
+          f" admin token of shop '{SHOP}' (valid 12 h; dev secret only):\n  {admin_token}")
 
 
 if __name__ == "__main__":

@@ -1545,7 +1545,7 @@ export type TierInput = {
 export type ProgramQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type ProgramQuery = { program: { version: number, currency: string, earnRate: string, expiryMonths: number, pendingDays: number, cashbackCeiling: string, effectiveCashback: string, pointValue: { amount: string, currency: string }, tiers: Array<{ name: string, multiplier: string, perks: Array<string>, threshold: { amount: string, currency: string } }> }, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, limitPerCustomer: number | null, active: boolean, value: { amount: string, currency: string } | null }> };
+export type ProgramQuery = { program: { version: number, currency: string, earnRate: string, expiryMonths: number, pendingDays: number, cashbackCeiling: string, effectiveCashback: string, pointValue: { amount: string, currency: string }, tiers: Array<{ name: string, multiplier: string, perks: Array<string>, threshold: { amount: string, currency: string } }> }, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, limitPerCustomer: number | null, limitTotal: number | null, active: boolean, value: { amount: string, currency: string } | null }> };
 
 export type ConfigureProgramMutationVariables = Exact<{
   input: ProgramInput;

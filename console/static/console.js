@@ -89,7 +89,7 @@ async function startLive() {
 // ---- program: configuration with the margin check, tiers, rewards ------------------------------
 const PROGRAM = `query Program { program { version currency earnRate pointValue { amount currency } expiryMonths pendingDays
   cashbackCeiling effectiveCashback tiers { name threshold { amount currency } multiplier perks } }
-  rewardsCatalog { id name kind pointsCost value { amount currency } percentOff minTier limitPerCustomer active } }`;
+  rewardsCatalog { id name kind pointsCost value { amount currency } percentOff minTier limitPerCustomer limitTotal active } }`;
 
 async function programView() {
   const { program: p, rewardsCatalog } = await gql(PROGRAM);
@@ -111,11 +111,19 @@ async function programView() {
       <label>Point value<input name="pointValue" value="${esc(p.pointValue.amount)}" size="6"></label>
       <label>Cashback ceiling<input name="cashbackCeiling" value="${esc(p.cashbackCeiling)}" size="6"></label>
       <button>Save</button></form><div id="configure-msg"></div>
-    <h3>Tiers</h3><table><tr><th>Name</th><th>Threshold (spend)</th><th>Multiplier</th><th>Perks</th></tr>
-      ${p.tiers.map((t) => `<tr><td>${esc(t.name)}</td><td>${money(t.threshold)}</td><td>×${esc(t.multiplier)}</td><td>${esc(t.perks.join(', '))}</td></tr>`).join('')}</table></section>
+    <h3>Tiers</h3><form id="tiers"><table data-testid="tiers"><tr><th>Name</th><th>Threshold (spend, ${esc(p.currency)})</th><th>Multiplier</th><th>Perks (comma-separated)</th></tr>
+      ${[...p.tiers, { name: '', threshold: { amount: '' }, multiplier: '', perks: [] }].map((t) => `<tr>
+        <td><input name="name" value="${esc(t.name)}" placeholder="new tier"></td>
+        <td><input name="threshold" value="${esc(t.threshold.amount)}" size="8"></td>
+        <td><input name="multiplier" value="${esc(t.multiplier)}" size="5"></td>
+        <td><input name="perks" value="${esc(t.perks.join(', '))}" size="40"></td></tr>`).join('')}</table>
+      <p class="muted">Clear a name to remove that tier. Multipliers count in the margin check.</p>
+      <button>Save tiers</button></form><div id="tiers-msg"></div></section>
     <section><h2>Rewards</h2><table data-testid="rewards"><tr><th>Name</th><th>Kind</th><th>Cost</th><th>Value</th><th>Min tier</th><th>Active</th></tr>
       ${rewardsCatalog.map((r) => `<tr><td>${esc(r.name)}</td><td>${r.kind}</td><td>${r.pointsCost}</td>
-        <td>${r.value ? money(r.value) : r.percentOff ? `${esc(r.percentOff)} %` : '—'}</td><td>${esc(r.minTier || '')}</td><td>${r.active ? 'yes' : 'no'}</td></tr>`).join('')}</table>
+        <td>${r.value ? money(r.value) : r.percentOff ? `${esc(r.percentOff)} %` : '—'}</td><td>${esc(r.minTier || '')}</td>
+        <td><button class="ghost" data-toggle="${esc(r.id)}">${r.active ? 'Deactivate' : 'Activate'}</button></td></tr>`).join('')}</table>
+      <p class="muted">A deactivated reward leaves the catalog: the API lists active rewards only.</p>
       <h3>Add a reward</h3>
       <form id="reward" class="inline"><label>Name<input name="name" required></label>
         <label>Kind<select name="kind">${['FIXED_AMOUNT', 'PERCENTAGE', 'FREE_SHIPPING', 'FREE_PRODUCT', 'STORE_CREDIT'].map((k) => `<option>${k}</option>`).join('')}</select></label>
@@ -130,6 +138,28 @@ async function programView() {
       await programView();
       message(document.getElementById('configure-msg'), `Saved as version ${r.configureProgram.version}`, 'ok');
     } catch (err) { message(document.getElementById('configure-msg'), `${err.code || 'ERROR'}: ${err.message}`); }
+  });
+  app.querySelectorAll('[data-toggle]').forEach((b) => b.addEventListener('click', async () => {
+    const r = rewardsCatalog.find((x) => x.id === b.dataset.toggle);
+    try {
+      await gql('mutation($input: RewardInput!) { upsertReward(input: $input) { id active } }', { input: {
+        id: r.id, name: r.name, kind: r.kind, pointsCost: r.pointsCost, value: r.value ? r.value.amount : r.percentOff,
+        minTier: r.minTier, limitPerCustomer: r.limitPerCustomer, limitTotal: r.limitTotal, active: !r.active } });
+      await programView();
+    } catch (err) { message(document.getElementById('reward-msg'), `${err.code || 'ERROR'}: ${err.message}`); }
+  }));
+  document.getElementById('tiers').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const tiers = [...e.target.querySelectorAll('tr')].slice(1).map((tr) => ({
+      name: tr.querySelector('[name=name]').value.trim(), threshold: tr.querySelector('[name=threshold]').value.trim(),
+      multiplier: tr.querySelector('[name=multiplier]').value.trim(),
+      perks: tr.querySelector('[name=perks]').value.split(',').map((x) => x.trim()).filter(Boolean),
+    })).filter((t) => t.name);
+    try {
+      const r = await gql('mutation($input: ProgramInput!) { configureProgram(input: $input) { version } }', { input: { tiers } });
+      await programView();
+      message(document.getElementById('tiers-msg'), `Tiers saved as version ${r.configureProgram.version}`, 'ok');
+    } catch (err) { message(document.getElementById('tiers-msg'), `${err.code || 'ERROR'}: ${err.message}`); }
   });
   document.getElementById('reward').addEventListener('submit', async (e) => {
     e.preventDefault();

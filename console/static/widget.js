@@ -184,9 +184,15 @@
       if (badge) badge.className = on ? 'live' : 'live off';
     }
 
-    onLiveEvent() {
+    onLiveEvent(block) {
       clearTimeout(this.pendingRefresh);
       this.pendingRefresh = setTimeout(() => this.refresh(), 150);
+      // A published review moves challenge progress in the points service, which says nothing
+      // unless the challenge is completed: read once more when it has had time to count it.
+      if (/^event: review\.published/m.test(block)) {
+        clearTimeout(this.laterRefresh);
+        this.laterRefresh = setTimeout(() => this.refresh(), 2000);
+      }
     }
 
     money(m) {

@@ -42,6 +42,31 @@ test('program page shows the margin check beside the configuration', async () =>
   assert.match(await page.textContent('#configure-msg'), /BAD_USER_INPUT|CONFLICT/);
   const again = await gql('{ program { earnRate } }', {}, shop.admin);
   assert.notEqual(again.program.earnRate, '50');
+  // Tiers: rename the top tier's perks and add one; the API has the new list.
+  const rows = page.locator('[data-testid=tiers] tr');
+  const count = await rows.count();
+  const blank = rows.nth(count - 1);
+  await blank.locator('[name=name]').fill('Platinum');
+  await blank.locator('[name=threshold]').fill('5000');
+  await blank.locator('[name=multiplier]').fill('1');
+  await blank.locator('[name=perks]').fill('early access, free engraving');
+  await page.click('#tiers button');
+  await page.waitForSelector('text=Tiers saved as version');
+  const { tiers } = await gql('{ tiers { name threshold { amount } perks } }', {}, shop.admin);
+  const platinum = tiers.find((t) => t.name === 'Platinum');
+  assert.ok(platinum, JSON.stringify(tiers));
+  assert.equal(Number(platinum.threshold.amount), 5000);
+  assert.deepEqual(platinum.perks, ['early access', 'free engraving']);
+
+  // Rewards: deactivate the first one of the catalog from the table.
+  const { rewardsCatalog } = await gql('{ rewardsCatalog { id active } }', {}, shop.admin);
+  const first = rewardsCatalog.find((r) => r.active);
+  await page.click(`button[data-toggle="${first.id}"]`);
+  // rewardsCatalog lists active rewards only (the contract has no admin list of inactive ones),
+  // so a deactivated reward leaves the catalog and the console's table.
+  await page.waitForSelector(`button[data-toggle="${first.id}"]`, { state: 'detached' });
+  const after = await gql('{ rewardsCatalog { id active } }', {}, shop.admin);
+  assert.equal(after.rewardsCatalog.some((r) => r.id === first.id), false);
   await screenshot(page, 'console-program');
   assert.deepEqual(errors, []);
   await page.close();
