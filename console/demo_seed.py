@@ -60,6 +60,11 @@ def main() -> None:
                 {"i": {"id": oid, "customerId": cid, "currency": "EUR", "total": total, "placedAt": placed,
                        "lines": [{"productId": product, "quantity": qty, "unitPrice": price}]}})
             steps = ["PAID"] if status == "PAID" else ["PAID", "SHIPPED", "DELIVERED"]
+            current = gql(client, "query($id: ID!) { customer(id: $id) { orders { edges { node { id status } } } } }",
+                          {"id": cid})["customer"]["orders"]["edges"]
+            now_at = next((e["node"]["status"] for e in current if e["node"]["id"] == oid), "PLACED")
+            if now_at in steps:  # a second run: move only forward from where the order already is
+                steps = steps[steps.index(now_at) + 1:]
             for step in steps:
                 gql(client, "mutation($id: ID!, $s: OrderStatus!) { updateOrderStatus(id: $id, status: $s) { id } }",
                     {"id": oid, "s": step})
@@ -72,12 +77,15 @@ def main() -> None:
         gql(client, """mutation($c: ID!) { adjustPoints(customerId: $c, delta: 250, reason: "Welcome to the demo",
                        idempotencyKey: "demo-welcome") { balance } }""", {"c": CUSTOMER})
         now = datetime.now(UTC)
-        challenge = gql(client, "mutation($i: ChallengeInput!) { launchChallenge(input: $i) { id } }",
-                        {"i": {"title": "Winter reviews", "description": "Review two coffees this month",
-                               "goal": {"event": "REVIEW_PUBLISHED", "count": 2}, "rewardPoints": 150,
-                               "startsAt": (now - timedelta(minutes=1)).isoformat(),
-                               "endsAt": (now + timedelta(days=30)).isoformat(),
-                               "idempotencyKey": "demo-challenge-winter"}})["launchChallenge"]
+        running = [c for c in gql(client, "{ challenges(status: ACTIVE) { id title } }")["challenges"]
+                   if c["title"] == "Winter reviews"]
+        challenge = running[0] if running else gql(
+            client, "mutation($i: ChallengeInput!) { launchChallenge(input: $i) { id } }",
+            {"i": {"title": "Winter reviews", "description": "Review two coffees this month",
+                   "goal": {"event": "REVIEW_PUBLISHED", "count": 2}, "rewardPoints": 150,
+                   "startsAt": (now - timedelta(minutes=1)).isoformat(),
+                   "endsAt": (now + timedelta(days=30)).isoformat(),
+                   "idempotencyKey": f"demo-challenge-{now:%Y%m%d%H%M%S}"}})["launchChallenge"]
         gql(client, "mutation($id: ID!) { joinChallenge(id: $id) { progress } }", {"id": challenge["id"]},
             {"authorization": f"Bearer {token(CUSTOMER)}"})
     admin_token = token("demo-admin", roles=["admin"], exp=int(time.time()) + 12 * 3600)
