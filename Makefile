@@ -7,7 +7,7 @@ PY := .venv/bin/python
 # Runs a command with .env exported (created from .env.example when missing).
 WITH_ENV := infra/local/stack.sh exec
 
-.PHONY: help up down status logs install test unit compose compose-check lint lock bench
+.PHONY: help up down status logs install test unit compose compose-check clients demo lint lock bench
 
 help: ## this list
 	@echo "make up       start postgres, rabbitmq, mail sink, the five services and the gateway"
@@ -38,13 +38,22 @@ unit: ## unit tests only, nothing needs to run
 	infra/local/install.sh python
 	$(WITH_ENV) $(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-compose: ## export each subgraph's SDL, compose gateway/supergraph.graphql
+compose: ## export each subgraph's SDL, compose gateway/supergraph.graphql, refresh clients/typescript
 	$(WITH_ENV) $(PY) infra/export_sdl.py
 	$(WITH_ENV) node gateway/compose.mjs
+	$(MAKE) clients
 
 compose-check: ## fail when the committed SDL or supergraph is stale
 	$(WITH_ENV) $(PY) infra/export_sdl.py --check
 	$(WITH_ENV) node gateway/compose.mjs --check
+
+clients: ## regenerate the public schema and the TypeScript types (clients/typescript) from the supergraph
+	$(WITH_ENV) node console/public-schema.mjs
+	cd console && node_modules/.bin/graphql-codegen --config codegen.yml
+
+demo: ## make up, then seed the demo storefront's shop (open http://localhost:$$CONSOLE_PORT/demo)
+	infra/local/stack.sh up
+	$(WITH_ENV) $(PY) -m console.demo_seed
 
 lint: ## ruff check
 	$(PY) -m ruff check .

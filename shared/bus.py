@@ -6,6 +6,10 @@ Topology, per consuming service:
   queues    <service>.events.retry.<ms> one classic queue per backoff step; messages wait out the
                                         queue's TTL, then dead-letter back into <service>.events
   queue     <service>.events.dlq       quorum queue of messages given up on, with the reason
+A live consumer (QueueTopology(live=True), the console's server-sent events) instead gets a
+per-process queue that the broker deletes with the connection: it fans events out to whoever is
+connected right now, so there is nothing to retry, dead-letter or de-duplicate (no inbox, no pool);
+a handler error is logged and the message dropped, because the listener re-reads the API anyway.
 
 What a consumer does with a message (see Consumer._on_message):
   handled (or already in the inbox)   -> ack
@@ -42,7 +46,8 @@ ATTEMPT_HEADER = "x-flywheel-attempt"
 ERROR_HEADER = "x-flywheel-error"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000)
 
-Handler = Callable[[asyncpg.Connection, Envelope, EventData], Awaitable[None]]
+# The connection is the inbox transaction's; a live consumer's handlers get None.
+Handler = Callable[[asyncpg.Connection | None, Envelope, EventData], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class QueueTopology:
     name: str  # "<service>.events"
     retry_delays_ms: tuple[int, ...] = DEFAULT_RETRY_DELAYS_MS
     delivery_limit: int = 20
+    live: bool = False  # per-process, auto-deleted queue for live fan-out; no retries, no inbox
 
     @property
     def dlq(self) -> str:
@@ -153,7 +159,7 @@ class Consumer:
         self,
         *,
         bus: Bus,
-        pool: asyncpg.Pool,
+        pool: asyncpg.Pool | None,
         topology: QueueTopology,
         handlers: Mapping[str, Handler],
         prefetch: int = 16,
@@ -164,6 +170,8 @@ class Consumer:
         self.handlers = dict(handlers)
         self.prefetch = prefetch
         self._channel: aio_pika.abc.AbstractChannel | None = None
+        if pool is None and not topology.live:
+            raise ValueError("a durable consumer needs a pool for its inbox")
 
     async def start(self, connection: AbstractRobustConnection) -> None:
         t = self.topology
@@ -172,6 +180,15 @@ class Consumer:
         exchange = await channel.declare_exchange(
             self.bus.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
+        if t.live:
+            # Server-named, exclusive, auto-deleted: each process hears every event once, and a
+            # stopped process leaves no queue filling up behind it.
+            live_queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+            for routing_key in sorted(self.handlers):
+                await live_queue.bind(exchange, routing_key=routing_key)
+            self._channel = channel
+            await live_queue.consume(self._on_live_message)
+            return
         await channel.declare_queue(t.dlq, durable=True, arguments={"x-queue-type": "quorum"})
         for delay in t.retry_delays_ms:
             await channel.declare_queue(
@@ -238,6 +255,17 @@ class Consumer:
                     await self._forward(message, self.topology.dlq, headers, exc, attempt)
             else:
                 await message.ack()
+
+    async def _on_live_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            envelope = parse_envelope(message.body)
+            handler = self.handlers.get(envelope.type)
+            if handler is not None:
+                await handler(None, envelope, envelope.payload())
+        except Exception as exc:  # live fan-out is best effort: the listener re-reads the API
+            log.warning("live consumer %s dropped %s: %r", self.topology.name, message.message_id, exc)
+        finally:
+            await message.ack()
 
     async def _forward(
         self,

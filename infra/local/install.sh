@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever the local stack needs and is missing. Cheap to re-run: every step is skipped
 # when its stamp (or the binary it looks for) says it is current.
-#   install.sh            everything: Debian packages, Python venv, gateway npm packages
+#   install.sh            everything: Debian packages (with chromium for the browser tests), Python
+#                         venv, gateway and console npm packages
 #   install.sh python     only the venv (and python3-venv if the machine lacks it): for unit tests
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -32,6 +33,11 @@ if [[ $only == all ]]; then
   if [[ -f gateway/package-lock.json ]] && ! command -v npm >/dev/null; then
     pkgs+=(nodejs npm)
   fi
+  # The browser tests (tests/browser) drive Debian's chromium through playwright-core: no browser
+  # download from Playwright's CDN. CHROMIUM_PATH may point at another build.
+  if [[ -f console/package-lock.json && -z ${CHROMIUM_PATH:-} ]] && ! command -v chromium >/dev/null; then
+    pkgs+=(chromium)
+  fi
 fi
 ((${#pkgs[@]} == 0)) || ensure_debian_packages "${pkgs[@]}"
 
@@ -56,7 +62,21 @@ else
 fi
 [[ $only == all ]] || exit 0
 
-# --- gateway npm packages ------------------------------------------------------------------------
+npm_install() { # npm_install FOLDER: npm ci when its package-lock.json changed since the last run
+  local dir=$1 sum stamp
+  sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  stamp=$dir/node_modules/.flywheel-package-lock.sha256
+  if [[ -d $dir/node_modules ]] && stamp_ok "$stamp" "$sum"; then
+    log "$dir npm packages are current"
+  else
+    log "installing $dir npm packages (npm ci)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    mkdir -p "$dir/node_modules" # npm makes none when there is nothing to install
+    echo "$sum" >"$stamp"
+  fi
+}
+
+# --- gateway and console npm packages -----------------------------------------------------------
 if [[ -f gateway/package-lock.json ]]; then
   # Hive Gateway needs Node >= 20; Debian 12 ships 18. The npm registry has Node itself as a
   # package: put one under .run/node (lib.sh puts it first on the PATH when it is there).
@@ -66,16 +86,8 @@ if [[ -f gateway/package-lock.json ]]; then
     npm install --prefix "$RUN/node" --no-audit --no-fund --loglevel=error node@22
     export PATH="$RUN/node/node_modules/.bin:$PATH"
   fi
-  npm_sum=$(sha256sum gateway/package-lock.json | cut -d' ' -f1)
-  npm_stamp=gateway/node_modules/.flywheel-package-lock.sha256
-  if [[ -d gateway/node_modules ]] && stamp_ok "$npm_stamp" "$npm_sum"; then
-    log "gateway npm packages are current"
-  else
-    log "installing gateway npm packages (npm ci)"
-    npm ci --prefix gateway --no-audit --no-fund --loglevel=error
-    mkdir -p gateway/node_modules # npm makes none when there is nothing to install
-    echo "$npm_sum" >"$npm_stamp"
-  fi
+  npm_install gateway
+  [[ ! -f console/package-lock.json ]] || npm_install console
 else
   log "gateway/package-lock.json not found, skipping npm"
 fi

@@ -6,7 +6,7 @@
 #   stack.sh logs [NAME]           last 100 lines of every log (or of one)
 #   stack.sh start|stop|restart NAME   one component (tests restart services mid-flow)
 #   stack.sh exec CMD [ARGS...]    run a command with .env exported (make test uses it)
-# Components: postgres rabbitmq mailsink customers points referrals reviews notifications gateway
+# Components: postgres rabbitmq mailsink customers points referrals reviews notifications gateway console
 # Processes we start get a log in .run/logs/NAME.log and a pid file in .run/pids/NAME.pid.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -14,7 +14,7 @@ set -euo pipefail
 
 HERE="$ROOT/infra/local"
 HEALTH_TIMEOUT=60
-PROCESSES=(mailsink "${SERVICES[@]}" gateway)
+PROCESSES=(mailsink "${SERVICES[@]}" gateway console)
 
 # Subgraph URLs for the gateway, the same variables docker-compose sets (there: http://customers:4101/...).
 for s in "${SERVICES[@]}"; do
@@ -29,6 +29,7 @@ port_of() {
     rabbitmq) echo "$AMQP_PORT" ;;
     mailsink) echo "$MAILSINK_HTTP_PORT" ;;
     gateway) echo "$GATEWAY_PORT" ;;
+    console) echo "${CONSOLE_PORT:-4100}" ;;
     *) local v="${1^^}_PORT" && echo "${!v}" ;;
   esac
 }
@@ -41,11 +42,16 @@ health_url() {
   esac
 }
 
+# Keep idle connections longer than the gateway's HTTP client does: with uvicorn's default of 5 s
+# the gateway now and then reused a socket uvicorn was closing ("socket hang up" on a subgraph call).
+KEEP_ALIVE_SECONDS=75
+
 command_of() { # the command line of a long-running process, run from the repo root
   case $1 in
     mailsink) echo .venv/bin/python infra/mailsink.py ;;
     gateway) echo bash gateway/start.sh ;;
-    *) echo .venv/bin/python -m uvicorn "services.$1.app:app" --host 127.0.0.1 --port "$(port_of "$1")" --no-access-log ;;
+    console) echo .venv/bin/python -m uvicorn console.server:app --host 127.0.0.1 --port "$(port_of console)" --no-access-log --timeout-keep-alive "$KEEP_ALIVE_SECONDS" ;;
+    *) echo .venv/bin/python -m uvicorn "services.$1.app:app" --host 127.0.0.1 --port "$(port_of "$1")" --no-access-log --timeout-keep-alive "$KEEP_ALIVE_SECONDS" ;;
   esac
 }
 
@@ -53,6 +59,7 @@ check_present() { # fail with a clear message instead of a crash loop when code 
   case $1 in
     mailsink) return 0 ;;
     gateway) [[ -f gateway/start.sh ]] || die "gateway/start.sh not found" ;;
+    console) [[ -f console/server.py ]] || die "console/server.py not found" ;;
     *) [[ -f services/$1/app.py || -f services/$1/app/__init__.py ]] || die "services/$1/app.py not found" ;;
   esac
 }
@@ -147,8 +154,10 @@ up() {
   for s in "${SERVICES[@]}"; do launch "$s"; done
   for s in "${SERVICES[@]}"; do wait_healthy "$s"; done
   start_one gateway
+  start_one console
   echo
   echo "Flywheel is up: http://localhost:$GATEWAY_PORT/graphql"
+  echo "  console:    http://localhost:$(port_of console)/   (storefront demo: /demo, widget: /widget.js)"
   echo "  mail sink:  http://localhost:$MAILSINK_HTTP_PORT/  (JSON: /messages)"
   echo "  logs:       .run/logs/<name>.log   (infra/local/stack.sh logs [name])"
   echo "  traces:     ${TRACE_DIR:-.run/traces}/<service>.jsonl"
