@@ -102,7 +102,7 @@ async def test_erasure_forgets_the_tier_notifications_kept(gql):
     gold = await add_customer(gql, shop.admin)
     await eventually(lambda: known_to_notifications(shop.id, gold), what="the contact")
     await make_tier(shop, gold, "Gold")
-    assert await eventually(lambda: tier_in_notifications(shop.id, gold), what="the tier") == "Gold"
+    await eventually(lambda: tier_is(shop.id, gold, "Gold"), what="the tier")
     assert (await gql.ok("mutation($id: ID!) { eraseCustomer(id: $id) }", {"id": gold}, shop.admin))["eraseCustomer"]
 
     async def forgotten() -> bool:
