@@ -29,7 +29,7 @@ async def test_launch_invites_consenting_customers_and_completion_notifies(gql):
     anna = await add_customer(gql, admin)
     silent = await add_customer(gql, admin, acceptsEmail=False)
     for customer_id in (anna, silent):  # an audience is whoever notifications knows at launch time
-        await eventually(lambda c=customer_id: known_to_notifications(shop, c), what="the contact")
+        await eventually(lambda c=customer_id: known_to_notifications(shop, c), what="the contact", timeout=120)
     now = datetime.now(UTC)
     title = f"One photo review {unique('t')}"
     launched = await gql.ok(LAUNCH, {"input": {
@@ -60,10 +60,10 @@ async def test_a_segment_challenge_invites_that_segment_only(gql):
     shop, admin = new_shop()
     vip, regular = await add_customer(gql, admin), await add_customer(gql, admin)
     for customer_id, segment in ((vip, "VIP"), (regular, "REGULAR")):
-        await eventually(lambda c=customer_id: known_to_notifications(shop, c), what="the contact")
+        await eventually(lambda c=customer_id: known_to_notifications(shop, c), what="the contact", timeout=120)
         moved = await publish(events.CustomerSegmentChanged(shop=shop, customer_id=customer_id, from_segment="NEW",
                                                             to_segment=segment))
-        await eventually(lambda e=moved: handled(e), what="the segment in notifications")
+        await eventually(lambda e=moved: handled(e), what="the segment in notifications", timeout=120)
     title = f"VIPs: one purchase {unique('t')}"
     await gql.ok(LAUNCH, {"input": _challenge(title, audience="VIP")}, admin)
 
@@ -78,13 +78,13 @@ async def test_the_invitation_respects_the_frequency_cap(gql):
     shop, admin = new_shop()
     await gql.ok(SETTINGS, {"input": {"dailyCap": 1}}, admin)
     anna = await add_customer(gql, admin)
-    await eventually(lambda: known_to_notifications(shop, anna), what="the contact")
+    await eventually(lambda: known_to_notifications(shop, anna), what="the contact", timeout=120)
     await publish(events.PointsEarned(shop=shop, customer_id=anna, points=45, balance=45, reason="purchase",
                                       source_id=unique("o")))
 
     async def sent(flow: str) -> list[dict]:
         return having(await log(gql, admin, anna), flow=flow, status="SENT")
-    await eventually(lambda: sent("points_earned"), what="today's one marketing message", timeout=60)
+    await eventually(lambda: sent("points_earned"), what="today's one marketing message", timeout=120)
     await gql.ok(LAUNCH, {"input": _challenge(f"Capped {unique('t')}")}, admin)
 
     async def capped() -> list[dict]:
