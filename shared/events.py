@@ -236,8 +236,11 @@ class PointsExpired(EventData):
 class TierChanged(EventData):
     customer_id: str
     from_tier: str | None
-    to_tier: str
-    direction: str  # "up" | "down"
+    to_tier: str  # the tier that applies now (an admin override while it lasts), as LoyaltyAccount.tier
+    direction: str  # "up" | "down" (from no tier at all: "up")
+    # Optional, same version: None when spend moved the tier; "initial" for the first tier a customer
+    # is given, "override_started" / "override_ended" for an admin override's start and end.
+    reason: Literal["initial", "override_started", "override_ended"] | None = None
 
 
 @event("tier.near")

@@ -50,7 +50,8 @@ async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -
         if not await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
             raise ContactNotYetKnown(data.customer_id)
         return
-    if isinstance(data, TierChanged) and not await store.save_tier(conn, data.shop, data.customer_id, data.to_tier):
+    if isinstance(data, TierChanged) and not await store.save_tier(
+            conn, data.shop, data.customer_id, data.to_tier, event.time):
         if not await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
             raise ContactNotYetKnown(data.customer_id)  # retried until the profile has arrived
         return

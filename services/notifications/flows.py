@@ -88,6 +88,8 @@ def _eq(name: str, value: Any) -> Condition:
     return Condition(name, "eq", value)
 
 
+TIER_UP_REASONS = (None, "override_started")  # tier.changed reasons that congratulate (with direction up)
+
 ORDER_GONE = (CancelRule("order.cancelled", "order_id"),
               CancelRule("order.refunded", "order_id", when=Condition("fully_refunded", "eq", True)))
 
@@ -123,8 +125,12 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
          steps=(Step("greeting", "birthday", offer=True),)),
     Flow("tier_near", "tier.near", "Nudge with the gap to the next tier", source="{next_tier}:{event_month}",
          steps=(Step("nudge", "tier_near"),)),
+    # Congratulations when spend lifts the tier, and when an admin lifts it (an override is a gesture
+    # the customer should hear about, with the perks). Not for the first tier a customer is given (that
+    # is no upgrade) nor for the end of an override (the customer goes back to the tier they earned).
     Flow("tier_up", "tier.changed", "Congratulations on a tier upgrade, with its perks",
-         conditions=(_eq("direction", "up"),), source="{to_tier}:{event_date}", steps=(Step("congrats", "tier_up"),)),
+         conditions=(_eq("direction", "up"), Condition("reason", "in", TIER_UP_REASONS)),
+         source="{to_tier}:{event_date}", steps=(Step("congrats", "tier_up"),)),
     Flow("points_earned", "points.earned", "Balance update when points become available",
          conditions=(_eq("pending", False),), source="{reason}:{source_id}", steps=(Step("balance", "points_earned"),)),
     Flow("points_expiring", "points.expiring", "Reminder before points expire", source="{expires_at}",

@@ -169,11 +169,15 @@ async def audience(conn: asyncpg.Connection, shop: str, segment: str | None,
     )
 
 
-async def save_tier(conn: asyncpg.Connection, shop: str, customer_id: str, tier: str) -> bool:
-    """False when the contact is not known (yet)."""
-    result = await conn.execute("UPDATE contacts SET tier = $3 WHERE shop_id = $1 AND customer_id = $2",
-                                shop, customer_id, tier)
-    return result != "UPDATE 0"
+async def save_tier(conn: asyncpg.Connection, shop: str, customer_id: str, tier: str, at: datetime) -> bool:
+    """Keep the tier announced at `at` unless a later announcement is already kept (points announces a
+    customer's tier changes in order, but a delivery may be retried past a newer one). False when the
+    contact is not known (yet)."""
+    return bool(await conn.fetchval(
+        """UPDATE contacts SET tier = CASE WHEN tier_at IS NULL OR tier_at <= $4 THEN $3 ELSE tier END,
+               tier_at = greatest(tier_at, $4)
+           WHERE shop_id = $1 AND customer_id = $2 RETURNING true""",
+        shop, customer_id, tier, at))
 
 
 async def save_segment(conn: asyncpg.Connection, shop: str, customer_id: str, segment: str) -> bool:

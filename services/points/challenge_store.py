@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
 
 import asyncpg
 
-from services.points import badges, challenges, streaks
+from services.points import badges, challenges, ledger, streaks
 from services.points.ledger import Entry
-from services.points.store import SOURCE, Conn, credit_available, current_tier, lock_account, now, program
+from services.points.store import (
+    SOURCE,
+    Conn,
+    credit_available,
+    current_tier,
+    lock_account,
+    now,
+    program,
+    reverse,
+)
 from shared import events, outbox, schedule
 from shared.errors import Conflict, Forbidden, NotFound
 
@@ -171,10 +181,13 @@ async def count(conn: asyncpg.Connection, shop: str, h: challenges.Happening, ev
         return
     await lock_account(conn, shop, h.customer_id)  # the service's lock order: the account first
     for c, goal in sorted(matching, key=lambda m: m[0]["id"]):
+        step = challenges.step(goal, h)
         fresh = await conn.fetchval(
-            """INSERT INTO challenge_counts (shop_id, challenge_id, source_key, customer_id, event_id, occurred_at)
-               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
-            shop, c["id"], h.source_key, h.customer_id, event_id, h.at)
+            """INSERT INTO challenge_counts (shop_id, challenge_id, source_key, customer_id, event_id, occurred_at,
+                   counted, amount)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING true""",
+            shop, c["id"], h.source_key, h.customer_id, event_id, h.at, step,
+            h.amount if h.event == "ORDER_PAID" else None)
         if not fresh:
             continue  # this event (or a replay of it under another id) already counted here
         before = await conn.fetchrow(
@@ -184,10 +197,66 @@ async def count(conn: asyncpg.Connection, shop: str, h: challenges.Happening, ev
             """UPDATE challenge_progress SET progress = progress + $5,
                    last_progress_at = greatest(coalesce(last_progress_at, $4), $4)
                WHERE shop_id = $1 AND challenge_id = $2 AND customer_id = $3 RETURNING *""",
-            shop, c["id"], h.customer_id, h.at, challenges.step(goal, h))
+            shop, c["id"], h.customer_id, h.at, step)
         if before["completed_at"] is None and challenges.completes(before["progress"], after["progress"],
                                                                     c["goal_count"]):
-            await complete(conn, shop, c, h.customer_id, h.at)
+            await complete(conn, shop, c, h.customer_id, h.at, revoked=before["revoked"])
+
+
+async def withdraw_order(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str,
+                         net_remaining: Decimal, voided: bool, event_id: str) -> None:
+    """A counted order was refunded (partly or fully) or cancelled: each challenge it counted for loses
+    what the order no longer brings (challenges.still_counted). A completion that the progress no
+    longer reaches is taken back (`revoke`). The refund events carry the order's state (the net amount
+    left, fully refunded or not), not a difference, so a replay or a late, older refund takes nothing
+    more. A refund before its payment: see points' consumers (the payment then counts nothing).
+
+    Leaderboard bonuses already granted at a challenge's end stay: the ranking was final then."""
+    rows = await conn.fetch(
+        """SELECT challenge_id, counted FROM challenge_counts
+           WHERE shop_id = $1 AND source_key = $2 AND customer_id = $3 AND counted > 0 ORDER BY challenge_id""",
+        shop, f"order:{order_id}", customer_id)
+    if not rows:
+        return
+    await lock_account(conn, shop, customer_id)  # the service's lock order: the account first
+    for r in rows:
+        c = await challenge(conn, shop, r["challenge_id"])
+        keep = challenges.still_counted(goal_of(c), r["counted"], net_remaining, voided)
+        if keep >= r["counted"]:
+            continue
+        await conn.execute(
+            """UPDATE challenge_counts SET counted = $4, amount = least(amount, $5)
+               WHERE shop_id = $1 AND challenge_id = $2 AND source_key = $3""",
+            shop, c["id"], f"order:{order_id}", keep, net_remaining)
+        after = await conn.fetchrow(
+            """UPDATE challenge_progress SET progress = greatest(progress - $4, 0)
+               WHERE shop_id = $1 AND challenge_id = $2 AND customer_id = $3 RETURNING *""",
+            shop, c["id"], customer_id, r["counted"] - keep)
+        if challenges.falls_short(after["completed_at"] is not None, after["progress"], c["goal_count"]):
+            await revoke(conn, shop, c, customer_id, after["revoked"], event_id)
+
+
+async def revoke(conn: asyncpg.Connection, shop: str, c: asyncpg.Record, customer_id: str, revoked: int,
+                 event_id: str) -> None:
+    """Take a completion back, as DOMAIN.md has refunds take back the points they earned: the reward
+    points through a ledger `reverse` row (spent points become a shortfall), the challenge's badge
+    (only when this challenge awarded it), and the completion mark, so the customer can complete again
+    with new events and be rewarded again under the next completion key."""
+    await conn.execute(
+        """UPDATE challenge_progress SET completed_at = NULL, revoked = revoked + 1
+           WHERE shop_id = $1 AND challenge_id = $2 AND customer_id = $3""", shop, c["id"], customer_id)
+    granted = await conn.fetchrow(
+        "SELECT delta, rule_version FROM ledger_entries WHERE shop_id = $1 AND idempotency_key = $2",
+        shop, challenges.completion_key(c["id"], customer_id, revoked))
+    if granted is not None and granted["delta"] > 0:
+        await reverse(conn, shop, customer_id, granted["delta"], bucket=ledger.AVAILABLE,
+                      reason=f"challenge {c['title']}: refunded", event_id=event_id,
+                      key=f"{challenges.completion_key(c['id'], customer_id, revoked)}:revoked",
+                      rule_version=granted["rule_version"])
+    if c["badge"]:
+        await conn.execute(
+            "DELETE FROM badges WHERE shop_id = $1 AND customer_id = $2 AND badge = $3 AND source = $4",
+            shop, customer_id, c["badge"], badges.challenge_source(c["id"]))
 
 
 def goal_of(c: asyncpg.Record) -> challenges.Goal:
@@ -196,8 +265,9 @@ def goal_of(c: asyncpg.Record) -> challenges.Goal:
 
 
 async def complete(conn: asyncpg.Connection, shop: str, c: asyncpg.Record, customer_id: str,
-                   at: datetime) -> None:
-    """The reward once: the ledger key is per challenge and customer, the badge once per name."""
+                   at: datetime, *, revoked: int) -> None:
+    """The reward once per completion: the ledger key is per challenge, customer and completion (see
+    `revoke`), the badge once per name."""
     await conn.execute(
         """UPDATE challenge_progress SET completed_at = $4
            WHERE shop_id = $1 AND challenge_id = $2 AND customer_id = $3 AND completed_at IS NULL""",
@@ -206,7 +276,8 @@ async def complete(conn: asyncpg.Connection, shop: str, c: asyncpg.Record, custo
         prog = await program(conn, shop)
         await credit_available(conn, shop, Entry(
             customer_id=customer_id, kind="earn", delta=c["reward_points"], reason=f"challenge {c['title']}",
-            idempotency_key=f"challenge:{c['id']}:{customer_id}", actor="system", rule_version=prog.version))
+            idempotency_key=challenges.completion_key(c["id"], customer_id, revoked), actor="system",
+            rule_version=prog.version))
     if c["badge"]:
         await award_badge(conn, shop, customer_id, c["badge"], badges.challenge_source(c["id"]))
     await outbox.add(conn, events.ChallengeCompleted(
@@ -247,7 +318,11 @@ async def activity_weeks(conn: Conn, shop: str, customer_id: str) -> list:
 
 
 async def record_activity(conn: asyncpg.Connection, shop: str, customer_id: str, at: datetime) -> None:
-    """A purchase or a review in `at`'s ISO week; a streak reaching a badge's length awards it."""
+    """A purchase or a review in `at`'s ISO week; a streak reaching a badge's length awards it.
+
+    A week stays active when its purchase is later refunded or cancelled: a streak is the habit of
+    coming back (the customer did shop that week), its badges carry no points to take back, and
+    removing a week afterwards would rewrite a `longest` streak and a badge already shown."""
     fresh = await conn.fetchval(
         """INSERT INTO activity_weeks (shop_id, customer_id, week) VALUES ($1, $2, $3)
            ON CONFLICT DO NOTHING RETURNING true""", shop, customer_id, streaks.week_of(at))

@@ -7,6 +7,12 @@ reward granted once on completion. Only customers who joined make progress, and 
 that happened after they joined, inside the window and before an early end: progress is opt-in, so
 a leaderboard shows the people who chose to take part.
 
+A refunded or cancelled order takes back the progress it brought (a COUNT goal loses the order on a
+full refund or a cancellation, a SPEND goal the whole units no longer left of it); when the progress
+then falls below the goal, the completion and its reward are taken back too (challenge_store.revoke),
+as DOMAIN.md has a refund take back the points the order earned. Refunded purchases keep their
+streak week (challenge_store.record_activity).
+
 Leaderboard tie rule: more progress first; on equal progress the earlier completion wins, then the
 earlier last progress, then the earlier join, then the customer id (a stable, total order).
 """
@@ -201,8 +207,38 @@ def counts(goal: Goal, challenge_id: str, h: Happening) -> bool:
 def step(goal: Goal, h: Happening) -> int:
     """How far one counting event moves the progress: 1, or for a SPEND goal its whole currency units."""
     if goal.measure == "SPEND":
-        return int(max(h.amount, Decimal(0)).to_integral_value(rounding=ROUND_FLOOR))
+        return whole_units(h.amount)
     return 1
+
+
+def whole_units(amount: Decimal) -> int:
+    return int(max(amount, Decimal(0)).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def still_counted(goal: Goal, counted: int, net_remaining: Decimal, voided: bool) -> int:
+    """What a counted order still adds to the progress after a refund or a cancellation: nothing once it
+    is cancelled or fully refunded; for a SPEND goal the whole units of what is left of it (computed
+    from the exact remaining amount, never from a difference of rounded ones); a COUNT goal keeps a
+    partly refunded order. Never more than it added: a refund never adds progress, and a late or
+    replayed refund that says more remains than an earlier one changes nothing."""
+    if voided:
+        return 0
+    if goal.measure == "SPEND":
+        return min(counted, whole_units(net_remaining))
+    return counted
+
+
+def falls_short(completed: bool, after: int, goal_count: int) -> bool:
+    """A completion is taken back when a refund leaves the progress below the goal: the completion was
+    only reached with what has now been refunded."""
+    return completed and after < goal_count
+
+
+def completion_key(challenge_id: str, customer_id: str, revoked: int) -> str:
+    """The ledger key of a completion's reward points: one per completion, so a completion reached
+    again after one was taken back pays again (once), and a replay pays nothing."""
+    base = f"challenge:{challenge_id}:{customer_id}"
+    return base if revoked == 0 else f"{base}:again:{revoked}"
 
 
 def completes(before: int, after: int, goal_count: int) -> bool:

@@ -38,9 +38,13 @@ async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPa
     await store.earn_for_order(conn, data.shop, data, event.id, event.time)
     await challenge_store.record_activity(conn, data.shop, data.customer_id, event.time)
     currency = (await store.program(conn, data.shop)).currency
+    order = await store.order_points(conn, data.shop, data.order_id)
+    if order is not None and order["voided"]:
+        return  # cancelled or fully refunded before this payment (or its replay) arrived: no goal counts it
+    net = min(data.net_amount, order["net_amount"]) if order is not None else data.net_amount
     await challenge_store.count(conn, data.shop, challenges.Happening(
         "ORDER_PAID", f"order:{data.order_id}", data.customer_id, event.time,
-        amount=data.net_amount if data.currency == currency else Decimal(0)), event.id)
+        amount=net if data.currency == currency else Decimal(0)), event.id)
 
 
 async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
@@ -51,11 +55,15 @@ async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: Or
 async def on_order_refunded(conn: asyncpg.Connection, event: Envelope, data: OrderRefunded) -> None:
     await store.take_back(conn, data.shop, data.order_id, data.customer_id, data.net_amount,
                           voided=data.fully_refunded, event_id=event.id, reason="refund")
+    await challenge_store.withdraw_order(conn, data.shop, data.customer_id, data.order_id, data.net_amount,
+                                         data.fully_refunded, event.id)
 
 
 async def on_order_cancelled(conn: asyncpg.Connection, event: Envelope, data: OrderCancelled) -> None:
     await store.take_back(conn, data.shop, data.order_id, data.customer_id, data.net_amount,
                           voided=True, event_id=event.id, reason="cancellation")
+    await challenge_store.withdraw_order(conn, data.shop, data.customer_id, data.order_id, data.net_amount,
+                                         True, event.id)
 
 
 async def on_review_published(conn: asyncpg.Connection, event: Envelope, data: ReviewPublished) -> None:

@@ -246,38 +246,35 @@ async def override_tier(conn: asyncpg.Connection, shop: str, customer_id: str, n
     prog = await program(conn, shop)
     at = now()
     tier = tiers.check_override(name, reason, until, prog.tiers, at)
-    acct = await lock_account(conn, shop, customer_id)
-    st, _ = await standing(conn, shop, acct, customer_id, prog, at)
-    before = applied_tier(acct, st, prog, at)
-    acct = await conn.fetchrow(
+    await refresh_tier(conn, shop, customer_id, prog)  # the tier before it is announced first (initial, say)
+    await conn.execute(
         """UPDATE accounts SET tier_override = $3, tier_override_until = $4, tier_override_reason = $5
-           WHERE shop_id = $1 AND customer_id = $2 RETURNING *""",
+           WHERE shop_id = $1 AND customer_id = $2""",
         shop, customer_id, tier.name, until, reason.strip())
-    if before != tier:
-        await outbox.add(conn, events.TierChanged(
-            shop=shop, customer_id=customer_id, from_tier=before.name, to_tier=tier.name,
-            direction="up" if tiers.rank(tier, prog.tiers) > tiers.rank(before, prog.tiers) else "down"),
-            source=SOURCE)
-    return acct
+    # At its end the spend's tier applies again: announced by the job (or any refresh after it).
+    await schedule.schedule(conn, shop=shop, kind=TIER_REVIEW_JOB, due_at=until,
+                            dedup_key=f"{customer_id}|override|{until.isoformat()}",
+                            payload={"customer_id": customer_id})
+    await refresh_tier(conn, shop, customer_id, prog)
+    return await account(conn, shop, customer_id)
 
 
 async def refresh_tier(conn: asyncpg.Connection, shop: str, customer_id: str, prog: Program) -> None:
-    """Upgrade at once (or downgrade once the period has ended) and nudge when the next tier is near."""
+    """Upgrade at once (or downgrade once the period has ended), announce the tier that applies when it
+    moved, and nudge when the next tier is near."""
     at = now()
     acct = await lock_account(conn, shop, customer_id)
     st, spend = await standing(conn, shop, acct, customer_id, prog, at)
     if st.changed:
-        await conn.execute(
-            "UPDATE accounts SET tier = $3, tier_since = $4 WHERE shop_id = $1 AND customer_id = $2",
+        acct = await conn.fetchrow(
+            "UPDATE accounts SET tier = $3, tier_since = $4 WHERE shop_id = $1 AND customer_id = $2 RETURNING *",
             shop, customer_id, st.tier.name, st.since)
-        await outbox.add(conn, events.TierChanged(
-            shop=shop, customer_id=customer_id, from_tier=acct["tier"], to_tier=st.tier.name,
-            direction=st.direction or "up"), source=SOURCE)
         if st.since is not None and tiers.rank(st.tier, prog.tiers) > 0:
             # At the end of the period the tier is reviewed even if the customer never buys again.
             await schedule.schedule(conn, shop=shop, kind=TIER_REVIEW_JOB,
                                     dedup_key=f"{customer_id}|{st.since.isoformat()}",
                                     due_at=st.since + tiers.PERIOD, payload={"customer_id": customer_id})
+    await announce_tier(conn, shop, acct, applied_tier(acct, st, prog, at), prog, at)
     near = tiers.is_near(st.tier, spend, prog.tiers)
     if near is not None:
         first = await conn.fetchval(
@@ -288,6 +285,20 @@ async def refresh_tier(conn: asyncpg.Connection, shop: str, customer_id: str, pr
             await outbox.add(conn, events.TierNear(
                 shop=shop, customer_id=customer_id, next_tier=near.name,
                 amount_to_next=near.threshold - spend, currency=prog.currency), source=SOURCE)
+
+
+async def announce_tier(conn: asyncpg.Connection, shop: str, acct: asyncpg.Record, applies: tiers.Tier,
+                        prog: Program, at: datetime) -> None:
+    """tier.changed when the tier that applies is not the one last announced (the account is locked)."""
+    change = tiers.announcement(acct["announced_tier"], applies, prog.tiers, override=acct["tier_override"],
+                                override_until=acct["tier_override_until"], now=at)
+    if change is None:
+        return
+    await conn.execute("UPDATE accounts SET announced_tier = $3 WHERE shop_id = $1 AND customer_id = $2",
+                       shop, acct["customer_id"], change.to_tier)
+    await outbox.add(conn, events.TierChanged(
+        shop=shop, customer_id=acct["customer_id"], from_tier=change.from_tier, to_tier=change.to_tier,
+        direction=change.direction, reason=change.reason), source=SOURCE)
 
 
 async def order_points(conn: Conn, shop: str, order_id: str) -> asyncpg.Record | None:
@@ -364,7 +375,7 @@ async def release(conn: asyncpg.Connection, shop: str, order_id: str) -> None:
 async def take_back(conn: asyncpg.Connection, shop: str, order_id: str, customer_id: str,
                     net_remaining: Decimal, voided: bool, event_id: str, reason: str) -> None:
     """Refund or cancellation: take back what the order may no longer keep, by the rule that earned it."""
-    acct = await lock_account(conn, shop, customer_id)
+    await lock_account(conn, shop, customer_id)
     row = await conn.fetchrow(
         "SELECT * FROM order_points WHERE shop_id = $1 AND order_id = $2 FOR UPDATE", shop, order_id)
     if row is None:
@@ -389,19 +400,28 @@ async def take_back(conn: asyncpg.Connection, shop: str, order_id: str, customer
     if points == 0:
         return
     bucket = ledger.PENDING if row["status"] == "PENDING" else ledger.AVAILABLE
+    await reverse(conn, shop, customer_id, points, bucket=bucket, reason=f"{reason} {order_id}",
+                  key=f"order:{order_id}:reverse:{row['taken_back'] + points}", event_id=event_id,
+                  rule_version=row["rule_version"])
+
+
+async def reverse(conn: asyncpg.Connection, shop: str, customer_id: str, points: int, *, bucket: str, reason: str,
+                  key: str, event_id: str, rule_version: int | None) -> None:
+    """Take points back (a ledger `reverse` row); what was already spent becomes a shortfall, netted
+    against future earnings. The caller makes sure one takeback runs once (its own state, not `key`)."""
+    acct = await lock_account(conn, shop, customer_id)
     taken, short = ledger.split_takeback(points, acct["pending"] if bucket == ledger.PENDING else acct["balance"])
     if taken:
         acct, _ = await post(conn, shop, Entry(
-            customer_id=customer_id, kind="reverse", delta=-taken, reason=f"{reason} {order_id}",
-            idempotency_key=f"order:{order_id}:reverse:{row['taken_back'] + points}", actor="system",
-            source_event_id=event_id, rule_version=row["rule_version"], bucket=bucket))
+            customer_id=customer_id, kind="reverse", delta=-taken, reason=reason, idempotency_key=key,
+            actor="system", source_event_id=event_id, rule_version=rule_version, bucket=bucket))
     if short:
         acct = await conn.fetchrow(
             "UPDATE accounts SET shortfall = shortfall + $3 WHERE shop_id = $1 AND customer_id = $2 RETURNING *",
             shop, customer_id, short)
     await outbox.add(conn, events.PointsReversed(
         shop=shop, customer_id=customer_id, points=points, shortfall=short, balance=acct["balance"],
-        reason=f"{reason} {order_id}", source_id=event_id), source=SOURCE)
+        reason=reason, source_id=event_id), source=SOURCE)
 
 
 # ---- rewards ------------------------------------------------------------------------------
@@ -608,8 +628,10 @@ async def spend_credit(conn: asyncpg.Connection, shop: str, customer_id: str, am
 async def reward_action(conn: asyncpg.Connection, shop: str, customer_id: str, reward: wallet.ActionReward,
                         event_id: str, prog: Program) -> None:
     """Points (available at once) or store credit for an action, once per its natural key: a second
-    review of the same product (with media this time, or another rating) earns nothing more."""
-    await lock_account(conn, shop, customer_id)
+    review of the same product (with media this time, or another rating) earns nothing more. A
+    customer's first action (the signup, usually) also gives them their first tier."""
+    if (await lock_account(conn, shop, customer_id))["announced_tier"] is None:
+        await refresh_tier(conn, shop, customer_id, prog)
     if await conn.fetchval(
             """SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE shop_id = $1 AND idempotency_key = $2)
                    OR EXISTS (SELECT 1 FROM credit_entries WHERE shop_id = $1 AND idempotency_key = $3)""",

@@ -50,9 +50,8 @@ def standing(stored: str | None, since: datetime | None, spend: Decimal, tiers: 
     since it was reached; a higher qualifying tier applies at once."""
     earned = qualifying(spend, tiers)
     held = by_name(stored, tiers)
-    if held is None:  # first look, or the tier was renamed away: take what the spend says
-        up = rank(earned, tiers) > 0
-        return Standing(earned, now, up or stored is not None, "up" if up or stored is not None else None)
+    if held is None:  # first look, or the tier was renamed away: take (and store) what the spend says
+        return Standing(earned, now, True, "up")
     if rank(earned, tiers) > rank(held, tiers):
         return Standing(earned, now, True, "up")
     if rank(earned, tiers) < rank(held, tiers) and since is not None and now >= since + PERIOD:
@@ -106,3 +105,39 @@ def check_override(name: str, reason: str, until: datetime, tiers: tuple[Tier, .
     if until.tzinfo is None or not now < until <= now + MAX_OVERRIDE:
         raise BadUserInput("until must be a future time with an offset, at most 5 years ahead", field="until")
     return tier
+
+
+# Why the tier that applies moved, as tier.changed says it (None: spend qualified it up or down).
+INITIAL = "initial"  # the first tier a customer is given (usually the program's lowest)
+OVERRIDE_STARTED = "override_started"  # an admin put the customer in a tier
+OVERRIDE_ENDED = "override_ended"  # that override ran out: the tier the spend says applies again
+
+
+@dataclass(frozen=True)
+class Change:
+    from_tier: str | None
+    to_tier: str
+    direction: str  # "up" | "down"; from no tier at all is "up"
+    reason: str | None
+
+
+def announcement(announced: str | None, applies: Tier, tiers: tuple[Tier, ...], *, override: str | None,
+                 override_until: datetime | None, now: datetime) -> Change | None:
+    """What tier.changed says when the tier that applies now (`applies`, the one LoyaltyAccount.tier
+    shows) differs from the one last announced (`announced`, None before the first); None when they
+    agree. Other services keep a customer's tier from these events alone, so every move of the
+    applied tier is announced, including the first one and an override's start and end."""
+    if announced == applies.name:
+        return None
+    held = by_name(announced, tiers)
+    direction = "down" if held is not None and rank(applies, tiers) < rank(held, tiers) else "up"
+    overriding = override is not None and override_until is not None
+    if overriding and now < override_until and applies.name == override:  # type: ignore[operator]
+        reason: str | None = OVERRIDE_STARTED
+    elif overriding and now >= override_until and announced == override:  # type: ignore[operator]
+        reason = OVERRIDE_ENDED
+    elif announced is None and rank(applies, tiers) == 0:
+        reason = INITIAL
+    else:
+        reason = None
+    return Change(announced, applies.name, direction, reason)

@@ -309,3 +309,18 @@ async def test_a_spend_goal_adds_up_net_amounts_in_the_shop_currency(gql):
     bad = await gql(LAUNCH, {"input": challenge_input(goal={"event": "REVIEW_PUBLISHED", "count": 2,
                                                             "measure": "SPEND"})}, shop.admin)
     assert codes(bad) == ["BAD_USER_INPUT"]
+
+
+async def test_the_badge_catalogue_lists_streak_badges_and_each_challenge_badge_once(gql):
+    shop = await new_shop(gql)
+    catalog = "{ badgeCatalog { name description } }"
+    streaks = (await gql.ok(catalog, {}, {"x-shop": shop.id}))["badgeCatalog"]
+    assert [b["name"] for b in streaks] == ["streak-4-weeks", "streak-12-weeks", "streak-52-weeks"]
+    await launch(shop, title="Summer look", badge="summer")
+    await launch(shop, title="Summer again", badge="summer")
+    await launch(shop, title="No badge", badge=None)
+    await launch(shop, title="Photos", badge="photographer")
+    names = [b["name"] for b in (await gql.ok(catalog, {}, {"x-shop": shop.id}))["badgeCatalog"]]
+    assert names == ["streak-4-weeks", "streak-12-weeks", "streak-52-weeks", "summer", "photographer"]
+    assert [b["name"] for b in (await gql.ok(catalog, {}, {"x-shop": unique("shop")}))["badgeCatalog"]] == [
+        "streak-4-weeks", "streak-12-weeks", "streak-52-weeks"]  # another shop has only the streak badges

@@ -129,7 +129,8 @@ async def test_tier_upgrade_is_immediate_multiplies_later_orders_and_nudges_once
     await shop.order(customer, "PAID")
     await shop.until(customer, "doubled", pending=220)
     changes = await events_of(shop.id, "tier.changed", customer)
-    assert [(c["from_tier"], c["to_tier"], c["direction"]) for c in changes] == [(None, "Silver", "up")]
+    said = [(c["from_tier"], c["to_tier"], c["direction"], c["reason"]) for c in changes]
+    assert said == [(None, "Bronze", "up", "initial"), ("Bronze", "Silver", "up", None)], said
     nudges = await events_of(shop.id, "tier.near", customer)
     assert [(n["next_tier"], n["amount_to_next"]) for n in nudges] == [("Silver", "15.00")]
 

@@ -163,3 +163,24 @@ def test_a_spend_goal_moves_by_whole_units_of_the_net_amount():
     assert not challenges.counts(spend, "ch-1", happening("ORDER_PAID"))  # another currency: amount 0
     count = Goal("ORDER_PAID", 2)
     assert challenges.step(count, happening("ORDER_PAID", amount=Decimal("45.99"))) == 1
+
+
+def test_a_refund_takes_back_what_the_order_no_longer_brings():
+    orders = Goal("ORDER_PAID", 2)
+    spend = Goal("ORDER_PAID", 100, measure="SPEND")
+    assert challenges.still_counted(orders, 1, Decimal("3.00"), voided=False) == 1  # partly refunded: still an order
+    assert challenges.still_counted(orders, 1, Decimal("0"), voided=True) == 0
+    # 12.99 counted 12; 0.50 refunded leaves 12.49 (still 12), 1.00 refunded leaves 11.99 (11), never 12 - 1 rounded
+    assert challenges.still_counted(spend, 12, Decimal("12.49"), voided=False) == 12
+    assert challenges.still_counted(spend, 12, Decimal("11.99"), voided=False) == 11
+    assert challenges.still_counted(spend, 12, Decimal("11.99"), voided=True) == 0
+    # A refund never adds: an older refund arriving late (more left) keeps the lower count.
+    assert challenges.still_counted(spend, 5, Decimal("11.99"), voided=False) == 5
+    assert challenges.still_counted(spend, 12, Decimal("-1"), voided=False) == 0
+
+
+def test_a_completion_is_taken_back_only_below_the_goal_and_pays_again_under_a_new_key():
+    assert challenges.falls_short(True, 1, 2) and not challenges.falls_short(True, 2, 2)
+    assert not challenges.falls_short(False, 0, 2)
+    keys = [challenges.completion_key("ch-1", "c-1", n) for n in range(3)]
+    assert keys[0] == "challenge:ch-1:c-1" and len(set(keys)) == 3

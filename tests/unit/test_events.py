@@ -3,8 +3,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
-from shared.events import CATALOG, OrderPaid, PoisonMessage, new_envelope, parse_envelope
+from shared.events import CATALOG, OrderPaid, PoisonMessage, TierChanged, new_envelope, parse_envelope
 
 
 def paid():
@@ -42,3 +43,11 @@ def test_malformed_or_unknown_events_are_poison(body):
 def test_catalog_names_are_versioned_and_unique():
     assert ("order.paid", 1) in CATALOG
     assert all(model.type == t and model.version == v for (t, v), model in CATALOG.items())
+
+
+def test_tier_changed_reason_is_optional_and_one_of_three():
+    base = {"shop": "s", "customer_id": "c", "from_tier": None, "to_tier": "Bronze", "direction": "up"}
+    assert TierChanged.model_validate(base).reason is None  # a producer from before the field
+    assert TierChanged.model_validate({**base, "reason": "initial"}).reason == "initial"
+    with pytest.raises(ValidationError):
+        TierChanged.model_validate({**base, "reason": "because"})

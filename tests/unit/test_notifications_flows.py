@@ -31,6 +31,11 @@ def test_newer_events_cancel_what_they_make_obsolete():
 def test_conditions_select_the_events_a_flow_is_for():
     tier_up = flows.BY_KEY["tier_up"]
     assert tier_up.applies_to({"direction": "up"}) and not tier_up.applies_to({"direction": "down"})
+    assert tier_up.applies_to({"direction": "up", "reason": None})
+    assert tier_up.applies_to({"direction": "up", "reason": "override_started"})  # an admin's gesture
+    assert not tier_up.applies_to({"direction": "up", "reason": "initial"})  # the first tier is no upgrade
+    assert not tier_up.applies_to({"direction": "up", "reason": "override_ended"})
+    assert not tier_up.applies_to({"direction": "down", "reason": "override_started"})
     earned = flows.BY_KEY["points_earned"]
     assert earned.applies_to({"pending": False}) and not earned.applies_to({"pending": True})
     assert flows.Condition("x", "in", ["a", "b"]).holds({"x": "b"})

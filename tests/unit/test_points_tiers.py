@@ -18,11 +18,42 @@ def test_upgrade_is_immediate():
     assert (s.tier.name, s.changed, s.direction, s.since) == ("Silver", True, "up", NOW)
 
 
-def test_a_first_look_at_the_lowest_tier_is_no_change():
+def test_a_first_look_stores_the_tier_the_spend_says_even_the_lowest():
     s = tiers.standing(None, None, Decimal(10), T, NOW)
-    assert (s.tier.name, s.changed) == ("Bronze", False)
+    assert (s.tier.name, s.changed, s.since) == ("Bronze", True, NOW)
     s = tiers.standing(None, None, Decimal(1600), T, NOW)
     assert (s.tier.name, s.changed, s.direction) == ("Gold", True, "up")
+
+
+def _said(announced, applies, override=None, until=None):
+    c = tiers.announcement(announced, tiers.by_name(applies, T), T, override=override, override_until=until, now=NOW)
+    return c and (c.from_tier, c.to_tier, c.direction, c.reason)
+
+
+def test_the_first_tier_is_announced_as_initial_only_when_it_is_the_lowest():
+    assert _said(None, "Bronze") == (None, "Bronze", "up", "initial")
+    assert _said(None, "Silver") == (None, "Silver", "up", None)  # a first order that qualifies: an upgrade
+    assert _said("Bronze", "Bronze") is None
+
+
+def test_spend_moves_are_announced_without_a_reason():
+    assert _said("Bronze", "Gold") == ("Bronze", "Gold", "up", None)
+    assert _said("Gold", "Silver") == ("Gold", "Silver", "down", None)
+
+
+def test_an_override_start_and_end_are_announced_with_the_tier_that_applies():
+    soon, past = NOW + timedelta(days=3), NOW - timedelta(seconds=1)
+    assert _said("Bronze", "Gold", "Gold", soon) == ("Bronze", "Gold", "up", "override_started")
+    assert _said("Gold", "Bronze", "Bronze", soon) == ("Gold", "Bronze", "down", "override_started")
+    assert _said(None, "Gold", "Gold", soon) == (None, "Gold", "up", "override_started")
+    assert _said("Gold", "Gold", "Gold", soon) is None  # spend during the override: the override still applies
+    assert _said("Gold", "Silver", "Gold", past) == ("Gold", "Silver", "down", "override_ended")
+    assert _said("Bronze", "Gold", "Bronze", past) == ("Bronze", "Gold", "up", "override_ended")
+    assert _said("Gold", "Gold", "Gold", past) is None  # the spend reached the override's tier meanwhile
+    # A newer override replaced an older one: the end of the older one is not announced.
+    assert _said("Silver", "Silver", "Silver", soon) is None
+    # Spend moved the tier after an override ended and its end was announced: no override reason.
+    assert _said("Silver", "Gold", "Gold", past) == ("Silver", "Gold", "up", None)
 
 
 def test_downgrade_only_after_the_period():
