@@ -7,10 +7,11 @@ PY := .venv/bin/python
 # Runs a command with .env exported (created from .env.example when missing).
 WITH_ENV := infra/local/stack.sh exec
 
-.PHONY: help up down status logs install test unit compose compose-check lint lock bench
+.PHONY: help up down status logs install test test-scale unit compose compose-check lint lock bench
 
 help: ## this list
 	@echo "make up       start postgres, rabbitmq, mail sink, the five services and the gateway"
+	@echo "              (SCALE=N: N instances of each service behind haproxy, e.g. make up SCALE=2)"
 	@echo "make test     make up, then the whole pytest suite (PYTEST_ARGS='-k x' to narrow it)"
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | grep -vE '^(up|test):' \
 		| awk -F':.*## ' '{printf "make %-12s %s\n", $$1, $$2}'
@@ -33,6 +34,10 @@ install: ## Debian packages, .venv, gateway npm packages (only what is missing)
 test: ## make up, then pytest -q $(PYTEST_ARGS)
 	infra/local/stack.sh up
 	$(WITH_ENV) $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-scale: ## the end-to-end and chaos suites with SCALE=2 (two instances of every service)
+	SCALE=2 infra/local/stack.sh up
+	$(WITH_ENV) $(PY) -m pytest -q tests/e2e tests/chaos $(PYTEST_ARGS)
 
 unit: ## unit tests only, nothing needs to run
 	infra/local/install.sh python
