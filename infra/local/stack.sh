@@ -332,7 +332,11 @@ logs() {
   local f
   if [[ -n ${1:-} ]]; then
     known "$1"
-    tail -n 100 "$RUN/logs/$1.log"
+    local m
+    for m in $(members "$1"); do
+      [[ $m == "$1" ]] || echo "==> $RUN/logs/$m.log <=="
+      tail -n 100 "$RUN/logs/$m.log"
+    done
     return
   fi
   for f in "$RUN"/logs/*.log; do
