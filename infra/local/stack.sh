@@ -135,11 +135,15 @@ write_balancer_config() { # haproxy: one frontend per service on its port, round
   echo "$f"
 }
 
+haproxy_bin() { # Debian puts it in /usr/sbin, which an ordinary user's PATH may lack
+  command -v haproxy || { [[ -x /usr/sbin/haproxy ]] && echo /usr/sbin/haproxy; }
+}
+
 command_of() { # the command line of a long-running process, run from the repo root
   case $1 in
     mailsink) echo .venv/bin/python infra/mailsink.py ;;
     gateway) echo bash gateway/start.sh ;;
-    balancer) echo haproxy -db -f "$(write_balancer_config)" ;;
+    balancer) echo "$(haproxy_bin)" -db -f "$(write_balancer_config)" ;;
     *) echo .venv/bin/python -m uvicorn "services.$(service_of "$1").app:app" --host 127.0.0.1 --port "$(port_of "$1")" --no-access-log ;;
   esac
 }
@@ -147,7 +151,7 @@ command_of() { # the command line of a long-running process, run from the repo r
 check_present() { # fail with a clear message instead of a crash loop when code is missing
   case $1 in
     mailsink) return 0 ;;
-    balancer) command -v haproxy >/dev/null || die "haproxy not found (infra/local/install.sh installs it)" ;;
+    balancer) haproxy_bin >/dev/null || die "haproxy not found (infra/local/install.sh installs it)" ;;
     gateway) [[ -f gateway/start.sh ]] || die "gateway/start.sh not found" ;;
     *) local s && s=$(service_of "$1") && { [[ -f services/$s/app.py || -f services/$s/app/__init__.py ]] || die "services/$s/app.py not found"; } ;;
   esac
