@@ -113,11 +113,18 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         return JSONResponse({"status": "ok", "service": definition.name})
 
     async def readyz(request: Request) -> JSONResponse:
+        """Ready: the database and the broker are reachable. `?broker=optional` is the question
+        a load balancer or Kubernetes asks before sending traffic: without the broker a service
+        still takes requests (their events wait in the outbox), so a RabbitMQ outage must not take
+        every instance out of rotation."""
         runtime: Runtime = request.app.state.runtime
         checks = {"database": False, "broker": runtime.bus.connected}
         with contextlib.suppress(Exception):
             checks["database"] = await runtime.pool.fetchval("SELECT true", timeout=2)
-        ready = all(checks.values())
+        required = [checks["database"]]
+        if request.query_params.get("broker") != "optional":
+            required.append(checks["broker"])
+        ready = all(required)
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     graphql = FlywheelGraphQL(definition.schema, graphql_ide="graphiql")

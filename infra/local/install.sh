@@ -16,6 +16,8 @@ only=${1:-all}
 # only what is missing, all in one apt-get run.
 have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null; }
 have_rabbitmq() { [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || command -v rabbitmq-server >/dev/null; }
+# haproxy: the one address per service in front of its instances when the stack runs with SCALE > 1
+have_haproxy() { command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]]; }
 
 pkgs=()
 if [[ ! -x .venv/bin/python ]]; then
@@ -30,6 +32,7 @@ fi
 if [[ $only == all ]]; then
   have_postgres || pkgs+=(postgresql)
   have_rabbitmq || pkgs+=(rabbitmq-server)
+  have_haproxy || pkgs+=(haproxy)
   if [[ -f gateway/package-lock.json ]] && ! command -v npm >/dev/null; then
     pkgs+=(nodejs npm)
   fi

@@ -191,7 +191,7 @@ pid_of() { # pid_of NAME -> prints the pid when .run/pids/NAME.pid points at a l
   # their command line (services.points.app, infra/mailsink.py, gateway/...).
   if [[ -r /proc/$pid/cmdline ]]; then
     cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline")
-    [[ $cmd == *"$1"* ]] || return 1
+    [[ $cmd == *"${1%%.*}"* ]] || return 1 # points.2 runs services.points.app
   fi
   echo "$pid"
 }
