@@ -15,6 +15,9 @@ Sections (issue 9's list), all in one run on the same machine:
                    through the gateway, and the same points data from the points subgraph directly;
                    a different customer on every request (the gateway merges identical requests).
   redeem           redeemReward with 50 customers redeeming at once.
+  scale_out        orders -> points (the burst) and the rewards panel again with SCALE=1 and SCALE=2
+                   (`make up SCALE=N`: N instances of every service behind haproxy), back to the
+                   scale the stack had: what a second instance of everything buys on this machine.
   scale            a 1M-customer shop (10M ledger rows, 5M orders) beside a 10k one, seeded in SQL:
                    balance reads, tier reads, retentionMetrics over a year and segmentCounts on both.
 """
@@ -26,6 +29,7 @@ import asyncio
 import json
 import os
 import platform
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -56,7 +60,7 @@ from tests.stack import (
 
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
-SECTIONS = ("ledger_limit", "orders_to_points", "consume", "panel", "redeem", "scale")
+SECTIONS = ("ledger_limit", "orders_to_points", "consume", "panel", "redeem", "scale", "scale_out")
 
 PANEL = """query Panel { me { id
   loyalty { balance pending tier { name } nextTier { name } amountToNextTier { amount currency } }
@@ -268,6 +272,17 @@ class Bench:
         return out
 
 
+def running_scale() -> int:
+    out = subprocess.run([str(ROOT / "infra/local/stack.sh"), "scale"], capture_output=True, text=True, cwd=ROOT)
+    digits = "".join(ch for ch in out.stdout.split("\n")[0] if ch.isdigit())
+    return int(digits or 1)
+
+
+def set_scale(n: int) -> None:
+    subprocess.run([str(ROOT / "infra/local/stack.sh"), "up"], check=True, cwd=ROOT,
+                   env={**os.environ, "SCALE": str(n)}, stdout=subprocess.DEVNULL)
+
+
 async def metered(measure) -> dict:
     """Run a load and add the CPU milliseconds each request cost each part of the stack."""
     with Meter() as meter:
@@ -322,6 +337,17 @@ async def run(args: argparse.Namespace) -> dict:
         if "redeem" in wanted:
             print("redeem …", flush=True)
             result["redeem"] = await bench.redeem()
+        if "scale_out" in wanted:
+            before = running_scale()
+            result["scale_out"] = {}
+            try:
+                for n in (1, 2):
+                    print(f"scale_out: SCALE={n} …", flush=True)
+                    set_scale(n)
+                    result["scale_out"][str(n)] = {"consume": await bench.consume(args.events),
+                                                   "panel": await bench.panel()}
+            finally:
+                set_scale(before)
         if "scale" in wanted:
             print("scale (seeding takes minutes the first time) …", flush=True)
             sizes = [scale.SMALL, scale.LARGE] if not args.small_only else [scale.SMALL]
@@ -357,6 +383,10 @@ def table(result: dict) -> str:
         load_row("points part, points subgraph direct", p["points_subgraph_direct"])
     if r := result.get("redeem"):
         load_row(f"redeemReward, {r['concurrent_customers']} at once", r)
+    for n, s in (result.get("scale_out") or {}).items():
+        rows.append((f"SCALE={n}: burst of {s['consume']['events']} order.paid -> ledger",
+                     f"{s['consume']['events_per_s']} events/s", "", ""))
+        load_row(f"SCALE={n}: rewards panel via gateway", s["panel"]["gateway_full_panel"])
     for s in (result.get("scale") or {}).values():
         label = f"{s['size']['customers']:,} customers"
         load_row(f"balance read, {label}", s["balance_read"])
