@@ -38,13 +38,15 @@ unit: ## unit tests only, nothing needs to run
 	infra/local/install.sh python
 	$(WITH_ENV) $(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-compose: ## export each subgraph's SDL, compose gateway/supergraph.graphql
+compose: ## export each subgraph's SDL, compose gateway/supergraph.graphql, rebuild gateway/persisted/manifest.json
 	$(WITH_ENV) $(PY) infra/export_sdl.py
 	$(WITH_ENV) node gateway/compose.mjs
+	$(WITH_ENV) node gateway/persist.mjs
 
 compose-check: ## fail when the committed SDL or supergraph is stale
 	$(WITH_ENV) $(PY) infra/export_sdl.py --check
 	$(WITH_ENV) node gateway/compose.mjs --check
+	$(WITH_ENV) node gateway/persist.mjs --check
 
 lint: ## ruff check
 	$(PY) -m ruff check .
