@@ -45,7 +45,10 @@ command_of() { # the command line of a long-running process, run from the repo r
   case $1 in
     mailsink) echo .venv/bin/python infra/mailsink.py ;;
     gateway) echo bash gateway/start.sh ;;
-    *) echo .venv/bin/python -m uvicorn "services.$1.app:app" --host 127.0.0.1 --port "$(port_of "$1")" --no-access-log ;;
+    # Keep-alive past the gateway's 5 s idle-socket timeout (Node's agent), so the gateway always
+    # closes an idle connection first: at 5 s on both sides a request could meet a closing socket
+    # ("socket hang up", an INTERNAL_SERVER_ERROR for the caller).
+    *) echo .venv/bin/python -m uvicorn "services.$1.app:app" --host 127.0.0.1 --port "$(port_of "$1")" --no-access-log --timeout-keep-alive 30 ;;
   esac
 }
 
