@@ -7,7 +7,7 @@ PY := .venv/bin/python
 # Runs a command with .env exported (created from .env.example when missing).
 WITH_ENV := infra/local/stack.sh exec
 
-.PHONY: help up down status logs install test unit compose compose-check lint lock bench
+.PHONY: help up down status logs install test unit compose compose-check lint lock bench chaos
 
 help: ## this list
 	@echo "make up       start postgres, rabbitmq, mail sink, the five services and the gateway"
@@ -54,6 +54,10 @@ lint: ## ruff check
 lock: ## re-resolve requirements.lock from pyproject.toml
 	.venv/bin/pip-compile --allow-unsafe --extra dev --generate-hashes --strip-extras \
 		-o requirements.lock pyproject.toml
+
+chaos: ## under order load: restart RabbitMQ, kill -9 points, restart Postgres; then check the invariants
+	infra/local/stack.sh up
+	$(WITH_ENV) $(PY) -m tests.chaos.scenario $(CHAOS_ARGS)
 
 bench: ## benchmarks (tests/bench) against the running stack
 	@if [ -e tests/bench/__init__.py ] || [ -e tests/bench.py ]; then \
