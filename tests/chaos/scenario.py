@@ -3,10 +3,12 @@ RabbitMQ, kill -9 a consuming service (points) and start it again, restart Postg
 the stack is quiet and check what must hold across the services' databases and the broker:
 
   - every points account and store-credit wallet equals the sums of its ledger;
-  - every order the platform saw paid has its points exactly once (one earn entry);
+  - orders are taken again after each fault;
+  - every order paid in customers (whether or not the platform heard back) has its points exactly
+    once in points (one earn entry), and every order the platform saw paid is paid there;
   - no outbox row is left unpublished, in any service;
   - no message waits in a service queue or a retry queue: only dead-letter queues hold any,
-    and those are listed.
+    and their counts are listed.
 
 It prints what it does and each check as it goes, and exits 1 when a check fails.
 
@@ -23,20 +25,21 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
-import aio_pika
 import httpx
 
 from tests.conftest import ROOT
 from tests.invariants import earn_once_violations, ledger_violations, queue_depths, stuck, unpublished_outbox
-from tests.stack import all_ready, amqp_url, ensure_stack, gateway_url, shop_admin, unique
+from tests.stack import all_ready, db, ensure_stack, gateway_url, shop_admin, unique
 
 STACK = str(ROOT / "infra" / "local" / "stack.sh")
 RECORD = "mutation($i: OrderInput!) { recordOrder(input: $i) { id } }"
 PAY = "mutation($id: ID!) { updateOrderStatus(id: $id, status: PAID) { id status } }"
 UPSERT = "mutation($i: CustomerInput!) { upsertCustomer(input: $i) { id } }"
 GIVE_UP_AFTER = 120.0  # seconds one order's calls keep being retried
+IN_FLIGHT = 8  # orders being sent at once; a busy stack gets fewer new ones, not a pile of retries
 
 
 class Log:
@@ -58,6 +61,8 @@ class Load:
     paid: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     retried_calls: int = 0
+    skipped: int = 0
+    retry_reasons: Counter = field(default_factory=Counter)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _call(self, client: httpx.AsyncClient, query: str, variables: dict) -> bool:
@@ -69,8 +74,12 @@ class Load:
                 body = response.json()
                 if response.status_code == 200 and not body.get("errors"):
                     return True
-            except (httpx.HTTPError, ValueError):
-                pass
+                error = (body.get("errors") or [{}])[0]
+                reason = f"HTTP {response.status_code} {(error.get('extensions') or {}).get('code')}: " \
+                         f"{str(error.get('message'))[:80]}"
+            except (httpx.HTTPError, ValueError) as exc:
+                reason = exc.__class__.__name__
+            self.retry_reasons[reason] += 1
             self.retried_calls += 1
             await asyncio.sleep(0.5)
         return False
@@ -86,12 +95,15 @@ class Load:
             self.lost.append(order_id)
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=15) as client:
+        async with httpx.AsyncClient(timeout=30) as client:
             orders: list[asyncio.Task] = []
             number = 0
             while not self._stop.is_set():
-                orders.append(asyncio.create_task(self._one_order(client, number)))
-                number += 1
+                if sum(not o.done() for o in orders) < IN_FLIGHT:
+                    orders.append(asyncio.create_task(self._one_order(client, number)))
+                    number += 1
+                else:
+                    self.skipped += 1
                 try:
                     await asyncio.wait_for(self._stop.wait(), 1 / self.rate)
                 except TimeoutError:
@@ -125,29 +137,15 @@ async def kill_hard(log: Log, name: str) -> None:
     log(f"  kill -9 {name} (pid {pid}): gone")
 
 
-async def dead_letters() -> dict[str, list[str]]:
-    """The messages in each non-empty dead-letter queue (type, id, reason), put back unchanged."""
-    listed: dict[str, list[str]] = {}
-    connection = await aio_pika.connect(amqp_url())
-    async with connection:
-        channel = await connection.channel()
-        for name, count in (await queue_depths()).items():
-            if not name.endswith(".dlq") or not count:
-                continue
-            queue = await channel.get_queue(name, ensure=False)
-            held = []
-            for _ in range(min(count, 10)):
-                message = await queue.get(no_ack=False, fail=False)
-                if message is None:
-                    break
-                held.append(message)
-                reason = str((message.headers or {}).get("x-flywheel-error", ""))[:80]
-                listed.setdefault(name, []).append(f"{message.type or '?'} {message.message_id} {reason}".strip())
-            for message in held:
-                await message.nack(requeue=True)
-            if count > 10:
-                listed[name].append(f"… and {count - 10} more")
-    return listed
+async def paid_orders(shop: str) -> list[str]:
+    """The shop's orders that customers holds as paid (or further along: shipped, delivered)."""
+    conn = await db("customers")
+    try:
+        rows = await conn.fetch("SELECT id FROM orders WHERE shop_id = $1 AND status IN ('PAID', 'SHIPPED', "
+                                "'DELIVERED')", shop)
+    finally:
+        await conn.close()
+    return [r["id"] for r in rows]
 
 
 async def quiet(log: Log, load: Load, timeout: float) -> bool:
@@ -158,7 +156,7 @@ async def quiet(log: Log, load: Load, timeout: float) -> bool:
     last = ""
     while time.monotonic() < deadline:
         try:
-            missing = len(await earn_once_violations(load.shop, load.paid))
+            missing = len(await earn_once_violations(load.shop, await paid_orders(load.shop)))
             outbox = {s: n for s, n in (await unpublished_outbox()).items() if n}
             queues = stuck(await queue_depths())
             ready = all_ready()
@@ -192,6 +190,7 @@ async def run(rate: float = 4.0, pause: float = 8.0, customers: int = 5, quiet_t
             assert body.get("data"), body
     load = Load(shop, headers, ids, rate, log)
     running = asyncio.create_task(load.run())
+    progress: list[tuple[str, int]] = []
     faults = [
         ("restart RabbitMQ", lambda: stack(log, "restart", "rabbitmq")),
         ("kill -9 the points service, then start it", lambda: _kill_and_start(log, "points")),
@@ -202,18 +201,31 @@ async def run(rate: float = 4.0, pause: float = 8.0, customers: int = 5, quiet_t
         for number, (what, fault) in enumerate(faults, 1):
             log(f"fault {number}/{len(faults)}: {what} ({len(load.paid)} orders paid so far)")
             await fault()
+            before = len(load.paid)
             await asyncio.sleep(pause)
+            progress.append((what, len(load.paid) - before))
     finally:
         load.stop()
         await running
-    log(f"load: {len(load.paid)} orders paid, {len(load.lost)} given up, {load.retried_calls} calls retried")
+    log(f"load: {len(load.paid)} orders paid, {len(load.lost)} given up, {load.retried_calls} calls retried, "
+        f"{load.skipped} ticks skipped with {IN_FLIGHT} orders in flight")
+    for reason, count in load.retry_reasons.most_common(8):
+        log(f"  retried {count}x: {reason}")
 
+    if load.lost:  # the platform never heard back; customers' own record decides whether they are paid
+        log(f"  given up (checked below from customers' records): {', '.join(load.lost[:10])}"
+            f"{' …' if len(load.lost) > 10 else ''}")
     log("waiting for the stack to be quiet")
     settled = await quiet(log, load, quiet_timeout)
+    paid = await paid_orders(shop)
     checks = [
-        ("every order the platform sent was taken", [f"given up: {o}" for o in load.lost]),
+        ("orders were taken again after each fault",
+         [f"none paid in the {pause:g}s after: {what}" for what, n in progress if n == 0]),
+        (f"the {len(load.paid)} orders the platform saw paid are paid in customers",
+         sorted(set(load.paid) - set(paid))),
         ("every balance and wallet equals its ledger sum (all shops)", await ledger_violations()),
-        (f"each of the {len(load.paid)} paid orders earned exactly once", await earn_once_violations(shop, load.paid)),
+        (f"each of the {len(paid)} paid orders in customers earned exactly once (points)",
+         await earn_once_violations(shop, paid)),
         ("no outbox row left unpublished", [f"{s}: {n}" for s, n in (await unpublished_outbox()).items() if n]),
         ("no message outside a dead-letter queue", [f"{q}: {n}" for q, n in stuck(await queue_depths()).items()]),
         ("every service ready", [] if all_ready() else ["not every service answers /readyz"]),
@@ -224,15 +236,10 @@ async def run(rate: float = 4.0, pause: float = 8.0, customers: int = 5, quiet_t
         for violation in violations[:20]:
             log(f"    {violation}")
         ok = ok and not violations
-    letters = await dead_letters()
-    if letters:
-        log("dead-letter queues (kept for inspection, not a failure):")
-        for name, messages in letters.items():
-            log(f"  {name}:")
-            for message in messages:
-                log(f"    {message}")
-    else:
-        log("dead-letter queues: empty")
+    # Listed, not judged: earlier tests park poison messages there on purpose. They are counted, not
+    # read: taking one out and back would count as a delivery against the queue's delivery limit.
+    letters = {name: n for name, n in (await queue_depths()).items() if name.endswith(".dlq") and n}
+    log(f"dead-letter queues: {', '.join(f'{q} {n}' for q, n in sorted(letters.items())) or 'all empty'}")
     log("ALL CHECKS PASSED" if ok else "SOME CHECKS FAILED")
     return ok
 
