@@ -13,8 +13,23 @@ GATEWAY_IDLE_SECONDS = 5
 
 
 def ask(conn: socket.socket) -> bytes:
+    """One request on an open connection; the whole response (head and body), or b"" if closed."""
     conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    return conn.recv(4096)
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return response
+        response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length"))
+    while len(body) < length:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 def test_services_keep_idle_connections_longer_than_the_gateway():
