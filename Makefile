@@ -7,7 +7,7 @@ PY := .venv/bin/python
 # Runs a command with .env exported (created from .env.example when missing).
 WITH_ENV := infra/local/stack.sh exec
 
-.PHONY: help up down status logs install test test-scale test-scale-ci unit compose compose-check clients demo lint lock bench
+.PHONY: help up down status logs install test test-scale test-scale-ci unit compose compose-check clients demo lint lock bench chaos
 
 help: ## this list
 	@echo "make up       start postgres, rabbitmq, mail sink, the five services and the gateway"
@@ -63,14 +63,16 @@ unit: ## unit tests only, nothing needs to run
 	infra/local/install.sh python
 	$(WITH_ENV) $(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-compose: ## export each subgraph's SDL, compose gateway/supergraph.graphql, refresh clients/typescript
+compose: ## export each subgraph's SDL, compose gateway/supergraph.graphql, rebuild gateway/persisted/manifest.json, refresh clients/typescript
 	$(WITH_ENV) $(PY) infra/export_sdl.py
 	$(WITH_ENV) node gateway/compose.mjs
+	$(WITH_ENV) node gateway/persist.mjs
 	$(MAKE) clients
 
 compose-check: ## fail when the committed SDL or supergraph is stale
 	$(WITH_ENV) $(PY) infra/export_sdl.py --check
 	$(WITH_ENV) node gateway/compose.mjs --check
+	$(WITH_ENV) node gateway/persist.mjs --check
 
 clients: ## regenerate the public schema and the TypeScript types (clients/typescript) from the supergraph
 	$(WITH_ENV) node console/public-schema.mjs
@@ -86,6 +88,10 @@ lint: ## ruff check
 lock: ## re-resolve requirements.lock from pyproject.toml
 	.venv/bin/pip-compile --allow-unsafe --extra dev --generate-hashes --strip-extras \
 		-o requirements.lock pyproject.toml
+
+chaos: ## under order load: restart RabbitMQ, kill -9 points, restart Postgres; then check the invariants
+	infra/local/stack.sh up
+	$(WITH_ENV) $(PY) -m tests.chaos.scenario $(CHAOS_ARGS)
 
 bench: ## benchmarks against the running stack: a table, and bench/results.json (BENCH_ARGS="--only panel")
 	@$(MAKE) --no-print-directory up >/dev/null

@@ -13,7 +13,14 @@ import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { cors, production, rateLimiting, requestSizeLimit } from './protections.ts';
+import {
+  cors,
+  errorShaping,
+  persistedOperations,
+  production,
+  rateLimiting,
+  requestSizeLimit,
+} from './protections.ts';
 
 const env = (name: string): string | undefined => {
   const value = process.env[name]?.trim();
@@ -78,6 +85,8 @@ const FORWARDED_HEADERS = ['authorization', 'x-api-key', 'x-shop', 'x-forwarded-
 const TRACE_HEADERS = ['traceparent', 'tracestate'];
 const forwardedHeaders = otlpEndpoint ? FORWARDED_HEADERS : [...FORWARDED_HEADERS, ...TRACE_HEADERS];
 
+const persistedDocuments = persistedOperations();
+
 export const gatewayConfig = defineConfig({
   supergraph: env('SUPERGRAPH_FILE') ?? './supergraph.graphql',
   host,
@@ -100,13 +109,15 @@ export const gatewayConfig = defineConfig({
 
   ...(otlpEndpoint ? { openTelemetry: { traces: true } } : {}),
 
-  // GraphiQL (Hive Laboratory) for browsers on GET /graphql; both it and introspection are off
-  // with FLYWHEEL_ENV=production.
+  // GraphiQL (Hive Laboratory) for browsers on GET /graphql; it, introspection and "Did you
+  // mean …?" hints are off with FLYWHEEL_ENV=production.
   graphqlEndpoint: '/graphql',
   graphiql: !production,
   ...(production ? { disableIntrospection: true } : {}),
   cors,
-  plugins: () => [requestSizeLimit(), rateLimiting()],
+  plugins: () => [requestSizeLimit(), rateLimiting(), errorShaping({ hideSuggestions: production })],
+  // PERSISTED_OPERATIONS=allow|only: the registered operations of gateway/persisted/ by hash.
+  ...(persistedDocuments ? { persistedDocuments } : {}),
   landingPage: false,
   healthCheckEndpoint: '/healthcheck',
   readinessCheckEndpoint: '/readiness',

@@ -1,12 +1,20 @@
 // What the gateway refuses before any subgraph sees a request: oversize bodies, callers over their
-// rate, and (in production) introspection. Depth and token limits sit in gateway.config.ts.
+// rate, unregistered documents (when persisted operations are enforced) and, in production,
+// introspection; the code every error leaves with; and what it keeps to itself in production:
+// "Did you mean …?" hints. Depth and token limits sit in gateway.config.ts.
 //
 // Environment:
-//   FLYWHEEL_ENV=production        introspection and GraphiQL off
+//   FLYWHEEL_ENV=production        introspection, GraphiQL and "Did you mean …?" hints off
+//   PERSISTED_OPERATIONS           off | allow | only                     (off)
+//                                  allow: registered operations by hash, and any other document too
+//                                  only:  registered operations by hash, nothing else
+//   PERSISTED_OPERATIONS_FILE      the manifest of registered operations  (./persisted/manifest.json)
 //   MAX_REQUEST_BYTES              largest request body accepted            (2000000)
 //   RATE_LIMIT_PER_MINUTE          calls per caller, root field and minute  (6000)
 //   LANDING_LIMIT_PER_MINUTE       referral-landing lookups per client IP   (60)
 //   CORS_ORIGINS                   comma-separated storefront origins       (any origin)
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { useRateLimiter } from '@envelop/rate-limiter';
 import { GraphQLError } from 'graphql';
 
@@ -83,3 +91,76 @@ export const cors = (() => {
     maxAge: 600,
   };
 })();
+
+// Registered operations (gateway/persisted/*.graphql, manifest built by persist.mjs): a client sends
+// the operation's SHA-256 as extensions.persistedQuery.sha256Hash (Apollo's form) or documentId
+// (Hive's form) instead of the document. With `only`, a document the gateway has not seen before
+// never reaches the planner: nothing to probe, nothing expensive to craft.
+const persistedMode = env('PERSISTED_OPERATIONS') ?? 'off';
+if (!['off', 'allow', 'only'].includes(persistedMode)) {
+  throw new Error(`PERSISTED_OPERATIONS must be off, allow or only, got "${persistedMode}"`);
+}
+
+const registeredOperations = (file: string | URL): Map<string, string> => {
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as {
+    format: string;
+    operations: { id: string; body: string }[];
+  };
+  if (manifest.format !== 'apollo-persisted-query-manifest' || !Array.isArray(manifest.operations)) {
+    throw new Error(`${file} is not a persisted-query manifest; run: (cd gateway && node persist.mjs)`);
+  }
+  return new Map(manifest.operations.map((op) => [op.id, op.body]));
+};
+
+export const persistedOperations = () => {
+  if (persistedMode === 'off') return undefined;
+  const configured = env('PERSISTED_OPERATIONS_FILE');
+  const file = configured ? resolve(configured) : new URL('./persisted/manifest.json', import.meta.url);
+  const operations = registeredOperations(file);
+  return {
+    getPersistedOperation: (id: string) => operations.get(id) ?? null,
+    allowArbitraryDocuments: persistedMode === 'allow',
+    customErrors: {
+      persistedQueryOnly: {
+        message: 'this endpoint runs registered operations only: send the hash of one instead of a document',
+        extensions: { code: 'PERSISTED_QUERY_ID_REQUIRED' },
+      },
+      keyNotFound: {
+        message: 'no document and no registered operation hash in the request',
+        extensions: { code: 'PERSISTED_QUERY_ID_REQUIRED' },
+      },
+      notFound: {
+        message: 'no registered operation has this hash',
+        extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' },
+      },
+    },
+  };
+};
+
+// Every error leaves with an extensions.code (CONTRACT.md). graphql-js gives none to a variable
+// the request's variables do not fit ("Variable "$s" got invalid value …"), and Hive passes that on
+// as it is: such errors, and any other one without a path (the request itself is at fault, nothing
+// ran), get BAD_USER_INPUT, as the subgraphs do (shared/graphql.py).
+//
+// Production: no "Did you mean …?" in any error either. With introspection off these hints would
+// still spell out field, argument, type and enum-value names to whoever probes. Hive's own
+// blockFieldSuggestions masks only validation's `Did you mean "x"?`, not enum values nor variable
+// coercion ("… Did you mean the enum value "PAID"?"), so every result's errors are cleaned here.
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+const shaped = (result: any, hideSuggestions: boolean): void => {
+  for (const error of result?.errors ?? []) {
+    if (!error?.extensions?.code && !error?.path) {
+      error.extensions = { ...error.extensions, code: 'BAD_USER_INPUT' };
+    }
+    if (hideSuggestions && typeof error?.message === 'string') {
+      error.message = error.message.replace(SUGGESTION, '').trim();
+    }
+  }
+};
+
+export const errorShaping = ({ hideSuggestions }: { hideSuggestions: boolean }) => ({
+  onResultProcess({ result }: any) {
+    for (const one of Array.isArray(result) ? result : [result]) shaped(one, hideSuggestions);
+  },
+});

@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import BREAK, ExecutionResult, GraphQLError, Visitor, visit
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import Info
 
@@ -106,6 +106,45 @@ class ShapeErrors(MaskErrors):
         return shaped
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+class _NulInLiterals(Visitor):
+    found = False
+
+    def enter_string_value(self, node: Any, *_: Any) -> Any:
+        if "\x00" in node.value:
+            self.found = True
+            return BREAK
+        return None
+
+
+class RefuseNulCharacters(SchemaExtension):
+    """PostgreSQL text cannot hold U+0000: a NUL in any argument (variable or literal) failed
+    deep in a resolver as an INTERNAL_SERVER_ERROR (found by fuzzing). No field of ours has a use
+    for it, so the whole request is refused up front with BAD_USER_INPUT and nothing runs."""
+
+    def on_execute(self):  # type: ignore[no-untyped-def]
+        context = self.execution_context
+        literals = _NulInLiterals()
+        # A literal can only hold NUL through a raw NUL or a \u escape in the text: most documents
+        # have neither, and are not walked again on every request.
+        query = context.query or ""
+        if context.graphql_document is not None and ("\x00" in query or "\\u" in query):
+            visit(context.graphql_document, literals)
+        if literals.found or _holds_nul(context.variables):
+            context.result = ExecutionResult(data=None, errors=[GraphQLError(
+                "text may not contain NUL characters (U+0000)", extensions={"code": "BAD_USER_INPUT"})])
+        yield
+
+
 _TRACED_ARGUMENTS = frozenset({"id", "customer_id", "first", "after", "status", "sort", "product_id", "reward_id"})
 
 
@@ -125,8 +164,8 @@ class TraceResolvers(OpenTelemetryExtension):
 # off unless TRACE_RESOLVERS=1: it cost 6 of the 13.5 ms of CPU the points subgraph spent on a rewards
 # panel read (tests/bench/cpu.py); the request, SQL and message spans still make one trace.
 _CACHES = [ParserCache(maxsize=1024), ValidationCache(maxsize=1024)]
-EXTENSIONS = ([*_CACHES, TraceResolvers, ShapeErrors] if os.environ.get("TRACE_RESOLVERS", "0") == "1"
-              else [*_CACHES, ShapeErrors])
+_TRACING = [TraceResolvers] if os.environ.get("TRACE_RESOLVERS", "0") == "1" else []
+EXTENSIONS = [*_CACHES, *_TRACING, ShapeErrors, RefuseNulCharacters]
 
 
 class FlywheelGraphQL(GraphQL):

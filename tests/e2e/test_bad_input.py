@@ -95,3 +95,15 @@ async def test_bad_pagination_arguments(gql, new_customer):
         body = await gql('query($id: ID!) { customer(id: $id) { orders(' + args + ') { edges { cursor } } } }',
                          {"id": customer["id"]}, ADMIN)
         assert codes(body) == ["BAD_USER_INPUT"], (args, body)
+
+
+async def test_nul_characters_are_refused_as_bad_input_in_variables_and_literals(gql, new_customer):
+    # Found by fuzzing: PostgreSQL text cannot hold U+0000, and a NUL reached it as an internal error.
+    customer = await new_customer()
+    lookup = 'query($id: ID!) { customer(id: $id) { id } }'
+    assert codes(await gql(lookup, {"id": "a\x00b"}, ADMIN)) == ["BAD_USER_INPUT"]
+    assert codes(await gql('{ customer(id: "a\\u0000b") { id } }', headers=ADMIN)) == ["BAD_USER_INPUT"]
+    body = await gql(RECORD, {"input": order_input(customer["id"], lines=[
+        {"productId": "p\x00", "quantity": 1, "unitPrice": "1.00"}])}, INGEST)
+    assert codes(body) == ["BAD_USER_INPUT"], body
+    assert (await gql.ok(ORDERS, {"id": customer["id"]}, ADMIN))["customer"]["orders"]["edges"] == []

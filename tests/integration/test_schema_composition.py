@@ -35,6 +35,11 @@ def test_committed_supergraph_composes_and_is_current():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_persisted_operations_validate_and_their_manifest_is_current():
+    result = subprocess.run(["node", "persist.mjs", "--check"], cwd=ROOT / "gateway", capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr + "\nrun `make compose` and commit gateway/persisted/"
+
+
 def test_supergraph_carries_the_contract_names_built_so_far():
     schema = build_schema((ROOT / "gateway" / "supergraph.graphql").read_text(), assume_valid=True,
                           assume_valid_sdl=True)
