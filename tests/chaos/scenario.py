@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
 import sys
 import time
 from collections import Counter
@@ -126,15 +124,10 @@ async def stack(log: Log, *args: str) -> None:
 
 
 async def kill_hard(log: Log, name: str) -> None:
-    pid = int((ROOT / ".run" / "pids" / f"{name}.pid").read_text())
-    os.kill(pid, signal.SIGKILL)
-    while True:  # until the process is really gone
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        await asyncio.sleep(0.05)
-    log(f"  kill -9 {name} (pid {pid}): gone")
+    """SIGKILL to every instance of `name` (whatever SCALE runs), through stack.sh as the other
+    chaos tests do; it returns once the processes are gone."""
+    await stack(log, "kill", name)
+    log(f"  kill -9 {name}: gone")
 
 
 async def paid_orders(shop: str) -> list[str]:
