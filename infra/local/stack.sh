@@ -140,6 +140,15 @@ write_balancer_config() { # haproxy: one frontend per service on its port, round
   echo "$f"
 }
 
+wait_balanced() { # wait_balanced SERVICE: until its address (haproxy) answers /readyz?broker=optional
+  local v="${1%%.*}" deadline=$((SECONDS + HEALTH_TIMEOUT))
+  v="${v^^}_PORT"
+  until http_ok "http://127.0.0.1:${!v}/readyz?broker=optional"; do
+    ((SECONDS < deadline)) || die "$1: not reachable through the balancer after ${HEALTH_TIMEOUT}s"
+    sleep 0.2
+  done
+}
+
 haproxy_bin() { # Debian puts it in /usr/sbin, which an ordinary user's PATH may lack
   command -v haproxy || { [[ -x /usr/sbin/haproxy ]] && echo /usr/sbin/haproxy; }
 }
@@ -372,6 +381,11 @@ case $cmd in
     ensure_run_dirs
     [[ $cmd == start ]] || stop_one "$1"
     [[ $cmd == stop ]] || start_one "$1"
+    if [[ $cmd != stop ]] && ((SCALE > 1)) && is_service "$1"; then
+      # Ready instances are not yet in haproxy's rotation (checked every second): return only once a
+      # request to the service's address gets through, as it does at SCALE=1.
+      wait_balanced "$1"
+    fi
     ;;
   kill)
     [[ -n ${1:-} ]] || die "usage: $0 kill NAME"
