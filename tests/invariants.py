@@ -15,7 +15,7 @@ SELECT a.shop_id, a.customer_id, a.balance, a.pending, a.lifetime_earned,
        coalesce(sum(e.delta) FILTER (WHERE e.kind IN ('earn', 'reverse')
                                        OR (e.kind = 'adjust' AND e.delta > 0)), 0) AS ledger_lifetime
   FROM accounts a LEFT JOIN ledger_entries e USING (shop_id, customer_id)
- WHERE ($1::text IS NULL OR a.shop_id = $1)
+ WHERE ($1::text IS NULL OR a.shop_id = $1) AND ($2::text IS NULL OR a.customer_id = $2)
  GROUP BY a.shop_id, a.customer_id, a.balance, a.pending, a.lifetime_earned
 HAVING a.balance <> coalesce(sum(e.delta) FILTER (WHERE e.bucket = 'available'), 0)
     OR a.pending <> coalesce(sum(e.delta) FILTER (WHERE e.bucket = 'pending'), 0)
@@ -26,18 +26,19 @@ HAVING a.balance <> coalesce(sum(e.delta) FILTER (WHERE e.bucket = 'available'),
 WALLET_SUMS = """
 SELECT a.shop_id, a.customer_id, a.balance, coalesce(sum(e.amount), 0) AS ledger
   FROM credit_accounts a LEFT JOIN credit_entries e USING (shop_id, customer_id)
- WHERE ($1::text IS NULL OR a.shop_id = $1)
+ WHERE ($1::text IS NULL OR a.shop_id = $1) AND ($2::text IS NULL OR a.customer_id = $2)
  GROUP BY a.shop_id, a.customer_id, a.balance
 HAVING a.balance <> coalesce(sum(e.amount), 0)
 """
 
 
-async def ledger_violations(shop: str | None = None) -> list[str]:
-    """Every points account (of one shop, or all) equals the sums of its ledger; every wallet too."""
+async def ledger_violations(shop: str | None = None, customer_id: str | None = None) -> list[str]:
+    """Every points account (of one customer, one shop, or all) equals the sums of its ledger; every
+    store-credit wallet equals its entries."""
     conn = await db("points")
     try:
-        points = await conn.fetch(LEDGER_SUMS, shop)
-        wallets = await conn.fetch(WALLET_SUMS, shop)
+        points = await conn.fetch(LEDGER_SUMS, shop, customer_id)
+        wallets = await conn.fetch(WALLET_SUMS, shop, customer_id)
     finally:
         await conn.close()
     return ([f"points account {dict(r)} differs from its ledger" for r in points]

@@ -47,6 +47,7 @@ def amqp_url() -> str:
     return f"amqp://{e['AMQP_USER']}:{e['AMQP_PASSWORD']}@{e['AMQP_HOST']}:{e['AMQP_PORT']}/{e['AMQP_VHOST']}"
 
 
+DEFAULT_SHOP = os.environ.get("DEFAULT_SHOP", "default")  # the shop of ADMIN and INGEST
 ADMIN = {"x-api-key": os.environ.get("ADMIN_API_KEY", "dev-admin-key")}
 INGEST = {"x-api-key": os.environ.get("INGEST_API_KEY", "dev-ingest-key")}
 

@@ -9,7 +9,19 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
-from tests.stack import INGEST, GraphQL, all_ready, customer_token, db, ensure_stack, gateway_url, port, unique
+from tests.invariants import earn_once_violations
+from tests.stack import (
+    DEFAULT_SHOP,
+    INGEST,
+    GraphQL,
+    all_ready,
+    customer_token,
+    db,
+    ensure_stack,
+    gateway_url,
+    port,
+    unique,
+)
 from tests.support import eventually
 
 pytestmark = pytest.mark.chaos
@@ -56,8 +68,5 @@ async def test_orders_taken_while_the_broker_is_down_are_credited_once_it_is_bac
             return data["me"]["loyalty"]["pending"] == 45  # pending until the return window passes
         await eventually(credited, timeout=90, what="the points once the broker is back")
         assert await unpublished(order["id"]) == 0
-        conn = await db("points")
-        assert await conn.fetchval("SELECT count(*) FROM ledger_entries WHERE idempotency_key = $1",
-                                   f"order:{order['id']}:earn") == 1
-        await conn.close()
+        assert await earn_once_violations(DEFAULT_SHOP, [order["id"]]) == []
         await eventually(all_ready, timeout=60, what="every service ready again")
