@@ -93,6 +93,5 @@ chaos: ## under order load: restart RabbitMQ, kill -9 points, restart Postgres; 
 	infra/local/stack.sh up
 	$(WITH_ENV) $(PY) -m tests.chaos.scenario $(CHAOS_ARGS)
 
-bench: ## benchmarks against the running stack: a table, and bench/results.json (BENCH_ARGS="--only panel")
-	@$(MAKE) --no-print-directory up >/dev/null
+bench: ## benchmarks (starts the stack if needed): a table, and bench/results.json (BENCH_ARGS="--only panel")
 	$(WITH_ENV) $(PY) -m tests.bench $(BENCH_ARGS)

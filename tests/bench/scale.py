@@ -144,7 +144,7 @@ async def _seed_customers(size: ShopSize, connect: Connect = db) -> None:
 async def _seed_points(size: ShopSize, connect: Connect = db) -> None:
     """Accounts are written once with their final sums (an UPDATE of a million rows would write each
     twice), and ledger rows in index order — customer by customer, keys ascending — so every index
-    grows at its right edge instead of at random pages: ten times faster at ten million rows."""
+    grows at its right edge instead of at random pages."""
     fields = _ORDER_FIELDS.format(customers=size.customers, orders=size.orders)
     conn = await connect("points")
     try:
