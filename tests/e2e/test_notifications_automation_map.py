@@ -10,7 +10,7 @@ import pytest
 
 from shared import events
 from tests.e2e.notifications_helpers import UPDATE_FLOW, add_customer, handled, having, log, mails
-from tests.stack import new_shop, unique
+from tests.stack import db, new_shop, unique
 from tests.stack import publish_event as publish
 from tests.support import eventually
 
@@ -48,6 +48,19 @@ async def test_each_event_becomes_its_message_with_the_real_values(gql, flow, ma
     assert got[0]["subject"] == subject
     assert "Hallo Jonas" in got[0]["text"] and (in_text is None or in_text in got[0]["text"])
     assert having(await log(gql, admin, customer_id), flow=flow, status="SENT")
+    # notification.sent says whether the message carried an offer (DOMAIN.md's -5 engagement rule):
+    # of these flows only the birthday greeting does.
+    conn = await db("notifications")
+    try:
+        offers = await conn.fetch(
+            """SELECT envelope->'data'->>'template' AS template, envelope->'data'->'offer' AS offer FROM outbox
+               WHERE shop_id = $1 AND type = 'notification.sent' AND envelope->'data'->>'customer_id' = $2""",
+            shop, customer_id)
+    finally:
+        await conn.close()
+    sent = {r["template"]: r["offer"] for r in offers}  # this flow's message, and any other the customer got
+    assert sent[flow] is (flow == "birthday")
+    assert all(offer is (template == "birthday") for template, offer in sent.items()), sent
 
 
 async def test_a_pending_earning_sends_no_balance_update(gql):
