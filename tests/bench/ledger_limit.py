@@ -44,9 +44,9 @@ def _admin_dsn() -> str:
 
 async def _prepare() -> str:
     """A fresh scratch database with the points service's schema and 10k accounts."""
+    await _drop()
     admin = await asyncpg.connect(_admin_dsn())
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         await admin.execute(f"CREATE DATABASE {DATABASE}")
     finally:
         await admin.close()
@@ -63,9 +63,12 @@ async def _prepare() -> str:
 
 
 async def _drop() -> None:
+    # Without FORCE: pgbench has exited, and DROP DATABASE stops an autovacuum worker by itself (after
+    # ten seconds of ledger inserts one is often at work there), where FORCE would have to terminate it
+    # and a non-superuser may not (CI: InsufficientPrivilegeError).
     admin = await asyncpg.connect(_admin_dsn())
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
     finally:
         await admin.close()
 
