@@ -3,6 +3,11 @@
 Migrations are plain numbered SQL files. The shared ones (outbox, inbox, schedule) are applied to
 every service's database first, then the service's own. A Postgres advisory lock makes concurrent
 starts of several instances apply each file exactly once.
+
+Each file runs in one transaction, except a file whose first line is `-- migrate: without transaction`:
+it holds one statement that Postgres refuses inside a transaction (CREATE INDEX CONCURRENTLY, which
+builds an index on a large table without blocking its writers). Such a statement must be safe to run
+again (IF NOT EXISTS), since a crash between it and its bookkeeping row applies it twice.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+WITHOUT_TRANSACTION = "-- migrate: without transaction\n"
 _MIGRATION_LOCK = 7_202_611  # any constant; all services use their own database, so no clash
 
 
@@ -73,13 +79,15 @@ async def migrate(dsn: str, scopes: list[tuple[str, Path]]) -> list[str]:
                             # An applied migration was edited: refuse rather than drift silently.
                             raise RuntimeError(f"migration {scope}/{path.name} changed after it was applied")
                         continue
-                    async with conn.transaction():
-                        await conn.execute(sql)
-                        await conn.execute(
-                            "INSERT INTO schema_migrations (scope, version, name, checksum)"
-                            " VALUES ($1, $2, $3, $4)",
-                            scope, version, path.name, checksum,
-                        )
+                    record = ("INSERT INTO schema_migrations (scope, version, name, checksum) VALUES ($1, $2, $3, $4)",
+                              scope, version, path.name, checksum)
+                    if sql.startswith(WITHOUT_TRANSACTION):
+                        await conn.execute(sql)  # one statement: the simple protocol runs it on its own
+                        await conn.execute(*record)
+                    else:
+                        async with conn.transaction():
+                            await conn.execute(sql)
+                            await conn.execute(*record)
                     applied.append(f"{scope}/{path.name}")
                     log.info("applied migration %s/%s", scope, path.name)
         finally:

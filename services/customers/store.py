@@ -203,6 +203,25 @@ async def insert_order(conn: asyncpg.Connection, shop: str, o: NewOrder) -> asyn
     return row
 
 
+async def _lock_customer(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+    """Serialise the changes to one customer's orders: the customer's row first, then orders. Every
+    writer of an order's status or chain takes them in this order, so they cannot deadlock."""
+    await conn.execute("SELECT 1 FROM customers WHERE shop_id = $1 AND id = $2 FOR NO KEY UPDATE",
+                       shop, customer_id)
+
+
+async def _lock_order(conn: asyncpg.Connection, shop: str, order_id: str) -> asyncpg.Record:
+    customer_id = await conn.fetchval("SELECT customer_id FROM orders WHERE shop_id = $1 AND id = $2",
+                                      shop, order_id)
+    if customer_id is None:
+        raise NotFound(f"unknown order {order_id}", field="id")
+    await _lock_customer(conn, shop, customer_id)  # an order never changes customer
+    row = await conn.fetchrow("SELECT * FROM orders WHERE shop_id = $1 AND id = $2 FOR NO KEY UPDATE",
+                              shop, order_id)
+    assert row is not None
+    return row
+
+
 _STAMP = {"PAID": "paid_at", "SHIPPED": "shipped_at", "DELIVERED": "delivered_at",
           "CANCELLED": "cancelled_at", "REFUNDED": "refunded_at"}
 
@@ -221,11 +240,7 @@ async def change_order_status(
 ) -> asyncpg.Record:
     """Apply a status update inside the caller's transaction; the customer's summary and segment
     follow in the same transaction."""
-    row = await conn.fetchrow(
-        "SELECT * FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, order_id
-    )
-    if row is None:
-        raise NotFound(f"unknown order {order_id}", field="id")
+    row = await _lock_order(conn, shop, order_id)
     change = change_status(row["status"], status, total=row["total"],
                            refunded_total=row["refunded_total"], refunded_amount=refunded_amount)
     if change.event is None:
@@ -292,8 +307,55 @@ async def save_rules(pool: asyncpg.Pool, shop: str, rules: SegmentRules) -> Segm
     return rules
 
 
+# A customer is active at t with a counting order in [t - ACTIVE_WINDOW, t) (DOMAIN.md); migration 0007
+# explains the order chain and the activity spells built on it.
+ACTIVE_WINDOW = timedelta(days=365)
+_WINDOW_SQL = "interval '8760 hours'"  # ACTIVE_WINDOW in hours: '365 days' would follow the session's DST
+
+# Each counting order's neighbours among its customer's counting orders (by placed_at, then id) and
+# whether it starts or ends an activity spell; {scope} picks the orders, {partition} the customer.
+_CHAIN = f"""
+    SELECT shop_id, id, customer_id, placed_at, {_NET} AS counted_net,
+           lag(placed_at) OVER w AS prev_at, lag(placed_at, 2) OVER w AS prev2_at,
+           lead(placed_at) OVER w AS next_at, first_value(placed_at) OVER w AS first_at,
+           lag(placed_at) OVER w IS NULL OR lag(placed_at) OVER w < placed_at - {_WINDOW_SQL} AS spell_start,
+           lead(placed_at) OVER w IS NULL OR lead(placed_at) OVER w > placed_at + {_WINDOW_SQL} AS spell_end
+    FROM orders WHERE {{scope}} AND status IN {COUNTING}
+    WINDOW w AS ({{partition}} ORDER BY placed_at, id)"""
+
+
 async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
-    """Keep the customer's counting-order summary (stats, first/second/last order) current."""
+    """Keep the customer's counting-order summary (stats, first/second/last order), the chain of
+    their orders and the shop's activity spells current. It holds the customer's row lock first
+    (callers that lock an order have taken it already), so no other transaction moves the same chain
+    meanwhile and what each order contributed to the spells is what the log says."""
+    await _lock_customer(conn, shop, customer_id)
+    # Only orders whose chain moved are written, and the spell counters change by the difference
+    # between what each order contributed and what it contributes now.
+    await conn.execute(
+        f"""WITH chain AS ({_CHAIN.format(scope="shop_id = $1 AND customer_id = $2", partition="")}),
+            wanted AS (
+                SELECT o.id, o.customer_id, o.placed_at, o.spell_start AS was_start, o.spell_end AS was_end,
+                       c.prev_at, c.prev2_at, c.next_at, c.first_at, c.counted_net,
+                       coalesce(c.spell_start, false) AS spell_start, coalesce(c.spell_end, false) AS spell_end
+                FROM orders o LEFT JOIN chain c ON c.id = o.id
+                WHERE o.shop_id = $1 AND o.customer_id = $2),
+            moved AS (
+                UPDATE orders o SET prev_at = w.prev_at, prev2_at = w.prev2_at, next_at = w.next_at,
+                       first_at = w.first_at, counted_net = w.counted_net, spell_start = w.spell_start,
+                       spell_end = w.spell_end
+                FROM wanted w
+                WHERE o.shop_id = $1 AND o.id = w.id
+                  AND (o.prev_at, o.prev2_at, o.next_at, o.first_at, o.counted_net, o.spell_start, o.spell_end)
+                      IS DISTINCT FROM (w.prev_at, w.prev2_at, w.next_at, w.first_at, w.counted_net,
+                                        w.spell_start, w.spell_end))
+            INSERT INTO active_spells (shop_id, day, starts, ends)
+            SELECT $1, (placed_at AT TIME ZONE 'UTC')::date,
+                   sum(spell_start::int - was_start::int), sum(spell_end::int - was_end::int)
+            FROM wanted WHERE spell_start <> was_start OR spell_end <> was_end
+            GROUP BY 2""",
+        shop, customer_id,
+    )
     await conn.execute(
         f"""WITH o AS (
                 SELECT id, placed_at, currency, {_NET} AS net,
@@ -309,6 +371,54 @@ async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: st
                 last_order_at = (SELECT max(placed_at) FROM o)
             WHERE shop_id = $1 AND id = $2""",
         shop, customer_id,
+    )
+
+
+async def fold_counters(conn: asyncpg.Connection, shop: str) -> None:
+    """Fold the shop's counter logs (activity spells per day, live customers per segment) into one
+    row per key. Rows that concurrent transactions add meanwhile are not seen, so they stay as they
+    are; the sums do not change."""
+    await conn.execute(
+        """WITH folded AS (DELETE FROM active_spells WHERE shop_id = $1 RETURNING day, starts, ends)
+           INSERT INTO active_spells (shop_id, day, starts, ends)
+           SELECT $1, day, sum(starts), sum(ends) FROM folded GROUP BY day HAVING sum(starts) <> 0 OR sum(ends) <> 0""",
+        shop,
+    )
+    await conn.execute(
+        """WITH folded AS (DELETE FROM segment_sizes WHERE shop_id = $1 RETURNING segment, customers)
+           INSERT INTO segment_sizes (shop_id, segment, customers)
+           SELECT $1, segment, sum(customers) FROM folded GROUP BY segment HAVING sum(customers) <> 0""",
+        shop,
+    )
+
+
+async def rebuild_order_chains(conn: asyncpg.Connection, shop: str) -> None:
+    """Recompute every order chain and the activity spells of a shop from its orders, in the caller's
+    transaction: for data written straight into the tables (the bench seed), and the reference the
+    tests hold the incremental upkeep to."""
+    await conn.execute(
+        f"""WITH chain AS ({_CHAIN.format(scope="shop_id = $1", partition="PARTITION BY customer_id")})
+            UPDATE orders o SET prev_at = c.prev_at, prev2_at = c.prev2_at, next_at = c.next_at,
+                   first_at = c.first_at, counted_net = c.counted_net, spell_start = c.spell_start,
+                   spell_end = c.spell_end
+            FROM chain c WHERE o.shop_id = $1 AND o.id = c.id""",
+        shop,
+    )
+    await conn.execute(
+        f"""UPDATE orders SET prev_at = NULL, prev2_at = NULL, next_at = NULL, first_at = NULL, counted_net = NULL,
+                   spell_start = false, spell_end = false
+            WHERE shop_id = $1 AND status NOT IN {COUNTING}
+              AND (first_at IS NOT NULL OR counted_net IS NOT NULL OR spell_start OR spell_end)""",
+        shop,
+    )
+    await conn.execute("DELETE FROM active_spells WHERE shop_id = $1", shop)
+    await conn.execute(
+        """INSERT INTO active_spells (shop_id, day, starts, ends)
+            SELECT shop_id, (placed_at AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE spell_start),
+                   count(*) FILTER (WHERE spell_end)
+            FROM orders WHERE shop_id = $1 AND (spell_start OR spell_end)
+            GROUP BY 1, 2""",
+        shop,
     )
 
 
@@ -407,6 +517,7 @@ async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None
             break
         last = rows[-1]["id"]
     await refresh_rfm(conn, shop, now)
+    await fold_counters(conn, shop)
     return changed
 
 
@@ -436,8 +547,9 @@ async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime, window
 
 
 async def segment_counts(pool: asyncpg.Pool, shop: str) -> dict[str, int]:
+    """Live customers per segment, from the counters customers' triggers keep (migration 0011)."""
     rows = await pool.fetch(
-        "SELECT segment, count(*) AS n FROM customers WHERE shop_id = $1 AND erased_at IS NULL GROUP BY segment",
+        "SELECT segment, sum(customers)::bigint AS n FROM segment_sizes WHERE shop_id = $1 GROUP BY segment",
         shop,
     )
     counts = dict.fromkeys(SEGMENTS, 0)
@@ -508,70 +620,73 @@ def _months_between(first: datetime, last: datetime) -> int:
     return (last.year - first.year) * 12 + last.month - first.month
 
 
-async def retention_counts(pool: asyncpg.Pool, shop: str, start: datetime, end: datetime,
-                           window_days: int = 365) -> tuple[Counts, str | None]:
+def _utc_midnight(t: datetime) -> datetime:
+    return datetime.combine(t.astimezone(UTC).date(), time(), UTC)
+
+
+# Customers active at $4: spells started before it, less spells whose last order lies before $4 - W.
+# Whole UTC days come from the active_spells counters, the day in progress from its orders.
+_ACTIVE_AT = f"""
+    SELECT (SELECT coalesce(sum(starts), 0) FROM active_spells WHERE shop_id = $1 AND day < $2::date)::bigint
+         + (SELECT count(*) FROM orders WHERE shop_id = $1 AND status IN {COUNTING} AND spell_start
+              AND placed_at >= $3 AND placed_at < $4)
+         - (SELECT coalesce(sum(ends), 0) FROM active_spells WHERE shop_id = $1 AND day < $5::date)::bigint
+         - (SELECT count(*) FROM orders WHERE shop_id = $1 AND status IN {COUNTING} AND spell_end
+              AND placed_at >= $6 AND placed_at < $7)"""
+
+
+async def _active_at(conn: asyncpg.Connection, shop: str, t: datetime) -> int:
+    day, lapsed = _utc_midnight(t), t - ACTIVE_WINDOW
+    lapsed_day = _utc_midnight(lapsed)
+    return await conn.fetchval(_ACTIVE_AT, shop, day.date(), day, t, lapsed_day.date(), lapsed_day, lapsed)
+
+
+async def retention_counts(pool: asyncpg.Pool, shop: str, start: datetime,
+                           end: datetime) -> tuple[Counts, str | None]:
     """Aggregate DOMAIN.md's counts for [start, end) in SQL; also the currency of the latest
-    counting order (None when the shop has none)."""
+    counting order (None when the shop has none). S and E read the activity spells (a few rows per
+    day of the shop's history); everything else is one index-only scan of the period's counting
+    orders, filtering on each order's chain: no per-customer grouping, no DISTINCT."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        # The per-customer aggregation below holds one row per customer active in [from - window, to):
-        # at a million customers the 4 MB default spills the hash to disk.
-        await conn.execute("SET LOCAL work_mem = '256MB'")
-        window = timedelta(days=window_days)
-        # One pass over the counting orders of [from - window, to), grouped by customer, gives S, E
-        # and the period's buyers, repeat buyers, orders and revenue in one query. It is not what
-        # makes this fast: on the bench's 5M-order shop (warm, idle machine) it took 2.4 s for 30 days
-        # where the three separate queries took 3.5 s, and 7.6 s for a year against their 6.4 s. Both
-        # grow with the orders in the window; flat needs pre-aggregated counts.
+        start_active, end_active = await _active_at(conn, shop, start), await _active_at(conn, shop, end)
+        # An order is its customer's first in the period when the previous one is older than the
+        # period, their second in the period when the one before that is; a first order ever has
+        # no previous one. Plain aggregates, so the scan may run in parallel.
         period = await conn.fetchrow(
-            f"""SELECT count(*) FILTER (WHERE at_start) AS start_active,
-                       count(*) FILTER (WHERE at_end) AS end_active,
-                       count(*) FILTER (WHERE n > 0) AS buyers,
-                       count(*) FILTER (WHERE n >= 2) AS repeat_buyers,
-                       coalesce(sum(n), 0) AS orders, coalesce(sum(net), 0) AS revenue
-                FROM (SELECT customer_id,
-                             bool_or(placed_at < $3) AS at_start,
-                             bool_or(placed_at >= $4) AS at_end,
-                             count(*) FILTER (WHERE placed_at >= $3) AS n,
-                             sum({_NET}) FILTER (WHERE placed_at >= $3) AS net
-                      FROM orders
-                      WHERE shop_id = $1 AND status IN {COUNTING} AND placed_at >= $2 AND placed_at < $5
-                      GROUP BY customer_id) per_customer""",
-            shop, start - window, start, end - window, end,
-        )
-        start_active, end_active = period["start_active"], period["end_active"]
-        new = await conn.fetchrow(
-            """SELECT count(*) AS n, count(r.id) AS referred
-               FROM customers c
-               LEFT JOIN orders r ON r.shop_id = c.shop_id AND r.id = c.first_order_id AND r.referral_converted
-               WHERE c.shop_id = $1 AND c.first_order_at >= $2 AND c.first_order_at < $3""",
-            shop, start, end,
-        )
-        reorder = await conn.fetchrow(
-            """SELECT count(*) AS base,
-                      count(*) FILTER (WHERE second_order_at <= first_order_at + interval '60 days') AS reordered
-               FROM customers
-               WHERE shop_id = $1 AND first_order_at >= $2 AND first_order_at < $3""",
-            shop, start, end - timedelta(days=60),
+            f"""SELECT count(*) AS orders, coalesce(sum(counted_net), 0) AS revenue,
+                       count(*) FILTER (WHERE prev_at IS NULL OR prev_at < $2) AS buyers,
+                       count(*) FILTER (WHERE prev_at >= $2 AND (prev2_at IS NULL OR prev2_at < $2))
+                           AS repeat_buyers,
+                       count(*) FILTER (WHERE prev_at IS NULL) AS new,
+                       count(*) FILTER (WHERE prev_at IS NULL AND referral_converted) AS new_referred,
+                       count(*) FILTER (WHERE prev_at IS NULL AND placed_at < $4) AS reorder_base,
+                       count(*) FILTER (WHERE prev_at IS NULL AND placed_at < $4
+                                          AND next_at <= placed_at + interval '1440 hours') AS reordered
+                FROM orders
+                WHERE shop_id = $1 AND status IN {COUNTING} AND placed_at >= $2 AND placed_at < $3""",
+            shop, start, end, end - timedelta(days=60),
         )
         median = await conn.fetchval(
-            """SELECT percentile_cont(0.5) WITHIN GROUP
-                          (ORDER BY extract(epoch FROM second_order_at - first_order_at) / 86400)
-               FROM customers WHERE shop_id = $1 AND second_order_at >= $2 AND second_order_at < $3""",
+            f"""SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM placed_at - prev_at) / 86400)
+                FROM orders
+                WHERE shop_id = $1 AND status IN {COUNTING} AND prev_at IS NOT NULL AND prev2_at IS NULL
+                  AND placed_at >= $2 AND placed_at < $3""",
             shop, start, end,
         )
-        # Orders of cohort customers all lie in the period (after their first), so one pass over the
-        # period's counting orders, joined to the cohort, gives each customer's active months.
+        # Cohort customers have their first order ever in the period; an order of theirs before `to`
+        # marks its month active when it is the customer's first of that month.
         cohort_rows = await conn.fetch(
-            f"""SELECT month, k, count(*) AS buyers FROM (
-                    SELECT c.id COLLATE "C", date_trunc('month', c.first_order_at AT TIME ZONE 'UTC') AS month,
-                           (extract(year FROM o.placed_at AT TIME ZONE 'UTC') * 12
-                            + extract(month FROM o.placed_at AT TIME ZONE 'UTC'))::int
-                           - (extract(year FROM c.first_order_at AT TIME ZONE 'UTC') * 12
-                              + extract(month FROM c.first_order_at AT TIME ZONE 'UTC'))::int AS k
-                    FROM orders o JOIN customers c ON c.shop_id = o.shop_id AND c.id = o.customer_id
-                    WHERE o.shop_id = $1 AND o.status IN {COUNTING} AND o.placed_at >= $2 AND o.placed_at < $3
-                      AND c.first_order_at >= $2 AND c.first_order_at < $3
-                    GROUP BY 1, 2, 3) active_months
+            f"""SELECT date_trunc('month', first_at AT TIME ZONE 'UTC') AS month,
+                       (extract(year FROM placed_at AT TIME ZONE 'UTC') * 12
+                        + extract(month FROM placed_at AT TIME ZONE 'UTC'))::int
+                       - (extract(year FROM first_at AT TIME ZONE 'UTC') * 12
+                          + extract(month FROM first_at AT TIME ZONE 'UTC'))::int AS k,
+                       count(*) AS buyers
+                FROM orders
+                WHERE shop_id = $1 AND status IN {COUNTING} AND first_at >= $2 AND first_at < $3
+                  AND placed_at < $3
+                  AND (prev_at IS NULL OR date_trunc('month', prev_at AT TIME ZONE 'UTC')
+                                          < date_trunc('month', placed_at AT TIME ZONE 'UTC'))
                 GROUP BY 1, 2 ORDER BY 1, 2""",
             shop, start, end,
         )
@@ -590,9 +705,9 @@ async def retention_counts(pool: asyncpg.Pool, shop: str, start: datetime, end: 
         cohorts.append((month.strftime("%Y-%m"), active_by_k.get(0, 0),
                         [active_by_k.get(k, 0) for k in range(span)]))
     counts = Counts(
-        start_active=start_active, end_active=end_active, new=new["n"], new_referred=new["referred"],
+        start_active=start_active, end_active=end_active, new=period["new"], new_referred=period["new_referred"],
         buyers=period["buyers"], repeat_buyers=period["repeat_buyers"], orders=period["orders"],
-        revenue=period["revenue"], reorder_base=reorder["base"], reordered=reorder["reordered"],
+        revenue=period["revenue"], reorder_base=period["reorder_base"], reordered=period["reordered"],
         median_days_to_second=None if median is None else Decimal(str(round(median, 4))),
         cohorts=cohorts,
     )
@@ -607,14 +722,14 @@ async def erase_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> boo
     amounts; contact data, device and payment traces, pending jobs and the published events that
     carried them go. False when already erased (no second event)."""
     async with pool.acquire() as conn, conn.transaction():
-        # Orders first, then the profile: the order in which a status change takes its locks.
-        await conn.execute("SELECT 1 FROM orders WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE",
-                           shop, customer_id)
+        # The profile first, then its orders: the order in which a status change takes its locks.
         row = await conn.fetchrow(
             "SELECT erased_at FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, customer_id
         )
         if row is None:
             raise NotFound(f"unknown customer {customer_id}", field="id")
+        await conn.execute("SELECT 1 FROM orders WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE",
+                           shop, customer_id)
         if row["erased_at"] is not None:
             return False
         await conn.execute(
@@ -706,7 +821,6 @@ async def apply_refund(conn: asyncpg.Connection, shop: str, refund: Refund) -> b
     if not inserted:
         return False
     if refund.amount > 0:
-        row = await conn.fetchrow("SELECT refunded_total FROM orders WHERE shop_id = $1 AND id = $2 FOR UPDATE",
-                                  shop, refund.order_id)
+        row = await _lock_order(conn, shop, refund.order_id)
         await change_order_status(conn, shop, refund.order_id, "REFUNDED", row["refunded_total"] + refund.amount)
     return True

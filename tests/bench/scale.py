@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.customers import store as customers_store
 from tests.stack import db
 
 Connect = Callable[[str], Awaitable[asyncpg.Connection]]  # service name -> a connection to its database
@@ -135,6 +136,8 @@ async def _seed_customers(size: ShopSize, connect: Connect = db) -> None:
                                        WHEN s.spent >= 1000 THEN 'VIP'
                                        WHEN s.n >= 2 THEN 'REGULAR' ELSE 'NEW' END
                     FROM s WHERE c.shop_id = $1 AND c.id = s.customer_id""", size.shop)
+            await conn.execute("SET LOCAL work_mem = '512MB'")
+            await customers_store.rebuild_order_chains(conn, size.shop)
         await conn.execute("VACUUM (ANALYZE) customers")
         await conn.execute("VACUUM (ANALYZE) orders")
     finally:

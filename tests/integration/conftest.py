@@ -39,6 +39,19 @@ async def throwaway_database(settings: Settings, *services: str) -> AsyncIterato
         await admin.close()
 
 
+async def migrate_until(dsn: str, service: str, version: str, scratch: Path) -> None:
+    """Apply the shared migrations and the service's migrations numbered below `version`, as a
+    database last migrated before that version would be (for testing what a migration does to data
+    that is already there). The files keep their names and text, so a later full migrate goes on
+    from there."""
+    folder = scratch / f"{service}-before-{version}"
+    folder.mkdir()
+    for path in sorted((SERVICES / service / "migrations").glob("*.sql")):
+        if path.name < version:
+            (folder / path.name).write_text(path.read_text())
+    await migrate(dsn, [("shared", SHARED_MIGRATIONS), (service, folder)])
+
+
 @pytest.fixture(scope="session")
 async def scratch_dsn(settings):
     async with throwaway_database(settings) as dsn:

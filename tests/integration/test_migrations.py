@@ -51,3 +51,31 @@ async def test_the_points_ledger_is_append_only(settings):
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_migration_marked_without_transaction_builds_an_index_concurrently(settings, tmp_path):
+    """CREATE INDEX CONCURRENTLY is refused inside a transaction; the marker runs it on its own."""
+    index = "CREATE INDEX CONCURRENTLY IF NOT EXISTS things_name ON things (name);\n"
+    (tmp_path / "0001_things.sql").write_text("CREATE TABLE things (id int PRIMARY KEY, name text);\n")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "0001_index.sql").write_text(index)
+    (tmp_path / "0002_index.sql").write_text("-- migrate: without transaction\n-- builds without blocking\n" + index)
+    name = f"flywheel_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(settings.dsn("postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with pytest.raises(asyncpg.ActiveSQLTransactionError):
+            await migrate(settings.dsn(name), [("things", tmp_path), ("plain", plain)])
+        assert await migrate(settings.dsn(name), [("things", tmp_path)]) == []  # both applied before the failure
+        conn = await asyncpg.connect(settings.dsn(name))
+        try:
+            assert await conn.fetchval(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = 'things_name'::regclass") is True
+            assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE scope = 'things'") == 2
+            assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE scope = 'plain'") == 0
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
