@@ -324,6 +324,16 @@ _CHAIN = f"""
     WINDOW w AS ({{partition}} ORDER BY placed_at, id)"""
 
 
+
+def _utc_month(column: str) -> str:
+    return f"date_trunc('month', {column} AT TIME ZONE 'UTC')::date"
+
+
+def _opens_month(first_at: str, prev_at: str) -> str:
+    """The order counts and is its customer's first counting order of its UTC month."""
+    return (f"({first_at} IS NOT NULL AND ({prev_at} IS NULL OR {_utc_month(prev_at)} < {_utc_month('placed_at')}))")
+
+
 async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
     """Keep the customer's counting-order summary (stats, first/second/last order), the chain of
     their orders and the shop's activity spells current. It holds the customer's row lock first
@@ -336,6 +346,7 @@ async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: st
         f"""WITH chain AS ({_CHAIN.format(scope="shop_id = $1 AND customer_id = $2", partition="")}),
             wanted AS (
                 SELECT o.id, o.customer_id, o.placed_at, o.spell_start AS was_start, o.spell_end AS was_end,
+                       o.first_at AS was_first_at, o.prev_at AS was_prev_at,
                        c.prev_at, c.prev2_at, c.next_at, c.first_at, c.counted_net,
                        coalesce(c.spell_start, false) AS spell_start, coalesce(c.spell_end, false) AS spell_end
                 FROM orders o LEFT JOIN chain c ON c.id = o.id
@@ -348,7 +359,16 @@ async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: st
                 WHERE o.shop_id = $1 AND o.id = w.id
                   AND (o.prev_at, o.prev2_at, o.next_at, o.first_at, o.counted_net, o.spell_start, o.spell_end)
                       IS DISTINCT FROM (w.prev_at, w.prev2_at, w.next_at, w.first_at, w.counted_net,
-                                        w.spell_start, w.spell_end))
+                                        w.spell_start, w.spell_end)),
+            cohort_moves AS (
+                INSERT INTO cohort_months (shop_id, first_month, active_month, customers)
+                SELECT $1, first_month, active_month, sum(d) FROM (
+                    SELECT {_utc_month("first_at")} AS first_month, {_utc_month("placed_at")} AS active_month, 1 AS d
+                    FROM wanted WHERE {_opens_month("first_at", "prev_at")}
+                    UNION ALL
+                    SELECT {_utc_month("was_first_at")}, {_utc_month("placed_at")}, -1
+                    FROM wanted WHERE {_opens_month("was_first_at", "was_prev_at")}) moves
+                GROUP BY 2, 3 HAVING sum(d) <> 0)
             INSERT INTO active_spells (shop_id, day, starts, ends)
             SELECT $1, (placed_at AT TIME ZONE 'UTC')::date,
                    sum(spell_start::int - was_start::int), sum(spell_end::int - was_end::int)
@@ -375,13 +395,21 @@ async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: st
 
 
 async def fold_counters(conn: asyncpg.Connection, shop: str) -> None:
-    """Fold the shop's counter logs (activity spells per day, live customers per segment) into one
-    row per key. Rows that concurrent transactions add meanwhile are not seen, so they stay as they
+    """Fold the shop's counter logs (activity spells per day, cohort months, live customers per
+    segment) into one row per key. Rows that concurrent transactions add meanwhile are not seen, so they stay as they
     are; the sums do not change."""
     await conn.execute(
         """WITH folded AS (DELETE FROM active_spells WHERE shop_id = $1 RETURNING day, starts, ends)
            INSERT INTO active_spells (shop_id, day, starts, ends)
            SELECT $1, day, sum(starts), sum(ends) FROM folded GROUP BY day HAVING sum(starts) <> 0 OR sum(ends) <> 0""",
+        shop,
+    )
+    await conn.execute(
+        """WITH folded AS (DELETE FROM cohort_months WHERE shop_id = $1
+                           RETURNING first_month, active_month, customers)
+           INSERT INTO cohort_months (shop_id, first_month, active_month, customers)
+           SELECT $1, first_month, active_month, sum(customers) FROM folded GROUP BY first_month, active_month
+           HAVING sum(customers) <> 0""",
         shop,
     )
     await conn.execute(
@@ -409,6 +437,14 @@ async def rebuild_order_chains(conn: asyncpg.Connection, shop: str) -> None:
                    spell_start = false, spell_end = false
             WHERE shop_id = $1 AND status NOT IN {COUNTING}
               AND (first_at IS NOT NULL OR counted_net IS NOT NULL OR spell_start OR spell_end)""",
+        shop,
+    )
+    await conn.execute("DELETE FROM cohort_months WHERE shop_id = $1", shop)
+    await conn.execute(
+        f"""INSERT INTO cohort_months (shop_id, first_month, active_month, customers)
+            SELECT shop_id, {_utc_month("first_at")}, {_utc_month("placed_at")}, count(*)
+            FROM orders WHERE shop_id = $1 AND {_opens_month("first_at", "prev_at")}
+            GROUP BY 1, 2, 3""",
         shop,
     )
     await conn.execute("DELETE FROM active_spells WHERE shop_id = $1", shop)
@@ -616,12 +652,59 @@ async def mark_referral_converted(conn: asyncpg.Connection, shop: str, order_id:
 # ---- retention metrics ---------------------------------------------------------------------
 
 
-def _months_between(first: datetime, last: datetime) -> int:
+def _months_between(first: date | datetime, last: date | datetime) -> int:
     return (last.year - first.year) * 12 + last.month - first.month
 
 
 def _utc_midnight(t: datetime) -> datetime:
     return datetime.combine(t.astimezone(UTC).date(), time(), UTC)
+
+
+def _month_start(t: datetime) -> datetime:
+    t = t.astimezone(UTC)
+    return datetime(t.year, t.month, 1, tzinfo=UTC)
+
+
+def _next_month(month: datetime) -> datetime:
+    return datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+
+
+async def _cohort_cells(conn: asyncpg.Connection, shop: str, start: datetime,
+                        end: datetime) -> dict[tuple[date, date], int]:
+    """(cohort month, active month) -> customers whose first counting order lies in [start, end) and
+    in the cohort month, with a counting order before `end` in the active month. Cohorts of whole
+    months inside the period read the cohort_months counters for their whole active months; the
+    partial cohorts at either end and the active month `end` cuts short come from their orders."""
+    whole_from = start if start == _month_start(start) else _next_month(_month_start(start))
+    whole_to = _month_start(end)
+    from_orders = f"""
+        SELECT {_utc_month("first_at")} AS first_month, {_utc_month("placed_at")} AS active_month, count(*) AS n
+        FROM orders WHERE shop_id = $1 AND status IN {COUNTING} AND {_opens_month("first_at", "prev_at")}"""
+    rows: list[asyncpg.Record] = []
+    if whole_from < whole_to:
+        rows += await conn.fetch(
+            """SELECT first_month, active_month, sum(customers)::bigint AS n FROM cohort_months
+               WHERE shop_id = $1 AND first_month >= $2 AND first_month < $3 AND active_month < $3
+               GROUP BY 1, 2""",
+            shop, whole_from.date(), whole_to.date(),
+        )
+        if whole_to < end:
+            rows += await conn.fetch(
+                from_orders + " AND placed_at >= $2 AND placed_at < $3 AND first_at >= $4 AND first_at < $5"
+                " GROUP BY 1, 2",
+                shop, whole_to, end, whole_from, whole_to,
+            )
+    for first_from, first_to in ((start, min(whole_from, end)), (max(whole_to, whole_from), end)):
+        if first_from < first_to:
+            rows += await conn.fetch(
+                from_orders + " AND first_at >= $2 AND first_at < $3 AND placed_at < $4 GROUP BY 1, 2",
+                shop, first_from, first_to, end,
+            )
+    cells: dict[tuple[date, date], int] = {}
+    for r in rows:
+        key = (r["first_month"], r["active_month"])
+        cells[key] = cells.get(key, 0) + r["n"]
+    return {key: n for key, n in cells.items() if n}
 
 
 # Customers active at $4: spells started before it, less spells whose last order lies before $4 - W.
@@ -645,8 +728,9 @@ async def retention_counts(pool: asyncpg.Pool, shop: str, start: datetime,
                            end: datetime) -> tuple[Counts, str | None]:
     """Aggregate DOMAIN.md's counts for [start, end) in SQL; also the currency of the latest
     counting order (None when the shop has none). S and E read the activity spells (a few rows per
-    day of the shop's history); everything else is one index-only scan of the period's counting
-    orders, filtering on each order's chain: no per-customer grouping, no DISTINCT."""
+    day of the shop's history) and cohorts mostly the cohort-month counters; the rest is an
+    index-only scan of the period's counting orders, filtering on each order's chain: no
+    per-customer grouping, no DISTINCT."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         start_active, end_active = await _active_at(conn, shop, start), await _active_at(conn, shop, end)
         # An order is its customer's first in the period when the previous one is older than the
@@ -673,32 +757,16 @@ async def retention_counts(pool: asyncpg.Pool, shop: str, start: datetime,
                   AND placed_at >= $2 AND placed_at < $3""",
             shop, start, end,
         )
-        # Cohort customers have their first order ever in the period; an order of theirs before `to`
-        # marks its month active when it is the customer's first of that month.
-        cohort_rows = await conn.fetch(
-            f"""SELECT date_trunc('month', first_at AT TIME ZONE 'UTC') AS month,
-                       (extract(year FROM placed_at AT TIME ZONE 'UTC') * 12
-                        + extract(month FROM placed_at AT TIME ZONE 'UTC'))::int
-                       - (extract(year FROM first_at AT TIME ZONE 'UTC') * 12
-                          + extract(month FROM first_at AT TIME ZONE 'UTC'))::int AS k,
-                       count(*) AS buyers
-                FROM orders
-                WHERE shop_id = $1 AND status IN {COUNTING} AND first_at >= $2 AND first_at < $3
-                  AND placed_at < $3
-                  AND (prev_at IS NULL OR date_trunc('month', prev_at AT TIME ZONE 'UTC')
-                                          < date_trunc('month', placed_at AT TIME ZONE 'UTC'))
-                GROUP BY 1, 2 ORDER BY 1, 2""",
-            shop, start, end,
-        )
+        cells = await _cohort_cells(conn, shop, start, end)
         currency = await conn.fetchval(
             f"""SELECT currency FROM orders WHERE shop_id = $1 AND status IN {COUNTING} AND placed_at < $2
                 ORDER BY placed_at DESC LIMIT 1""",
             shop, end,
         )
     last = (end - timedelta(microseconds=1)).astimezone(UTC)
-    per_month: dict[datetime, dict[int, int]] = {}
-    for r in cohort_rows:
-        per_month.setdefault(r["month"], {})[r["k"]] = r["buyers"]
+    per_month: dict[date, dict[int, int]] = {}
+    for (first_month, active_month), n in sorted(cells.items()):
+        per_month.setdefault(first_month, {})[_months_between(first_month, active_month)] = n
     cohorts = []
     for month, active_by_k in per_month.items():
         span = _months_between(month, last) + 1

@@ -167,7 +167,10 @@ async def _chain_state(conn: asyncpg.Connection) -> tuple[list, list]:
     spells = await conn.fetch(
         """SELECT day, sum(starts) AS starts, sum(ends) AS ends FROM active_spells WHERE shop_id = $1
            GROUP BY day HAVING sum(starts) <> 0 OR sum(ends) <> 0 ORDER BY day""", SHOP)
-    return [tuple(r) for r in chain], [tuple(r) for r in spells]
+    cohorts = await conn.fetch(
+        """SELECT first_month, active_month, sum(customers) FROM cohort_months WHERE shop_id = $1
+           GROUP BY 1, 2 HAVING sum(customers) <> 0 ORDER BY 1, 2""", SHOP)
+    return [tuple(r) for r in chain], [tuple(r) for r in spells], [tuple(r) for r in cohorts]
 
 
 async def _assert_upkeep_equals_rebuild(pool: asyncpg.Pool) -> None:
@@ -182,6 +185,7 @@ async def _assert_upkeep_equals_rebuild(pool: asyncpg.Pool) -> None:
             await tx.rollback()
     assert kept[0] == rebuilt[0], "an order's chain differs from a rebuild"
     assert kept[1] == rebuilt[1], "the activity spells differ from a rebuild"
+    assert kept[2] == rebuilt[2], "the cohort months differ from a rebuild"
     negative = await pool.fetchval(
         "SELECT count(*) FROM (SELECT day FROM active_spells WHERE shop_id = $1 GROUP BY day "
         "HAVING sum(starts) < 0 OR sum(ends) < 0) d", SHOP)

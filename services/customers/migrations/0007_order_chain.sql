@@ -1,7 +1,8 @@
 -- retentionMetrics without per-customer grouping (DOMAIN.md "Exact definitions"). Each counting order
 -- knows its neighbours among the customer's counting orders, so "the customer's first order in the
 -- period", "their second order ever" or "their first order in that month" are filters on one row, and
--- a period's figures are index-only scans of its orders with no DISTINCT (indexes: 0008-0010).
+-- a period's figures are index-only scans of its orders with no DISTINCT (indexes: 0008-0010), or
+-- counters.
 --
 -- Activity spells: a customer is active at t when they have a counting order in [t - 365 d, t), so each
 -- order makes them active on (placed_at, placed_at + 365 d]; the union of those intervals is a set of
@@ -31,6 +32,17 @@ CREATE TABLE active_spells (
 );
 CREATE INDEX active_spells_day ON active_spells (shop_id, day) INCLUDE (starts, ends);
 
+-- Cohorts: customers by the UTC month of their first counting order and each month they bought in,
+-- counted from the orders that open a month for their customer (the first of that month), also a log
+-- of changes that the daily pass folds.
+CREATE TABLE cohort_months (
+    shop_id      text   NOT NULL,
+    first_month  date   NOT NULL,
+    active_month date   NOT NULL,
+    customers    bigint NOT NULL
+);
+CREATE INDEX cohort_months_first ON cohort_months (shop_id, first_month) INCLUDE (active_month, customers);
+
 WITH chain AS (
     SELECT shop_id, id, placed_at, greatest(total - shipping_total - tax_total - refunded_total, 0) AS counted_net,
            lag(placed_at) OVER w AS prev_at, lag(placed_at, 2) OVER w AS prev2_at,
@@ -49,3 +61,11 @@ SELECT shop_id, (placed_at AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE spe
        count(*) FILTER (WHERE spell_end)
 FROM orders WHERE spell_start OR spell_end
 GROUP BY 1, 2;
+
+INSERT INTO cohort_months (shop_id, first_month, active_month, customers)
+SELECT shop_id, date_trunc('month', first_at AT TIME ZONE 'UTC')::date,
+       date_trunc('month', placed_at AT TIME ZONE 'UTC')::date, count(*)
+FROM orders
+WHERE first_at IS NOT NULL
+  AND (prev_at IS NULL OR date_trunc('month', prev_at AT TIME ZONE 'UTC') < date_trunc('month', placed_at AT TIME ZONE 'UTC'))
+GROUP BY 1, 2, 3;
