@@ -583,7 +583,7 @@ async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime, window
 
 
 async def segment_counts(pool: asyncpg.Pool, shop: str) -> dict[str, int]:
-    """Live customers per segment, from the counters customers' triggers keep (migration 0011)."""
+    """Live customers per segment, from the counters customers' triggers keep (migration 0012)."""
     rows = await pool.fetch(
         "SELECT segment, sum(customers)::bigint AS n FROM segment_sizes WHERE shop_id = $1 GROUP BY segment",
         shop,

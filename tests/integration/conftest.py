@@ -35,7 +35,12 @@ async def throwaway_database(settings: Settings, *services: str) -> AsyncIterato
         await migrate(dsn, [("shared", SHARED_MIGRATIONS)] + [(s, SERVICES / s / "migrations") for s in services])
         yield dsn
     finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        try:
+            # Plain DROP stops an autovacuum worker by itself, where FORCE would have to terminate it and
+            # a non-superuser may not (busy throwaway databases often have one at work).
+            await admin.execute(f'DROP DATABASE "{name}"')
+        except asyncpg.ObjectInUseError:  # a test left a connection of its own open
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
 
 

@@ -1,5 +1,5 @@
 """segmentCounts reads per-segment counters that a statement trigger on customers keeps (migration
-0011). Whatever changes customers — sign-ups, segment moves one by one or in bulk, erasures, deletes,
+0012). Whatever changes customers — sign-ups, segment moves one by one or in bulk, erasures, deletes,
 profile edits, from several connections at once — the counters equal a count of the live customers,
 and the migration counts the customers that were there before it."""
 
@@ -57,12 +57,13 @@ async def _writer(pool: asyncpg.Pool, seed: int) -> None:
             elif draw < 0.8:
                 await conn.execute("DELETE FROM customers WHERE shop_id = $1 AND id = ANY($2)", shop, some[:2])
             elif draw < 0.9:
-                await _lock(conn, shop)
-                await conn.execute("UPDATE customers SET first_name = 'edited' WHERE shop_id = $1", shop)
+                everyone = await _lock(conn, shop)  # only those: rows committed since are not locked yet
+                await conn.execute("UPDATE customers SET first_name = 'edited' WHERE shop_id = $1 AND id = ANY($2)",
+                                   shop, everyone)
             else:
-                await _lock(conn, shop, "erased_at IS NOT NULL")
+                erased = await _lock(conn, shop, "erased_at IS NOT NULL")
                 await conn.execute("UPDATE customers SET segment = 'VIP', erased_at = NULL WHERE shop_id = $1 "
-                                   "AND erased_at IS NOT NULL", shop)  # a row leaving the erased set counts again
+                                   "AND id = ANY($2)", shop, erased)  # a row leaving the erased set counts again
 
 
 async def _folder(pool: asyncpg.Pool) -> None:
@@ -97,7 +98,7 @@ async def test_the_counters_follow_every_change_to_customers(settings):
 
 async def test_the_migration_counts_the_customers_already_there(settings, tmp_path):
     async with throwaway_database(settings) as dsn:
-        await migrate_until(dsn, "customers", "0011", tmp_path)
+        await migrate_until(dsn, "customers", "0012", tmp_path)
         conn = await asyncpg.connect(dsn)
         try:
             await conn.execute(

@@ -1,7 +1,7 @@
 -- retentionMetrics without per-customer grouping (DOMAIN.md "Exact definitions"). Each counting order
 -- knows its neighbours among the customer's counting orders, so "the customer's first order in the
 -- period", "their second order ever" or "their first order in that month" are filters on one row, and
--- a period's figures are index-only scans of its orders with no DISTINCT (indexes: 0008-0010), or
+-- a period's figures are index-only scans of its orders with no DISTINCT (indexes: 0009-0011), or
 -- counters.
 --
 -- Activity spells: a customer is active at t when they have a counting order in [t - 365 d, t), so each
@@ -10,7 +10,8 @@
 -- one when the next is more than 365 days later (or there is none yet). The customers active at t are
 -- then the spells started before t minus those whose last order is older than t - 365 d: two prefix
 -- sums, kept per UTC day in active_spells, so S and E cost a few thousand rows instead of a year of
--- orders. store._summarise_orders keeps all of it current on every transition of the customer's orders.
+-- orders. store._summarise_orders keeps all of it current on every transition of the customer's orders;
+-- 0008 fills it in for the orders already there.
 
 ALTER TABLE orders
     ADD COLUMN prev_at     timestamptz,                    -- the customer's previous counting order
@@ -42,30 +43,3 @@ CREATE TABLE cohort_months (
     customers    bigint NOT NULL
 );
 CREATE INDEX cohort_months_first ON cohort_months (shop_id, first_month) INCLUDE (active_month, customers);
-
-WITH chain AS (
-    SELECT shop_id, id, placed_at, greatest(total - shipping_total - tax_total - refunded_total, 0) AS counted_net,
-           lag(placed_at) OVER w AS prev_at, lag(placed_at, 2) OVER w AS prev2_at,
-           lead(placed_at) OVER w AS next_at, first_value(placed_at) OVER w AS first_at
-    FROM orders WHERE status IN ('PAID', 'SHIPPED', 'DELIVERED')
-    WINDOW w AS (PARTITION BY shop_id, customer_id ORDER BY placed_at, id)
-)
-UPDATE orders o SET prev_at = c.prev_at, prev2_at = c.prev2_at, next_at = c.next_at, first_at = c.first_at,
-       counted_net = c.counted_net,
-       spell_start = c.prev_at IS NULL OR c.prev_at < c.placed_at - interval '8760 hours',
-       spell_end = c.next_at IS NULL OR c.next_at > c.placed_at + interval '8760 hours'
-FROM chain c WHERE o.shop_id = c.shop_id AND o.id = c.id;
-
-INSERT INTO active_spells (shop_id, day, starts, ends)
-SELECT shop_id, (placed_at AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE spell_start),
-       count(*) FILTER (WHERE spell_end)
-FROM orders WHERE spell_start OR spell_end
-GROUP BY 1, 2;
-
-INSERT INTO cohort_months (shop_id, first_month, active_month, customers)
-SELECT shop_id, date_trunc('month', first_at AT TIME ZONE 'UTC')::date,
-       date_trunc('month', placed_at AT TIME ZONE 'UTC')::date, count(*)
-FROM orders
-WHERE first_at IS NOT NULL
-  AND (prev_at IS NULL OR date_trunc('month', prev_at AT TIME ZONE 'UTC') < date_trunc('month', placed_at AT TIME ZONE 'UTC'))
-GROUP BY 1, 2, 3;
