@@ -458,8 +458,9 @@ async def rebuild_order_chains(conn: asyncpg.Connection, shop: str) -> None:
     )
 
 
-def _facts_query(batch: bool) -> str:
-    where = "c.id > $7 ORDER BY c.id LIMIT 2000" if batch else "c.id = $7"
+def _facts_query(batch: int | None) -> str:
+    """Facts of one customer (batch None, $7 = the id), or of `batch` customers after $7 by id."""
+    where = f"c.id > $7 ORDER BY c.id LIMIT {int(batch)}" if batch else "c.id = $7"
     return f"""
         SELECT c.id, c.segment, c.engagement_score, c.orders_count, c.total_spent, c.first_order_at,
                c.last_order_at,
@@ -534,26 +535,44 @@ async def refresh_customer(conn: asyncpg.Connection, shop: str, customer_id: str
     now = now or datetime.now(UTC)
     await _summarise_orders(conn, shop, customer_id)
     rules = await rules_for(conn, shop)
-    row = await conn.fetchrow(_facts_query(False), *_facts_args(shop, rules, now, customer_id))
+    row = await conn.fetchrow(_facts_query(None), *_facts_args(shop, rules, now, customer_id))
     if row is not None:
         await _apply_segments(conn, shop, [row], rules, now)
 
 
-async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None = None) -> int:
-    """The daily pass, in the caller's transaction: segments move with time alone (NEW ages,
-    AT_RISK after quiet days), and RFM quintiles are taken over the active base. Customers are
-    read in batches so memory stays flat on large shops. Returns how many customers changed."""
-    now = now or datetime.now(UTC)
+DAILY_BATCH = 2000  # customers per batch of the daily segment pass
+
+
+async def refresh_segments_batch(conn: asyncpg.Connection, shop: str, now: datetime, after: str,
+                                 size: int = DAILY_BATCH) -> tuple[str | None, int]:
+    """One batch of the daily segment pass, in the caller's transaction: segments move with time
+    alone (NEW ages, AT_RISK after quiet days). Takes the `size` customers after `after` by id;
+    returns the last id when more may follow (else None) and how many customers changed."""
     rules = await rules_for(conn, shop)
-    changed, last = 0, ""
-    while True:
-        rows = await conn.fetch(_facts_query(True), *_facts_args(shop, rules, now, last))
-        changed += await _apply_segments(conn, shop, rows, rules, now)
-        if len(rows) < 2000:
-            break
-        last = rows[-1]["id"]
+    rows = await conn.fetch(_facts_query(size), *_facts_args(shop, rules, now, after))
+    changed = await _apply_segments(conn, shop, rows, rules, now)
+    return (rows[-1]["id"] if len(rows) == size else None), changed
+
+
+async def finish_daily_pass(conn: asyncpg.Connection, shop: str, now: datetime) -> None:
+    """After the last segment batch: RFM quintiles over the active base, and the counter logs folded."""
     await refresh_rfm(conn, shop, now)
     await fold_counters(conn, shop)
+
+
+async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None = None) -> int:
+    """The whole daily pass in the caller's transaction (refreshSegments); the scheduled pass runs
+    the same batches in transactions of their own (jobs.daily_pass). Returns how many customers
+    changed segment or score."""
+    now = now or datetime.now(UTC)
+    changed, last = 0, ""
+    while True:
+        more, moved = await refresh_segments_batch(conn, shop, now, last)
+        changed += moved
+        if more is None:
+            break
+        last = more
+    await finish_daily_pass(conn, shop, now)
     return changed
 
 

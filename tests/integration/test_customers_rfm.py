@@ -1,13 +1,16 @@
-"""The daily pass's RFM scores (store.refresh_rfm): quintiles of the active base, written in one
-statement that also clears the scores of customers who left the base, on a throwaway database."""
+"""The daily pass on a throwaway database: RFM scores (store.refresh_rfm), quintiles of the active
+base written in one statement that also clears those who left it, and the pass's batches, each a job
+of its own."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from services.customers import store
+from services.customers.jobs import daily_pass
 from services.customers.orders import new_order
 from shared.db import create_pool
+from shared.schedule import Job
 from tests.integration.conftest import throwaway_database
 
 SHOP = "rfm-shop"
@@ -45,5 +48,48 @@ async def test_scores_follow_the_active_base_and_leave_with_it(settings):
                 assert (rows[f"c{i}"]["rfm_recency"], rows[f"c{i}"]["rfm_at"]) == (None, None)
             assert [rows[f"c{i}"]["rfm_recency"] for i in range(3, 10)] == [1, 1, 2, 3, 3, 4, 5]
             assert {rows[f"c{i}"]["rfm_at"] for i in range(3, 10)} == {later}
+        finally:
+            await pool.close()
+
+
+async def test_the_daily_pass_runs_in_batches_each_its_own_job(settings):
+    """A shop larger than one batch: each job moves one batch and schedules the next, due at once;
+    the last scores RFM and schedules the next day. Batches of 3 over 7 customers: three jobs."""
+    async with throwaway_database(settings, "customers") as dsn:
+        pool = await create_pool(dsn, max_size=2)
+        try:
+            await pool.executemany("INSERT INTO customers (shop_id, id, email) VALUES ($1, $2, 'x')",
+                                   [(SHOP, f"c{i}") for i in range(7)])
+            for i in range(7):
+                await store.record_order(pool, SHOP, new_order(
+                    id=f"o{i}", customer_id=f"c{i}", currency="EUR", lines=[("p", 1, "20.00")], discount_total=None,
+                    shipping_total=None, tax_total=None, total="20.00", placed_at=NOW - timedelta(days=100 + i)))
+                await store.update_order_status(pool, SHOP, f"o{i}", "PAID", None)
+            # As if every customer had been NEW when their order came in and 100 days had passed since.
+            await pool.execute("UPDATE customers SET segment = 'NEW' WHERE shop_id = $1", SHOP)
+            job = Job(id=0, shop=SHOP, kind=store.DAILY_JOB, dedup_key="2026-06-01", due_at=NOW,
+                      payload={"batch": 3}, attempts=0, final_attempt=False)
+            ran = []
+            while job is not None:
+                async with pool.acquire() as conn, conn.transaction():
+                    await daily_pass(conn, job)
+                ran.append(job.payload.get("after"))
+                row = await pool.fetchrow(
+                    """SELECT * FROM scheduled_jobs WHERE shop_id = $1 AND kind = $2 AND status = 'pending'
+                         AND dedup_key LIKE '2026-06-01>%' AND NOT (dedup_key = ANY($3::text[]))""",
+                    SHOP, store.DAILY_JOB, [f"2026-06-01>{a}" for a in ran if a])
+                job = None if row is None else Job(
+                    id=row["id"], shop=SHOP, kind=row["kind"], dedup_key=row["dedup_key"], due_at=row["due_at"],
+                    payload=row["payload"], attempts=0, final_attempt=False)
+            assert ran == [None, "c2", "c5"]
+            rows = await pool.fetch("SELECT segment, rfm_recency FROM customers WHERE shop_id = $1", SHOP)
+            assert {r["segment"] for r in rows} == {"AT_RISK"} and all(r["rfm_recency"] for r in rows)
+            next_day = await pool.fetch("SELECT dedup_key FROM scheduled_jobs WHERE shop_id = $1 AND status = "
+                                        "'pending' AND dedup_key NOT LIKE '%>%'", SHOP)
+            assert len(next_day) == 1
+            moved = await pool.fetchval("SELECT count(*) FROM outbox WHERE shop_id = $1 AND type = "
+                                        "'customer.segment_changed' AND envelope->'data'->>'from_segment' = 'NEW'",
+                                        SHOP)
+            assert moved == 7  # each customer announced once, by the batch that moved them
         finally:
             await pool.close()
