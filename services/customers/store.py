@@ -312,17 +312,6 @@ async def save_rules(pool: asyncpg.Pool, shop: str, rules: SegmentRules) -> Segm
 ACTIVE_WINDOW = timedelta(days=365)
 _WINDOW_SQL = "interval '8760 hours'"  # ACTIVE_WINDOW in hours: '365 days' would follow the session's DST
 
-# Each counting order's neighbours among its customer's counting orders (by placed_at, then id) and
-# whether it starts or ends an activity spell; {scope} picks the orders, {partition} the customer.
-_CHAIN = f"""
-    SELECT shop_id, id, customer_id, placed_at, {_NET} AS counted_net,
-           lag(placed_at) OVER w AS prev_at, lag(placed_at, 2) OVER w AS prev2_at,
-           lead(placed_at) OVER w AS next_at, first_value(placed_at) OVER w AS first_at,
-           lag(placed_at) OVER w IS NULL OR lag(placed_at) OVER w < placed_at - {_WINDOW_SQL} AS spell_start,
-           lead(placed_at) OVER w IS NULL OR lead(placed_at) OVER w > placed_at + {_WINDOW_SQL} AS spell_end
-    FROM orders WHERE {{scope}} AND status IN {COUNTING}
-    WINDOW w AS ({{partition}} ORDER BY placed_at, id)"""
-
 
 
 def _utc_month(column: str) -> str:
@@ -331,51 +320,65 @@ def _utc_month(column: str) -> str:
 
 def _opens_month(first_at: str, prev_at: str) -> str:
     """The order counts and is its customer's first counting order of its UTC month."""
-    return (f"({first_at} IS NOT NULL AND ({prev_at} IS NULL OR {_utc_month(prev_at)} < {_utc_month('placed_at')}))")
+    return f"{first_at} IS NOT NULL AND ({prev_at} IS NULL OR {_utc_month(prev_at)} < {_utc_month('placed_at')})"
+
+
+# The chain upkeep of the orders of the customers that {customers} picks (a condition on customer_id):
+# each counting order's neighbours among its customer's counting orders (by placed_at, then id), its
+# net amount (stored so the period scan is index-only) and whether it starts or ends an activity
+# spell. Only orders whose chain moved are written, and the spell and cohort logs get the difference
+# between what each order counted for and what it counts for now, so running it again changes nothing.
+# Migration 0008 holds a frozen copy for the orders that were there before.
+_CHAIN_UPKEEP = f"""
+    WITH chain AS (
+        SELECT id, {_NET} AS counted_net,
+               lag(placed_at) OVER w AS prev_at, lag(placed_at, 2) OVER w AS prev2_at,
+               lead(placed_at) OVER w AS next_at, first_value(placed_at) OVER w AS first_at,
+               lag(placed_at) OVER w IS NULL OR lag(placed_at) OVER w < placed_at - {_WINDOW_SQL} AS spell_start,
+               lead(placed_at) OVER w IS NULL OR lead(placed_at) OVER w > placed_at + {_WINDOW_SQL} AS spell_end
+        FROM orders WHERE shop_id = $1 AND {{customers}} AND status IN {COUNTING}
+        WINDOW w AS (PARTITION BY customer_id ORDER BY placed_at, id)),
+    wanted AS (
+        SELECT o.id, o.placed_at, o.spell_start AS was_start, o.spell_end AS was_end,
+               o.first_at AS was_first_at, o.prev_at AS was_prev_at,
+               c.prev_at, c.prev2_at, c.next_at, c.first_at, c.counted_net,
+               coalesce(c.spell_start, false) AS spell_start, coalesce(c.spell_end, false) AS spell_end
+        FROM orders o LEFT JOIN chain c ON c.id = o.id
+        WHERE o.shop_id = $1 AND {{customers}}),
+    moved AS (
+        UPDATE orders o SET prev_at = w.prev_at, prev2_at = w.prev2_at, next_at = w.next_at,
+               first_at = w.first_at, counted_net = w.counted_net, spell_start = w.spell_start,
+               spell_end = w.spell_end
+        FROM wanted w
+        WHERE o.shop_id = $1 AND o.id = w.id
+          AND (o.prev_at, o.prev2_at, o.next_at, o.first_at, o.counted_net, o.spell_start, o.spell_end)
+              IS DISTINCT FROM (w.prev_at, w.prev2_at, w.next_at, w.first_at, w.counted_net,
+                                w.spell_start, w.spell_end)),
+    cohort_moves AS (
+        INSERT INTO cohort_months (shop_id, first_month, active_month, customers)
+        SELECT $1, first_month, active_month, sum(d) FROM (
+            SELECT {_utc_month("first_at")} AS first_month, {_utc_month("placed_at")} AS active_month, 1 AS d
+            FROM wanted WHERE {_opens_month("first_at", "prev_at")}
+            UNION ALL
+            SELECT {_utc_month("was_first_at")}, {_utc_month("placed_at")}, -1
+            FROM wanted WHERE {_opens_month("was_first_at", "was_prev_at")}) moves
+        GROUP BY 2, 3 HAVING sum(d) <> 0)
+    INSERT INTO active_spells (shop_id, day, starts, ends)
+    SELECT $1, (placed_at AT TIME ZONE 'UTC')::date,
+           sum(spell_start::int - was_start::int), sum(spell_end::int - was_end::int)
+    FROM wanted WHERE spell_start <> was_start OR spell_end <> was_end
+    GROUP BY 2"""
 
 
 async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
     """Keep the customer's counting-order summary (stats, first/second/last order), the chain of
-    their orders and the shop's activity spells current. It holds the customer's row lock first
-    (callers that lock an order have taken it already), so no other transaction moves the same chain
-    meanwhile and what each order contributed to the spells is what the log says."""
+    their orders and the shop's activity spells and cohort months current. It holds the customer's
+    row lock first (callers that lock an order have taken it already), so no other transaction moves
+    the same chain meanwhile and what each order counted for is what the logs say."""
     await _lock_customer(conn, shop, customer_id)
-    # Only orders whose chain moved are written, and the spell counters change by the difference
-    # between what each order contributed and what it contributes now.
-    await conn.execute(
-        f"""WITH chain AS ({_CHAIN.format(scope="shop_id = $1 AND customer_id = $2", partition="")}),
-            wanted AS (
-                SELECT o.id, o.customer_id, o.placed_at, o.spell_start AS was_start, o.spell_end AS was_end,
-                       o.first_at AS was_first_at, o.prev_at AS was_prev_at,
-                       c.prev_at, c.prev2_at, c.next_at, c.first_at, c.counted_net,
-                       coalesce(c.spell_start, false) AS spell_start, coalesce(c.spell_end, false) AS spell_end
-                FROM orders o LEFT JOIN chain c ON c.id = o.id
-                WHERE o.shop_id = $1 AND o.customer_id = $2),
-            moved AS (
-                UPDATE orders o SET prev_at = w.prev_at, prev2_at = w.prev2_at, next_at = w.next_at,
-                       first_at = w.first_at, counted_net = w.counted_net, spell_start = w.spell_start,
-                       spell_end = w.spell_end
-                FROM wanted w
-                WHERE o.shop_id = $1 AND o.id = w.id
-                  AND (o.prev_at, o.prev2_at, o.next_at, o.first_at, o.counted_net, o.spell_start, o.spell_end)
-                      IS DISTINCT FROM (w.prev_at, w.prev2_at, w.next_at, w.first_at, w.counted_net,
-                                        w.spell_start, w.spell_end)),
-            cohort_moves AS (
-                INSERT INTO cohort_months (shop_id, first_month, active_month, customers)
-                SELECT $1, first_month, active_month, sum(d) FROM (
-                    SELECT {_utc_month("first_at")} AS first_month, {_utc_month("placed_at")} AS active_month, 1 AS d
-                    FROM wanted WHERE {_opens_month("first_at", "prev_at")}
-                    UNION ALL
-                    SELECT {_utc_month("was_first_at")}, {_utc_month("placed_at")}, -1
-                    FROM wanted WHERE {_opens_month("was_first_at", "was_prev_at")}) moves
-                GROUP BY 2, 3 HAVING sum(d) <> 0)
-            INSERT INTO active_spells (shop_id, day, starts, ends)
-            SELECT $1, (placed_at AT TIME ZONE 'UTC')::date,
-                   sum(spell_start::int - was_start::int), sum(spell_end::int - was_end::int)
-            FROM wanted WHERE spell_start <> was_start OR spell_end <> was_end
-            GROUP BY 2""",
-        shop, customer_id,
-    )
+    await conn.execute(_CHAIN_UPKEEP.format(customers="customer_id = $2"), shop, customer_id)
+    # first_order_id and second_order_at are read by nobody since 0007; they stay current for the
+    # previous version's retentionMetrics during a rollout, and go with the contract release.
     await conn.execute(
         f"""WITH o AS (
                 SELECT id, placed_at, currency, {_NET} AS net,
@@ -396,8 +399,8 @@ async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: st
 
 async def fold_counters(conn: asyncpg.Connection, shop: str) -> None:
     """Fold the shop's counter logs (activity spells per day, cohort months, live customers per
-    segment) into one row per key. Rows that concurrent transactions add meanwhile are not seen, so they stay as they
-    are; the sums do not change."""
+    segment) into one row per key. Rows that concurrent transactions add meanwhile are not seen, so
+    they stay as they are; the sums do not change."""
     await conn.execute(
         """WITH folded AS (DELETE FROM active_spells WHERE shop_id = $1 RETURNING day, starts, ends)
            INSERT INTO active_spells (shop_id, day, starts, ends)
@@ -421,41 +424,18 @@ async def fold_counters(conn: asyncpg.Connection, shop: str) -> None:
 
 
 async def rebuild_order_chains(conn: asyncpg.Connection, shop: str) -> None:
-    """Recompute every order chain and the activity spells of a shop from its orders, in the caller's
-    transaction: for data written straight into the tables (the bench seed), and the reference the
-    tests hold the incremental upkeep to."""
+    """Recompute every order chain, activity spell and cohort month of a shop from nothing, in the
+    caller's transaction: for orders written straight into the tables (the bench seed), and the
+    reference the tests hold the upkeep of many single transitions to."""
     await conn.execute(
-        f"""WITH chain AS ({_CHAIN.format(scope="shop_id = $1", partition="PARTITION BY customer_id")})
-            UPDATE orders o SET prev_at = c.prev_at, prev2_at = c.prev2_at, next_at = c.next_at,
-                   first_at = c.first_at, counted_net = c.counted_net, spell_start = c.spell_start,
-                   spell_end = c.spell_end
-            FROM chain c WHERE o.shop_id = $1 AND o.id = c.id""",
-        shop,
-    )
-    await conn.execute(
-        f"""UPDATE orders SET prev_at = NULL, prev2_at = NULL, next_at = NULL, first_at = NULL, counted_net = NULL,
-                   spell_start = false, spell_end = false
-            WHERE shop_id = $1 AND status NOT IN {COUNTING}
-              AND (first_at IS NOT NULL OR counted_net IS NOT NULL OR spell_start OR spell_end)""",
-        shop,
-    )
-    await conn.execute("DELETE FROM cohort_months WHERE shop_id = $1", shop)
-    await conn.execute(
-        f"""INSERT INTO cohort_months (shop_id, first_month, active_month, customers)
-            SELECT shop_id, {_utc_month("first_at")}, {_utc_month("placed_at")}, count(*)
-            FROM orders WHERE shop_id = $1 AND {_opens_month("first_at", "prev_at")}
-            GROUP BY 1, 2, 3""",
+        """UPDATE orders SET prev_at = NULL, prev2_at = NULL, next_at = NULL, first_at = NULL, counted_net = NULL,
+               spell_start = false, spell_end = false
+           WHERE shop_id = $1 AND (first_at IS NOT NULL OR counted_net IS NOT NULL OR spell_start OR spell_end)""",
         shop,
     )
     await conn.execute("DELETE FROM active_spells WHERE shop_id = $1", shop)
-    await conn.execute(
-        """INSERT INTO active_spells (shop_id, day, starts, ends)
-            SELECT shop_id, (placed_at AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE spell_start),
-                   count(*) FILTER (WHERE spell_end)
-            FROM orders WHERE shop_id = $1 AND (spell_start OR spell_end)
-            GROUP BY 1, 2""",
-        shop,
-    )
+    await conn.execute("DELETE FROM cohort_months WHERE shop_id = $1", shop)
+    await conn.execute(_CHAIN_UPKEEP.format(customers="true"), shop)
 
 
 def _facts_query(batch: int | None) -> str:
@@ -581,7 +561,7 @@ async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None
 WHOLE_SHOP_TIMEOUT = 600
 
 
-async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime, window_days: int = 365) -> None:
+async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime) -> None:
     """RFM scores 1-5 by quintile of rank in the active base (a counting order in the window).
     Ties share the lower score; customers outside the active base have no score. One statement
     writes each scored customer once and clears only those who left the base (clearing everyone
@@ -608,7 +588,7 @@ async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime, window
             UPDATE customers c SET rfm_recency = w.r, rfm_frequency = w.f, rfm_monetary = w.m,
                    rfm_at = CASE WHEN w.r IS NULL THEN NULL ELSE $2::timestamptz END
             FROM wanted w WHERE c.shop_id = $1 AND c.id = w.id""",
-        shop, now, now - timedelta(days=window_days), timeout=WHOLE_SHOP_TIMEOUT,
+        shop, now, now - ACTIVE_WINDOW, timeout=WHOLE_SHOP_TIMEOUT,
     )
 
 
