@@ -192,6 +192,18 @@ async def _assert_upkeep_equals_rebuild(pool: asyncpg.Pool) -> None:
     assert negative == 0
 
 
+async def _assert_folding_keeps_the_sums(pool: asyncpg.Pool) -> None:
+    """The daily pass folds the logs to one row per key, sums unchanged."""
+    async with pool.acquire() as conn:
+        before = await _chain_state(conn)
+        assert await conn.fetchval("SELECT count(*) FROM active_spells WHERE shop_id = $1", SHOP) > len(before[1])
+        await store.fold_counters(conn, SHOP)
+        assert await _chain_state(conn) == before
+        assert await conn.fetchval("SELECT count(*) FROM active_spells WHERE shop_id = $1", SHOP) == len(before[1])
+        assert await conn.fetchval("SELECT count(*) FROM cohort_months WHERE shop_id = $1", SHOP) == len(before[2])
+    await _assert_upkeep_equals_rebuild(pool)
+
+
 @pytest.fixture
 async def chain_pool(settings):
     async with throwaway_database(settings, "customers") as dsn:
@@ -208,6 +220,7 @@ async def test_retention_counts_match_the_definitions_over_random_histories(chai
     customers = await _add_customers(chain_pool, 40)
     await _random_history(chain_pool, rng, customers, 260)
     await _assert_upkeep_equals_rebuild(chain_pool)
+    await _assert_folding_keeps_the_sums(chain_pool)
     orders = await _orders(chain_pool)
     assert sum(o.status in COUNTING for o in orders) > 100  # the history has substance
     checked = 0
