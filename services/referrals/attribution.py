@@ -1,19 +1,24 @@
 """Who referred whom, and when a referral converts, is rejected or reversed.
 
 A referral starts when a friend signs up with a code (customer.registered) or orders with one
-(order.placed). It follows the friend's FIRST order: paid at or above the minimum, delivered,
-then after the return window it converts and the referrer is rewarded through
-`referral.converted` (the points service books the credit or points). A refund or cancellation
-inside the window reverses it. Events of one order can arrive out of order (the consumer handles
-several at once), so every step tolerates a missing earlier one; handlers about one friend take
-that friend's lock first (store.lock_friend), so they never interleave.
+(order.placed, or order.paid if that is handled first). It follows the friend's FIRST order: paid at
+or above the minimum, delivered, then after the return window it converts and the referrer is
+rewarded through `referral.converted` (the points service books the credit or points). A refund or
+cancellation inside the window reverses it; a friend with an order from before the referral is not
+new.
+
+The consumer handles several messages at once and retries a failed one after a delay, so the events
+of one friend arrive in any order: a refund before the payment, an order before the sign-up that
+brought the code. Handlers therefore only record what their event says (store.remember_order_fact)
+and then `advance` works the referral out from everything recorded so far, which comes out the
+same whatever the arrival order. Handlers about one friend take that friend's lock first
+(store.lock_friend), so they never interleave.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import asyncpg
 
@@ -27,7 +32,21 @@ log = logging.getLogger(__name__)
 CONVERT_JOB = "referral.convert"
 
 
-async def attribute(conn: asyncpg.Connection, shop: str, friend_id: str, code: str,
+def _not_new(orders: list[asyncpg.Record], started_at: datetime, own_order: str | None) -> bool:
+    """Whether the friend had an order before the referral started (other than the order that
+    brought the code). Event times come from the customers service's clock, the one order both
+    were recorded by."""
+    return any(o["first_seen"] < started_at and o["order_id"] != own_order for o in orders)
+
+
+def _job_key(referral: asyncpg.Record) -> str:
+    # One conversion job per (referral, order): if the referral moves to an earlier order, the
+    # cancelled job of the other one does not stop the new one being scheduled. Cancelling goes by
+    # the referral id as a prefix.
+    return f"{referral['id']}:{referral['order_id']}"
+
+
+async def attribute(conn: asyncpg.Connection, shop: str, friend_id: str, code: str, *, started_at: datetime,
                     order_id: str | None = None) -> asyncpg.Record | None:
     """Open (or refuse) the referral of a friend; an existing one stays as it is."""
     existing = await store.referral_of_friend(conn, shop, friend_id)
@@ -40,18 +59,16 @@ async def attribute(conn: asyncpg.Connection, shop: str, friend_id: str, code: s
     referrer_id = referrer["customer_id"]
     await store.lock_referrer(conn, shop, referrer_id)
     program = await store.program(conn, shop)
-    referrer_facts, _ = await store.person(conn, shop, referrer_id)
-    friend_facts, friend_orders = await store.person(conn, shop, friend_id)
-    earlier_orders = [o for o in friend_orders if o != order_id]
     rejection = (
-        fraud.identity_rejection(referrer_facts, friend_facts,
+        fraud.identity_rejection(await store.person(conn, shop, referrer_id), await store.person(conn, shop, friend_id),
                                  shared_address_rejects=program["shared_address_rejects"])
-        or (fraud.NOT_NEW if earlier_orders else None)
+        or (fraud.NOT_NEW if _not_new(await store.friend_orders(conn, shop, friend_id), started_at, order_id)
+            else None)
         or fraud.velocity_rejection(await store.signups_last_hour(conn, shop, referrer_id),
                                     program["signups_per_hour"])
     )
-    row = await store.create(conn, shop, referrer_id=referrer_id, friend_id=friend_id,
-                             code=code.strip().upper(), order_id=order_id, rejection=rejection)
+    row = await store.create(conn, shop, referrer_id=referrer_id, friend_id=friend_id, code=code.strip().upper(),
+                             started_at=started_at, order_id=order_id, rejection=rejection)
     if row is None:  # another handler of the same friend got there first
         return await store.referral_of_friend(conn, shop, friend_id)
     if rejection is None:
@@ -59,92 +76,61 @@ async def attribute(conn: asyncpg.Connection, shop: str, friend_id: str, code: s
     return row
 
 
-async def on_first_order(conn: asyncpg.Connection, shop: str, *, friend_id: str, order_id: str,
-                         referral_code: str | None, discount_codes: list[str], earlier_orders: list[str]) -> None:
+async def advance(conn: asyncpg.Connection, shop: str, friend_id: str) -> None:
+    """Move the friend's pending referral as far as the recorded facts of its order allow: bind it
+    to the first order, reject it (not new, same person, order too small), reverse it (cancelled,
+    or refunded below the minimum), note the payment, start the return window once delivered."""
     referral = await store.referral_of_friend(conn, shop, friend_id)
-    if referral is None and referral_code:
-        referral = await attribute(conn, shop, friend_id, referral_code, order_id)
     if referral is None or referral["status"] != "PENDING":
+        return  # after conversion the return window has passed: a late refund changes nothing
+    orders = await store.friend_orders(conn, shop, friend_id)
+    if _not_new(orders, referral["started_at"], referral["order_id"]):
+        await _reject(conn, shop, referral, fraud.NOT_NEW)
         return
-    if referral["order_id"] is None:
-        if earlier_orders:
-            await store.reject(conn, shop, referral, fraud.NOT_NEW)
-            return
-        await store.set_order(conn, shop, referral["id"], order_id)
-    elif referral["order_id"] != order_id:
-        return  # a later order of the friend: only the first one counts
-    # The order brings the address, card and device: check the friend is still someone else.
+    if not orders:
+        return
+    order = orders[0]  # only the friend's first order counts
+    if referral["order_id"] != order["order_id"]:
+        if referral["order_id"] is not None and all(o["order_id"] != referral["order_id"] for o in orders):
+            return  # bound by a previous version, which kept no facts of the order: wait for its events
+        # Not bound yet, or bound to an order whose events came first although it was recorded
+        # later: the referral follows the first order, with nothing carried over from the other.
+        if referral["convert_due"] is not None:
+            await schedule.cancel(conn, shop=shop, kind=CONVERT_JOB, dedup_key_prefix=str(referral["id"]))
+        await store.set_order(conn, shop, referral["id"], order["order_id"])
+        referral = await store.referral_of_friend(conn, shop, friend_id)
     program = await store.program(conn, shop)
-    referrer_facts, _ = await store.person(conn, shop, referral["referrer_id"])
-    friend_facts, _ = await store.person(conn, shop, friend_id)
-    rejection = fraud.identity_rejection(referrer_facts, friend_facts,
+    # The order brings the address, card and device: check the friend is still someone else.
+    rejection = fraud.identity_rejection(await store.person(conn, shop, referral["referrer_id"]),
+                                         await store.person(conn, shop, friend_id),
                                          shared_address_rejects=program["shared_address_rejects"])
     if rejection:
-        await store.reject(conn, shop, referral, rejection)
+        await _reject(conn, shop, referral, rejection)
         return
-    if discount_codes:
-        await store.use_friend_offer(conn, shop, friend_id, discount_codes, order_id)
-    await _schedule_if_delivered(conn, shop, friend_id)
-
-
-async def on_paid(conn: asyncpg.Connection, shop: str, *, friend_id: str, order_id: str, net: Decimal,
-                  currency: str, referral_code: str | None) -> None:
-    referral = await store.referral_of_friend(conn, shop, friend_id)
-    if referral is None and referral_code:  # order.placed not handled yet: attribute from the payment
-        earlier = [o for o in (await store.person(conn, shop, friend_id))[1] if o != order_id]
-        referral = await attribute(conn, shop, friend_id, referral_code, None if earlier else order_id)
-    if referral is None or referral["status"] != "PENDING":
+    if order["cancelled"] or order["fully_refunded"] \
+            or (order["refunded_net"] is not None and order["refunded_net"] < program["minimum_order"]):
+        await store.reverse(conn, shop, referral)
+        await schedule.cancel(conn, shop=shop, kind=CONVERT_JOB, dedup_key_prefix=str(referral["id"]))
         return
-    if referral["order_id"] is None:
-        await store.set_order(conn, shop, referral["id"], order_id)
-    elif referral["order_id"] != order_id:
-        return
-    program = await store.program(conn, shop)
-    if net < program["minimum_order"]:
-        await store.reject(conn, shop, referral, fraud.ORDER_TOO_SMALL)
-        return
-    await store.mark_paid(conn, shop, referral["id"], net, currency)
-    if referral["convert_due"] is not None:
-        # Delivery was seen first and the conversion may be backing off waiting for this payment.
-        await schedule.reschedule(conn, shop=shop, kind=CONVERT_JOB, dedup_key=str(referral["id"]),
-                                  due_at=max(referral["convert_due"], datetime.now(UTC)))
-    else:
-        await _schedule_if_delivered(conn, shop, friend_id)
-
-
-async def on_delivered(conn: asyncpg.Connection, shop: str, *, friend_id: str, order_id: str) -> None:
-    await store.remember_delivery(conn, shop, friend_id, order_id)
-    await _schedule_if_delivered(conn, shop, friend_id)
-
-
-async def _schedule_if_delivered(conn: asyncpg.Connection, shop: str, friend_id: str) -> None:
-    """Start the return window once the referral's first order is known AND delivered, in whichever
-    order those two facts arrived."""
-    referral = await store.referral_of_friend(conn, shop, friend_id)
-    if referral is None or referral["status"] != "PENDING" or referral["order_id"] is None \
-            or referral["convert_due"] is not None:
-        return
-    if referral["order_id"] not in await store.delivered_orders(conn, shop, friend_id):
-        return
-    program = await store.program(conn, shop)
-    due = datetime.now(UTC) + timedelta(days=float(program["return_window_days"]))
-    await store.set_convert_due(conn, shop, referral["id"], due)
-    await schedule.schedule(conn, shop=shop, kind=CONVERT_JOB, dedup_key=str(referral["id"]), due_at=due,
-                            payload={"referral_id": str(referral["id"])})
-
-
-async def on_refund_or_cancel(conn: asyncpg.Connection, shop: str, *, friend_id: str, order_id: str,
-                              remaining_net: Decimal | None) -> None:
-    """A cancellation, a full refund, or a partial one that leaves less than the minimum, inside
-    the return window, reverses the referral. `remaining_net` is None for a cancellation."""
-    referral = await store.referral_of_friend(conn, shop, friend_id)
-    if referral is None or referral["status"] != "PENDING" or referral["order_id"] != order_id:
-        return  # after conversion the return window has passed: a late refund changes nothing
-    if remaining_net is not None:
-        program = await store.program(conn, shop)
-        if remaining_net >= program["minimum_order"]:
+    if order["paid_net"] is not None and not referral["order_paid"]:
+        if order["paid_net"] < program["minimum_order"]:
+            await _reject(conn, shop, referral, fraud.ORDER_TOO_SMALL)
             return
-    await store.reverse(conn, shop, referral)
+        await store.mark_paid(conn, shop, referral["id"], order["paid_net"], order["currency"])
+        if referral["convert_due"] is not None:
+            # Delivery was seen first and the conversion may be backing off waiting for this payment.
+            await schedule.reschedule(conn, shop=shop, kind=CONVERT_JOB, dedup_key=_job_key(referral),
+                                      due_at=max(referral["convert_due"], datetime.now(UTC)))
+    if order["delivered"] and referral["convert_due"] is None:
+        due = datetime.now(UTC) + timedelta(days=float(program["return_window_days"]))
+        await store.set_convert_due(conn, shop, referral["id"], due)
+        await schedule.schedule(conn, shop=shop, kind=CONVERT_JOB, dedup_key=_job_key(referral), due_at=due,
+                                payload={"referral_id": str(referral["id"])})
+
+
+async def _reject(conn: asyncpg.Connection, shop: str, referral: asyncpg.Record, reason: str) -> None:
+    await store.reject(conn, shop, referral, reason)
+    # Delivery may have been seen before the payment that turned out too small.
     await schedule.cancel(conn, shop=shop, kind=CONVERT_JOB, dedup_key_prefix=str(referral["id"]))
 
 

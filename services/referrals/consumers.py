@@ -14,6 +14,7 @@ from shared.events import (
     Envelope,
     OrderCancelled,
     OrderDelivered,
+    OrderEvent,
     OrderPaid,
     OrderPlaced,
     OrderRefunded,
@@ -29,40 +30,46 @@ async def on_customer_profile(
                                  email_key=email_key(data.email),
                                  device_id=getattr(data, "device_id", None))
     if isinstance(data, CustomerRegistered) and data.referral_code:
-        await attribution.attribute(conn, data.shop, data.customer_id, data.referral_code)
+        await attribution.attribute(conn, data.shop, data.customer_id, data.referral_code, started_at=event.time)
+        await attribution.advance(conn, data.shop, data.customer_id)
+
+
+async def _on_order(conn: asyncpg.Connection, event: Envelope, data: OrderEvent, *,
+                    referral_code: str | None = None, **fact) -> None:
+    """Record what the event says of the order, open the referral if the order brings a code, and
+    move the referral on from everything known so far."""
+    await store.lock_friend(conn, data.shop, data.customer_id)
+    await store.remember_order_fact(conn, data.shop, data.customer_id, data.order_id, seen_at=event.time,
+                                    currency=data.currency, **fact)
+    if referral_code:
+        await attribution.attribute(conn, data.shop, data.customer_id, referral_code, started_at=event.time,
+                                    order_id=data.order_id)
+    await attribution.advance(conn, data.shop, data.customer_id)
 
 
 async def on_order_placed(conn: asyncpg.Connection, event: Envelope, data: OrderPlaced) -> None:
     await store.lock_friend(conn, data.shop, data.customer_id)
-    earlier = await store.remember_order(conn, data.shop, data.customer_id, data.order_id,
-                                         address=data.shipping_address_hash, payment=data.payment_fingerprint,
-                                         device=data.device_id)
-    await attribution.on_first_order(conn, data.shop, friend_id=data.customer_id, order_id=data.order_id,
-                                     referral_code=data.referral_code, discount_codes=data.discount_codes,
-                                     earlier_orders=earlier)
+    await store.remember_order(conn, data.shop, data.customer_id, address=data.shipping_address_hash,
+                               payment=data.payment_fingerprint, device=data.device_id)
+    if data.discount_codes:  # the friend's offer is single-use, whichever order used it
+        await store.use_friend_offer(conn, data.shop, data.customer_id, data.discount_codes, data.order_id)
+    await _on_order(conn, event, data, referral_code=data.referral_code)
 
 
 async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPaid) -> None:
-    await store.lock_friend(conn, data.shop, data.customer_id)
-    await attribution.on_paid(conn, data.shop, friend_id=data.customer_id, order_id=data.order_id,
-                              net=data.net_amount, currency=data.currency, referral_code=data.referral_code)
+    await _on_order(conn, event, data, referral_code=data.referral_code, paid_net=data.net_amount)
 
 
 async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
-    await store.lock_friend(conn, data.shop, data.customer_id)
-    await attribution.on_delivered(conn, data.shop, friend_id=data.customer_id, order_id=data.order_id)
+    await _on_order(conn, event, data, delivered=True)
 
 
 async def on_order_refunded(conn: asyncpg.Connection, event: Envelope, data: OrderRefunded) -> None:
-    await store.lock_friend(conn, data.shop, data.customer_id)
-    await attribution.on_refund_or_cancel(conn, data.shop, friend_id=data.customer_id, order_id=data.order_id,
-                                          remaining_net=None if data.fully_refunded else data.net_amount)
+    await _on_order(conn, event, data, refunded_net=data.net_amount, fully_refunded=data.fully_refunded)
 
 
 async def on_order_cancelled(conn: asyncpg.Connection, event: Envelope, data: OrderCancelled) -> None:
-    await store.lock_friend(conn, data.shop, data.customer_id)
-    await attribution.on_refund_or_cancel(conn, data.shop, friend_id=data.customer_id, order_id=data.order_id,
-                                          remaining_net=None)
+    await _on_order(conn, event, data, cancelled=True)
 
 
 async def on_customer_erased(conn: asyncpg.Connection, event: Envelope, data: CustomerErased) -> None:

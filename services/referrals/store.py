@@ -71,56 +71,67 @@ async def lock_friend(conn: asyncpg.Connection, shop: str, customer_id: str) -> 
     )
 
 
-async def remember_delivery(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str) -> None:
-    await conn.execute(
-        """UPDATE customer_facts SET delivered_order_ids = array_append(delivered_order_ids, $3)
-           WHERE shop_id = $1 AND customer_id = $2 AND NOT ($3 = ANY(delivered_order_ids))""",
-        shop, customer_id, order_id,
-    )
-
-
-async def delivered_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> list[str]:
-    return list(await conn.fetchval(
-        "SELECT delivered_order_ids FROM customer_facts WHERE shop_id = $1 AND customer_id = $2",
-        shop, customer_id,
-    ) or [])
-
-
-async def remember_order(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str, *,
-                         address: str | None, payment: str | None, device: str | None) -> list[str]:
-    """Add an order's fingerprints to the customer's facts; return the orders seen before it."""
+async def remember_order(conn: asyncpg.Connection, shop: str, customer_id: str, *,
+                         address: str | None, payment: str | None, device: str | None) -> None:
+    """Add an order's fingerprints to the customer's facts (the fraud checks compare them)."""
     await conn.execute(
         "INSERT INTO customer_facts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         shop, customer_id,
     )
-    before = await conn.fetchval(
-        "SELECT order_ids FROM customer_facts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE",
-        shop, customer_id,
-    )
     await conn.execute(
         """UPDATE customer_facts SET
-               order_ids = CASE WHEN $3 = ANY(order_ids) THEN order_ids ELSE array_append(order_ids, $3) END,
-               address_hashes = CASE WHEN $4::text IS NULL OR $4::text = ANY(address_hashes) THEN address_hashes
-                                     ELSE array_append(address_hashes, $4::text) END,
-               payment_fingerprints = CASE WHEN $5::text IS NULL OR $5::text = ANY(payment_fingerprints)
+               address_hashes = CASE WHEN $3::text IS NULL OR $3::text = ANY(address_hashes) THEN address_hashes
+                                     ELSE array_append(address_hashes, $3::text) END,
+               payment_fingerprints = CASE WHEN $4::text IS NULL OR $4::text = ANY(payment_fingerprints)
                                            THEN payment_fingerprints
-                                           ELSE array_append(payment_fingerprints, $5::text) END,
-               device_ids = CASE WHEN $6::text IS NULL OR $6::text = ANY(device_ids) THEN device_ids
-                                 ELSE array_append(device_ids, $6::text) END
+                                           ELSE array_append(payment_fingerprints, $4::text) END,
+               device_ids = CASE WHEN $5::text IS NULL OR $5::text = ANY(device_ids) THEN device_ids
+                                 ELSE array_append(device_ids, $5::text) END
            WHERE shop_id = $1 AND customer_id = $2""",
-        shop, customer_id, order_id, address, payment, device,
+        shop, customer_id, address, payment, device,
     )
-    return [o for o in before if o != order_id]
 
 
-async def person(conn: asyncpg.Connection, shop: str, customer_id: str) -> tuple[Person, list[str]]:
+async def remember_order_fact(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str, *,
+                              seen_at: datetime, currency: str, paid_net: Decimal | None = None,
+                              delivered: bool = False, cancelled: bool = False,
+                              refunded_net: Decimal | None = None, fully_refunded: bool = False) -> None:
+    """Merge what one event says of an order into its facts. Facts only accumulate (a replayed or
+    late event changes nothing it should not), so they come out the same in any arrival order."""
+    await conn.execute(
+        """INSERT INTO friend_orders (shop_id, customer_id, order_id, first_seen, currency, paid_net, delivered,
+                                      cancelled, refunded_net, fully_refunded)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (shop_id, customer_id, order_id) DO UPDATE SET
+               first_seen = LEAST(friend_orders.first_seen, EXCLUDED.first_seen),
+               currency = COALESCE(friend_orders.currency, EXCLUDED.currency),
+               paid_net = COALESCE(friend_orders.paid_net, EXCLUDED.paid_net),
+               delivered = friend_orders.delivered OR EXCLUDED.delivered,
+               cancelled = friend_orders.cancelled OR EXCLUDED.cancelled,
+               refunded_net = LEAST(friend_orders.refunded_net, EXCLUDED.refunded_net),
+               fully_refunded = friend_orders.fully_refunded OR EXCLUDED.fully_refunded""",
+        shop, customer_id, order_id, seen_at, currency, paid_net, delivered, cancelled, refunded_net,
+        fully_refunded,
+    )
+
+
+async def friend_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> list[asyncpg.Record]:
+    """The customer's orders seen so far, the first seen first."""
+    return await conn.fetch(
+        """SELECT * FROM friend_orders WHERE shop_id = $1 AND customer_id = $2
+           ORDER BY first_seen, order_id""",
+        shop, customer_id,
+    )
+
+
+async def person(conn: asyncpg.Connection, shop: str, customer_id: str) -> Person:
     row = await conn.fetchrow(
         "SELECT * FROM customer_facts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id
     )
     if row is None:
-        return Person(customer_id), []
+        return Person(customer_id)
     return Person(customer_id, row["email_key"], frozenset(row["device_ids"]), frozenset(row["address_hashes"]),
-                  frozenset(row["payment_fingerprints"])), list(row["order_ids"])
+                  frozenset(row["payment_fingerprints"]))
 
 
 async def referrer_by_code(conn: asyncpg.Connection | asyncpg.Pool, shop: str, code: str) -> asyncpg.Record | None:
@@ -174,14 +185,15 @@ async def signups_last_hour(conn: asyncpg.Connection, shop: str, referrer_id: st
 
 
 async def create(conn: asyncpg.Connection, shop: str, *, referrer_id: str, friend_id: str, code: str,
-                 order_id: str | None, rejection: str | None) -> asyncpg.Record | None:
+                 started_at: datetime, order_id: str | None, rejection: str | None) -> asyncpg.Record | None:
     row = await conn.fetchrow(
         """INSERT INTO referrals (shop_id, referrer_id, friend_id, code, order_id, status, rejection_reason,
-                                  decided_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7::text IS NULL THEN NULL ELSE now() END)
+                                  decided_at, started_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7::text IS NULL THEN NULL ELSE now() END, $8)
            ON CONFLICT (shop_id, friend_id) DO NOTHING
            RETURNING *""",
         shop, referrer_id, friend_id, code, order_id, "REJECTED" if rejection else "PENDING", rejection,
+        started_at,
     )
     if row is None:
         return None
@@ -211,8 +223,12 @@ async def reject(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reaso
 
 
 async def set_order(conn: asyncpg.Connection, shop: str, referral_id, order_id: str) -> None:
-    await conn.execute("UPDATE referrals SET order_id = $3 WHERE shop_id = $1 AND id = $2",
-                       shop, referral_id, order_id)
+    """Follow this order from now on; what was noted of another order (payment, window) is dropped."""
+    await conn.execute(
+        """UPDATE referrals SET order_id = $3, order_paid = false, order_net = NULL, currency = NULL,
+               convert_due = NULL
+           WHERE shop_id = $1 AND id = $2""",
+        shop, referral_id, order_id)
 
 
 async def mark_paid(conn: asyncpg.Connection, shop: str, referral_id, net: Decimal, currency: str) -> None:
@@ -360,6 +376,7 @@ async def erase(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
     """GDPR: drop what identifies the person (name, mailbox key, fingerprints, offer code); the
     referral rows stay as anonymous counts behind the referrer's stats."""
     await conn.execute("DELETE FROM customer_facts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
+    await conn.execute("DELETE FROM friend_orders WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
     await conn.execute("UPDATE referral_codes SET first_name = NULL WHERE shop_id = $1 AND customer_id = $2",
                        shop, customer_id)
     await conn.execute("DELETE FROM friend_offers WHERE shop_id = $1 AND friend_id = $2", shop, customer_id)
