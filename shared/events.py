@@ -204,6 +204,9 @@ class PointsEarned(EventData):
     reason: str
     source_id: str
     pending: bool = False  # True: earned but still inside the return window
+    # What earned them: purchase | review | referral | signup | birthday | challenge | adjustment |
+    # other. Flows tell them apart by it (a referral reward has a mail of its own).
+    origin: str = "other"
 
 
 @event("points.reversed")
@@ -273,6 +276,7 @@ class CreditGranted(EventData):
     balance: Decimal
     reason: str  # e.g. "review", "referral"
     source_id: str
+    origin: str = "other"  # what granted it, as PointsEarned.origin
 
 
 @event("credit.spent")

@@ -20,6 +20,16 @@ REASON_MAX = 500
 AVAILABLE, PENDING = "available", "pending"
 
 
+# Every entry's idempotency key starts with what gave rise to it (order:…, review:…, credit:referral:…).
+ORIGINS = {"order": "purchase", "review": "review", "referral": "referral", "signup": "signup",
+           "birthday": "birthday", "challenge": "challenge", "adjust": "adjustment"}
+
+
+def origin(idempotency_key: str) -> str:
+    """What earned or granted an entry, for the events that announce it (PointsEarned.origin)."""
+    return ORIGINS.get(idempotency_key.removeprefix("credit:").split(":", 1)[0], "other")
+
+
 @dataclass(frozen=True)
 class Entry:
     customer_id: str

@@ -130,7 +130,7 @@ async def post(conn: asyncpg.Connection, shop: str, entry: Entry, *, announce: b
         await outbox.add(conn, events.PointsEarned(
             shop=shop, customer_id=entry.customer_id, points=entry.delta, balance=acct["balance"],
             reason=entry.reason, source_id=entry.source_event_id or entry.idempotency_key,
-            pending=entry.bucket == ledger.PENDING,
+            pending=entry.bucket == ledger.PENDING, origin=ledger.origin(entry.idempotency_key),
         ), source=SOURCE)
     return acct, True
 
@@ -591,7 +591,8 @@ async def post_credit(conn: asyncpg.Connection, shop: str, entry: wallet.CreditE
     if entry.amount > 0:
         await outbox.add(conn, events.CreditGranted(
             shop=shop, customer_id=entry.customer_id, amount=entry.amount, currency=entry.currency,
-            balance=acct["balance"], reason=entry.reason, source_id=source_id), source=SOURCE)
+            balance=acct["balance"], reason=entry.reason, source_id=source_id,
+            origin=ledger.origin(entry.idempotency_key)), source=SOURCE)
     else:
         await outbox.add(conn, events.CreditSpent(
             shop=shop, customer_id=entry.customer_id, amount=-entry.amount, currency=entry.currency,
@@ -703,6 +704,7 @@ async def bulk_adjust(conn: asyncpg.Connection, shop: str, entries: list[Entry |
         if e.delta > 0:
             await outbox.add(conn, events.PointsEarned(
                 shop=shop, customer_id=e.customer_id, points=e.delta, balance=balances[e.customer_id],
-                reason=e.reason, source_id=e.idempotency_key), source=SOURCE)
+                reason=e.reason, source_id=e.idempotency_key, origin=ledger.origin(e.idempotency_key)),
+                source=SOURCE)
     errors.sort(key=lambda x: x[0])
     return len(accepted), skipped, errors

@@ -46,8 +46,7 @@ async def test_each_event_becomes_its_message_with_the_real_values(gql, flow, ma
     await publish(make(shop, customer_id))
 
     async def the_mail() -> list[dict]:
-        # Other flows may write to the same person about the same event (a converted referral also
-        # grants store credit, whose mail can arrive first): look for this flow's subject.
+        # Look for this flow's subject: other mails to the same person may come first.
         return [m for m in await mails(f"{customer_id}@example.com") if m["subject"] == subject]
 
     got = await eventually(the_mail, what=f"the {flow} mail")
@@ -124,3 +123,35 @@ async def _segment(shop: str, customer_id: str, segment: str) -> None:
     event_id = await publish(events.CustomerSegmentChanged(shop=shop, customer_id=customer_id, from_segment="NEW",
                                                            to_segment=segment))
     await eventually(lambda: handled(event_id), what=f"the change to {segment}")
+
+
+@pytest.mark.parametrize("kind", ["credit", "points"])
+async def test_a_referral_reward_is_announced_once(gql, kind):
+    """The points service books a converted referral's reward as credit or points, and that grant is
+    an event the credit and balance flows listen to as well: the referrer still gets one mail."""
+    shop, admin = new_shop()
+    customer_id = await add_customer(gql, admin, locale="de", firstName="Jonas")
+    await publish(events.ReferralConverted(
+        shop=shop, referral_id=unique("r"), referrer_id=customer_id, friend_id=unique("c"), order_id=unique("o"),
+        reward_kind=kind, reward_amount=Decimal("20") if kind == "credit" else None,
+        reward_points=2000 if kind == "points" else None, currency="EUR"))
+    grant = "credit.granted" if kind == "credit" else "points.earned"
+
+    async def granted():
+        conn = await db("points")
+        try:
+            return await conn.fetchrow(
+                """SELECT envelope->>'id' AS event_id, envelope->'data'->>'origin' AS origin FROM outbox
+                   WHERE shop_id = $1 AND type = $2 AND envelope->'data'->>'customer_id' = $3""",
+                shop, grant, customer_id)
+        finally:
+            await conn.close()
+
+    row = await eventually(granted, what=f"the reward's {grant}")
+    assert row["origin"] == "referral"
+    await eventually(lambda: handled(row["event_id"]), what=f"notifications handling {grant}")
+    async def sent():
+        return having(await log(gql, admin, customer_id), flow="referral_reward", status="SENT")
+
+    await eventually(sent, what="the referral mail sent")
+    assert [(n["flow"], n["status"]) for n in await log(gql, admin, customer_id)] == [("referral_reward", "SENT")]

@@ -38,6 +38,14 @@ def test_conditions_select_the_events_a_flow_is_for():
     assert not tier_up.applies_to({"direction": "down", "reason": "override_started"})
     earned = flows.BY_KEY["points_earned"]
     assert earned.applies_to({"pending": False}) and not earned.applies_to({"pending": True})
+    # A referral reward is announced by referral_reward alone, in points or in credit; events from
+    # before `origin` existed still send their mail.
+    credit = flows.BY_KEY["credit"]
+    for origin in ("review", "adjustment", "challenge", "other"):
+        assert earned.applies_to({"pending": False, "origin": origin}) and credit.applies_to({"origin": origin})
+    assert not earned.applies_to({"pending": False, "origin": "referral"})
+    assert not credit.applies_to({"origin": "referral"})
+    assert earned.applies_to({"pending": False}) and credit.applies_to({})
     assert flows.Condition("x", "in", ["a", "b"]).holds({"x": "b"})
     assert flows.Condition("x", "ne", 1).holds({"x": 2})
 
