@@ -48,11 +48,11 @@ class RfmScore:
     computed_at: datetime
 
     @classmethod
-    def of(cls, row: asyncpg.Record) -> RfmScore | None:
-        if row["rfm_at"] is None:
+    def of(cls, row: asyncpg.Record | None) -> RfmScore | None:
+        if row is None:
             return None
-        return cls(recency=row["rfm_recency"], frequency=row["rfm_frequency"], monetary=row["rfm_monetary"],
-                   computed_at=row["rfm_at"])
+        return cls(recency=row["recency"], frequency=row["frequency"], monetary=row["monetary"],
+                   computed_at=row["computed_at"])
 
 
 @strawberry.type(description="Counting orders (PAID, SHIPPED, DELIVERED) at their net amount.")

@@ -85,9 +85,11 @@ class Customer:
         return insights.Segment(self.row["segment"] if self.row is not None else "PROSPECT")
 
     @strawberry.field(description="RFM scores from the last daily pass; null outside the active base.")
-    def rfm(self, info: Info) -> insights.RfmScore | None:
-        customer_ctx(info, self.id)
-        return insights.RfmScore.of(self.row) if self.row is not None else None
+    async def rfm(self, info: Info) -> insights.RfmScore | None:
+        c = customer_ctx(info, self.id)
+        if self.row is None:
+            return None
+        return insights.RfmScore.of(await store.rfm_score(c.pool, c.shop, self.id))
 
     @strawberry.field(description="Order statistics and the engagement score; null for an unknown customer.")
     async def stats(self, info: Info) -> insights.CustomerStats | None:

@@ -556,6 +556,10 @@ async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None
     return changed
 
 
+# Where the scores were kept before 0013. Nobody reads them since; the previous version writes
+# them during a rollout, and they go with the contract release (docs/operations.md).
+_OLD_RFM_COLUMNS = ("rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_at")
+
 # A daily-pass statement over a whole shop: RFM over the active base of a 1M-customer shop takes
 # ~30 s on 2 cores, past the pool's 30 s command timeout.
 WHOLE_SHOP_TIMEOUT = 600
@@ -564,8 +568,9 @@ WHOLE_SHOP_TIMEOUT = 600
 async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime) -> None:
     """RFM scores 1-5 by quintile of rank in the active base (a counting order in the window).
     Ties share the lower score; customers outside the active base have no score. One statement
-    writes each scored customer once and clears only those who left the base (clearing everyone
-    first wrote the whole base twice: 51 s at 1M customers)."""
+    writes the scores that changed and deletes those of customers who left the base, in
+    rfm_scores, which nothing else locks (migration 0013): customers' rows, which every order
+    transition locks, are not touched."""
     await conn.execute(
         f"""WITH base AS (
                 SELECT customer_id, max(placed_at) AS last_at, count(*) AS n, sum({_NET}) AS spent
@@ -579,16 +584,31 @@ async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime) -> Non
                        1 + floor(5 * (rank() OVER (ORDER BY n) - 1)::numeric / count(*) OVER ()) AS f,
                        1 + floor(5 * (rank() OVER (ORDER BY spent) - 1)::numeric / count(*) OVER ()) AS m
                 FROM base),
-            wanted AS (
-                SELECT s.customer_id AS id, s.r, s.f, s.m FROM scored s
-                UNION ALL
-                SELECT c.id, NULL, NULL, NULL FROM customers c
-                WHERE c.shop_id = $1 AND c.rfm_at IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM scored s WHERE s.customer_id = c.id))
-            UPDATE customers c SET rfm_recency = w.r, rfm_frequency = w.f, rfm_monetary = w.m,
-                   rfm_at = CASE WHEN w.r IS NULL THEN NULL ELSE $2::timestamptz END
-            FROM wanted w WHERE c.shop_id = $1 AND c.id = w.id""",
+            written AS (
+                INSERT INTO rfm_scores AS s (shop_id, customer_id, recency, frequency, monetary)
+                SELECT $1, customer_id, r, f, m FROM scored
+                ON CONFLICT (shop_id, customer_id) DO UPDATE
+                    SET recency = EXCLUDED.recency, frequency = EXCLUDED.frequency, monetary = EXCLUDED.monetary
+                    WHERE (s.recency, s.frequency, s.monetary)
+                          IS DISTINCT FROM (EXCLUDED.recency, EXCLUDED.frequency, EXCLUDED.monetary))
+            DELETE FROM rfm_scores s
+            WHERE s.shop_id = $1 AND NOT EXISTS (SELECT 1 FROM scored WHERE scored.customer_id = s.customer_id)""",
         shop, now, now - ACTIVE_WINDOW, timeout=WHOLE_SHOP_TIMEOUT,
+    )
+    await conn.execute(
+        """INSERT INTO rfm_runs (shop_id, computed_at) VALUES ($1, $2)
+           ON CONFLICT (shop_id) DO UPDATE SET computed_at = EXCLUDED.computed_at""",
+        shop, now,
+    )
+
+
+async def rfm_score(conn: asyncpg.Connection | asyncpg.Pool, shop: str, customer_id: str) -> asyncpg.Record | None:
+    """The customer's scores from the last daily pass, with its time; None outside the active base."""
+    return await conn.fetchrow(
+        """SELECT s.recency, s.frequency, s.monetary, r.computed_at
+           FROM rfm_scores s JOIN rfm_runs r ON r.shop_id = s.shop_id
+           WHERE s.shop_id = $1 AND s.customer_id = $2""",
+        shop, customer_id,
     )
 
 
@@ -859,6 +879,7 @@ async def export_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> di
                WHERE shop_id = $1 AND customer_id = $2 ORDER BY at, id""",
             shop, customer_id,
         )
+        rfm = await rfm_score(conn, shop, customer_id)
 
     def plain(record: asyncpg.Record, drop: tuple[str, ...] = ("shop_id",)) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -873,7 +894,8 @@ async def export_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> di
     for line in lines:
         by_order.setdefault(line["order_id"], []).append(plain(line, ("order_id",)))
     return {
-        "profile": plain(profile),
+        "profile": plain(profile, ("shop_id", *_OLD_RFM_COLUMNS)),
+        "rfm": plain(rfm) if rfm is not None else None,
         "orders": [{**plain(o), "lines": by_order.get(o["id"], [])} for o in orders],
         "engagement": [plain(e) for e in engagement],
     }

@@ -199,7 +199,7 @@ async def test_the_daily_job_moves_stale_segments_and_schedules_the_next_day(gql
             """SELECT envelope->'data'->>'from_segment' FROM outbox WHERE shop_id = $1
                  AND type = 'customer.segment_changed' ORDER BY seq DESC LIMIT 1""", shop)
         assert moved == "NEW"
-        assert await conn.fetchval("SELECT rfm_recency FROM customers WHERE shop_id = $1 AND id = $2",
+        assert await conn.fetchval("SELECT recency FROM rfm_scores WHERE shop_id = $1 AND customer_id = $2",
                                    shop, lapsed) == 1  # the only one in the active base
         next_day = await conn.fetch(
             """SELECT due_at FROM scheduled_jobs WHERE shop_id = $1 AND kind = 'customers.daily'

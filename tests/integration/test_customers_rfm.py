@@ -33,8 +33,7 @@ async def test_scores_follow_the_active_base_and_leave_with_it(settings):
                     await store.update_order_status(pool, SHOP, oid, "PAID", None)
             async with pool.acquire() as conn:
                 await store.refresh_rfm(conn, SHOP, NOW)
-            scores = {r["id"]: (r["rfm_recency"], r["rfm_frequency"], r["rfm_monetary"], r["rfm_at"])
-                      for r in await pool.fetch("SELECT * FROM customers WHERE shop_id = $1", SHOP)}
+            scores = await _scores(pool)
             assert [scores[f"c{i}"][0] for i in range(10)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
             assert [scores[f"c{i}"][2] for i in range(10)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
             assert [scores[f"c{i}"][1] for i in range(10)] == [1, 1, 1, 2, 2, 2, 4, 4, 4, 5]  # ties: the lower rank
@@ -43,11 +42,45 @@ async def test_scores_follow_the_active_base_and_leave_with_it(settings):
             later = NOW + timedelta(days=140)  # c0-c2 last bought more than 365 days before: out of the base
             async with pool.acquire() as conn:
                 await store.refresh_rfm(conn, SHOP, later)
-            rows = {r["id"]: r for r in await pool.fetch("SELECT * FROM customers WHERE shop_id = $1", SHOP)}
+            scores = await _scores(pool)
             for i in range(3):
-                assert (rows[f"c{i}"]["rfm_recency"], rows[f"c{i}"]["rfm_at"]) == (None, None)
-            assert [rows[f"c{i}"]["rfm_recency"] for i in range(3, 10)] == [1, 1, 2, 3, 3, 4, 5]
-            assert {rows[f"c{i}"]["rfm_at"] for i in range(3, 10)} == {later}
+                assert scores[f"c{i}"] is None
+            assert [scores[f"c{i}"][0] for i in range(3, 10)] == [1, 1, 2, 3, 3, 4, 5]
+            assert {scores[f"c{i}"][3] for i in range(3, 10)} == {later}
+            assert await pool.fetchval("SELECT count(*) FROM rfm_scores WHERE shop_id = $1", SHOP) == 7
+        finally:
+            await pool.close()
+
+
+async def _scores(pool) -> dict[str, tuple | None]:
+    """What the Customer.rfm field reads, for every customer of the shop."""
+    out = {}
+    for c in await pool.fetch("SELECT id FROM customers WHERE shop_id = $1", SHOP):
+        row = await store.rfm_score(pool, SHOP, c["id"])
+        out[c["id"]] = None if row is None else (row["recency"], row["frequency"], row["monetary"],
+                                                 row["computed_at"])
+    return out
+
+
+async def test_scoring_never_makes_an_order_wait(settings):
+    """The scoring statement runs ~30 s on a 1M-customer shop. While it is uncommitted, a scored
+    customer's order moves on at once: the scores live apart from the customer rows that order
+    transitions lock."""
+    async with throwaway_database(settings, "customers") as dsn:
+        pool = await create_pool(dsn, max_size=3)
+        try:
+            await pool.execute("INSERT INTO customers (shop_id, id, email) VALUES ($1, 'c1', 'x')", SHOP)
+            for oid in ("o1", "o2"):
+                await store.record_order(pool, SHOP, new_order(
+                    id=oid, customer_id="c1", currency="EUR", lines=[("p", 1, "20.00")], discount_total=None,
+                    shipping_total=None, tax_total=None, total="20.00", placed_at=NOW - timedelta(days=3)))
+            await store.update_order_status(pool, SHOP, "o1", "PAID", None)
+            async with pool.acquire() as scoring, scoring.transaction():
+                await store.refresh_rfm(scoring, SHOP, NOW)
+                async with pool.acquire() as other, other.transaction():
+                    await other.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail the test
+                    await store.change_order_status(other, SHOP, "o2", "PAID", None)
+            assert (await store.rfm_score(pool, SHOP, "c1"))["recency"] == 1
         finally:
             await pool.close()
 
@@ -82,8 +115,9 @@ async def test_the_daily_pass_runs_in_batches_each_its_own_job(settings):
                     id=row["id"], shop=SHOP, kind=row["kind"], dedup_key=row["dedup_key"], due_at=row["due_at"],
                     payload=row["payload"], attempts=0, final_attempt=False)
             assert ran == [None, "c2", "c5"]
-            rows = await pool.fetch("SELECT segment, rfm_recency FROM customers WHERE shop_id = $1", SHOP)
-            assert {r["segment"] for r in rows} == {"AT_RISK"} and all(r["rfm_recency"] for r in rows)
+            rows = await pool.fetch("SELECT segment FROM customers WHERE shop_id = $1", SHOP)
+            assert {r["segment"] for r in rows} == {"AT_RISK"}
+            assert all(s is not None for s in (await _scores(pool)).values())
             next_day = await pool.fetch("SELECT dedup_key FROM scheduled_jobs WHERE shop_id = $1 AND status = "
                                         "'pending' AND dedup_key NOT LIKE '%>%'", SHOP)
             assert len(next_day) == 1
