@@ -438,9 +438,10 @@ async def rebuild_order_chains(conn: asyncpg.Connection, shop: str) -> None:
     await conn.execute(_CHAIN_UPKEEP.format(customers="true"), shop)
 
 
-def _facts_query(batch: int | None) -> str:
-    """Facts of one customer (batch None, $7 = the id), or of `batch` customers after $7 by id."""
-    where = f"c.id > $7 ORDER BY c.id LIMIT {int(batch)}" if batch else "c.id = $7"
+def _facts_query(batch: bool) -> str:
+    """Facts of one customer ($7 = the id), or of the customers with ids in ($7, $8]. (A range
+    scan: `id = ANY(2,000 ids)` took 2-4 times as long on the 1M-customer bench shop.)"""
+    where = "c.id > $7 AND c.id <= $8 ORDER BY c.id" if batch else "c.id = $7"
     return f"""
         SELECT c.id, c.segment, c.engagement_score, c.orders_count, c.total_spent, c.first_order_at,
                c.last_order_at,
@@ -465,9 +466,9 @@ def _facts_query(batch: int | None) -> str:
         WHERE c.shop_id = $1 AND c.erased_at IS NULL AND {where}"""
 
 
-def _facts_args(shop: str, rules: SegmentRules, now: datetime, key: str) -> list[Any]:
+def _facts_args(shop: str, rules: SegmentRules, now: datetime, *key: str) -> list[Any]:
     return [shop, now, now - timedelta(days=rules.regular_days), now - timedelta(days=rules.vip_email_days),
-            now - timedelta(days=rules.email_days), now - timedelta(days=rules.visit_days), key]
+            now - timedelta(days=rules.email_days), now - timedelta(days=rules.visit_days), *key]
 
 
 def _facts(row: asyncpg.Record) -> Facts:
@@ -515,7 +516,7 @@ async def refresh_customer(conn: asyncpg.Connection, shop: str, customer_id: str
     now = now or datetime.now(UTC)
     await _summarise_orders(conn, shop, customer_id)
     rules = await rules_for(conn, shop)
-    row = await conn.fetchrow(_facts_query(None), *_facts_args(shop, rules, now, customer_id))
+    row = await conn.fetchrow(_facts_query(False), *_facts_args(shop, rules, now, customer_id))
     if row is not None:
         await _apply_segments(conn, shop, [row], rules, now)
 
@@ -527,11 +528,22 @@ async def refresh_segments_batch(conn: asyncpg.Connection, shop: str, now: datet
                                  size: int = DAILY_BATCH) -> tuple[str | None, int]:
     """One batch of the daily segment pass, in the caller's transaction: segments move with time
     alone (NEW ages, AT_RISK after quiet days). Takes the `size` customers after `after` by id;
-    returns the last id when more may follow (else None) and how many customers changed."""
+    returns the last id when more may follow (else None) and how many customers changed.
+
+    The batch's customers are locked before their facts are read, as an order transition locks its
+    customer before it moves the segment: facts read first could be overtaken by a transition
+    committing meanwhile, and the batch would then write (and announce) a segment from before it."""
     rules = await rules_for(conn, shop)
-    rows = await conn.fetch(_facts_query(size), *_facts_args(shop, rules, now, after))
+    ids = [r["id"] for r in await conn.fetch(
+        """SELECT id FROM customers WHERE shop_id = $1 AND erased_at IS NULL AND id > $2
+           ORDER BY id LIMIT $3 FOR UPDATE""", shop, after, size)]
+    if not ids:
+        return None, 0
+    locked = set(ids)  # a customer added inside the range since is not locked: the next pass has them
+    rows = [r for r in await conn.fetch(_facts_query(True), *_facts_args(shop, rules, now, after, ids[-1]))
+            if r["id"] in locked]
     changed = await _apply_segments(conn, shop, rows, rules, now)
-    return (rows[-1]["id"] if len(rows) == size else None), changed
+    return (ids[-1] if len(ids) == size else None), changed
 
 
 async def finish_daily_pass(conn: asyncpg.Connection, shop: str, now: datetime) -> None:
@@ -540,19 +552,22 @@ async def finish_daily_pass(conn: asyncpg.Connection, shop: str, now: datetime) 
     await fold_counters(conn, shop)
 
 
-async def refresh_shop(conn: asyncpg.Connection, shop: str, now: datetime | None = None) -> int:
-    """The whole daily pass in the caller's transaction (refreshSegments); the scheduled pass runs
-    the same batches in transactions of their own (jobs.daily_pass). Returns how many customers
-    changed segment or score."""
+async def refresh_shop(pool: asyncpg.Pool, shop: str, now: datetime | None = None) -> int:
+    """The whole daily pass now (refreshSegments): the batches of the scheduled pass
+    (jobs.daily_pass), each committing on its own as there, so a large shop's run never holds the
+    customers it moved until the end. Returns how many customers changed segment or engagement
+    score."""
     now = now or datetime.now(UTC)
     changed, last = 0, ""
     while True:
-        more, moved = await refresh_segments_batch(conn, shop, now, last)
+        async with pool.acquire() as conn, conn.transaction():
+            more, moved = await refresh_segments_batch(conn, shop, now, last)
         changed += moved
         if more is None:
             break
         last = more
-    await finish_daily_pass(conn, shop, now)
+    async with pool.acquire() as conn, conn.transaction():
+        await finish_daily_pass(conn, shop, now)
     return changed
 
 

@@ -4,6 +4,7 @@ of its own."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from services.customers import store
@@ -125,5 +126,44 @@ async def test_the_daily_pass_runs_in_batches_each_its_own_job(settings):
                                         "'customer.segment_changed' AND envelope->'data'->>'from_segment' = 'NEW'",
                                         SHOP)
             assert moved == 7  # each customer announced once, by the batch that moved them
+        finally:
+            await pool.close()
+
+
+async def test_a_batch_never_writes_a_segment_from_before_an_order_in_flight(settings):
+    """c1 last bought 100 days ago, so the daily pass would make them AT_RISK; but a payment of a
+    new order is in flight when the batch starts. The batch waits for it and sees the new order,
+    instead of reading the old facts and writing AT_RISK over what the payment set."""
+    now = datetime.now(UTC)
+    async with throwaway_database(settings, "customers") as dsn:
+        pool = await create_pool(dsn, max_size=3)
+        try:
+            await pool.execute("INSERT INTO customers (shop_id, id, email) VALUES ($1, 'c1', 'x')", SHOP)
+            for oid, days in (("o1", 100), ("o2", 0)):
+                await store.record_order(pool, SHOP, new_order(
+                    id=oid, customer_id="c1", currency="EUR", lines=[("p", 1, "20.00")], discount_total=None,
+                    shipping_total=None, tax_total=None, total="20.00", placed_at=now - timedelta(days=days)))
+            await store.update_order_status(pool, SHOP, "o1", "PAID", None, now - timedelta(days=100))
+            await pool.execute("UPDATE customers SET segment = 'NEW' WHERE shop_id = $1", SHOP)  # a day ago's
+            before = await pool.fetchval("SELECT max(seq) FROM outbox")
+            async with pool.acquire() as paying:
+                payment = paying.transaction()
+                await payment.start()
+                await store.change_order_status(paying, SHOP, "o2", "PAID", None)
+
+                async def batch():
+                    async with pool.acquire() as conn, conn.transaction():
+                        return await store.refresh_segments_batch(conn, SHOP, now + timedelta(seconds=1), "", 10)
+
+                running = asyncio.create_task(batch())
+                await asyncio.sleep(0.5)
+                await payment.commit()
+                await running
+            assert await pool.fetchval("SELECT segment FROM customers WHERE shop_id = $1", SHOP) != "AT_RISK"
+            announced = await pool.fetch(
+                """SELECT envelope->'data'->>'from_segment' AS f, envelope->'data'->>'to_segment' AS t FROM outbox
+                   WHERE shop_id = $1 AND type = 'customer.segment_changed' AND seq > $2 ORDER BY seq""",
+                SHOP, before)
+            assert [(a["f"], a["t"]) for a in announced] == [("NEW", "REGULAR")]  # by the payment alone
         finally:
             await pool.close()
