@@ -501,11 +501,11 @@ async def _apply_segments(conn: asyncpg.Connection, shop: str, rows: list[asyncp
         shop, now, [m[0] for m in moved], [m[1] for m in moved], [m[2] for m in moved],
     )
     before = {row["id"]: row["segment"] for row in rows}
-    for customer_id, new_segment, _ in moved:
-        if new_segment != before[customer_id]:
-            await outbox.add(conn, events.CustomerSegmentChanged(
-                shop=shop, customer_id=customer_id, from_segment=before[customer_id], to_segment=new_segment,
-            ), source=SOURCE)
+    await outbox.add_many(conn, [
+        events.CustomerSegmentChanged(shop=shop, customer_id=customer_id, from_segment=before[customer_id],
+                                      to_segment=new_segment)
+        for customer_id, new_segment, _ in moved if new_segment != before[customer_id]
+    ], source=SOURCE)
     return len(moved)
 
 

@@ -700,11 +700,10 @@ async def bulk_adjust(conn: asyncpg.Connection, shop: str, entries: list[Entry |
            FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS t(c, b, l)
            WHERE a.shop_id = $1 AND a.customer_id = t.c""",
         shop, list(sums), [v[0] for v in sums.values()], [v[1] for v in sums.values()])
-    for e in accepted:
-        if e.delta > 0:
-            await outbox.add(conn, events.PointsEarned(
-                shop=shop, customer_id=e.customer_id, points=e.delta, balance=balances[e.customer_id],
-                reason=e.reason, source_id=e.idempotency_key, origin=ledger.origin(e.idempotency_key)),
-                source=SOURCE)
+    await outbox.add_many(conn, [
+        events.PointsEarned(shop=shop, customer_id=e.customer_id, points=e.delta, balance=balances[e.customer_id],
+                            reason=e.reason, source_id=e.idempotency_key, origin=ledger.origin(e.idempotency_key))
+        for e in accepted if e.delta > 0
+    ], source=SOURCE)
     errors.sort(key=lambda x: x[0])
     return len(accepted), skipped, errors

@@ -86,6 +86,30 @@ async def test_outbox_publishes_committed_events_only(settings, pool, scratch_ds
         await bus.close()
 
 
+async def test_a_batch_of_events_is_recorded_in_order_and_each_published_once(settings, pool, scratch_dsn, names):
+    """outbox.add_many, for jobs announcing thousands of changes: one statement, the same rows as
+    `add` would write, in order; nothing for an empty batch."""
+    bus = await start(settings, pool, names, {"points.earned": record})
+    relay = Relay(pool, bus, scratch_dsn, poll_seconds=0.2)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            assert await outbox.add_many(conn, [], source="test") == []
+            batch = await outbox.add_many(conn, [earned(f"many-{i}") for i in range(50)], source="test")
+            stored = await conn.fetch("SELECT id::text, envelope FROM outbox WHERE id = ANY($1::uuid[]) ORDER BY seq",
+                                      [uuid.UUID(e.id) for e in batch])
+        assert [r["id"] for r in stored] == [e.id for e in batch]
+        assert [r["envelope"]["data"]["customer_id"] for r in stored] == [f"many-{i}" for i in range(50)]
+        relay.start()
+
+        async def applied():
+            return await pool.fetchval("SELECT count(*) FROM effects WHERE event_id = ANY($1::text[])",
+                                       [e.id for e in batch]) == 50
+        await eventually(applied, what="all 50 events applied")
+    finally:
+        await relay.stop()
+        await bus.close()
+
+
 async def test_a_transient_failure_is_retried_with_backoff_then_succeeds(settings, pool, names):
     calls: Counter[str] = Counter()
 
