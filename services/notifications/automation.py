@@ -1,7 +1,10 @@
 """The flow engine: an event first cancels the waiting messages it makes obsolete, then plans the
-steps of every enabled flow it triggers. Runs inside the consumer's inbox transaction, so the
-plan and the record of the event commit together; the dedup key (flow, step, customer, source)
-makes a replay of the same fact under a new event id plan nothing twice."""
+steps of every enabled flow it triggers. Obsolete goes by when events happened, not when they were
+handled: a cancelling event cancels what older events planned, and an older event handled after it
+plans nothing for that flow (store.cancel_pending, store.cancelled_after). Runs inside the
+consumer's inbox transaction, so the plan and the record of the event commit together; the dedup
+key (flow, step, customer, source) makes a replay of the same fact under a new event id plan
+nothing twice."""
 
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ async def run(conn: asyncpg.Connection, shop: str, event_type: str, data: dict[s
             if not rule.cancels(data):
                 continue
             correlation = str(data[rule.match]) if rule.match else None
-            await store.cancel_pending(conn, shop, customer_id, flow.key, correlation, f"obsoleted by {event_type}")
+            await store.cancel_pending(conn, shop, customer_id, flow.key, correlation, f"obsoleted by {event_type}",
+                                       at)
     planned: list[str] = []
     for flow in flows.triggered_by(event_type, defined):
         if flow.enabled and flow.applies_to(data):
@@ -60,6 +64,9 @@ async def _plan(conn: asyncpg.Connection, shop: str, flow: flows.Flow, data: dic
             raise PoisonMessage(f"{flow.trigger} without {flow.customer_field}")
         if await store.is_erased(conn, shop, id_hash(customer_id)):
             return []
+        correlation = str(data[flow.correlation]) if flow.correlation else None
+        if await store.cancelled_after(conn, shop, customer_id, flow.key, correlation, at):
+            return []  # a newer event that makes this flow obsolete was handled first
         contact = await store.contact(conn, shop, customer_id)
         if contact is None:
             raise ContactNotYetKnown(customer_id)
@@ -78,7 +85,7 @@ async def _plan(conn: asyncpg.Connection, shop: str, flow: flows.Flow, data: dic
                 variables=variables.for_message(flow.trigger, data, links, step.variables),
                 due_at=at + step.delay, flow_key=flow.key, step_key=step.key,
                 correlation=str(data[flow.correlation]) if flow.correlation else None,
-                transactional=flow.transactional,
+                transactional=flow.transactional, triggered_at=at,
             )
             if delivery_id is not None:
                 planned.append(delivery_id)

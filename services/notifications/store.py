@@ -40,10 +40,11 @@ async def contact(conn: asyncpg.Connection, shop: str, customer_id: str, *, lock
 async def plan_delivery(conn: asyncpg.Connection, shop: str, *, customer_id: str, channel: str,
                         template: str, dedup_key: str, variables: dict[str, Any], due_at: datetime | None = None,
                         flow_key: str | None = None, step_key: str | None = None, correlation: str | None = None,
-                        transactional: bool = True) -> str | None:
-    """Log a message as SCHEDULED and queue its sending; None when it was planned before."""
+                        transactional: bool = True, triggered_at: datetime | None = None) -> str | None:
+    """Log a message as SCHEDULED and queue its sending; None when it was planned before.
+    `triggered_at` is the time of the event that planned it (see cancel_pending)."""
     delivery_id, due = await _insert_delivery(conn, shop, customer_id, channel, template, dedup_key, variables,
-                                              due_at, flow_key, step_key, correlation, transactional)
+                                              due_at, flow_key, step_key, correlation, transactional, triggered_at)
     if delivery_id is None:
         return None
     await schedule.schedule(conn, shop=shop, kind=SEND_JOB, dedup_key=delivery_id, due_at=due,
@@ -52,15 +53,15 @@ async def plan_delivery(conn: asyncpg.Connection, shop: str, *, customer_id: str
 
 
 async def _insert_delivery(conn, shop, customer_id, channel, template, dedup_key, variables, due_at, flow_key,
-                           step_key, correlation, transactional) -> tuple[str | None, datetime]:
+                           step_key, correlation, transactional, triggered_at) -> tuple[str | None, datetime]:
     row = await conn.fetchrow(
         """INSERT INTO deliveries (shop_id, customer_id, channel, template, dedup_key, variables, due_at,
-                                   flow_key, step_key, correlation, transactional)
-           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10, $11)
+                                   flow_key, step_key, correlation, transactional, triggered_at)
+           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10, $11, $12)
            ON CONFLICT (shop_id, dedup_key) DO NOTHING
            RETURNING id::text, due_at""",
         shop, customer_id, channel, template, dedup_key, variables, due_at, flow_key, step_key, correlation,
-        transactional,
+        transactional, triggered_at,
     )
     return (row["id"], row["due_at"]) if row else (None, datetime.now(UTC))
 
@@ -79,18 +80,41 @@ async def postpone(conn: asyncpg.Connection, shop: str, delivery_id: str, due_at
 
 
 async def cancel_pending(conn: asyncpg.Connection, shop: str, customer_id: str, flow_key: str,
-                         correlation: str | None, reason: str) -> list[str]:
-    """Cancel a flow's messages still waiting for a customer (optionally only one correlation)."""
+                         correlation: str | None, reason: str, at: datetime) -> list[str]:
+    """Cancel a flow's messages still waiting for a customer (optionally only one correlation)
+    that events older than `at` planned, and remember the cancellation for older events still to
+    come (cancelled_after)."""
     rows = await conn.fetch(
         """UPDATE deliveries SET status = 'CANCELLED', error = $5
            WHERE shop_id = $1 AND customer_id = $2 AND flow_key = $3 AND status = 'SCHEDULED'
              AND ($4::text IS NULL OR correlation = $4)
+             AND (triggered_at IS NULL OR triggered_at < $6)
            RETURNING id::text""",
-        shop, customer_id, flow_key, correlation, reason,
+        shop, customer_id, flow_key, correlation, reason, at,
+    )
+    await conn.execute(
+        """INSERT INTO flow_cancellations (shop_id, customer_id, flow_key, correlation, at)
+           VALUES ($1, $2, $3, coalesce($4, ''), $5)
+           ON CONFLICT (shop_id, customer_id, flow_key, correlation)
+           DO UPDATE SET at = greatest(flow_cancellations.at, EXCLUDED.at)""",
+        shop, customer_id, flow_key, correlation, at,
     )
     for row in rows:
         await schedule.cancel(conn, shop=shop, kind=SEND_JOB, dedup_key_prefix=row["id"])
     return [r["id"] for r in rows]
+
+
+async def cancelled_after(conn: asyncpg.Connection, shop: str, customer_id: str, flow_key: str,
+                          correlation: str | None, at: datetime) -> bool:
+    """Whether an event that happened after `at` already cancelled this flow for the customer (for
+    the whole flow, or for this correlation)."""
+    return bool(await conn.fetchval(
+        """SELECT true FROM flow_cancellations
+           WHERE shop_id = $1 AND customer_id = $2 AND flow_key = $3
+             AND correlation IN ('', coalesce($4, '')) AND at > $5
+           LIMIT 1""",
+        shop, customer_id, flow_key, correlation, at,
+    ))
 
 
 async def marketing_sent(conn: asyncpg.Connection, shop: str, customer_id: str) -> tuple[int, int]:
@@ -220,6 +244,7 @@ async def erase_customer(conn: asyncpg.Connection, shop: str, customer_id: str, 
            WHERE shop_id = $1 AND customer_id = $2""", shop, customer_id)
     await conn.execute("DELETE FROM contacts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
     await conn.execute("DELETE FROM orders WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
+    await conn.execute("DELETE FROM flow_cancellations WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
     await conn.execute("INSERT INTO erased_customers (shop_id, id_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                        shop, id_hash)
 

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifications import automation, consumers, store
+from services.notifications import automation, consumers, store, variables
 from shared import events
 from shared.db import create_pool
 from tests.integration.conftest import throwaway_database
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+LATER = AT + timedelta(minutes=5)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,9 @@ def credit(shop: str, customer_id: str, source_id: str) -> dict:
             "reason": "review", "source_id": source_id}
 
 
-async def run_once(pool, shop: str, event_type: str, data: dict) -> list[str]:
+async def run_once(pool, shop: str, event_type: str, data: dict, at: datetime = AT) -> list[str]:
     async with pool.acquire() as conn, conn.transaction():
-        return await automation.run(conn, shop, event_type, data, AT)
+        return await automation.run(conn, shop, event_type, data, at)
 
 
 async def test_concurrent_copies_of_one_fact_plan_each_message_once(engine_pool):
@@ -61,8 +62,7 @@ async def test_a_newer_event_cancels_waiting_messages_and_their_jobs(engine_pool
     shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-1"
     await contact(engine_pool, shop, customer_id)
     await run_once(engine_pool, shop, "credit.granted", credit(shop, customer_id, "rv-1"))
-    await run_once(engine_pool, shop, "credit.spent", {"shop": shop, "customer_id": customer_id, "amount": "2",
-                                                       "currency": "EUR", "balance": "0", "source_id": "o-1"})
+    await run_once(engine_pool, shop, "credit.spent", spent(shop, customer_id, "o-1"), LATER)
     rows = await engine_pool.fetch("SELECT id::text, step_key, status FROM deliveries WHERE shop_id = $1", shop)
     # both were still waiting (due "now" but not yet taken by a worker of this throwaway database)
     assert {r["status"] for r in rows} == {"CANCELLED"}
@@ -71,10 +71,51 @@ async def test_a_newer_event_cancels_waiting_messages_and_their_jobs(engine_pool
     other = f"s-{uuid.uuid4().hex[:8]}"  # the same customer id in another shop is someone else
     await contact(engine_pool, other, customer_id)
     await run_once(engine_pool, other, "credit.granted", credit(other, customer_id, "rv-1"))
-    await run_once(engine_pool, shop, "credit.spent", {"shop": shop, "customer_id": customer_id, "amount": "2",
-                                                       "currency": "EUR", "balance": "0", "source_id": "o-2"})
+    await run_once(engine_pool, shop, "credit.spent", spent(shop, customer_id, "o-2"), LATER)
     assert {r["status"] for r in await engine_pool.fetch(
         "SELECT status FROM deliveries WHERE shop_id = $1", other)} == {"SCHEDULED"}
+
+
+def spent(shop: str, customer_id: str, source_id: str) -> dict:
+    return {"shop": shop, "customer_id": customer_id, "amount": "2", "currency": "EUR", "balance": "0",
+            "source_id": source_id}
+
+
+def order(shop: str, customer_id: str, order_id: str, **extra) -> dict:
+    return {**variables.SAMPLES["order.delivered"], "shop": shop, "customer_id": customer_id, "order_id": order_id,
+            **extra}
+
+
+async def scheduled(pool, shop: str) -> list[tuple[str, str | None, datetime]]:
+    """(flow, correlation, time of the event that planned it) of each message still waiting."""
+    rows = await pool.fetch("""SELECT flow_key, correlation, triggered_at FROM deliveries
+                               WHERE shop_id = $1 AND status = 'SCHEDULED' ORDER BY flow_key, dedup_key""", shop)
+    return [(r["flow_key"], r["correlation"], r["triggered_at"]) for r in rows]
+
+
+async def test_obsolete_goes_by_when_events_happened_not_when_they_were_handled(engine_pool):
+    """The consumer handles several events at once and retries a failed one later, so a cancelling
+    event may be handled before the older event it makes obsolete. That older event then plans
+    nothing for the flow; and a cancelling event handled late never cancels what newer events planned."""
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-1"
+    await contact(engine_pool, shop, customer_id)
+    # The credit was spent (later) before its grant was handled: neither the mail nor the reminder.
+    await run_once(engine_pool, shop, "credit.spent", spent(shop, customer_id, "o-1"), LATER)
+    assert await run_once(engine_pool, shop, "credit.granted", credit(shop, customer_id, "rv-1")) == []
+    # A full refund (later) handled before the delivery: nothing about that order; another order's
+    # delivery plans as usual.
+    await run_once(engine_pool, shop, "order.refunded",
+                   order(shop, customer_id, "o-7", refunded_amount="45.00", fully_refunded=True), LATER)
+    assert await run_once(engine_pool, shop, "order.delivered", order(shop, customer_id, "o-7")) == []
+    assert len(await run_once(engine_pool, shop, "order.delivered", order(shop, customer_id, "o-8"))) == 3
+    # Two orders handled newest first: the win-back series follows the newer one only.
+    await run_once(engine_pool, shop, "order.placed", order(shop, customer_id, "o-9"), LATER)
+    await run_once(engine_pool, shop, "order.placed", order(shop, customer_id, "o-8"))
+    winback = [at for f, _, at in await scheduled(engine_pool, shop) if f == "winback"]
+    assert winback == [LATER] * 5  # the five steps, planned by o-9's event
+    # Replaying an event never cancels what it planned itself.
+    await run_once(engine_pool, shop, "order.placed", order(shop, customer_id, "o-9"), LATER)
+    assert [at for f, _, at in await scheduled(engine_pool, shop) if f == "winback"] == winback
 
 
 async def test_an_event_before_the_profile_waits_for_it(engine_pool):
