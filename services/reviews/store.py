@@ -26,8 +26,9 @@ async def record_purchases(conn: asyncpg.Connection, shop: str, customer_id: str
         [(shop, p) for p in products],
     )
     await conn.executemany(
-        """INSERT INTO purchases (shop_id, customer_id, product_id, order_id, delivered_at)
-           VALUES ($1, $2, $3, $4, $5)
+        """INSERT INTO purchases (shop_id, customer_id, product_id, order_id, delivered_at, cancelled_at)
+           VALUES ($1, $2, $3, $4, $5,
+                   (SELECT cancelled_at FROM cancelled_orders WHERE shop_id = $1 AND order_id = $4))
            ON CONFLICT (shop_id, customer_id, product_id, order_id)
            DO UPDATE SET delivered_at = coalesce(purchases.delivered_at, EXCLUDED.delivered_at)""",
         [(shop, customer_id, p, order_id, delivered_at) for p in products],
@@ -35,6 +36,10 @@ async def record_purchases(conn: asyncpg.Connection, shop: str, customer_id: str
 
 
 async def cancel_purchases(conn: asyncpg.Connection, shop: str, order_id: str) -> None:
+    """The order's purchases no longer make a verified buyer, including those its placing records
+    if that is handled after this (cancelled_orders, migration 0003)."""
+    await conn.execute(
+        "INSERT INTO cancelled_orders (shop_id, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", shop, order_id)
     await conn.execute(
         "UPDATE purchases SET cancelled_at = now() WHERE shop_id = $1 AND order_id = $2 AND cancelled_at IS NULL",
         shop, order_id,

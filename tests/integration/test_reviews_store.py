@@ -76,3 +76,17 @@ async def test_counters_match_a_recount_after_many_concurrent_writers(reviews_po
         "GROUP BY rating", SHOP, product)
     expected = {r["rating"]: r["n"] for r in recount}
     assert [counters[f"r{s}"] for s in range(1, 6)] == [expected.get(s, 0) for s in range(1, 6)]
+
+
+async def test_a_cancellation_handled_before_the_order_still_counts(reviews_pool):
+    """The consumer may handle an order's cancellation before its placing (several messages at
+    once, retries later): the purchases the placing records then make no verified buyer."""
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    async with reviews_pool.acquire() as conn, conn.transaction():
+        await store.cancel_purchases(conn, SHOP, f"{customer}-o1")
+        await store.record_purchases(conn, SHOP, customer, f"{customer}-o1", ["p-late"], delivered_at=None)
+        await store.record_purchases(conn, SHOP, customer, f"{customer}-o1", ["p-late"], datetime.now(UTC))
+        assert not await store.bought(conn, SHOP, customer, "p-late")
+        await store.record_purchases(conn, SHOP, customer, f"{customer}-o2", ["p-late"], delivered_at=None)
+        assert await store.bought(conn, SHOP, customer, "p-late")
+        assert not await store.bought(conn, SHOP, customer, "p-late", f"{customer}-o1")
