@@ -29,19 +29,13 @@ CHANNEL = "flywheel_outbox"
 
 async def add(conn: asyncpg.Connection, data: EventData, *, source: str) -> Envelope:
     """Record an event inside the caller's open transaction."""
-    envelope = new_envelope(data, source=source)
-    await conn.execute(
-        "INSERT INTO outbox (id, shop_id, type, envelope) VALUES ($1, $2, $3, $4)",
-        envelope.id, envelope.shop, envelope.type, envelope.model_dump(mode="json"),
-    )
-    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-    return envelope
+    return (await add_many(conn, [data], source=source))[0]
 
 
 async def add_many(conn: asyncpg.Connection, items: Sequence[EventData], *, source: str) -> list[Envelope]:
     """Record several events inside the caller's open transaction, in their order, with one
     pipelined statement and one wake-up: a batch that announces thousands of changes would spend
-    most of its time in two round trips per event through `add`."""
+    most of its time in two round trips per event, one `add` each."""
     envelopes = [new_envelope(data, source=source) for data in items]
     if not envelopes:
         return []
