@@ -9,13 +9,14 @@ from enum import Enum
 
 import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.customers import insights_api as insights
 from services.customers import orders as order_rules
 from services.customers import profiles, store
 from shared.errors import BadUserInput, NotFound
-from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx
+from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx
 from shared.money import parse_amount
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -60,6 +61,17 @@ class Order:
         return cls.from_row(row)
 
 
+def rfm_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
+    """One query per request for the scores of all the customers it shows (a segment's page)."""
+    loader = c.loaders.get("rfm")
+    if loader is None:
+        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
+            rows = {r["customer_id"]: r for r in await store.rfm_scores(c.pool, c.shop, ids)}
+            return [rows.get(i) for i in ids]
+        loader = c.loaders["rfm"] = DataLoader(load_fn=load)
+    return loader
+
+
 @strawberry.federation.type(keys=["id"])
 class Customer:
     id: strawberry.ID
@@ -89,7 +101,7 @@ class Customer:
         c = customer_ctx(info, self.id)
         if self.row is None:
             return None
-        return insights.RfmScore.of(await store.rfm_score(c.pool, c.shop, self.id))
+        return insights.RfmScore.of(await rfm_rows(c).load(str(self.id)))
 
     @strawberry.field(description="Order statistics and the engagement score; null for an unknown customer.")
     async def stats(self, info: Info) -> insights.CustomerStats | None:

@@ -55,12 +55,10 @@ async def test_scores_follow_the_active_base_and_leave_with_it(settings):
 
 async def _scores(pool) -> dict[str, tuple | None]:
     """What the Customer.rfm field reads, for every customer of the shop."""
-    out = {}
-    for c in await pool.fetch("SELECT id FROM customers WHERE shop_id = $1", SHOP):
-        row = await store.rfm_score(pool, SHOP, c["id"])
-        out[c["id"]] = None if row is None else (row["recency"], row["frequency"], row["monetary"],
-                                                 row["computed_at"])
-    return out
+    ids = [c["id"] for c in await pool.fetch("SELECT id FROM customers WHERE shop_id = $1", SHOP)]
+    rows = {r["customer_id"]: r for r in await store.rfm_scores(pool, SHOP, ids)}
+    return {i: (rows[i]["recency"], rows[i]["frequency"], rows[i]["monetary"], rows[i]["computed_at"])
+            if i in rows else None for i in ids}
 
 
 async def test_scoring_never_makes_an_order_wait(settings):
@@ -81,7 +79,7 @@ async def test_scoring_never_makes_an_order_wait(settings):
                 async with pool.acquire() as other, other.transaction():
                     await other.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail the test
                     await store.change_order_status(other, SHOP, "o2", "PAID", None)
-            assert (await store.rfm_score(pool, SHOP, "c1"))["recency"] == 1
+            assert (await _scores(pool))["c1"][0] == 1
         finally:
             await pool.close()
 
