@@ -274,7 +274,7 @@ class CreditGranted(EventData):
     amount: Decimal
     currency: str
     balance: Decimal
-    reason: str  # e.g. "review", "referral"
+    reason: str  # the ledger's words, e.g. "review of p-mug", "referral r-1"
     source_id: str
     origin: str = "other"  # what granted it, as PointsEarned.origin
 

@@ -56,6 +56,7 @@ async def _plan(conn: asyncpg.Connection, shop: str, flow: flows.Flow, data: dic
                 at: datetime) -> list[str]:
     settings = await store.shop_settings(conn, shop)
     links = variables.links_for(settings and settings["storefront_url"], settings and settings["tracking_url"])
+    correlation = str(data[flow.correlation]) if flow.correlation else None
     if flow.audience:
         recipients = await store.audience(conn, shop, data.get("audience"), data.get("audience_tier"))
     else:
@@ -64,7 +65,6 @@ async def _plan(conn: asyncpg.Connection, shop: str, flow: flows.Flow, data: dic
             raise PoisonMessage(f"{flow.trigger} without {flow.customer_field}")
         if await store.is_erased(conn, shop, id_hash(customer_id)):
             return []
-        correlation = str(data[flow.correlation]) if flow.correlation else None
         if await store.cancelled_after(conn, shop, customer_id, flow.key, correlation, at):
             return []  # a newer event that makes this flow obsolete was handled first
         contact = await store.contact(conn, shop, customer_id)
@@ -84,8 +84,7 @@ async def _plan(conn: asyncpg.Connection, shop: str, flow: flows.Flow, data: dic
                 dedup_key=flows.dedup_key(flow, step, contact["customer_id"], source),
                 variables=variables.for_message(flow.trigger, data, links, step.variables),
                 due_at=at + step.delay, flow_key=flow.key, step_key=step.key,
-                correlation=str(data[flow.correlation]) if flow.correlation else None,
-                transactional=flow.transactional, triggered_at=at,
+                correlation=correlation, transactional=flow.transactional, triggered_at=at,
             )
             if delivery_id is not None:
                 planned.append(delivery_id)
