@@ -112,13 +112,13 @@ async def advance(conn: asyncpg.Connection, shop: str, friend_id: str) -> None:
         await store.reverse(conn, shop, referral)
         await schedule.cancel(conn, shop=shop, kind=CONVERT_JOB, dedup_key_prefix=str(referral["id"]))
         return
-    if order["paid_net"] is not None and not referral["order_paid"]:
+    if order["paid_net"] is not None:
         if order["paid_net"] < program["minimum_order"]:
             await _reject(conn, shop, referral, fraud.ORDER_TOO_SMALL)
             return
-        await store.mark_paid(conn, shop, referral["id"], order["paid_net"], order["currency"])
         if referral["convert_due"] is not None:
-            # Delivery was seen first and the conversion may be backing off waiting for this payment.
+            # Delivery may have been seen first, and the conversion be backing off waiting for this
+            # payment: due again at its time (a no-op while that is still ahead).
             await schedule.reschedule(conn, shop=shop, kind=CONVERT_JOB, dedup_key=_job_key(referral),
                                       due_at=max(referral["convert_due"], datetime.now(UTC)))
     if order["delivered"] and referral["convert_due"] is None:
@@ -138,7 +138,13 @@ async def convert_when_due(conn: asyncpg.Connection, job: Job) -> None:
     referral = await store.referral_by_id(conn, job.shop, job.payload["referral_id"])
     if referral is None or referral["status"] != "PENDING":
         return
-    if not referral["order_paid"]:
+    order = next((o for o in await store.friend_orders(conn, job.shop, referral["friend_id"])
+                  if o["order_id"] == referral["order_id"]), None)
+    if order is not None and order["paid_net"] is not None:
+        currency = order["currency"]
+    elif referral["order_paid"]:  # noted by the previous version, which kept no order facts
+        currency = referral["currency"]
+    else:
         raise RuntimeError("the first order is delivered but its payment is not recorded yet")
     await store.lock_referrer(conn, job.shop, referral["referrer_id"])
     program = await store.program(conn, job.shop)
@@ -147,4 +153,4 @@ async def convert_when_due(conn: asyncpg.Connection, job: Job) -> None:
         await store.reject(conn, job.shop, referral, fraud.MONTHLY_CAP)
         return
     so_far = await store.converted_count(conn, job.shop, referral["referrer_id"], this_month=False)
-    await store.convert(conn, job.shop, referral, reward_for(program, conversions_so_far=so_far))
+    await store.convert(conn, job.shop, referral, reward_for(program, conversions_so_far=so_far), currency)

@@ -223,19 +223,13 @@ async def reject(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reaso
 
 
 async def set_order(conn: asyncpg.Connection, shop: str, referral_id, order_id: str) -> None:
-    """Follow this order from now on; what was noted of another order (payment, window) is dropped."""
+    """Follow this order from now on; what was noted of another order (its return window, and its
+    payment as the previous version noted it) is dropped."""
     await conn.execute(
         """UPDATE referrals SET order_id = $3, order_paid = false, order_net = NULL, currency = NULL,
                convert_due = NULL
            WHERE shop_id = $1 AND id = $2""",
         shop, referral_id, order_id)
-
-
-async def mark_paid(conn: asyncpg.Connection, shop: str, referral_id, net: Decimal, currency: str) -> None:
-    await conn.execute(
-        "UPDATE referrals SET order_paid = true, order_net = $3, currency = $4 WHERE shop_id = $1 AND id = $2",
-        shop, referral_id, net, currency,
-    )
 
 
 async def set_convert_due(conn: asyncpg.Connection, shop: str, referral_id, due: datetime) -> None:
@@ -285,17 +279,18 @@ async def converted_count(conn: asyncpg.Connection, shop: str, referrer_id: str,
     )
 
 
-async def convert(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reward: Reward) -> None:
+async def convert(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reward: Reward, currency: str) -> None:
+    """`currency` is the friend's order's: the reward is in it."""
     await conn.execute(
         """UPDATE referrals SET status = 'CONVERTED', decided_at = now(), reward_kind = $3, reward_amount = $4,
-               reward_points = $5
+               reward_points = $5, currency = $6
            WHERE shop_id = $1 AND id = $2""",
-        shop, row["id"], reward.kind, reward.amount, reward.points,
+        shop, row["id"], reward.kind, reward.amount, reward.points, currency,
     )
     await outbox.add(conn, events.ReferralConverted(
         shop=shop, referral_id=str(row["id"]), referrer_id=row["referrer_id"], friend_id=row["friend_id"],
         order_id=row["order_id"], reward_kind=reward.kind, reward_amount=reward.amount,
-        reward_points=reward.points, currency=row["currency"],
+        reward_points=reward.points, currency=currency,
     ), source=SOURCE)
 
 

@@ -73,10 +73,13 @@ class Friend:
             "SELECT dedup_key FROM scheduled_jobs WHERE shop_id = $1 AND status = 'pending'", self.shop)
         published = await self.pool.fetch("SELECT type FROM outbox WHERE shop_id = $1 ORDER BY id", self.shop)
         pending = referral["status"] == "PENDING"
+        paid_net = await self.pool.fetchval(
+            "SELECT paid_net FROM friend_orders WHERE shop_id = $1 AND customer_id = 'ben' AND order_id = $2",
+            self.shop, referral["order_id"])
         return {  # what was noted of the order on the way matters only while the referral is open
             "status": referral["status"], "reason": referral["rejection_reason"],
             "order": referral["order_id"] if referral["status"] != "REJECTED" else None,
-            "paid": (referral["order_paid"], referral["order_net"]) if pending else None,
+            "paid": (paid_net is not None, paid_net) if pending else None,
             "jobs": sorted(j["dedup_key"].split(":", 1)[1] for j in jobs),
             "decisions": sorted(e["type"] for e in published if e["type"] != "referral.signed_up"),
         }
