@@ -82,8 +82,10 @@ demo: ## make up, then seed the demo storefront's shop (open http://localhost:$$
 	infra/local/stack.sh up
 	$(WITH_ENV) $(PY) -m console.demo_seed
 
-lint: ## ruff check
+lint: ## ruff check, then mypy (strict on shared/, clean on services/ and console/; settings in pyproject.toml)
+	infra/local/install.sh python
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 lock: ## re-resolve requirements.lock from pyproject.toml
 	.venv/bin/pip-compile --allow-unsafe --extra dev --generate-hashes --strip-extras \

@@ -1,7 +1,7 @@
 """Live updates for browsers: RabbitMQ events fanned out to server-sent-event streams.
 
-The console process has its own live queue on the shared bus (shared/bus.py, QueueTopology with
-live=True) bound to the events a customer or a merchant watches. Each open stream registers a
+The console process has its own live queue on the shared bus (shared/bus.py, LiveConsumer) bound
+to the events a customer or a merchant watches. Each open stream registers a
 Listener for one shop and either one customer (storefront widget, customer JWT) or the whole shop
 (admin console); an event reaches a listener only when both match. The stream carries the event's
 type and a few public facts; the browser then re-reads the public GraphQL API, which stays the
@@ -49,7 +49,7 @@ class Hub:
     def __init__(self) -> None:
         self.listeners: set[Listener] = set()
 
-    async def on_event(self, conn: object, envelope: Envelope, payload: EventData) -> None:
+    async def on_event(self, envelope: Envelope, payload: EventData) -> None:
         message = {"type": envelope.type, "id": envelope.id, "time": envelope.time.isoformat(),
                    "data": _public_facts(payload)}
         for listener in list(self.listeners):
@@ -57,9 +57,6 @@ class Hub:
                 if listener.queue.full():
                     listener.queue.get_nowait()
                 listener.queue.put_nowait(message)
-
-    def handlers(self) -> dict:
-        return dict.fromkeys(LIVE_EVENTS, self.on_event)
 
     async def stream(self, listener: Listener, heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[str]:
         self.listeners.add(listener)

@@ -26,9 +26,9 @@ from starlette.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.live import Hub, Listener
+from console.live import LIVE_EVENTS, Hub, Listener
 from shared.auth import authenticate
-from shared.bus import Bus, Consumer, QueueTopology
+from shared.bus import Bus, LiveConsumer
 from shared.errors import FlywheelError
 from shared.settings import Settings
 
@@ -40,8 +40,7 @@ log = logging.getLogger("console")
 settings = Settings.from_env("console")
 hub = Hub()
 bus = Bus(settings.amqp_url, client_name="console")
-bus.add_consumer(Consumer(bus=bus, pool=None, topology=QueueTopology("console.live", live=True),
-                          handlers=hub.handlers()))
+bus.add_consumer(LiveConsumer(bus=bus, name="console.live", routing_keys=LIVE_EVENTS, callback=hub.on_event))
 
 
 @contextlib.asynccontextmanager

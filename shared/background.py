@@ -11,7 +11,7 @@ from typing import Any
 
 class BackgroundLoops:
     def __init__(self) -> None:
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     def spawn(self, name: str, loop: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.create_task(loop, name=name))

@@ -6,10 +6,10 @@ Topology, per consuming service:
   queues    <service>.events.retry.<ms> one classic queue per backoff step; messages wait out the
                                         queue's TTL, then dead-letter back into <service>.events
   queue     <service>.events.dlq       quorum queue of messages given up on, with the reason
-A live consumer (QueueTopology(live=True), the console's server-sent events) instead gets a
-per-process queue that the broker deletes with the connection: it fans events out to whoever is
-connected right now, so there is nothing to retry, dead-letter or de-duplicate (no inbox, no pool);
-a handler error is logged and the message dropped, because the listener re-reads the API anyway.
+A live consumer (LiveConsumer, the console's server-sent events) instead gets a per-process queue
+that the broker deletes with the connection: it fans events out to whoever is connected right now,
+so there is nothing to retry, dead-letter or de-duplicate (no inbox, no pool); a callback error is
+logged and the message dropped, because the listener re-reads the API anyway.
 
 What a consumer does with a message (see Consumer._on_message):
   handled (or already in the inbox)   -> ack
@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aio_pika
 import asyncpg
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection, FieldValue
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from shared.events import Envelope, EventData, PoisonMessage, parse_envelope
+from shared.handlers import EventHandlers
 from shared.inbox import handle_once
 from shared.telemetry import context_from, inject_into, tracer
 
@@ -46,8 +48,8 @@ ATTEMPT_HEADER = "x-flywheel-attempt"
 ERROR_HEADER = "x-flywheel-error"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000)
 
-# The connection is the inbox transaction's; a live consumer's handlers get None.
-Handler = Callable[[asyncpg.Connection | None, Envelope, EventData], Awaitable[None]]
+# A live consumer's callback: no connection, no inbox (see LiveConsumer).
+LiveCallback = Callable[[Envelope, EventData], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,6 @@ class QueueTopology:
     name: str  # "<service>.events"
     retry_delays_ms: tuple[int, ...] = DEFAULT_RETRY_DELAYS_MS
     delivery_limit: int = 20
-    live: bool = False  # per-process, auto-deleted queue for live fan-out; no retries, no inbox
 
     @property
     def dlq(self) -> str:
@@ -75,9 +76,9 @@ class Bus:
         self._connection: AbstractRobustConnection | None = None
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
-        self._consumers: list[Consumer] = []
+        self._consumers: list[Startable] = []
         self._ready = asyncio.Event()
-        self._connect_task: asyncio.Task | None = None
+        self._connect_task: asyncio.Task[None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -113,7 +114,7 @@ class Bus:
     async def wait_ready(self, timeout: float) -> None:
         await asyncio.wait_for(self._ready.wait(), timeout)
 
-    def add_consumer(self, consumer: Consumer) -> None:
+    def add_consumer(self, consumer: Startable) -> None:
         self._consumers.append(consumer)
 
     async def publish(self, envelope: Envelope) -> None:
@@ -130,7 +131,7 @@ class Bus:
                 "messaging.message.id": envelope.id,
             },
         ):
-            headers = inject_into({})
+            headers: dict[str, FieldValue] = dict(inject_into({}))
             headers["dataversion"] = str(envelope.dataversion)
             headers["shop"] = envelope.shop
             message = aio_pika.Message(
@@ -152,26 +153,29 @@ class Bus:
             await self._connection.close()
 
 
+class Startable(Protocol):
+    async def start(self, connection: AbstractRobustConnection) -> None: ...
+
+
 class Consumer:
-    """Consumes one service queue; each event type maps to one handler (the service's registry)."""
+    """Consumes one service queue through the inbox; the registry (shared/handlers.py) says which
+    event types the queue is bound to and which handler takes each payload."""
 
     def __init__(
         self,
         *,
         bus: Bus,
-        pool: asyncpg.Pool | None,
+        pool: asyncpg.Pool,
         topology: QueueTopology,
-        handlers: Mapping[str, Handler],
+        handlers: EventHandlers,
         prefetch: int = 16,
     ) -> None:
         self.bus = bus
         self.pool = pool
         self.topology = topology
-        self.handlers = dict(handlers)
+        self.handlers = handlers
         self.prefetch = prefetch
         self._channel: aio_pika.abc.AbstractChannel | None = None
-        if pool is None and not topology.live:
-            raise ValueError("a durable consumer needs a pool for its inbox")
 
     async def start(self, connection: AbstractRobustConnection) -> None:
         t = self.topology
@@ -180,15 +184,6 @@ class Consumer:
         exchange = await channel.declare_exchange(
             self.bus.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
-        if t.live:
-            # Server-named, exclusive, auto-deleted: each process hears every event once, and a
-            # stopped process leaves no queue filling up behind it.
-            live_queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
-            for routing_key in sorted(self.handlers):
-                await live_queue.bind(exchange, routing_key=routing_key)
-            self._channel = channel
-            await live_queue.consume(self._on_live_message)
-            return
         await channel.declare_queue(t.dlq, durable=True, arguments={"x-queue-type": "quorum"})
         for delay in t.retry_delays_ms:
             await channel.declare_queue(
@@ -210,7 +205,7 @@ class Consumer:
                 "x-delivery-limit": t.delivery_limit,
             },
         )
-        for routing_key in sorted(self.handlers):
+        for routing_key in self.handlers.routing_keys():
             await queue.bind(exchange, routing_key=routing_key)
         self._channel = channel
         await queue.consume(self._on_message)
@@ -231,10 +226,11 @@ class Consumer:
             try:
                 envelope = parse_envelope(message.body)
                 span.set_attribute("cloudevents.event_type", envelope.type)
-                handler = self.handlers.get(envelope.type)
-                if handler is None:
-                    raise PoisonMessage(f"no handler for {envelope.type} in {self.topology.name}")
                 payload = envelope.payload()
+                handler = self.handlers.handler_for(payload)
+                if handler is None:
+                    raise PoisonMessage(
+                        f"no handler for {envelope.type} v{envelope.dataversion} in {self.topology.name}")
                 applied = await handle_once(self.pool, self.topology.name, envelope, payload, handler)
                 span.set_attribute("flywheel.inbox.duplicate", not applied)
             except PoisonMessage as exc:
@@ -244,7 +240,7 @@ class Consumer:
             except Exception as exc:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
-                attempt = int(headers.get(ATTEMPT_HEADER, 0) or 0)
+                attempt = int(str(headers.get(ATTEMPT_HEADER) or 0))
                 if attempt < len(self.topology.retry_delays_ms):
                     log.warning("retrying %s (attempt %d): %r", message.message_id, attempt + 1, exc)
                     await self._forward(
@@ -256,22 +252,11 @@ class Consumer:
             else:
                 await message.ack()
 
-    async def _on_live_message(self, message: AbstractIncomingMessage) -> None:
-        try:
-            envelope = parse_envelope(message.body)
-            handler = self.handlers.get(envelope.type)
-            if handler is not None:
-                await handler(None, envelope, envelope.payload())
-        except Exception as exc:  # live fan-out is best effort: the listener re-reads the API
-            log.warning("live consumer %s dropped %s: %r", self.topology.name, message.message_id, exc)
-        finally:
-            await message.ack()
-
     async def _forward(
         self,
         message: AbstractIncomingMessage,
         queue_name: str,
-        headers: dict,
+        headers: dict[str, FieldValue],
         error: BaseException,
         attempt: int | None = None,
     ) -> None:
@@ -298,6 +283,39 @@ class Consumer:
             await message.nack(requeue=True)
             return
         await message.ack()
+
+
+class LiveConsumer:
+    """Fans events out to whoever listens in this process right now (the console's live stream).
+
+    Its queue is server-named, exclusive and auto-deleted: each process hears every event once, and
+    a stopped process leaves no queue filling up behind it. Nothing is retried or de-duplicated."""
+
+    def __init__(self, *, bus: Bus, name: str, routing_keys: Iterable[str], callback: LiveCallback) -> None:
+        self.bus = bus
+        self.name = name
+        self.routing_keys = sorted(set(routing_keys))
+        self.callback = callback
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+
+    async def start(self, connection: AbstractRobustConnection) -> None:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=64)
+        exchange = await channel.declare_exchange(self.bus.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+        for routing_key in self.routing_keys:
+            await queue.bind(exchange, routing_key=routing_key)
+        self._channel = channel
+        await queue.consume(self._on_message)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            envelope = parse_envelope(message.body)
+            await self.callback(envelope, envelope.payload())
+        except Exception as exc:  # live fan-out is best effort: the listener re-reads the API
+            log.warning("live consumer %s dropped %s: %r", self.name, message.message_id, exc)
+        finally:
+            await message.ack()
 
 
 def current_trace_id() -> str:

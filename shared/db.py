@@ -4,7 +4,11 @@ Migrations are plain numbered SQL files. The shared ones (outbox, inbox, schedul
 every service's database first, then the service's own. A Postgres advisory lock makes concurrent
 starts of several instances apply each file exactly once.
 
-Each file runs in one transaction, except a file whose first line is `-- migrate: without transaction`:
+Use cases open their transaction with `transaction(pool)`: it also scopes a memo (`remembered`) for
+what several steps of one transaction read (a shop's program, say), so it is read once per
+transaction and never carried into the next one.
+
+Each migration file runs in one transaction, except a file whose first line is `-- migrate: without transaction`:
 it holds one statement that Postgres refuses inside a transaction (CREATE INDEX CONCURRENTLY, which
 builds an index on a large table without blocking its writers). Such a statement must be safe to run
 again (IF NOT EXISTS), since a crash between it and its bookkeeping row applies it twice.
@@ -12,21 +16,37 @@ again (IF NOT EXISTS), since a crash between it and its bookkeeping row applies 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, cast
 
 import asyncpg
 
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # What a transaction runs on: a connection taken from the pool (a proxy of one) or a plain one.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection
+Isolation: TypeAlias = Literal["read_committed", "repeatable_read", "serializable"]
+# What a single read may run on: a transaction's connection, or the pool itself.
+Executor: TypeAlias = "Connection | asyncpg.Pool"
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 WITHOUT_TRANSACTION = "-- migrate: without transaction\n"
 _MIGRATION_LOCK = 7_202_611  # any constant; all services use their own database, so no clash
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: Connection) -> None:
     for pg_type in ("json", "jsonb"):
         await conn.set_type_codec(
             pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
@@ -37,6 +57,47 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     return await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=30
     )
+
+
+_memo: ContextVar[dict[str, Any] | None] = ContextVar("flywheel_transaction_memo", default=None)
+
+
+@contextlib.contextmanager
+def memo_scope() -> Iterator[None]:
+    """A fresh memo for the transaction (or savepoint) about to run in this task."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool, *, isolation: Isolation | None = None,
+                      readonly: bool = False) -> AsyncIterator[Connection]:
+    """A pooled connection inside one transaction, with its own memo: the one way a use case
+    opens its transaction."""
+    async with pool.acquire() as conn:
+        async with conn.transaction(isolation=isolation, readonly=readonly):
+            with memo_scope():
+                yield conn
+
+
+async def remembered(key: str, load: Callable[[], Awaitable[T]]) -> T:
+    """`load()` once per transaction for `key`; outside a transaction's memo, every time."""
+    memo = _memo.get()
+    if memo is None:
+        return await load()
+    if key not in memo:
+        memo[key] = await load()
+    return cast(T, memo[key])
+
+
+def forget(key: str) -> None:
+    """Drop a remembered value that the transaction has just changed."""
+    memo = _memo.get()
+    if memo is not None:
+        memo.pop(key, None)
 
 
 def _migration_files(folder: Path) -> list[Path]:

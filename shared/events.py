@@ -9,9 +9,10 @@ Money is a Decimal serialised as a string; never a float.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -59,8 +60,11 @@ class Envelope(BaseModel):
 CATALOG: dict[tuple[str, int], type[EventData]] = {}
 
 
-def event(type_: str, version: int = 1):
-    def register(cls: type[EventData]) -> type[EventData]:
+E = TypeVar("E", bound=EventData)
+
+
+def event(type_: str, version: int = 1) -> Callable[[type[E]], type[E]]:
+    def register(cls: type[E]) -> type[E]:
         if (type_, version) in CATALOG:
             raise RuntimeError(f"event {type_} v{version} registered twice")
         cls.type, cls.version = type_, version

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import strawberry
 from graphql import BREAK, ExecutionResult, GraphQLError, Visitor, visit
 from opentelemetry import trace
@@ -61,11 +62,11 @@ class Context:
         return self.principal.shop
 
     @property
-    def pool(self):
+    def pool(self) -> asyncpg.Pool:
         return self.runtime.pool
 
 
-def ctx(info: Info) -> Context:
+def ctx(info: Info[Context, Any]) -> Context:
     return info.context
 
 

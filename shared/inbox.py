@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from shared.db import Connection, transaction
 from shared.events import Envelope, EventData
 
 
@@ -19,10 +20,10 @@ async def handle_once(
     consumer: str,
     envelope: Envelope,
     payload: EventData,
-    handler: Callable[[asyncpg.Connection, Envelope, EventData], Awaitable[None]],
+    handler: Callable[[Connection, Envelope, EventData], Awaitable[None]],
 ) -> bool:
     """Run the handler unless this consumer already handled the event. True when it ran."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         first_time = await conn.fetchval(
             """INSERT INTO inbox (consumer, event_id, event_type, shop_id)
                VALUES ($1, $2, $3, $4)

@@ -19,6 +19,7 @@ from opentelemetry import context as otel_context
 
 from shared.background import BackgroundLoops
 from shared.bus import Bus
+from shared.db import Connection
 from shared.events import Envelope, EventData, new_envelope
 from shared.telemetry import context_from, quiet
 
@@ -27,12 +28,12 @@ log = logging.getLogger(__name__)
 CHANNEL = "flywheel_outbox"
 
 
-async def add(conn: asyncpg.Connection, data: EventData, *, source: str) -> Envelope:
+async def add(conn: Connection, data: EventData, *, source: str) -> Envelope:
     """Record an event inside the caller's open transaction."""
     return (await add_many(conn, [data], source=source))[0]
 
 
-async def add_many(conn: asyncpg.Connection, items: Sequence[EventData], *, source: str) -> list[Envelope]:
+async def add_many(conn: Connection, items: Sequence[EventData], *, source: str) -> list[Envelope]:
     """Record several events inside the caller's open transaction, in their order, with one
     pipelined statement and one wake-up: a batch that announces thousands of changes would spend
     most of its time in two round trips per event, one `add` each."""
@@ -122,7 +123,7 @@ class Relay:
                    FOR UPDATE SKIP LOCKED""",
                 self.batch_size,
             )
-            sent: list = []
+            sent: list[int] = []
             error: Exception | None = None
             for row in rows:
                 envelope = Envelope.model_validate(row["envelope"])

@@ -64,7 +64,7 @@ def decode_cursor(cursor: str | None, *parts: Callable[[Any], Any]) -> list[Any]
         raise BadUserInput("invalid cursor", field="after") from exc
 
 
-def connection(rows: Sequence[Any], size: int, *, node: Callable[[Any], T], key: Callable[[Any], tuple],
+def connection(rows: Sequence[Any], size: int, *, node: Callable[[Any], T], key: Callable[[Any], tuple[Any, ...]],
                after: str | None) -> Connection[T]:
     """Build a page from up to size+1 rows fetched past the cursor (the extra row says 'more')."""
     page = list(rows[:size])

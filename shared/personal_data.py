@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-import asyncpg
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
+
+from shared.db import Connection
 
 PERSON_COLUMNS = ("customer_id", "referrer_id", "friend_id")
 PLUMBING = ("outbox", "inbox", "scheduled_jobs", "schema_migrations")
@@ -34,7 +35,7 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-async def export_person(conn: asyncpg.Connection, shop: str, customer_id: str) -> dict[str, list[dict[str, Any]]]:
+async def export_person(conn: Connection, shop: str, customer_id: str) -> dict[str, list[dict[str, Any]]]:
     tables = await conn.fetch(
         """SELECT c.table_name, array_agg(c.column_name::text ORDER BY c.column_name) AS person_columns
            FROM information_schema.columns c
@@ -66,9 +67,9 @@ def customer_data_export(service: str) -> type:
         context = info.context
         context.principal.require_admin()
         async with context.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            return await export_person(conn, context.shop, str(self.customer_id))
+            return cast(JSON, await export_person(conn, context.shop, str(self.customer_id)))
 
-    def resolve_reference(cls: type, info: Info, **representation: Any) -> Any:
+    def resolve_reference(cls: type[Any], /, info: Info, **representation: Any) -> Any:
         info.context.principal.require_admin()
         return cls(customer_id=strawberry.ID(str(representation.get("customerId", ""))))
 

@@ -18,10 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from shared.bus import Bus, Consumer, Handler, QueueTopology
+from shared.bus import Bus, Consumer, QueueTopology
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.errors import FlywheelError
 from shared.graphql import FlywheelGraphQL
+from shared.handlers import EventHandlers
 from shared.outbox import Relay
 from shared.schedule import JobHandler, Scheduler
 from shared.settings import Settings
@@ -45,7 +46,7 @@ class ServiceDefinition:
     name: str
     schema: strawberry.federation.Schema
     migrations: Path
-    consumers: Mapping[str, Handler] = field(default_factory=dict)
+    consumers: EventHandlers = field(default_factory=EventHandlers)
     jobs: Mapping[str, JobHandler] = field(default_factory=dict)
     routes: Sequence[BaseRoute] = ()
     # Called once the runtime exists (e.g. to build an SMTP sender); may store things in extras.

@@ -20,6 +20,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from shared.background import BackgroundLoops
+from shared.db import Connection, memo_scope
 from shared.telemetry import context_from, inject_into, quiet, tracer
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,11 @@ class Job:
     final_attempt: bool  # a handler may record its own failure (and return) rather than raise
 
 
-JobHandler = Callable[[asyncpg.Connection, Job], Awaitable[None]]
+JobHandler = Callable[[Connection, Job], Awaitable[None]]
 
 
 async def schedule(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     shop: str,
     kind: str,
@@ -61,7 +62,7 @@ async def schedule(
     return bool(created)
 
 
-async def cancel(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key_prefix: str) -> int:
+async def cancel(conn: Connection, *, shop: str, kind: str, dedup_key_prefix: str) -> int:
     """Cancel pending jobs of a kind whose key starts with the prefix; return how many."""
     result = await conn.execute(
         """UPDATE scheduled_jobs SET status = 'cancelled', updated_at = now()
@@ -72,7 +73,7 @@ async def cancel(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key_pr
     return int(result.split()[-1])
 
 
-async def forget_cancelled(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key_prefix: str) -> int:
+async def forget_cancelled(conn: Connection, *, shop: str, kind: str, dedup_key_prefix: str) -> int:
     """Delete cancelled jobs of a kind whose key starts with the prefix (their payloads may name a
     person: GDPR erasure removes them); return how many."""
     result = await conn.execute(
@@ -83,7 +84,7 @@ async def forget_cancelled(conn: asyncpg.Connection, *, shop: str, kind: str, de
     return int(result.split()[-1])
 
 
-async def reschedule(conn: asyncpg.Connection, *, shop: str, kind: str, dedup_key: str, due_at: datetime) -> bool:
+async def reschedule(conn: Connection, *, shop: str, kind: str, dedup_key: str, due_at: datetime) -> bool:
     """Move a pending job (e.g. one backing off while it waited for another event) to a new time."""
     result = await conn.execute(
         """UPDATE scheduled_jobs SET due_at = $4, updated_at = now()
@@ -158,7 +159,8 @@ class Scheduler:
                 ) as span:
                     try:
                         async with conn.transaction():  # savepoint: a failed handler leaves no trace
-                            await self.handlers[job.kind](conn, job)
+                            with memo_scope():
+                                await self.handlers[job.kind](conn, job)
                     except Exception as exc:
                         span.record_exception(exc)
                         span.set_status(Status(StatusCode.ERROR, str(exc)))

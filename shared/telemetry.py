@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
@@ -42,7 +43,7 @@ def setup_tracing(service: str, trace_dir: str, otlp_endpoint: str = "") -> None
             BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces"))
         )
     trace.set_tracer_provider(provider)
-    AsyncPGInstrumentor().instrument()
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]  # the package ships no annotations
     _configured = True
 
 
@@ -62,7 +63,7 @@ def context_from(carrier: Mapping[str, object]) -> context.Context:
     return propagate.extract({k: str(v) for k, v in carrier.items() if v is not None}, context=context.Context())
 
 
-def quiet():
+def quiet() -> AbstractContextManager[object]:
     """Background polling (outbox relay, scheduler) would otherwise write a root span per poll."""
     return suppress_instrumentation()
 

@@ -14,7 +14,7 @@ import httpx
 import jwt
 
 from shared.bus import EXCHANGE
-from shared.db import init_connection
+from shared.db import Connection, init_connection
 from shared.events import EventData, new_envelope
 from tests.conftest import ROOT
 
@@ -108,7 +108,7 @@ def codes(body: dict) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
 
 
-async def db(service: str) -> asyncpg.Connection:
+async def db(service: str) -> Connection:
     conn = await asyncpg.connect(dsn(service))
     await init_connection(conn)  # json/jsonb as Python values, as in the services
     return conn

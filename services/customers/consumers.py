@@ -5,11 +5,17 @@ A customer this service does not know (or erased) is skipped, not retried: nothi
 
 from __future__ import annotations
 
-import asyncpg
-
 from services.customers import store
-from shared.bus import Handler
-from shared.events import Envelope, NotificationEvent, NotificationSent, ReferralConverted
+from shared.db import Connection
+from shared.events import (
+    Envelope,
+    NotificationClicked,
+    NotificationEvent,
+    NotificationOpened,
+    NotificationSent,
+    ReferralConverted,
+)
+from shared.handlers import EventHandlers, on
 
 # Order confirmations and shipping notes go out without being asked for; not opening them says
 # nothing about engagement, so only the other (marketing) emails count.
@@ -18,7 +24,7 @@ _EMAIL_KINDS = {"notification.sent": "EMAIL_SENT", "notification.opened": "EMAIL
                 "notification.clicked": "EMAIL_CLICK"}
 
 
-async def on_email_engagement(conn: asyncpg.Connection, event: Envelope, data: NotificationEvent) -> None:
+async def on_email_engagement(conn: Connection, event: Envelope, data: NotificationEvent) -> None:
     if data.channel != "EMAIL" or data.template.startswith(TRANSACTIONAL_PREFIXES):
         return  # the engagement score counts marketing emails and site visits only
     kind = _EMAIL_KINDS[event.type]
@@ -28,13 +34,13 @@ async def on_email_engagement(conn: asyncpg.Connection, event: Envelope, data: N
                                offer=isinstance(data, NotificationSent) and data.offer)
 
 
-async def on_referral_converted(conn: asyncpg.Connection, event: Envelope, data: ReferralConverted) -> None:
+async def on_referral_converted(conn: Connection, event: Envelope, data: ReferralConverted) -> None:
     await store.mark_referral_converted(conn, data.shop, data.order_id)
 
 
-HANDLERS: dict[str, Handler] = {
-    "notification.sent": on_email_engagement,  # type: ignore[dict-item]
-    "notification.opened": on_email_engagement,  # type: ignore[dict-item]
-    "notification.clicked": on_email_engagement,  # type: ignore[dict-item]
-    "referral.converted": on_referral_converted,  # type: ignore[dict-item]
-}
+HANDLERS = EventHandlers(
+    on(NotificationSent, on_email_engagement),
+    on(NotificationOpened, on_email_engagement),
+    on(NotificationClicked, on_email_engagement),
+    on(ReferralConverted, on_referral_converted),
+)

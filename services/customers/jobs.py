@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import asyncpg
-
 from services.customers import store
 from shared import schedule
+from shared.db import Connection
 from shared.schedule import Job, JobHandler
 
 
-async def daily_pass(conn: asyncpg.Connection, job: Job) -> None:
+async def daily_pass(conn: Connection, job: Job) -> None:
     """One batch of the shop's daily pass per job. When more customers follow, the next batch is a
     job of its own, due at once, so each batch commits on its own: a large shop's pass (1M customers,
     two minutes) never holds the customers it moved locked until the end, where their orders would
@@ -31,7 +30,7 @@ async def daily_pass(conn: asyncpg.Connection, job: Job) -> None:
     await store.schedule_daily(conn, job.shop, now)
 
 
-async def birthday(conn: asyncpg.Connection, job: Job) -> None:
+async def birthday(conn: Connection, job: Job) -> None:
     await store.greet_birthday(conn, job.shop, job.payload["customer_id"], int(job.payload["year"]))
 
 

@@ -16,6 +16,7 @@ from services.customers.profiles import Profile
 from services.customers.segments import SEGMENTS, Facts, SegmentRules, engagement_score, segment
 from services.customers.shopify import Refund
 from shared import events, outbox, schedule
+from shared.db import Connection, Executor
 from shared.errors import Conflict, NotFound
 from shared.money import in_minor_units
 
@@ -24,7 +25,7 @@ _PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "bi
                    "accepts_email", "accepts_sms", "accepts_whatsapp")
 
 
-async def get_customer(conn: asyncpg.Connection | asyncpg.Pool, shop: str, customer_id: str) -> asyncpg.Record | None:
+async def get_customer(conn: Executor, shop: str, customer_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM customers WHERE shop_id = $1 AND id = $2", shop, customer_id)
 
 
@@ -33,7 +34,7 @@ async def upsert_customer(pool: asyncpg.Pool, shop: str, p: Profile) -> asyncpg.
         return await save_profile(conn, shop, p)
 
 
-async def save_profile(conn: asyncpg.Connection, shop: str, p: Profile) -> asyncpg.Record:
+async def save_profile(conn: Connection, shop: str, p: Profile) -> asyncpg.Record:
     existing = await conn.fetchrow(
         "SELECT * FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, p.id
     )
@@ -89,7 +90,7 @@ def _birthday_prefix(customer_id: str) -> str:
     return f"{customer_id}\x1f"  # ids never hold control characters (shared.ids)
 
 
-async def schedule_daily(conn: asyncpg.Connection, shop: str, after: datetime) -> None:
+async def schedule_daily(conn: Connection, shop: str, after: datetime) -> None:
     """The shop's next daily pass (once per shop and day, whoever schedules it first)."""
     due = datetime.combine(after.astimezone(UTC).date(), time(DAILY_AT_HOUR), tzinfo=UTC)
     if due <= after:
@@ -97,7 +98,7 @@ async def schedule_daily(conn: asyncpg.Connection, shop: str, after: datetime) -
     await schedule.schedule(conn, shop=shop, kind=DAILY_JOB, dedup_key=due.date().isoformat(), due_at=due)
 
 
-async def schedule_birthday(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, *,
+async def schedule_birthday(conn: Connection, shop: str, row: asyncpg.Record, *,
                             year: int | None = None) -> None:
     if row["birthday"] is None or row["erased_at"] is not None:
         return
@@ -113,7 +114,7 @@ async def schedule_birthday(conn: asyncpg.Connection, shop: str, row: asyncpg.Re
     )
 
 
-async def greet_birthday(conn: asyncpg.Connection, shop: str, customer_id: str, year: int) -> bool:
+async def greet_birthday(conn: Connection, shop: str, customer_id: str, year: int) -> bool:
     """Publish customer.birthday once per customer and year, then schedule next year's."""
     row = await conn.fetchrow(
         "SELECT * FROM customers WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, customer_id
@@ -132,11 +133,11 @@ async def greet_birthday(conn: asyncpg.Connection, shop: str, customer_id: str, 
     return greeted
 
 
-async def get_order(conn: asyncpg.Connection | asyncpg.Pool, shop: str, order_id: str) -> asyncpg.Record | None:
+async def get_order(conn: Executor, shop: str, order_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM orders WHERE shop_id = $1 AND id = $2", shop, order_id)
 
 
-async def order_lines(conn: asyncpg.Connection, shop: str, order_id: str, currency: str) -> list[events.OrderLine]:
+async def order_lines(conn: Connection, shop: str, order_id: str, currency: str) -> list[events.OrderLine]:
     rows = await conn.fetch(
         "SELECT product_id, quantity, unit_price FROM order_lines WHERE shop_id = $1 AND order_id = $2"
         " ORDER BY line_no",
@@ -166,7 +167,7 @@ async def record_order(pool: asyncpg.Pool, shop: str, o: NewOrder) -> asyncpg.Re
         return await insert_order(conn, shop, o)
 
 
-async def insert_order(conn: asyncpg.Connection, shop: str, o: NewOrder) -> asyncpg.Record:
+async def insert_order(conn: Connection, shop: str, o: NewOrder) -> asyncpg.Record:
     if await get_customer(conn, shop, o.customer_id) is None:
         raise NotFound(f"unknown customer {o.customer_id}; upsertCustomer first", field="customerId")
     row = await conn.fetchrow(
@@ -203,14 +204,14 @@ async def insert_order(conn: asyncpg.Connection, shop: str, o: NewOrder) -> asyn
     return row
 
 
-async def _lock_customer(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+async def _lock_customer(conn: Connection, shop: str, customer_id: str) -> None:
     """Serialise the changes to one customer's orders: the customer's row first, then orders. Every
     writer of an order's status or chain takes them in this order, so they cannot deadlock."""
     await conn.execute("SELECT 1 FROM customers WHERE shop_id = $1 AND id = $2 FOR NO KEY UPDATE",
                        shop, customer_id)
 
 
-async def _lock_order(conn: asyncpg.Connection, shop: str, order_id: str) -> asyncpg.Record:
+async def _lock_order(conn: Connection, shop: str, order_id: str) -> asyncpg.Record:
     customer_id = await conn.fetchval("SELECT customer_id FROM orders WHERE shop_id = $1 AND id = $2",
                                       shop, order_id)
     if customer_id is None:
@@ -235,7 +236,7 @@ async def update_order_status(
 
 
 async def change_order_status(
-    conn: asyncpg.Connection, shop: str, order_id: str, status: str, refunded_amount: Decimal | None,
+    conn: Connection, shop: str, order_id: str, status: str, refunded_amount: Decimal | None,
     at: datetime | None = None,
 ) -> asyncpg.Record:
     """Apply a status update inside the caller's transaction; the customer's summary and segment
@@ -294,7 +295,7 @@ COUNTING = "('PAID', 'SHIPPED', 'DELIVERED')"
 _NET = "greatest(total - shipping_total - tax_total - refunded_total, 0)"
 
 
-async def rules_for(conn: asyncpg.Connection | asyncpg.Pool, shop: str) -> SegmentRules:
+async def rules_for(conn: Executor, shop: str) -> SegmentRules:
     return SegmentRules.from_json(await conn.fetchval("SELECT rules FROM segment_rules WHERE shop_id = $1", shop))
 
 
@@ -369,7 +370,7 @@ _CHAIN_UPKEEP = f"""
     GROUP BY 2"""
 
 
-async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+async def _summarise_orders(conn: Connection, shop: str, customer_id: str) -> None:
     """Keep the customer's counting-order summary (stats, first/second/last order), the chain of
     their orders and the shop's activity spells and cohort months current. It holds the customer's
     row lock first (callers that lock an order have taken it already), so no other transaction moves
@@ -396,7 +397,7 @@ async def _summarise_orders(conn: asyncpg.Connection, shop: str, customer_id: st
     )
 
 
-async def fold_counters(conn: asyncpg.Connection, shop: str) -> None:
+async def fold_counters(conn: Connection, shop: str) -> None:
     """Fold the shop's counter logs (activity spells per day, cohort months, live customers per
     segment) into one row per key. Rows that concurrent transactions add meanwhile are not seen, so
     they stay as they are; the sums do not change."""
@@ -422,7 +423,7 @@ async def fold_counters(conn: asyncpg.Connection, shop: str) -> None:
     )
 
 
-async def rebuild_order_chains(conn: asyncpg.Connection, shop: str) -> None:
+async def rebuild_order_chains(conn: Connection, shop: str) -> None:
     """Recompute every order chain, activity spell and cohort month of a shop from nothing, in the
     caller's transaction: for orders written straight into the tables (the bench seed), and the
     reference the tests hold the upkeep of many single transitions to."""
@@ -480,7 +481,7 @@ def _facts(row: asyncpg.Record) -> Facts:
     )
 
 
-async def _apply_segments(conn: asyncpg.Connection, shop: str, rows: list[asyncpg.Record], rules: SegmentRules,
+async def _apply_segments(conn: Connection, shop: str, rows: list[asyncpg.Record], rules: SegmentRules,
                           now: datetime) -> int:
     """Store the segment and score of each customer whose values moved (one statement for the
     lot) and announce each segment change. Returns how many customers moved."""
@@ -508,7 +509,7 @@ async def _apply_segments(conn: asyncpg.Connection, shop: str, rows: list[asyncp
     return len(moved)
 
 
-async def refresh_customer(conn: asyncpg.Connection, shop: str, customer_id: str,
+async def refresh_customer(conn: Connection, shop: str, customer_id: str,
                            now: datetime | None = None) -> None:
     """Recompute one customer's order summary, engagement score and segment (inside the caller's
     transaction); publishes customer.segment_changed when the segment moves."""
@@ -523,7 +524,7 @@ async def refresh_customer(conn: asyncpg.Connection, shop: str, customer_id: str
 DAILY_BATCH = 2000  # customers per batch of the daily segment pass
 
 
-async def refresh_segments_batch(conn: asyncpg.Connection, shop: str, now: datetime, after: str,
+async def refresh_segments_batch(conn: Connection, shop: str, now: datetime, after: str,
                                  size: int = DAILY_BATCH) -> tuple[str | None, int]:
     """One batch of the daily segment pass, in the caller's transaction: segments move with time
     alone (NEW ages, AT_RISK after quiet days). Takes the `size` customers after `after` by id;
@@ -545,7 +546,7 @@ async def refresh_segments_batch(conn: asyncpg.Connection, shop: str, now: datet
     return (ids[-1] if len(ids) == size else None), changed
 
 
-async def finish_daily_pass(conn: asyncpg.Connection, shop: str, now: datetime) -> None:
+async def finish_daily_pass(conn: Connection, shop: str, now: datetime) -> None:
     """After the last segment batch: RFM quintiles over the active base, and the counter logs folded."""
     await refresh_rfm(conn, shop, now)
     await fold_counters(conn, shop)
@@ -580,7 +581,7 @@ _OLD_RFM_COLUMNS = ("rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_at")
 WHOLE_SHOP_TIMEOUT = 600
 
 
-async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime) -> None:
+async def refresh_rfm(conn: Connection, shop: str, now: datetime) -> None:
     """RFM scores 1-5 by quintile of rank in the active base (a counting order in the window).
     Ties share the lower score; customers outside the active base have no score. One statement
     writes the scores that changed and deletes those of customers who left the base, in
@@ -617,7 +618,7 @@ async def refresh_rfm(conn: asyncpg.Connection, shop: str, now: datetime) -> Non
     )
 
 
-async def rfm_scores(conn: asyncpg.Connection | asyncpg.Pool, shop: str,
+async def rfm_scores(conn: Executor, shop: str,
                      customer_ids: list[str]) -> list[asyncpg.Record]:
     """The scores of those customers in the active base from the last daily pass, with its time."""
     return await conn.fetch(
@@ -653,7 +654,7 @@ async def segment_members(pool: asyncpg.Pool, shop: str, segment_name: str, size
 # ---- engagement ----------------------------------------------------------------------------
 
 
-async def add_engagement(conn: asyncpg.Connection, shop: str, customer_id: str, kind: str, at: datetime, *,
+async def add_engagement(conn: Connection, shop: str, customer_id: str, kind: str, at: datetime, *,
                          notification_id: str | None = None, key: str | None = None, offer: bool = False) -> bool:
     """Record an engagement and move the segment; False when the key was seen before or the
     customer is unknown to this service (or erased)."""
@@ -687,7 +688,7 @@ async def record_engagement(pool: asyncpg.Pool, shop: str, customer_id: str, kin
         return True
 
 
-async def mark_referral_converted(conn: asyncpg.Connection, shop: str, order_id: str) -> bool:
+async def mark_referral_converted(conn: Connection, shop: str, order_id: str) -> bool:
     result = await conn.execute(
         "UPDATE orders SET referral_converted = true WHERE shop_id = $1 AND id = $2 AND NOT referral_converted",
         shop, order_id,
@@ -715,7 +716,7 @@ def _next_month(month: datetime) -> datetime:
     return datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
 
 
-async def _cohort_cells(conn: asyncpg.Connection, shop: str, start: datetime,
+async def _cohort_cells(conn: Connection, shop: str, start: datetime,
                         end: datetime) -> dict[tuple[date, date], int]:
     """(cohort month, active month) -> customers whose first counting order lies in [start, end) and
     in the cohort month, with a counting order before `end` in the active month. Cohorts of whole
@@ -764,7 +765,7 @@ _ACTIVE_AT = f"""
               AND placed_at >= $6 AND placed_at < $7)"""
 
 
-async def _active_at(conn: asyncpg.Connection, shop: str, t: datetime) -> int:
+async def _active_at(conn: Connection, shop: str, t: datetime) -> int:
     day, lapsed = _utc_midnight(t), t - ACTIVE_WINDOW
     lapsed_day = _utc_midnight(lapsed)
     return await conn.fetchval(_ACTIVE_AT, shop, day.date(), day, t, lapsed_day.date(), lapsed_day, lapsed)
@@ -920,14 +921,14 @@ async def export_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> di
 # ---- webhook intake ------------------------------------------------------------------------
 
 
-async def ensure_customer(conn: asyncpg.Connection, shop: str, p: Profile) -> None:
+async def ensure_customer(conn: Connection, shop: str, p: Profile) -> None:
     """Create the customer an order names when we do not know them yet; an order's copy of the
     profile is partial, so it never overwrites one we have."""
     if await get_customer(conn, shop, p.id) is None:
         await save_profile(conn, shop, p)
 
 
-async def apply_refund(conn: asyncpg.Connection, shop: str, refund: Refund) -> bool:
+async def apply_refund(conn: Connection, shop: str, refund: Refund) -> bool:
     """Add one refund (by its id, once) to the order's cumulative refunded amount."""
     inserted = await conn.fetchval(
         """INSERT INTO order_refunds (shop_id, refund_id, order_id, amount) VALUES ($1, $2, $3, $4)

@@ -12,9 +12,8 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from services.notifications import flows, policy, store, variables
+from shared.db import Connection
 from shared.events import PoisonMessage
 
 
@@ -30,11 +29,11 @@ def id_hash(customer_id: str) -> str:
     return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
-async def shop_flows(conn: asyncpg.Connection, shop: str) -> tuple[flows.Flow, ...]:
+async def shop_flows(conn: Connection, shop: str) -> tuple[flows.Flow, ...]:
     return flows.shop_flows(await store.flow_overrides(conn, shop))
 
 
-async def run(conn: asyncpg.Connection, shop: str, event_type: str, data: dict[str, Any], at: datetime) -> list[str]:
+async def run(conn: Connection, shop: str, event_type: str, data: dict[str, Any], at: datetime) -> list[str]:
     """Apply one event: cancellations, then plans. Returns the ids of the planned messages."""
     defined = await shop_flows(conn, shop)
     customer_id = data.get("customer_id")
@@ -52,7 +51,7 @@ async def run(conn: asyncpg.Connection, shop: str, event_type: str, data: dict[s
     return planned
 
 
-async def _plan(conn: asyncpg.Connection, shop: str, flow: flows.Flow, data: dict[str, Any],
+async def _plan(conn: Connection, shop: str, flow: flows.Flow, data: dict[str, Any],
                 at: datetime) -> list[str]:
     settings = await store.shop_settings(conn, shop)
     links = variables.links_for(settings and settings["storefront_url"], settings and settings["tracking_url"])

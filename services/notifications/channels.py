@@ -16,6 +16,7 @@ import httpx
 
 from services.notifications import mail, store
 from services.notifications.templates import Rendered
+from shared.db import Connection
 from shared.settings import Settings
 
 SIGNATURE_HEADER = "X-Flywheel-Signature"
@@ -74,7 +75,7 @@ class Senders:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def send(self, conn: asyncpg.Connection, message: Message) -> None:
+    async def send(self, conn: Connection, message: Message) -> None:
         if message.channel == "EMAIL":
             await self._email(message)
             return

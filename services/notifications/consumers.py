@@ -7,12 +7,11 @@ attempt already planned is not planned twice). Waiting events older than a week 
 
 from __future__ import annotations
 
-import asyncpg
-
 from services.notifications import automation, flows, store, webhooks
 from services.notifications.automation import ContactNotYetKnown
-from shared.bus import Handler
+from shared.db import Connection
 from shared.events import (
+    CATALOG,
     CustomerErased,
     CustomerRegistered,
     CustomerSegmentChanged,
@@ -22,10 +21,11 @@ from shared.events import (
     OrderEvent,
     TierChanged,
 )
+from shared.handlers import AnyHandler, EventHandlers, on
 
 
 async def on_customer_profile(
-    conn: asyncpg.Connection, event: Envelope, data: CustomerRegistered | CustomerUpdated
+    conn: Connection, event: Envelope, data: CustomerRegistered | CustomerUpdated
 ) -> None:
     if await store.is_erased(conn, data.shop, automation.id_hash(data.customer_id)):
         return
@@ -39,7 +39,7 @@ async def on_customer_profile(
         await automation.run(conn, data.shop, waiting["event_type"], waiting["data"], waiting["happened_at"])
 
 
-async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
+async def on_event(conn: Connection, event: Envelope, data: EventData) -> None:
     """Any event that starts or cancels a flow."""
     if isinstance(data, OrderEvent):
         await store.save_order(conn, data.shop, order_id=data.order_id, customer_id=data.customer_id,
@@ -68,7 +68,7 @@ async def on_event(conn: asyncpg.Connection, event: Envelope, data: EventData) -
             await store.wait_for_contact(conn, data.shop, missing.customer_id, event.type, payload, event.time)
 
 
-async def on_customer_erased(conn: asyncpg.Connection, event: Envelope, data: CustomerErased) -> None:
+async def on_customer_erased(conn: Connection, event: Envelope, data: CustomerErased) -> None:
     await store.take_waiting_events(conn, data.shop, data.customer_id)
     await store.erase_customer(conn, data.shop, data.customer_id, automation.id_hash(data.customer_id))
 
@@ -78,22 +78,23 @@ def _flow_events() -> set[str]:
     return triggers | {r.event for f in flows.DEFAULT_FLOWS for r in f.cancel_on}
 
 
-async def _nothing_else(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
+async def _nothing_else(conn: Connection, event: Envelope, data: EventData) -> None:
     """An event no flow uses: only merchant webhooks may want it."""
 
 
-def _with_webhooks(handler: Handler) -> Handler:
-    async def handle(conn: asyncpg.Connection, event: Envelope, data: EventData) -> None:
+def _with_webhooks(handler: AnyHandler) -> AnyHandler:
+    async def handle(conn: Connection, event: Envelope, data: EventData) -> None:
         await handler(conn, event, data)
         await webhooks.fan_out(conn, event, data)
     return handle
 
 
-_OWN: dict[str, Handler] = {
-    **{t: on_event for t in sorted(_flow_events())},  # type: ignore[dict-item]
-    "customer.registered": on_customer_profile,  # type: ignore[dict-item]
-    "customer.updated": on_customer_profile,  # type: ignore[dict-item]
-    "customer.erased": on_customer_erased,  # type: ignore[dict-item]
+_OWN: dict[str, AnyHandler] = {
+    **dict.fromkeys(sorted(_flow_events()), on_event),
+    "customer.registered": on_customer_profile,
+    "customer.updated": on_customer_profile,
+    "customer.erased": on_customer_erased,
 }
 # Every event of the catalog: flows use some, merchants may subscribe their webhooks to any.
-HANDLERS: dict[str, Handler] = {t: _with_webhooks(_OWN.get(t, _nothing_else)) for t in webhooks.EVENT_TYPES}
+HANDLERS = EventHandlers(*(on(payload, _with_webhooks(_OWN.get(payload.type, _nothing_else)))
+                           for payload in CATALOG.values()))

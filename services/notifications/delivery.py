@@ -16,6 +16,7 @@ import asyncpg
 from services.notifications import channels, flows, policy, store, templates
 from services.notifications.links import Links
 from shared import events, outbox
+from shared.db import Connection
 from shared.schedule import Job
 from shared.settings import Settings
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def send_job(settings: Settings, links: Links, senders: channels.Senders):
-    async def send_delivery(conn: asyncpg.Connection, job: Job) -> None:
+    async def send_delivery(conn: Connection, job: Job) -> None:
         shop, delivery_id = job.shop, job.payload["delivery_id"]
         delivery = await store.delivery_for_update(conn, shop, delivery_id)
         if delivery is None or delivery["status"] != "SCHEDULED":
@@ -76,7 +77,7 @@ def send_job(settings: Settings, links: Links, senders: channels.Senders):
     return send_delivery
 
 
-async def _failed(conn: asyncpg.Connection, delivery: asyncpg.Record, message: channels.Message,
+async def _failed(conn: Connection, delivery: asyncpg.Record, message: channels.Message,
                   exc: Exception) -> None:
     shop, delivery_id = message.shop, message.delivery_id
     reason = f"{type(exc).__name__}: {exc}"[:1000]

@@ -8,11 +8,12 @@ from typing import Any
 import asyncpg
 
 from shared import schedule
+from shared.db import Connection, Executor
 
 SEND_JOB = "delivery.send"
 
 
-async def save_contact(conn: asyncpg.Connection, shop: str, customer_id: str, *, email: str,
+async def save_contact(conn: Connection, shop: str, customer_id: str, *, email: str,
                        first_name: str | None, locale: str, timezone: str | None, accepts_email: bool,
                        accepts_sms: bool, accepts_whatsapp: bool) -> None:
     await conn.execute(
@@ -28,7 +29,7 @@ async def save_contact(conn: asyncpg.Connection, shop: str, customer_id: str, *,
     )
 
 
-async def contact(conn: asyncpg.Connection, shop: str, customer_id: str, *, lock: bool = False
+async def contact(conn: Connection, shop: str, customer_id: str, *, lock: bool = False
                   ) -> asyncpg.Record | None:
     """With lock, two messages to one customer are decided one after the other (the frequency cap)."""
     return await conn.fetchrow(
@@ -37,7 +38,7 @@ async def contact(conn: asyncpg.Connection, shop: str, customer_id: str, *, lock
     )
 
 
-async def plan_delivery(conn: asyncpg.Connection, shop: str, *, customer_id: str, channel: str,
+async def plan_delivery(conn: Connection, shop: str, *, customer_id: str, channel: str,
                         template: str, dedup_key: str, variables: dict[str, Any], due_at: datetime | None = None,
                         flow_key: str | None = None, step_key: str | None = None, correlation: str | None = None,
                         transactional: bool = True, triggered_at: datetime | None = None) -> str | None:
@@ -66,7 +67,7 @@ async def _insert_delivery(conn, shop, customer_id, channel, template, dedup_key
     return (row["id"], row["due_at"]) if row else (None, datetime.now(UTC))
 
 
-async def postpone(conn: asyncpg.Connection, shop: str, delivery_id: str, due_at: datetime, *, reason: str,
+async def postpone(conn: Connection, shop: str, delivery_id: str, due_at: datetime, *, reason: str,
                    count_attempt: bool = False) -> int:
     """Move a message to a later time (quiet hours, a retry) with a fresh job; it stays SCHEDULED."""
     attempts = await conn.fetchval(
@@ -79,7 +80,7 @@ async def postpone(conn: asyncpg.Connection, shop: str, delivery_id: str, due_at
     return attempts
 
 
-async def cancel_pending(conn: asyncpg.Connection, shop: str, customer_id: str, flow_key: str,
+async def cancel_pending(conn: Connection, shop: str, customer_id: str, flow_key: str,
                          correlation: str | None, reason: str, at: datetime) -> list[str]:
     """Cancel a flow's messages still waiting for a customer (optionally only one correlation)
     that events older than `at` planned, and remember the cancellation for older events still to
@@ -104,7 +105,7 @@ async def cancel_pending(conn: asyncpg.Connection, shop: str, customer_id: str, 
     return [r["id"] for r in rows]
 
 
-async def cancelled_after(conn: asyncpg.Connection, shop: str, customer_id: str, flow_key: str,
+async def cancelled_after(conn: Connection, shop: str, customer_id: str, flow_key: str,
                           correlation: str | None, at: datetime) -> bool:
     """Whether an event that happened after `at` already cancelled this flow for the customer (for
     the whole flow, or for this correlation)."""
@@ -117,7 +118,7 @@ async def cancelled_after(conn: asyncpg.Connection, shop: str, customer_id: str,
     ))
 
 
-async def marketing_sent(conn: asyncpg.Connection, shop: str, customer_id: str) -> tuple[int, int]:
+async def marketing_sent(conn: Connection, shop: str, customer_id: str) -> tuple[int, int]:
     row = await conn.fetchrow(
         """SELECT count(*) FILTER (WHERE sent_at > now() - interval '1 day') AS day,
                   count(*) AS week
@@ -129,12 +130,12 @@ async def marketing_sent(conn: asyncpg.Connection, shop: str, customer_id: str) 
     return row["day"], row["week"]
 
 
-async def flow_overrides(conn: asyncpg.Connection | asyncpg.Pool, shop: str) -> dict[str, dict[str, Any]]:
+async def flow_overrides(conn: Executor, shop: str) -> dict[str, dict[str, Any]]:
     rows = await conn.fetch("SELECT flow_key, enabled, steps FROM flow_overrides WHERE shop_id = $1", shop)
     return {r["flow_key"]: {"enabled": r["enabled"], "steps": r["steps"]} for r in rows}
 
 
-async def save_flow_override(conn: asyncpg.Connection, shop: str, flow_key: str, enabled: bool | None,
+async def save_flow_override(conn: Connection, shop: str, flow_key: str, enabled: bool | None,
                              steps: dict[str, dict[str, Any]]) -> None:
     await conn.execute(
         """INSERT INTO flow_overrides (shop_id, flow_key, enabled, steps) VALUES ($1, $2, $3, $4)
@@ -145,7 +146,7 @@ async def save_flow_override(conn: asyncpg.Connection, shop: str, flow_key: str,
     )
 
 
-async def shop_settings(conn: asyncpg.Connection | asyncpg.Pool, shop: str) -> asyncpg.Record | None:
+async def shop_settings(conn: Executor, shop: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM shop_settings WHERE shop_id = $1", shop)
 
 
@@ -154,7 +155,7 @@ SETTINGS_COLUMNS = ("storefront_url", "tracking_url", "daily_cap", "weekly_cap",
                     "webhook_secret")
 
 
-async def save_shop_settings(conn: asyncpg.Connection, shop: str, values: dict[str, Any]) -> asyncpg.Record:
+async def save_shop_settings(conn: Connection, shop: str, values: dict[str, Any]) -> asyncpg.Record:
     """Set the given settings (absent ones keep their value)."""
     cols = [c for c in SETTINGS_COLUMNS if c in values]
     names = ", ".join(["shop_id", *cols])
@@ -167,7 +168,7 @@ async def save_shop_settings(conn: asyncpg.Connection, shop: str, values: dict[s
     )
 
 
-async def save_order(conn: asyncpg.Connection, shop: str, *, order_id: str, customer_id: str, currency: str,
+async def save_order(conn: Connection, shop: str, *, order_id: str, customer_id: str, currency: str,
                      total: Any, status: str, placed_at: datetime) -> None:
     await conn.execute(
         """INSERT INTO orders (shop_id, order_id, customer_id, currency, total, status, placed_at)
@@ -177,11 +178,11 @@ async def save_order(conn: asyncpg.Connection, shop: str, *, order_id: str, cust
     )
 
 
-async def order(conn: asyncpg.Connection | asyncpg.Pool, shop: str, order_id: str) -> asyncpg.Record | None:
+async def order(conn: Executor, shop: str, order_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM orders WHERE shop_id = $1 AND order_id = $2", shop, order_id)
 
 
-async def audience(conn: asyncpg.Connection, shop: str, segment: str | None,
+async def audience(conn: Connection, shop: str, segment: str | None,
                    tier: str | None = None) -> list[asyncpg.Record]:
     """The shop's contacts, only those of a segment and/or only those whose current tier (the last
     tier.changed seen) is exactly `tier` when given."""
@@ -193,7 +194,7 @@ async def audience(conn: asyncpg.Connection, shop: str, segment: str | None,
     )
 
 
-async def save_tier(conn: asyncpg.Connection, shop: str, customer_id: str, tier: str, at: datetime) -> bool:
+async def save_tier(conn: Connection, shop: str, customer_id: str, tier: str, at: datetime) -> bool:
     """Keep the tier announced at `at` unless a later announcement is already kept (points announces a
     customer's tier changes in order, but a delivery may be retried past a newer one). False when the
     contact is not known (yet)."""
@@ -204,14 +205,14 @@ async def save_tier(conn: asyncpg.Connection, shop: str, customer_id: str, tier:
         shop, customer_id, tier, at))
 
 
-async def save_segment(conn: asyncpg.Connection, shop: str, customer_id: str, segment: str) -> bool:
+async def save_segment(conn: Connection, shop: str, customer_id: str, segment: str) -> bool:
     """False when the contact is not known (yet)."""
     result = await conn.execute("UPDATE contacts SET segment = $3 WHERE shop_id = $1 AND customer_id = $2",
                                 shop, customer_id, segment)
     return result != "UPDATE 0"
 
 
-async def save_preferences(conn: asyncpg.Connection, shop: str, customer_id: str, changes: dict[str, Any]
+async def save_preferences(conn: Connection, shop: str, customer_id: str, changes: dict[str, Any]
                            ) -> asyncpg.Record | None:
     """Apply the given columns (only known preference columns) and return the contact."""
     allowed = ("email_opt", "sms_opt", "whatsapp_opt", "phone", "pref_locale", "pref_timezone", "quiet_start",
@@ -224,7 +225,7 @@ async def save_preferences(conn: asyncpg.Connection, shop: str, customer_id: str
     )
 
 
-async def erase_customer(conn: asyncpg.Connection, shop: str, customer_id: str, id_hash: str) -> None:
+async def erase_customer(conn: Connection, shop: str, customer_id: str, id_hash: str) -> None:
     """Forget the person; keep each delivery's channel, template, status and times (anonymous counts)."""
     ids = await conn.fetch(
         "SELECT id::text FROM deliveries WHERE shop_id = $1 AND customer_id = $2 AND status = 'SCHEDULED'",
@@ -249,7 +250,7 @@ async def erase_customer(conn: asyncpg.Connection, shop: str, customer_id: str, 
                        shop, id_hash)
 
 
-async def is_erased(conn: asyncpg.Connection, shop: str, id_hash: str) -> bool:
+async def is_erased(conn: Connection, shop: str, id_hash: str) -> bool:
     return bool(await conn.fetchval("SELECT true FROM erased_customers WHERE shop_id = $1 AND id_hash = $2",
                                     shop, id_hash))
 
@@ -263,7 +264,7 @@ async def failed_deliveries(pool: asyncpg.Pool, shop: str, size: int, after: lis
     )
 
 
-async def mark_tracked(conn: asyncpg.Connection, shop: str, delivery_id: str, column: str) -> asyncpg.Record | None:
+async def mark_tracked(conn: Connection, shop: str, delivery_id: str, column: str) -> asyncpg.Record | None:
     """Stamp the first open or click; None when it was stamped before (or the delivery is unknown)."""
     assert column in ("opened_at", "clicked_at")
     return await conn.fetchrow(
@@ -274,13 +275,13 @@ async def mark_tracked(conn: asyncpg.Connection, shop: str, delivery_id: str, co
     )
 
 
-async def delivery_for_update(conn: asyncpg.Connection, shop: str, delivery_id: str) -> asyncpg.Record | None:
+async def delivery_for_update(conn: Connection, shop: str, delivery_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM deliveries WHERE shop_id = $1 AND id = $2::uuid FOR UPDATE", shop, delivery_id
     )
 
 
-async def mark(conn: asyncpg.Connection, shop: str, delivery_id: str, status: str, *,
+async def mark(conn: Connection, shop: str, delivery_id: str, status: str, *,
                recipient: str | None = None, subject: str | None = None, error: str | None = None) -> None:
     await conn.execute(
         """UPDATE deliveries SET status = $3, recipient = coalesce($4, recipient),
@@ -308,11 +309,11 @@ async def deliveries(pool: asyncpg.Pool, shop: str, customer_id: str, size: int,
     )
 
 
-async def webhook_endpoints(conn: asyncpg.Connection | asyncpg.Pool, shop: str) -> list[asyncpg.Record]:
+async def webhook_endpoints(conn: Executor, shop: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM webhook_endpoints WHERE shop_id = $1 ORDER BY created_at, id", shop)
 
 
-async def save_webhook_endpoint(conn: asyncpg.Connection, shop: str, endpoint_id: str | None, *, url: str,
+async def save_webhook_endpoint(conn: Connection, shop: str, endpoint_id: str | None, *, url: str,
                                 secret: str | None, event_types: list[str], enabled: bool) -> asyncpg.Record | None:
     if endpoint_id is None:
         return await conn.fetchrow(
@@ -323,14 +324,14 @@ async def save_webhook_endpoint(conn: asyncpg.Connection, shop: str, endpoint_id
            WHERE shop_id = $1 AND id = $2::uuid RETURNING *""", shop, endpoint_id, url, secret, event_types, enabled)
 
 
-async def subscribed_endpoints(conn: asyncpg.Connection, shop: str, event_type: str) -> list[str]:
+async def subscribed_endpoints(conn: Connection, shop: str, event_type: str) -> list[str]:
     rows = await conn.fetch(
         """SELECT id::text FROM webhook_endpoints
            WHERE shop_id = $1 AND enabled AND $2 = ANY(event_types) ORDER BY id""", shop, event_type)
     return [r["id"] for r in rows]
 
 
-async def add_webhook_delivery(conn: asyncpg.Connection, shop: str, endpoint_id: str, event_id: str,
+async def add_webhook_delivery(conn: Connection, shop: str, endpoint_id: str, event_id: str,
                                event_type: str, customer_id: str | None, payload: dict[str, Any]) -> str | None:
     return await conn.fetchval(
         """INSERT INTO webhook_deliveries (shop_id, endpoint_id, event_id, event_type, customer_id, payload)
@@ -339,14 +340,14 @@ async def add_webhook_delivery(conn: asyncpg.Connection, shop: str, endpoint_id:
         shop, endpoint_id, event_id, event_type, customer_id, payload)
 
 
-async def webhook_delivery_for_update(conn: asyncpg.Connection, shop: str, delivery_id: str) -> asyncpg.Record | None:
+async def webhook_delivery_for_update(conn: Connection, shop: str, delivery_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT d.*, e.url, e.secret FROM webhook_deliveries d
            JOIN webhook_endpoints e ON e.shop_id = d.shop_id AND e.id = d.endpoint_id
            WHERE d.shop_id = $1 AND d.id = $2::uuid FOR UPDATE OF d""", shop, delivery_id)
 
 
-async def webhook_attempt(conn: asyncpg.Connection, shop: str, delivery_id: str, status: str, error: str | None,
+async def webhook_attempt(conn: Connection, shop: str, delivery_id: str, status: str, error: str | None,
                           response_status: int | None) -> None:
     await conn.execute(
         """UPDATE webhook_deliveries SET status = $3, error = $4, response_status = $5, attempts = attempts + 1,
@@ -363,12 +364,12 @@ async def webhook_deliveries(pool: asyncpg.Pool, shop: str, status: str | None, 
         shop, status, after[0] if after else None, after[1] if after else None, size + 1)
 
 
-async def lock_customer(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+async def lock_customer(conn: Connection, shop: str, customer_id: str) -> None:
     """A transaction lock per customer, for handlers that must not interleave about one person."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))", shop, customer_id)
 
 
-async def wait_for_contact(conn: asyncpg.Connection, shop: str, customer_id: str, event_type: str,
+async def wait_for_contact(conn: Connection, shop: str, customer_id: str, event_type: str,
                            data: dict[str, Any], happened_at: datetime) -> None:
     await conn.execute(
         """INSERT INTO waiting_events (shop_id, customer_id, event_type, data, happened_at)
@@ -378,7 +379,7 @@ async def wait_for_contact(conn: asyncpg.Connection, shop: str, customer_id: str
     await conn.execute("DELETE FROM waiting_events WHERE received_at < now() - interval '7 days'")
 
 
-async def take_waiting_events(conn: asyncpg.Connection, shop: str, customer_id: str) -> list[asyncpg.Record]:
+async def take_waiting_events(conn: Connection, shop: str, customer_id: str) -> list[asyncpg.Record]:
     rows = await conn.fetch(
         """DELETE FROM waiting_events WHERE shop_id = $1 AND customer_id = $2
            RETURNING event_type, data, happened_at, id""",

@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import httpx
 
 from services.notifications import channels, policy, store
 from shared import schedule
+from shared.db import Connection
 from shared.events import CATALOG, Envelope, EventData
 from shared.schedule import Job
 
@@ -20,7 +20,7 @@ WEBHOOK_JOB = "webhook.send"
 EVENT_TYPES = sorted({t for t, _ in CATALOG})
 
 
-async def fan_out(conn: asyncpg.Connection, envelope: Envelope, data: EventData) -> int:
+async def fan_out(conn: Connection, envelope: Envelope, data: EventData) -> int:
     """Log one delivery per subscribed endpoint and queue it; a redelivered event adds none."""
     payload = envelope.model_dump(mode="json", exclude={"traceparent", "tracestate"})
     customer_id = getattr(data, "customer_id", None) or getattr(data, "referrer_id", None)
@@ -36,7 +36,7 @@ async def fan_out(conn: asyncpg.Connection, envelope: Envelope, data: EventData)
 
 
 def send_job(client: httpx.AsyncClient):
-    async def send_webhook(conn: asyncpg.Connection, job: Job) -> None:
+    async def send_webhook(conn: Connection, job: Job) -> None:
         shop, delivery_id = job.shop, job.payload["delivery_id"]
         row = await store.webhook_delivery_for_update(conn, shop, delivery_id)
         if row is None or row["status"] != "PENDING":

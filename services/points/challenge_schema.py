@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from services.points import badges, challenge_store, challenges, store, streaks
+from shared.db import Executor
 from shared.graphql import ctx, customer_ctx
 from shared.ids import external_id
 
@@ -128,7 +129,7 @@ class ChallengeProgress:
     joined_at: datetime
 
 
-async def progress_of(conn: store.Conn, shop: str, row: asyncpg.Record) -> ChallengeProgress:
+async def progress_of(conn: Executor, shop: str, row: asyncpg.Record) -> ChallengeProgress:
     ch = await challenge_store.challenge(conn, shop, row["challenge_id"])
     return ChallengeProgress(challenge=Challenge.of(ch), progress=row["progress"],
                              completed=row["completed_at"] is not None, completed_at=row["completed_at"],

@@ -18,7 +18,6 @@ from services.points import badges, challenges, ledger, streaks
 from services.points.ledger import Entry
 from services.points.store import (
     SOURCE,
-    Conn,
     credit_available,
     current_tier,
     lock_account,
@@ -27,13 +26,14 @@ from services.points.store import (
     reverse,
 )
 from shared import events, outbox, schedule
+from shared.db import Connection, Executor
 from shared.errors import Conflict, Forbidden, NotFound
 
 END_JOB = "points.challenge_end"
 LIST_LIMIT = 200
 
 
-async def launch(conn: asyncpg.Connection, shop: str, launch: challenges.Launch) -> asyncpg.Record:
+async def launch(conn: Connection, shop: str, launch: challenges.Launch) -> asyncpg.Record:
     """Store the challenge, announce it and plan its end, in one transaction. The same idempotency key
     answers the first launch; with another input it is a CONFLICT."""
     if launch.idempotency_key is not None:
@@ -65,16 +65,16 @@ async def launch(conn: asyncpg.Connection, shop: str, launch: challenges.Launch)
     return row
 
 
-async def challenge(conn: Conn, shop: str, challenge_id: str) -> asyncpg.Record | None:
+async def challenge(conn: Executor, shop: str, challenge_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM challenges WHERE shop_id = $1 AND id = $2", shop, challenge_id)
 
 
-async def all_challenges(conn: Conn, shop: str) -> list[asyncpg.Record]:
+async def all_challenges(conn: Executor, shop: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM challenges WHERE shop_id = $1 ORDER BY starts_at DESC, id LIMIT $2", shop, LIST_LIMIT)
 
 
-async def end(conn: asyncpg.Connection, shop: str, challenge_id: str) -> asyncpg.Record:
+async def end(conn: Connection, shop: str, challenge_id: str) -> asyncpg.Record:
     """End a challenge early (an ended one stays as it is) and grant its leaderboard bonus."""
     row = await conn.fetchrow("SELECT * FROM challenges WHERE shop_id = $1 AND id = $2 FOR UPDATE",
                               shop, challenge_id)
@@ -88,7 +88,7 @@ async def end(conn: asyncpg.Connection, shop: str, challenge_id: str) -> asyncpg
     return await challenge(conn, shop, challenge_id)
 
 
-async def finish(conn: asyncpg.Connection, shop: str, challenge_id: str) -> None:
+async def finish(conn: Connection, shop: str, challenge_id: str) -> None:
     """The end of a challenge (the job at endsAt, or endChallenge): the top-N bonus, granted once."""
     row = await conn.fetchrow("SELECT * FROM challenges WHERE shop_id = $1 AND id = $2 FOR UPDATE",
                               shop, challenge_id)
@@ -109,7 +109,7 @@ async def finish(conn: asyncpg.Connection, shop: str, challenge_id: str) -> None
                        shop, challenge_id)
 
 
-async def join(conn: asyncpg.Connection, shop: str, challenge_id: str, customer_id: str) -> asyncpg.Record:
+async def join(conn: Connection, shop: str, challenge_id: str, customer_id: str) -> asyncpg.Record:
     row = await challenge(conn, shop, challenge_id)
     if row is None:
         raise NotFound("no such challenge", field="id")
@@ -129,13 +129,13 @@ async def join(conn: asyncpg.Connection, shop: str, challenge_id: str, customer_
     return await progress(conn, shop, challenge_id, customer_id)
 
 
-async def progress(conn: Conn, shop: str, challenge_id: str, customer_id: str) -> asyncpg.Record | None:
+async def progress(conn: Executor, shop: str, challenge_id: str, customer_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM challenge_progress WHERE shop_id = $1 AND challenge_id = $2 AND customer_id = $3",
         shop, challenge_id, customer_id)
 
 
-async def progress_of(conn: Conn, shop: str, customer_id: str) -> list[asyncpg.Record]:
+async def progress_of(conn: Executor, shop: str, customer_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT p.* FROM challenge_progress p JOIN challenges c ON c.shop_id = p.shop_id AND c.id = p.challenge_id
            WHERE p.shop_id = $1 AND p.customer_id = $2 ORDER BY c.starts_at DESC, c.id LIMIT $3""",
@@ -147,14 +147,14 @@ def _standing(r: asyncpg.Record) -> challenges.Standing:
                                r["joined_at"])
 
 
-async def standings(conn: Conn, shop: str, challenge_id: str) -> list[challenges.Standing]:
+async def standings(conn: Executor, shop: str, challenge_id: str) -> list[challenges.Standing]:
     rows = await conn.fetch(
         """SELECT customer_id, progress, completed_at, last_progress_at, joined_at FROM challenge_progress
            WHERE shop_id = $1 AND challenge_id = $2""", shop, challenge_id)
     return [_standing(r) for r in rows]
 
 
-async def leaderboard(conn: Conn, shop: str, challenge_id: str, first: int) -> list[challenges.Standing]:
+async def leaderboard(conn: Executor, shop: str, challenge_id: str, first: int) -> list[challenges.Standing]:
     """Top `first` in the module's tie order; SQL pre-sorts with the same keys so only the top is read."""
     rows = await conn.fetch(
         """SELECT customer_id, progress, completed_at, last_progress_at, joined_at FROM challenge_progress
@@ -165,7 +165,7 @@ async def leaderboard(conn: Conn, shop: str, challenge_id: str, first: int) -> l
     return challenges.rank([_standing(r) for r in rows])
 
 
-async def count(conn: asyncpg.Connection, shop: str, h: challenges.Happening, event_id: str) -> None:
+async def count(conn: Connection, shop: str, h: challenges.Happening, event_id: str) -> None:
     """Count one event for each challenge the customer joined whose goal it moves, once per challenge
     (challenge_counts' key), inside the window, before an early end and not before the join."""
     candidates = await conn.fetch(
@@ -203,7 +203,7 @@ async def count(conn: asyncpg.Connection, shop: str, h: challenges.Happening, ev
             await complete(conn, shop, c, h.customer_id, h.at, revoked=before["revoked"])
 
 
-async def withdraw_order(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str,
+async def withdraw_order(conn: Connection, shop: str, customer_id: str, order_id: str,
                          net_remaining: Decimal, voided: bool, event_id: str) -> None:
     """A counted order was refunded (partly or fully) or cancelled: each challenge it counted for loses
     what the order no longer brings (challenges.still_counted). A completion that the progress no
@@ -236,7 +236,7 @@ async def withdraw_order(conn: asyncpg.Connection, shop: str, customer_id: str, 
             await revoke(conn, shop, c, customer_id, after["revoked"], event_id)
 
 
-async def revoke(conn: asyncpg.Connection, shop: str, c: asyncpg.Record, customer_id: str, revoked: int,
+async def revoke(conn: Connection, shop: str, c: asyncpg.Record, customer_id: str, revoked: int,
                  event_id: str) -> None:
     """Take a completion back, as DOMAIN.md has refunds take back the points they earned: the reward
     points through a ledger `reverse` row (spent points become a shortfall), the challenge's badge
@@ -264,7 +264,7 @@ def goal_of(c: asyncpg.Record) -> challenges.Goal:
                            c["goal_measure"])
 
 
-async def complete(conn: asyncpg.Connection, shop: str, c: asyncpg.Record, customer_id: str,
+async def complete(conn: Connection, shop: str, c: asyncpg.Record, customer_id: str,
                    at: datetime, *, revoked: int) -> None:
     """The reward once per completion: the ledger key is per challenge, customer and completion (see
     `revoke`), the badge once per name."""
@@ -285,39 +285,39 @@ async def complete(conn: asyncpg.Connection, shop: str, c: asyncpg.Record, custo
         reward_points=c["reward_points"], badge=c["badge"]), source=SOURCE)
 
 
-async def award_badge(conn: asyncpg.Connection, shop: str, customer_id: str, badge: str, source: str) -> bool:
+async def award_badge(conn: Connection, shop: str, customer_id: str, badge: str, source: str) -> bool:
     return bool(await conn.fetchval(
         """INSERT INTO badges (shop_id, customer_id, badge, source) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING RETURNING true""", shop, customer_id, badge, source))
 
 
-async def badges_of(conn: Conn, shop: str, customer_id: str) -> list[asyncpg.Record]:
+async def badges_of(conn: Executor, shop: str, customer_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM badges WHERE shop_id = $1 AND customer_id = $2 ORDER BY awarded_at, badge LIMIT $3",
         shop, customer_id, LIST_LIMIT)
 
 
-async def challenge_badges(conn: Conn, shop: str) -> list[tuple[str, str]]:
+async def challenge_badges(conn: Executor, shop: str) -> list[tuple[str, str]]:
     rows = await conn.fetch(
         """SELECT badge, title FROM challenges WHERE shop_id = $1 AND badge IS NOT NULL
            ORDER BY created_at, id LIMIT $2""", shop, LIST_LIMIT)
     return [(r["badge"], r["title"]) for r in rows]
 
 
-async def save_segment(conn: asyncpg.Connection, shop: str, customer_id: str, segment: str) -> None:
+async def save_segment(conn: Connection, shop: str, customer_id: str, segment: str) -> None:
     await conn.execute(
         """INSERT INTO customer_segments (shop_id, customer_id, segment) VALUES ($1, $2, $3)
            ON CONFLICT (shop_id, customer_id) DO UPDATE SET segment = EXCLUDED.segment, updated_at = now()""",
         shop, customer_id, segment)
 
 
-async def activity_weeks(conn: Conn, shop: str, customer_id: str) -> list:
+async def activity_weeks(conn: Executor, shop: str, customer_id: str) -> list:
     rows = await conn.fetch(
         "SELECT week FROM activity_weeks WHERE shop_id = $1 AND customer_id = $2 ORDER BY week", shop, customer_id)
     return [r["week"] for r in rows]
 
 
-async def record_activity(conn: asyncpg.Connection, shop: str, customer_id: str, at: datetime) -> None:
+async def record_activity(conn: Connection, shop: str, customer_id: str, at: datetime) -> None:
     """A purchase or a review in `at`'s ISO week; a streak reaching a badge's length awards it.
 
     A week stays active when its purchase is later refunded or cancelled: a streak is the habit of

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import asyncpg
-
 from services.points import challenge_store, challenges, store, wallet
-from shared.bus import Handler
+from shared.db import Connection
 from shared.events import (
     CustomerBirthday,
     CustomerRegistered,
@@ -31,10 +29,11 @@ from shared.events import (
     ReviewPublished,
     UgcSubmitted,
 )
+from shared.handlers import EventHandlers, on
 from shared.schedule import Job, JobHandler
 
 
-async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPaid) -> None:
+async def on_order_paid(conn: Connection, event: Envelope, data: OrderPaid) -> None:
     await store.earn_for_order(conn, data.shop, data, event.id, event.time)
     await challenge_store.record_activity(conn, data.shop, data.customer_id, event.time)
     currency = (await store.program(conn, data.shop)).currency
@@ -47,26 +46,26 @@ async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPa
         amount=net if data.currency == currency else Decimal(0)), event.id)
 
 
-async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
+async def on_order_delivered(conn: Connection, event: Envelope, data: OrderDelivered) -> None:
     await store.lock_account(conn, data.shop, data.customer_id)  # the same lock as the payment's handler
     await store.schedule_release(conn, data.shop, data.order_id, event.time)
 
 
-async def on_order_refunded(conn: asyncpg.Connection, event: Envelope, data: OrderRefunded) -> None:
+async def on_order_refunded(conn: Connection, event: Envelope, data: OrderRefunded) -> None:
     await store.take_back(conn, data.shop, data.order_id, data.customer_id, data.net_amount,
                           voided=data.fully_refunded, event_id=event.id, reason="refund")
     await challenge_store.withdraw_order(conn, data.shop, data.customer_id, data.order_id, data.net_amount,
                                          data.fully_refunded, event.id)
 
 
-async def on_order_cancelled(conn: asyncpg.Connection, event: Envelope, data: OrderCancelled) -> None:
+async def on_order_cancelled(conn: Connection, event: Envelope, data: OrderCancelled) -> None:
     await store.take_back(conn, data.shop, data.order_id, data.customer_id, data.net_amount,
                           voided=True, event_id=event.id, reason="cancellation")
     await challenge_store.withdraw_order(conn, data.shop, data.customer_id, data.order_id, data.net_amount,
                                          True, event.id)
 
 
-async def on_review_published(conn: asyncpg.Connection, event: Envelope, data: ReviewPublished) -> None:
+async def on_review_published(conn: Connection, event: Envelope, data: ReviewPublished) -> None:
     prog = await store.program(conn, data.shop)
     reward = wallet.review_reward(data.customer_id, data.product_id, data.has_media, prog.action_points,
                                   prog.review_credit, prog.media_review_credit)
@@ -77,7 +76,7 @@ async def on_review_published(conn: asyncpg.Connection, event: Envelope, data: R
         event.id)
 
 
-async def on_referral_converted(conn: asyncpg.Connection, event: Envelope, data: ReferralConverted) -> None:
+async def on_referral_converted(conn: Connection, event: Envelope, data: ReferralConverted) -> None:
     prog = await store.program(conn, data.shop)
     if data.reward_kind == "credit" and data.currency not in (None, prog.currency):
         raise PoisonMessage(f"referral credit in {data.currency}, the shop's currency is {prog.currency}")
@@ -88,62 +87,62 @@ async def on_referral_converted(conn: asyncpg.Connection, event: Envelope, data:
         "REFERRAL_CONVERTED", f"referral:{data.referral_id}", data.referrer_id, event.time), event.id)
 
 
-async def on_ugc_submitted(conn: asyncpg.Connection, event: Envelope, data: UgcSubmitted) -> None:
+async def on_ugc_submitted(conn: Connection, event: Envelope, data: UgcSubmitted) -> None:
     """A moderated photo/video post with hashtags or a challenge id (the reviews service sends it)."""
     await challenge_store.count(conn, data.shop, challenges.Happening(
         "UGC_SUBMITTED", f"ugc:{data.review_id}", data.customer_id, event.time, hashtags=tuple(data.hashtags),
         challenge_id=data.challenge_id), event.id)
 
 
-async def on_segment_changed(conn: asyncpg.Connection, event: Envelope, data: CustomerSegmentChanged) -> None:
+async def on_segment_changed(conn: Connection, event: Envelope, data: CustomerSegmentChanged) -> None:
     """A copy of the customer's segment, for challenge audiences (the last change handled wins)."""
     await challenge_store.save_segment(conn, data.shop, data.customer_id, data.to_segment)
 
 
-async def on_customer_birthday(conn: asyncpg.Connection, event: Envelope, data: CustomerBirthday) -> None:
+async def on_customer_birthday(conn: Connection, event: Envelope, data: CustomerBirthday) -> None:
     prog = await store.program(conn, data.shop)
     reward = wallet.ActionReward(f"birthday:{data.customer_id}:{data.year}", f"birthday {data.year}",
                                  points=prog.action_points.get("birthday", 0))
     await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
 
 
-async def on_customer_registered(conn: asyncpg.Connection, event: Envelope, data: CustomerRegistered) -> None:
+async def on_customer_registered(conn: Connection, event: Envelope, data: CustomerRegistered) -> None:
     prog = await store.program(conn, data.shop)
     reward = wallet.ActionReward(f"signup:{data.customer_id}", "welcome bonus",
                                  points=prog.action_points.get("signup", 0))
     await store.reward_action(conn, data.shop, data.customer_id, reward, event.id, prog)
 
 
-async def release_points(conn: asyncpg.Connection, job: Job) -> None:
+async def release_points(conn: Connection, job: Job) -> None:
     await store.release(conn, job.shop, job.payload["order_id"])
 
 
-HANDLERS: dict[str, Handler] = {
-    "order.paid": on_order_paid,  # type: ignore[dict-item]
-    "order.delivered": on_order_delivered,  # type: ignore[dict-item]
-    "order.refunded": on_order_refunded,  # type: ignore[dict-item]
-    "order.cancelled": on_order_cancelled,  # type: ignore[dict-item]
-    "review.published": on_review_published,  # type: ignore[dict-item]
-    "referral.converted": on_referral_converted,  # type: ignore[dict-item]
-    "customer.birthday": on_customer_birthday,  # type: ignore[dict-item]
-    "customer.registered": on_customer_registered,  # type: ignore[dict-item]
-    "ugc.submitted": on_ugc_submitted,  # type: ignore[dict-item]
-    "customer.segment_changed": on_segment_changed,  # type: ignore[dict-item]
-}
+HANDLERS = EventHandlers(
+    on(OrderPaid, on_order_paid),
+    on(OrderDelivered, on_order_delivered),
+    on(OrderRefunded, on_order_refunded),
+    on(OrderCancelled, on_order_cancelled),
+    on(ReviewPublished, on_review_published),
+    on(ReferralConverted, on_referral_converted),
+    on(CustomerBirthday, on_customer_birthday),
+    on(CustomerRegistered, on_customer_registered),
+    on(UgcSubmitted, on_ugc_submitted),
+    on(CustomerSegmentChanged, on_segment_changed),
+)
 
-async def warn_expiring(conn: asyncpg.Connection, job: Job) -> None:
+async def warn_expiring(conn: Connection, job: Job) -> None:
     await store.warn_expiring(conn, job.shop, job.payload)
 
 
-async def expire_points(conn: asyncpg.Connection, job: Job) -> None:
+async def expire_points(conn: Connection, job: Job) -> None:
     await store.expire(conn, job.shop, job.payload)
 
 
-async def end_challenge(conn: asyncpg.Connection, job: Job) -> None:
+async def end_challenge(conn: Connection, job: Job) -> None:
     await challenge_store.finish(conn, job.shop, job.payload["challenge_id"])
 
 
-async def review_tier(conn: asyncpg.Connection, job: Job) -> None:
+async def review_tier(conn: Connection, job: Job) -> None:
     await store.refresh_tier(conn, job.shop, job.payload["customer_id"], await store.program(conn, job.shop))
 
 

@@ -18,6 +18,7 @@ from services.points import expiry, ledger, rewards, tiers, wallet
 from services.points.ledger import Entry
 from services.points.program import DEFAULT, Program, ProgramChange, apply_change
 from shared import events, outbox, schedule
+from shared.db import Connection, Executor
 from shared.errors import BadUserInput, Conflict, FlywheelError, InsufficientPoints, NotFound
 
 SOURCE = "points"
@@ -26,7 +27,6 @@ EXPIRING_JOB = "points.expiring"
 EXPIRE_JOB = "points.expire"
 TIER_REVIEW_JOB = "points.tier_review"
 
-Conn = asyncpg.Connection | asyncpg.Pool
 
 
 def now() -> datetime:
@@ -36,7 +36,7 @@ def now() -> datetime:
 # ---- program ------------------------------------------------------------------------------
 
 
-async def program(conn: Conn, shop: str, *, seed: bool = True) -> Program:
+async def program(conn: Executor, shop: str, *, seed: bool = True) -> Program:
     """The program in force. A shop's first write seeds the defaults and the starter catalog; reads
     (seed=False) answer the defaults without writing, so anonymous callers naming made-up shops in
     X-Shop cannot fill the database."""
@@ -57,7 +57,7 @@ async def program(conn: Conn, shop: str, *, seed: bool = True) -> Program:
     return Program.from_json(row["version"], row["config"])
 
 
-async def save_program(conn: asyncpg.Connection, shop: str, change: ProgramChange, actor: str) -> Program:
+async def save_program(conn: Connection, shop: str, change: ProgramChange, actor: str) -> Program:
     """Append the next version, serialised per shop so two admins cannot both write version n+1."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('points.program:' || $1))", shop)
     nxt = apply_change(await program(conn, shop), change)
@@ -66,7 +66,7 @@ async def save_program(conn: asyncpg.Connection, shop: str, change: ProgramChang
     return nxt
 
 
-async def liability_points(conn: Conn, shop: str) -> int:
+async def liability_points(conn: Executor, shop: str) -> int:
     return await conn.fetchval(
         "SELECT coalesce(sum(balance + pending), 0) FROM accounts WHERE shop_id = $1", shop)
 
@@ -74,20 +74,20 @@ async def liability_points(conn: Conn, shop: str) -> int:
 # ---- ledger -------------------------------------------------------------------------------
 
 
-async def account(conn: Conn, shop: str, customer_id: str) -> asyncpg.Record | None:
+async def account(conn: Executor, shop: str, customer_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM accounts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id
     )
 
 
-async def lock_account(conn: asyncpg.Connection, shop: str, customer_id: str) -> asyncpg.Record:
+async def lock_account(conn: Connection, shop: str, customer_id: str) -> asyncpg.Record:
     await conn.execute(
         "INSERT INTO accounts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", shop, customer_id)
     return await conn.fetchrow(
         "SELECT * FROM accounts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE", shop, customer_id)
 
 
-async def post(conn: asyncpg.Connection, shop: str, entry: Entry, *, announce: bool = True
+async def post(conn: Connection, shop: str, entry: Entry, *, announce: bool = True
                ) -> tuple[asyncpg.Record, bool]:
     """Append an entry and move the account's sums, inside the caller's transaction.
 
@@ -139,7 +139,7 @@ def _expiry_key(customer_id: str, activity: datetime) -> str:
     return f"{customer_id}|{activity.isoformat()}"
 
 
-async def plan_expiry(conn: asyncpg.Connection, shop: str, customer_id: str, activity: datetime) -> None:
+async def plan_expiry(conn: Connection, shop: str, customer_id: str, activity: datetime) -> None:
     """Plan the reminder and the lapse for this activity. Jobs planned for an earlier activity are not
     cancelled (that would scan the schedule on every earning): they find newer activity and do nothing."""
     prog = await program(conn, shop)
@@ -153,14 +153,14 @@ async def plan_expiry(conn: asyncpg.Connection, shop: str, customer_id: str, act
     await schedule.schedule(conn, shop=shop, kind=EXPIRE_JOB, dedup_key=key, due_at=lapse, payload=payload)
 
 
-async def _still_inactive(conn: asyncpg.Connection, shop: str, payload: dict) -> asyncpg.Record | None:
+async def _still_inactive(conn: Connection, shop: str, payload: dict) -> asyncpg.Record | None:
     acct = await lock_account(conn, shop, payload["customer_id"])
     if acct["last_activity_at"] != datetime.fromisoformat(payload["activity"]) or acct["balance"] <= 0:
         return None  # activity since, or nothing left to lapse: this job is obsolete
     return acct
 
 
-async def warn_expiring(conn: asyncpg.Connection, shop: str, payload: dict) -> None:
+async def warn_expiring(conn: Connection, shop: str, payload: dict) -> None:
     acct = await _still_inactive(conn, shop, payload)
     if acct is None:
         return
@@ -170,7 +170,7 @@ async def warn_expiring(conn: asyncpg.Connection, shop: str, payload: dict) -> N
         expires_at=expiry.add_months(acct["last_activity_at"], prog.expiry_months)), source=SOURCE)
 
 
-async def expire(conn: asyncpg.Connection, shop: str, payload: dict) -> None:
+async def expire(conn: Connection, shop: str, payload: dict) -> None:
     acct = await _still_inactive(conn, shop, payload)
     if acct is None:
         return
@@ -182,7 +182,7 @@ async def expire(conn: asyncpg.Connection, shop: str, payload: dict) -> None:
         shop=shop, customer_id=acct["customer_id"], points=lapsing, balance=acct["balance"]), source=SOURCE)
 
 
-async def credit_available(conn: asyncpg.Connection, shop: str, entry: Entry) -> asyncpg.Record:
+async def credit_available(conn: Connection, shop: str, entry: Entry) -> asyncpg.Record:
     """Post points into the available bucket, then settle any shortfall from earlier takebacks."""
     acct, applied = await post(conn, shop, entry)
     owed = ledger.net_shortfall(acct["shortfall"], entry.delta) if applied else 0
@@ -210,14 +210,14 @@ async def history(pool: asyncpg.Pool, shop: str, customer_id: str, size: int,
 # ---- orders and tiers ---------------------------------------------------------------------
 
 
-async def qualifying_spend(conn: Conn, shop: str, customer_id: str, currency: str, at: datetime) -> Decimal:
+async def qualifying_spend(conn: Executor, shop: str, customer_id: str, currency: str, at: datetime) -> Decimal:
     return await conn.fetchval(
         """SELECT coalesce(sum(net_amount), 0) FROM order_points
            WHERE shop_id = $1 AND customer_id = $2 AND currency = $3 AND NOT voided AND paid_at > $4""",
         shop, customer_id, currency, at - tiers.PERIOD)
 
 
-async def standing(conn: Conn, shop: str, acct: asyncpg.Record | None, customer_id: str, prog: Program,
+async def standing(conn: Executor, shop: str, acct: asyncpg.Record | None, customer_id: str, prog: Program,
                    at: datetime) -> tuple[tiers.Standing, Decimal]:
     spend = await qualifying_spend(conn, shop, customer_id, prog.currency, at)
     stored = acct["tier"] if acct is not None else None
@@ -231,7 +231,7 @@ def applied_tier(acct: asyncpg.Record | None, st: tiers.Standing, prog: Program,
     return tiers.overridden(st, acct["tier_override"], acct["tier_override_until"], prog.tiers, at)
 
 
-async def current_tier(conn: Conn, shop: str, customer_id: str) -> tiers.Tier:
+async def current_tier(conn: Executor, shop: str, customer_id: str) -> tiers.Tier:
     """The tier that applies to a customer now (as LoyaltyAccount.tier shows it): the standing on
     rolling spend, or an admin override while it lasts."""
     prog = await program(conn, shop, seed=False)
@@ -241,7 +241,7 @@ async def current_tier(conn: Conn, shop: str, customer_id: str) -> tiers.Tier:
     return applied_tier(acct, st, prog, at)
 
 
-async def override_tier(conn: asyncpg.Connection, shop: str, customer_id: str, name: str, reason: str,
+async def override_tier(conn: Connection, shop: str, customer_id: str, name: str, reason: str,
                         until: datetime) -> asyncpg.Record:
     prog = await program(conn, shop)
     at = now()
@@ -259,7 +259,7 @@ async def override_tier(conn: asyncpg.Connection, shop: str, customer_id: str, n
     return await account(conn, shop, customer_id)
 
 
-async def refresh_tier(conn: asyncpg.Connection, shop: str, customer_id: str, prog: Program) -> None:
+async def refresh_tier(conn: Connection, shop: str, customer_id: str, prog: Program) -> None:
     """Upgrade at once (or downgrade once the period has ended), announce the tier that applies when it
     moved, and nudge when the next tier is near."""
     at = now()
@@ -287,7 +287,7 @@ async def refresh_tier(conn: asyncpg.Connection, shop: str, customer_id: str, pr
                 amount_to_next=near.threshold - spend, currency=prog.currency), source=SOURCE)
 
 
-async def announce_tier(conn: asyncpg.Connection, shop: str, acct: asyncpg.Record, applies: tiers.Tier,
+async def announce_tier(conn: Connection, shop: str, acct: asyncpg.Record, applies: tiers.Tier,
                         prog: Program, at: datetime) -> None:
     """tier.changed when the tier that applies is not the one last announced (the account is locked)."""
     change = tiers.announcement(acct["announced_tier"], applies, prog.tiers, override=acct["tier_override"],
@@ -301,11 +301,11 @@ async def announce_tier(conn: asyncpg.Connection, shop: str, acct: asyncpg.Recor
         direction=change.direction, reason=change.reason), source=SOURCE)
 
 
-async def order_points(conn: Conn, shop: str, order_id: str) -> asyncpg.Record | None:
+async def order_points(conn: Executor, shop: str, order_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM order_points WHERE shop_id = $1 AND order_id = $2", shop, order_id)
 
 
-async def earn_for_order(conn: asyncpg.Connection, shop: str, data: events.OrderPaid, event_id: str,
+async def earn_for_order(conn: Connection, shop: str, data: events.OrderPaid, event_id: str,
                          paid_at: datetime) -> None:
     """Pending points for a paid order, on its net amount times the customer's tier multiplier."""
     prog = await program(conn, shop)
@@ -333,7 +333,7 @@ async def earn_for_order(conn: asyncpg.Connection, shop: str, data: events.Order
         await schedule_release(conn, shop, data.order_id, delivered_at)
 
 
-async def schedule_release(conn: asyncpg.Connection, shop: str, order_id: str, delivered_at: datetime) -> None:
+async def schedule_release(conn: Connection, shop: str, order_id: str, delivered_at: datetime) -> None:
     row = await order_points(conn, shop, order_id)
     if row is None:
         # Delivered before its payment was handled: remember the delivery for earn_for_order. Both
@@ -353,7 +353,7 @@ async def schedule_release(conn: asyncpg.Connection, shop: str, order_id: str, d
                             payload={"order_id": order_id})
 
 
-async def release(conn: asyncpg.Connection, shop: str, order_id: str) -> None:
+async def release(conn: Connection, shop: str, order_id: str) -> None:
     """The return window has passed: the order's remaining pending points become available."""
     peek = await order_points(conn, shop, order_id)
     if peek is None:
@@ -372,7 +372,7 @@ async def release(conn: asyncpg.Connection, shop: str, order_id: str) -> None:
                        shop, order_id)
 
 
-async def take_back(conn: asyncpg.Connection, shop: str, order_id: str, customer_id: str,
+async def take_back(conn: Connection, shop: str, order_id: str, customer_id: str,
                     net_remaining: Decimal, voided: bool, event_id: str, reason: str) -> None:
     """Refund or cancellation: take back what the order may no longer keep, by the rule that earned it."""
     await lock_account(conn, shop, customer_id)
@@ -405,7 +405,7 @@ async def take_back(conn: asyncpg.Connection, shop: str, order_id: str, customer
                   rule_version=row["rule_version"])
 
 
-async def reverse(conn: asyncpg.Connection, shop: str, customer_id: str, points: int, *, bucket: str, reason: str,
+async def reverse(conn: Connection, shop: str, customer_id: str, points: int, *, bucket: str, reason: str,
                   key: str, event_id: str, rule_version: int | None) -> None:
     """Take points back (a ledger `reverse` row); what was already spent becomes a shortfall, netted
     against future earnings. The caller makes sure one takeback runs once (its own state, not `key`)."""
@@ -427,7 +427,7 @@ async def reverse(conn: asyncpg.Connection, shop: str, customer_id: str, points:
 # ---- rewards ------------------------------------------------------------------------------
 
 
-async def catalog(conn: Conn, shop: str, *, everything: bool = False) -> list[Any]:
+async def catalog(conn: Executor, shop: str, *, everything: bool = False) -> list[Any]:
     if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM programs WHERE shop_id = $1)", shop):
         return [{"id": r.id, "name": r.name, "kind": r.kind, "points_cost": r.points_cost, "value": r.value,
                  "min_tier": r.min_tier, "limit_per_customer": r.limit_per_customer, "limit_total": r.limit_total,
@@ -437,7 +437,7 @@ async def catalog(conn: Conn, shop: str, *, everything: bool = False) -> list[An
         shop, everything)
 
 
-async def upsert_reward(conn: asyncpg.Connection, shop: str, r: rewards.Reward) -> asyncpg.Record:
+async def upsert_reward(conn: Connection, shop: str, r: rewards.Reward) -> asyncpg.Record:
     return await conn.fetchrow(
         """INSERT INTO rewards (shop_id, id, name, kind, points_cost, value, min_tier, limit_per_customer,
                limit_total, active)
@@ -455,11 +455,11 @@ def _reward(row: asyncpg.Record) -> rewards.Reward:
                           row["limit_per_customer"], row["limit_total"], row["active"])
 
 
-async def reward(conn: Conn, shop: str, reward_id: str) -> asyncpg.Record | None:
+async def reward(conn: Executor, shop: str, reward_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM rewards WHERE shop_id = $1 AND id = $2", shop, reward_id)
 
 
-async def _issue(conn: asyncpg.Connection, shop: str, customer_id: str, row: asyncpg.Record, key: str,
+async def _issue(conn: Connection, shop: str, customer_id: str, row: asyncpg.Record, key: str,
                  points: int, currency: str) -> asyncpg.Record:
     redemption = await conn.fetchrow(
         """INSERT INTO redemptions (shop_id, id, customer_id, reward_id, idempotency_key, code, kind, points_spent,
@@ -478,7 +478,7 @@ async def _issue(conn: asyncpg.Connection, shop: str, customer_id: str, row: asy
     return redemption
 
 
-async def redeem(conn: asyncpg.Connection, shop: str, customer_id: str, reward_id: str, key: str) -> asyncpg.Record:
+async def redeem(conn: Connection, shop: str, customer_id: str, reward_id: str, key: str) -> asyncpg.Record:
     prog = await program(conn, shop)
     acct = await lock_account(conn, shop, customer_id)
     existing = await conn.fetchrow(
@@ -507,7 +507,7 @@ async def redeem(conn: asyncpg.Connection, shop: str, customer_id: str, reward_i
     return await _issue(conn, shop, customer_id, row, key, row["points_cost"], prog.currency)
 
 
-async def grant_punch_card(conn: asyncpg.Connection, shop: str, customer_id: str, prog: Program) -> None:
+async def grant_punch_card(conn: Connection, shop: str, customer_id: str, prog: Program) -> None:
     """The nth paid order (default the 3rd) unlocks a percentage-off code, once per customer."""
     if prog.punch_card_orders <= 0:
         return
@@ -529,13 +529,13 @@ async def grant_punch_card(conn: asyncpg.Connection, shop: str, customer_id: str
     await _issue(conn, shop, customer_id, row, key, 0, prog.currency)
 
 
-async def redemptions(conn: Conn, shop: str, customer_id: str) -> list[asyncpg.Record]:
+async def redemptions(conn: Executor, shop: str, customer_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM redemptions WHERE shop_id = $1 AND customer_id = $2 ORDER BY created_at DESC, id LIMIT 200",
         shop, customer_id)
 
 
-async def use_code(conn: asyncpg.Connection, shop: str, code: str) -> tuple[rewards.CodeCheck, asyncpg.Record | None]:
+async def use_code(conn: Connection, shop: str, code: str) -> tuple[rewards.CodeCheck, asyncpg.Record | None]:
     """Consume a code exactly once: the UPDATE's WHERE is the check, so two checkouts cannot both win."""
     used = await conn.fetchrow(
         """UPDATE redemptions SET used_at = now()
@@ -552,12 +552,12 @@ async def use_code(conn: asyncpg.Connection, shop: str, code: str) -> tuple[rewa
 # ---- store credit -------------------------------------------------------------------------
 
 
-async def credit_account(conn: Conn, shop: str, customer_id: str) -> asyncpg.Record | None:
+async def credit_account(conn: Executor, shop: str, customer_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM credit_accounts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)
 
 
-async def post_credit(conn: asyncpg.Connection, shop: str, entry: wallet.CreditEntry) -> tuple[asyncpg.Record, bool]:
+async def post_credit(conn: Connection, shop: str, entry: wallet.CreditEntry) -> tuple[asyncpg.Record, bool]:
     """Append a wallet entry and move its balance (never below zero), inside the caller's transaction.
     The points account is locked first (the service's lock order), then the wallet."""
     await lock_account(conn, shop, entry.customer_id)
@@ -600,7 +600,7 @@ async def post_credit(conn: asyncpg.Connection, shop: str, entry: wallet.CreditE
     return acct, True
 
 
-async def spend_credit(conn: asyncpg.Connection, shop: str, customer_id: str, amount: Decimal, key: str
+async def spend_credit(conn: Connection, shop: str, customer_id: str, amount: Decimal, key: str
                        ) -> asyncpg.Record:
     """Turn wallet credit into a single-use STORE_CREDIT code the checkout redeems like any reward code."""
     prog = await program(conn, shop)
@@ -626,7 +626,7 @@ async def spend_credit(conn: asyncpg.Connection, shop: str, customer_id: str, am
 # ---- actions ------------------------------------------------------------------------------
 
 
-async def reward_action(conn: asyncpg.Connection, shop: str, customer_id: str, reward: wallet.ActionReward,
+async def reward_action(conn: Connection, shop: str, customer_id: str, reward: wallet.ActionReward,
                         event_id: str, prog: Program) -> None:
     """Points (available at once) or store credit for an action, once per its natural key: a second
     review of the same product (with media this time, or another rating) earns nothing more. A
@@ -648,7 +648,7 @@ async def reward_action(conn: asyncpg.Connection, shop: str, customer_id: str, r
             idempotency_key=reward.key, actor="system", source_event_id=event_id, rule_version=prog.version))
 
 
-async def bulk_adjust(conn: asyncpg.Connection, shop: str, entries: list[Entry | FlywheelError]
+async def bulk_adjust(conn: Connection, shop: str, entries: list[Entry | FlywheelError]
                       ) -> tuple[int, int, list[tuple[int, str | None, FlywheelError]]]:
     """Apply a batch set-wise inside the caller's transaction: (applied, already applied, per-row errors).
 

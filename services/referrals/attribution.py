@@ -25,6 +25,7 @@ import asyncpg
 from services.referrals import fraud, store
 from services.referrals.program import reward_for
 from shared import schedule
+from shared.db import Connection
 from shared.schedule import Job
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def _job_key(referral: asyncpg.Record) -> str:
     return f"{referral['id']}:{referral['order_id']}"
 
 
-async def attribute(conn: asyncpg.Connection, shop: str, friend_id: str, code: str, *, started_at: datetime,
+async def attribute(conn: Connection, shop: str, friend_id: str, code: str, *, started_at: datetime,
                     order_id: str | None = None) -> asyncpg.Record | None:
     """Open (or refuse) the referral of a friend; an existing one stays as it is."""
     existing = await store.referral_of_friend(conn, shop, friend_id)
@@ -76,7 +77,7 @@ async def attribute(conn: asyncpg.Connection, shop: str, friend_id: str, code: s
     return row
 
 
-async def advance(conn: asyncpg.Connection, shop: str, friend_id: str) -> None:
+async def advance(conn: Connection, shop: str, friend_id: str) -> None:
     """Move the friend's pending referral as far as the recorded facts of its order allow: bind it
     to the first order, reject it (not new, same person, order too small), reverse it (cancelled,
     or refunded below the minimum), note the payment, start the return window once delivered."""
@@ -128,13 +129,13 @@ async def advance(conn: asyncpg.Connection, shop: str, friend_id: str) -> None:
                                 payload={"referral_id": str(referral["id"])})
 
 
-async def _reject(conn: asyncpg.Connection, shop: str, referral: asyncpg.Record, reason: str) -> None:
+async def _reject(conn: Connection, shop: str, referral: asyncpg.Record, reason: str) -> None:
     await store.reject(conn, shop, referral, reason)
     # Delivery may have been seen before the payment that turned out too small.
     await schedule.cancel(conn, shop=shop, kind=CONVERT_JOB, dedup_key_prefix=str(referral["id"]))
 
 
-async def convert_when_due(conn: asyncpg.Connection, job: Job) -> None:
+async def convert_when_due(conn: Connection, job: Job) -> None:
     referral = await store.referral_by_id(conn, job.shop, job.payload["referral_id"])
     if referral is None or referral["status"] != "PENDING":
         return

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from services.referrals import attribution, store
 from services.referrals.fraud import email_key
-from shared.bus import Handler
+from shared.db import Connection
 from shared.events import (
     CustomerErased,
     CustomerRegistered,
@@ -19,10 +17,11 @@ from shared.events import (
     OrderPlaced,
     OrderRefunded,
 )
+from shared.handlers import EventHandlers, on
 
 
 async def on_customer_profile(
-    conn: asyncpg.Connection, event: Envelope, data: CustomerRegistered | CustomerUpdated
+    conn: Connection, event: Envelope, data: CustomerRegistered | CustomerUpdated
 ) -> None:
     # Every customer gets a code at sign-up, so the storefront can show it right away.
     await store.lock_friend(conn, data.shop, data.customer_id)
@@ -34,7 +33,7 @@ async def on_customer_profile(
         await attribution.advance(conn, data.shop, data.customer_id)
 
 
-async def _on_order(conn: asyncpg.Connection, event: Envelope, data: OrderEvent, *,
+async def _on_order(conn: Connection, event: Envelope, data: OrderEvent, *,
                     referral_code: str | None = None, **fact) -> None:
     """Record what the event says of the order, open the referral if the order brings a code, and
     move the referral on from everything known so far."""
@@ -47,7 +46,7 @@ async def _on_order(conn: asyncpg.Connection, event: Envelope, data: OrderEvent,
     await attribution.advance(conn, data.shop, data.customer_id)
 
 
-async def on_order_placed(conn: asyncpg.Connection, event: Envelope, data: OrderPlaced) -> None:
+async def on_order_placed(conn: Connection, event: Envelope, data: OrderPlaced) -> None:
     await store.lock_friend(conn, data.shop, data.customer_id)
     await store.remember_order(conn, data.shop, data.customer_id, address=data.shipping_address_hash,
                                payment=data.payment_fingerprint, device=data.device_id)
@@ -56,33 +55,33 @@ async def on_order_placed(conn: asyncpg.Connection, event: Envelope, data: Order
     await _on_order(conn, event, data, referral_code=data.referral_code)
 
 
-async def on_order_paid(conn: asyncpg.Connection, event: Envelope, data: OrderPaid) -> None:
+async def on_order_paid(conn: Connection, event: Envelope, data: OrderPaid) -> None:
     await _on_order(conn, event, data, referral_code=data.referral_code, paid_net=data.net_amount)
 
 
-async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
+async def on_order_delivered(conn: Connection, event: Envelope, data: OrderDelivered) -> None:
     await _on_order(conn, event, data, delivered=True)
 
 
-async def on_order_refunded(conn: asyncpg.Connection, event: Envelope, data: OrderRefunded) -> None:
+async def on_order_refunded(conn: Connection, event: Envelope, data: OrderRefunded) -> None:
     await _on_order(conn, event, data, refunded_net=data.net_amount, fully_refunded=data.fully_refunded)
 
 
-async def on_order_cancelled(conn: asyncpg.Connection, event: Envelope, data: OrderCancelled) -> None:
+async def on_order_cancelled(conn: Connection, event: Envelope, data: OrderCancelled) -> None:
     await _on_order(conn, event, data, cancelled=True)
 
 
-async def on_customer_erased(conn: asyncpg.Connection, event: Envelope, data: CustomerErased) -> None:
+async def on_customer_erased(conn: Connection, event: Envelope, data: CustomerErased) -> None:
     await store.erase(conn, data.shop, data.customer_id)
 
 
-HANDLERS: dict[str, Handler] = {
-    "customer.registered": on_customer_profile,  # type: ignore[dict-item]
-    "customer.updated": on_customer_profile,  # type: ignore[dict-item]
-    "customer.erased": on_customer_erased,  # type: ignore[dict-item]
-    "order.placed": on_order_placed,  # type: ignore[dict-item]
-    "order.paid": on_order_paid,  # type: ignore[dict-item]
-    "order.delivered": on_order_delivered,  # type: ignore[dict-item]
-    "order.refunded": on_order_refunded,  # type: ignore[dict-item]
-    "order.cancelled": on_order_cancelled,  # type: ignore[dict-item]
-}
+HANDLERS = EventHandlers(
+    on(CustomerRegistered, on_customer_profile),
+    on(CustomerUpdated, on_customer_profile),
+    on(CustomerErased, on_customer_erased),
+    on(OrderPlaced, on_order_placed),
+    on(OrderPaid, on_order_paid),
+    on(OrderDelivered, on_order_delivered),
+    on(OrderRefunded, on_order_refunded),
+    on(OrderCancelled, on_order_cancelled),
+)

@@ -11,6 +11,7 @@ from services.referrals.codes import new_code
 from services.referrals.fraud import Person
 from services.referrals.program import FIELDS, Reward
 from shared import events, outbox
+from shared.db import Connection, Executor
 
 SOURCE = "referrals"
 
@@ -18,7 +19,7 @@ SOURCE = "referrals"
 # ---- codes and what we know of people ------------------------------------------------------
 
 
-async def ensure_code(conn: asyncpg.Connection, shop: str, customer_id: str) -> str:
+async def ensure_code(conn: Connection, shop: str, customer_id: str) -> str:
     """The customer's code, created on first need. Concurrent callers get the same code: the
     primary key picks one winner. A collision of two random codes just draws again."""
     code = await conn.fetchval(
@@ -41,7 +42,7 @@ async def ensure_code(conn: asyncpg.Connection, shop: str, customer_id: str) -> 
     raise RuntimeError("could not allocate a unique referral code")
 
 
-async def remember_profile(conn: asyncpg.Connection, shop: str, customer_id: str, *, first_name: str | None,
+async def remember_profile(conn: Connection, shop: str, customer_id: str, *, first_name: str | None,
                            email_key: str | None, device_id: str | None) -> None:
     await ensure_code(conn, shop, customer_id)
     await conn.execute(
@@ -60,7 +61,7 @@ async def remember_profile(conn: asyncpg.Connection, shop: str, customer_id: str
     )
 
 
-async def lock_friend(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+async def lock_friend(conn: Connection, shop: str, customer_id: str) -> None:
     """Serialise the handlers about one customer (their events may be consumed concurrently)."""
     await conn.execute(
         "INSERT INTO customer_facts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -71,7 +72,7 @@ async def lock_friend(conn: asyncpg.Connection, shop: str, customer_id: str) -> 
     )
 
 
-async def remember_order(conn: asyncpg.Connection, shop: str, customer_id: str, *,
+async def remember_order(conn: Connection, shop: str, customer_id: str, *,
                          address: str | None, payment: str | None, device: str | None) -> None:
     """Add an order's fingerprints to the customer's facts (the fraud checks compare them)."""
     await conn.execute(
@@ -92,7 +93,7 @@ async def remember_order(conn: asyncpg.Connection, shop: str, customer_id: str, 
     )
 
 
-async def remember_order_fact(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str, *,
+async def remember_order_fact(conn: Connection, shop: str, customer_id: str, order_id: str, *,
                               seen_at: datetime, currency: str, paid_net: Decimal | None = None,
                               delivered: bool = False, cancelled: bool = False,
                               refunded_net: Decimal | None = None, fully_refunded: bool = False) -> None:
@@ -115,7 +116,7 @@ async def remember_order_fact(conn: asyncpg.Connection, shop: str, customer_id: 
     )
 
 
-async def friend_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -> list[asyncpg.Record]:
+async def friend_orders(conn: Connection, shop: str, customer_id: str) -> list[asyncpg.Record]:
     """The customer's orders seen so far, the first seen first."""
     return await conn.fetch(
         """SELECT * FROM friend_orders WHERE shop_id = $1 AND customer_id = $2
@@ -124,7 +125,7 @@ async def friend_orders(conn: asyncpg.Connection, shop: str, customer_id: str) -
     )
 
 
-async def person(conn: asyncpg.Connection, shop: str, customer_id: str) -> Person:
+async def person(conn: Connection, shop: str, customer_id: str) -> Person:
     row = await conn.fetchrow(
         "SELECT * FROM customer_facts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id
     )
@@ -134,14 +135,14 @@ async def person(conn: asyncpg.Connection, shop: str, customer_id: str) -> Perso
                   frozenset(row["payment_fingerprints"]))
 
 
-async def referrer_by_code(conn: asyncpg.Connection | asyncpg.Pool, shop: str, code: str) -> asyncpg.Record | None:
+async def referrer_by_code(conn: Executor, shop: str, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT customer_id, first_name FROM referral_codes WHERE shop_id = $1 AND code = $2",
         shop, code.strip().upper(),
     )
 
 
-async def lock_referrer(conn: asyncpg.Connection, shop: str, referrer_id: str) -> None:
+async def lock_referrer(conn: Connection, shop: str, referrer_id: str) -> None:
     """Serialise decisions about one referrer (velocity, monthly cap) across concurrent consumers."""
     await conn.execute(
         "SELECT 1 FROM referral_codes WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE", shop, referrer_id
@@ -151,7 +152,7 @@ async def lock_referrer(conn: asyncpg.Connection, shop: str, referrer_id: str) -
 # ---- the program ---------------------------------------------------------------------------
 
 
-async def program(conn: asyncpg.Connection | asyncpg.Pool, shop: str) -> dict:
+async def program(conn: Executor, shop: str) -> dict:
     await conn.execute("INSERT INTO programs (shop_id) VALUES ($1) ON CONFLICT DO NOTHING", shop)
     return dict(await conn.fetchrow("SELECT * FROM programs WHERE shop_id = $1", shop))
 
@@ -170,13 +171,13 @@ async def configure(pool: asyncpg.Pool, shop: str, changes: dict) -> dict:
 # ---- referrals -----------------------------------------------------------------------------
 
 
-async def referral_of_friend(conn: asyncpg.Connection, shop: str, friend_id: str) -> asyncpg.Record | None:
+async def referral_of_friend(conn: Connection, shop: str, friend_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM referrals WHERE shop_id = $1 AND friend_id = $2 FOR UPDATE", shop, friend_id
     )
 
 
-async def signups_last_hour(conn: asyncpg.Connection, shop: str, referrer_id: str) -> int:
+async def signups_last_hour(conn: Connection, shop: str, referrer_id: str) -> int:
     return await conn.fetchval(
         """SELECT count(*) FROM referrals
            WHERE shop_id = $1 AND referrer_id = $2 AND created_at > now() - interval '1 hour'""",
@@ -184,7 +185,7 @@ async def signups_last_hour(conn: asyncpg.Connection, shop: str, referrer_id: st
     )
 
 
-async def create(conn: asyncpg.Connection, shop: str, *, referrer_id: str, friend_id: str, code: str,
+async def create(conn: Connection, shop: str, *, referrer_id: str, friend_id: str, code: str,
                  started_at: datetime, order_id: str | None, rejection: str | None) -> asyncpg.Record | None:
     row = await conn.fetchrow(
         """INSERT INTO referrals (shop_id, referrer_id, friend_id, code, order_id, status, rejection_reason,
@@ -206,14 +207,14 @@ async def create(conn: asyncpg.Connection, shop: str, *, referrer_id: str, frien
     return row
 
 
-async def _rejected_event(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reason: str) -> None:
+async def _rejected_event(conn: Connection, shop: str, row: asyncpg.Record, reason: str) -> None:
     await outbox.add(conn, events.ReferralRejected(
         shop=shop, referral_id=str(row["id"]), referrer_id=row["referrer_id"], friend_id=row["friend_id"],
         reason=reason,
     ), source=SOURCE)
 
 
-async def reject(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reason: str) -> None:
+async def reject(conn: Connection, shop: str, row: asyncpg.Record, reason: str) -> None:
     await conn.execute(
         """UPDATE referrals SET status = 'REJECTED', rejection_reason = $3, decided_at = now()
            WHERE shop_id = $1 AND id = $2""",
@@ -222,7 +223,7 @@ async def reject(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reaso
     await _rejected_event(conn, shop, row, reason)
 
 
-async def set_order(conn: asyncpg.Connection, shop: str, referral_id, order_id: str) -> None:
+async def set_order(conn: Connection, shop: str, referral_id, order_id: str) -> None:
     """Follow this order from now on; what was noted of another order (its return window, and its
     payment as the previous version noted it) is dropped."""
     await conn.execute(
@@ -232,11 +233,11 @@ async def set_order(conn: asyncpg.Connection, shop: str, referral_id, order_id: 
         shop, referral_id, order_id)
 
 
-async def set_convert_due(conn: asyncpg.Connection, shop: str, referral_id, due: datetime) -> None:
+async def set_convert_due(conn: Connection, shop: str, referral_id, due: datetime) -> None:
     await conn.execute("UPDATE referrals SET convert_due = $3 WHERE shop_id = $1 AND id = $2", shop, referral_id, due)
 
 
-async def issue_friend_offer(conn: asyncpg.Connection, shop: str, friend_id: str, referral_id,
+async def issue_friend_offer(conn: Connection, shop: str, friend_id: str, referral_id,
                              percent: int) -> None:
     for _ in range(5):
         try:
@@ -252,7 +253,7 @@ async def issue_friend_offer(conn: asyncpg.Connection, shop: str, friend_id: str
     raise RuntimeError("could not allocate a unique friend offer code")
 
 
-async def use_friend_offer(conn: asyncpg.Connection, shop: str, friend_id: str, codes: list[str],
+async def use_friend_offer(conn: Connection, shop: str, friend_id: str, codes: list[str],
                            order_id: str) -> None:
     await conn.execute(
         """UPDATE friend_offers SET used_order = $4
@@ -269,7 +270,7 @@ async def friend_offer(pool: asyncpg.Pool, shop: str, friend_id: str) -> asyncpg
     )
 
 
-async def converted_count(conn: asyncpg.Connection, shop: str, referrer_id: str, *, this_month: bool) -> int:
+async def converted_count(conn: Connection, shop: str, referrer_id: str, *, this_month: bool) -> int:
     since = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0) if this_month \
         else datetime(1970, 1, 1, tzinfo=UTC)
     return await conn.fetchval(
@@ -279,7 +280,7 @@ async def converted_count(conn: asyncpg.Connection, shop: str, referrer_id: str,
     )
 
 
-async def convert(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, reward: Reward, currency: str) -> None:
+async def convert(conn: Connection, shop: str, row: asyncpg.Record, reward: Reward, currency: str) -> None:
     """`currency` is the friend's order's: the reward is in it."""
     await conn.execute(
         """UPDATE referrals SET status = 'CONVERTED', decided_at = now(), reward_kind = $3, reward_amount = $4,
@@ -294,7 +295,7 @@ async def convert(conn: asyncpg.Connection, shop: str, row: asyncpg.Record, rewa
     ), source=SOURCE)
 
 
-async def reverse(conn: asyncpg.Connection, shop: str, row: asyncpg.Record) -> None:
+async def reverse(conn: Connection, shop: str, row: asyncpg.Record) -> None:
     await conn.execute(
         "UPDATE referrals SET status = 'REVERSED', decided_at = now() WHERE shop_id = $1 AND id = $2",
         shop, row["id"],
@@ -305,7 +306,7 @@ async def reverse(conn: asyncpg.Connection, shop: str, row: asyncpg.Record) -> N
     ), source=SOURCE)
 
 
-async def referral_by_id(conn: asyncpg.Connection, shop: str, referral_id: str) -> asyncpg.Record | None:
+async def referral_by_id(conn: Connection, shop: str, referral_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM referrals WHERE shop_id = $1 AND id = $2::uuid FOR UPDATE", shop, referral_id
     )
@@ -367,7 +368,7 @@ async def landing_misses(pool: asyncpg.Pool, shop: str, client: str, window: tim
     )
 
 
-async def erase(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+async def erase(conn: Connection, shop: str, customer_id: str) -> None:
     """GDPR: drop what identifies the person (name, mailbox key, fingerprints, offer code); the
     referral rows stay as anonymous counts behind the referrer's stats."""
     await conn.execute("DELETE FROM customer_facts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id)

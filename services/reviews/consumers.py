@@ -11,35 +11,34 @@ A database error raises, so the bus retries with backoff and then dead-letters.
 
 from __future__ import annotations
 
-import asyncpg
-
 from services.reviews import reviewing, store
-from shared.bus import Handler
+from shared.db import Connection
 from shared.events import CustomerErased, Envelope, OrderCancelled, OrderDelivered, OrderPlaced
+from shared.handlers import EventHandlers, on
 
 
-async def on_order_placed(conn: asyncpg.Connection, event: Envelope, data: OrderPlaced) -> None:
+async def on_order_placed(conn: Connection, event: Envelope, data: OrderPlaced) -> None:
     await store.record_purchases(conn, data.shop, data.customer_id, data.order_id,
                                  [line.product_id for line in data.lines], delivered_at=None)
 
 
-async def on_order_delivered(conn: asyncpg.Connection, event: Envelope, data: OrderDelivered) -> None:
+async def on_order_delivered(conn: Connection, event: Envelope, data: OrderDelivered) -> None:
     products = [line.product_id for line in data.lines]
     await store.record_purchases(conn, data.shop, data.customer_id, data.order_id, products, delivered_at=event.time)
     await reviewing.request_reviews(conn, data.shop, data.customer_id, data.order_id, products, event.time)
 
 
-async def on_order_cancelled(conn: asyncpg.Connection, event: Envelope, data: OrderCancelled) -> None:
+async def on_order_cancelled(conn: Connection, event: Envelope, data: OrderCancelled) -> None:
     await store.cancel_purchases(conn, data.shop, data.order_id)
 
 
-async def on_customer_erased(conn: asyncpg.Connection, event: Envelope, data: CustomerErased) -> None:
+async def on_customer_erased(conn: Connection, event: Envelope, data: CustomerErased) -> None:
     await reviewing.erase(conn, data.shop, data.customer_id)
 
 
-HANDLERS: dict[str, Handler] = {
-    "order.placed": on_order_placed,  # type: ignore[dict-item]
-    "order.delivered": on_order_delivered,  # type: ignore[dict-item]
-    "order.cancelled": on_order_cancelled,  # type: ignore[dict-item]
-    "customer.erased": on_customer_erased,  # type: ignore[dict-item]
-}
+HANDLERS = EventHandlers(
+    on(OrderPlaced, on_order_placed),
+    on(OrderDelivered, on_order_delivered),
+    on(OrderCancelled, on_order_cancelled),
+    on(CustomerErased, on_customer_erased),
+)

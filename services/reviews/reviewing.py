@@ -14,6 +14,7 @@ import asyncpg
 from services.reviews import moderation, ratings, requests, store
 from services.reviews.submissions import Draft
 from shared import events, outbox, schedule
+from shared.db import Connection
 from shared.errors import BadUserInput, Forbidden, NotFound
 
 SOURCE = "reviews"
@@ -31,7 +32,7 @@ def _event_fields(shop: str, row: asyncpg.Record) -> dict:
                 rating=row["rating"], has_media=bool(row["media_urls"]))
 
 
-async def _move(conn: asyncpg.Connection, shop: str, before: asyncpg.Record | None, after: asyncpg.Record) -> None:
+async def _move(conn: Connection, shop: str, before: asyncpg.Record | None, after: asyncpg.Record) -> None:
     old = ratings.contribution(before["status"], before["rating"]) if before else ratings.EMPTY
     new = ratings.contribution(after["status"], after["rating"])
     await store.move_counters(conn, shop, after["product_id"], ratings.change(old, new))
@@ -120,7 +121,7 @@ async def vote_helpful(pool: asyncpg.Pool, shop: str, customer_id: str, review_i
 # ---- purchases and D+7 requests --------------------------------------------------------------
 
 
-async def request_reviews(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str,
+async def request_reviews(conn: Connection, shop: str, customer_id: str, order_id: str,
                           product_ids: list[str], delivered_at: datetime) -> None:
     """Schedule a request for each delivered product the customer has not reviewed yet."""
     due = requests.due_at(delivered_at, requests.delay())
@@ -135,7 +136,7 @@ async def request_reviews(conn: asyncpg.Connection, shop: str, customer_id: str,
                                              "order_id": order_id})
 
 
-async def send_request(conn: asyncpg.Connection, job: schedule.Job) -> None:
+async def send_request(conn: Connection, job: schedule.Job) -> None:
     customer_id, product_id = job.payload["customer_id"], job.payload["product_id"]
     request = await store.request_for_update(conn, job.shop, customer_id, product_id)
     if request is None or request["requested_at"] is not None:
@@ -148,7 +149,7 @@ async def send_request(conn: asyncpg.Connection, job: schedule.Job) -> None:
                                                   order_id=request["order_id"]), source=SOURCE)
 
 
-async def erase(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+async def erase(conn: Connection, shop: str, customer_id: str) -> None:
     prefix = requests.customer_prefix(customer_id)
     await schedule.cancel(conn, shop=shop, kind=requests.JOB_KIND, dedup_key_prefix=prefix)
     await schedule.forget_cancelled(conn, shop=shop, kind=requests.JOB_KIND, dedup_key_prefix=prefix)

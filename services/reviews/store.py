@@ -11,14 +11,12 @@ import asyncpg
 from services.reviews.listing import PRIMARY_SQL
 from services.reviews.ratings import Distribution
 from services.reviews.submissions import Draft
-
-Conn = asyncpg.Connection | asyncpg.Pool
-
+from shared.db import Connection, Executor
 
 # ---- purchases and products ------------------------------------------------------------------
 
 
-async def record_purchases(conn: asyncpg.Connection, shop: str, customer_id: str, order_id: str,
+async def record_purchases(conn: Connection, shop: str, customer_id: str, order_id: str,
                            product_ids: Iterable[str], delivered_at: datetime | None) -> None:
     products = sorted(set(product_ids))  # sorted: concurrent orders lock product rows in one order
     await conn.executemany(
@@ -35,7 +33,7 @@ async def record_purchases(conn: asyncpg.Connection, shop: str, customer_id: str
     )
 
 
-async def cancel_purchases(conn: asyncpg.Connection, shop: str, order_id: str) -> None:
+async def cancel_purchases(conn: Connection, shop: str, order_id: str) -> None:
     """The order's purchases no longer make a verified buyer, including those its placing records
     if that is handled after this (cancelled_orders, migration 0003)."""
     await conn.execute(
@@ -46,24 +44,24 @@ async def cancel_purchases(conn: asyncpg.Connection, shop: str, order_id: str) -
     )
 
 
-async def lock_product(conn: asyncpg.Connection, shop: str, product_id: str) -> asyncpg.Record | None:
+async def lock_product(conn: Connection, shop: str, product_id: str) -> asyncpg.Record | None:
     """Every writer of a product's reviews takes this lock first, so the counters stay exact."""
     return await conn.fetchrow(
         "SELECT * FROM products WHERE shop_id = $1 AND product_id = $2 FOR UPDATE", shop, product_id
     )
 
 
-async def product(conn: Conn, shop: str, product_id: str) -> asyncpg.Record | None:
+async def product(conn: Executor, shop: str, product_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM products WHERE shop_id = $1 AND product_id = $2", shop, product_id)
 
 
-async def products(conn: Conn, shop: str, product_ids: list[str]) -> list[asyncpg.Record]:
+async def products(conn: Executor, shop: str, product_ids: list[str]) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM products WHERE shop_id = $1 AND product_id = ANY($2::text[])", shop, product_ids
     )
 
 
-async def move_counters(conn: asyncpg.Connection, shop: str, product_id: str, delta: Distribution) -> None:
+async def move_counters(conn: Connection, shop: str, product_id: str, delta: Distribution) -> None:
     if not any(delta):
         return
     await conn.execute(
@@ -73,7 +71,7 @@ async def move_counters(conn: asyncpg.Connection, shop: str, product_id: str, de
     )
 
 
-async def bought(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str,
+async def bought(conn: Connection, shop: str, customer_id: str, product_id: str,
                  order_id: str | None = None) -> bool:
     return await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM purchases
@@ -86,7 +84,7 @@ async def bought(conn: asyncpg.Connection, shop: str, customer_id: str, product_
 # ---- reviews ---------------------------------------------------------------------------------
 
 
-async def review_of(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str,
+async def review_of(conn: Connection, shop: str, customer_id: str, product_id: str,
                     *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM reviews WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3"
@@ -95,14 +93,14 @@ async def review_of(conn: asyncpg.Connection, shop: str, customer_id: str, produ
     )
 
 
-async def review(conn: Conn, shop: str, review_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+async def review(conn: Executor, shop: str, review_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM reviews WHERE shop_id = $1 AND id = $2" + (" FOR UPDATE" if lock else ""),
         shop, review_id,
     )
 
 
-async def save_review(conn: asyncpg.Connection, shop: str, customer_id: str, d: Draft, *, status: str,
+async def save_review(conn: Connection, shop: str, customer_id: str, d: Draft, *, status: str,
                       reason: str | None, verified: bool) -> asyncpg.Record:
     """Create the customer's review of the product, or replace its content (an edit)."""
     return await conn.fetchrow(
@@ -121,7 +119,7 @@ async def save_review(conn: asyncpg.Connection, shop: str, customer_id: str, d: 
     )
 
 
-async def set_status(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID, status: str,
+async def set_status(conn: Connection, shop: str, review_id: uuid.UUID, status: str,
                      reason: str | None) -> asyncpg.Record:
     return await conn.fetchrow(
         """UPDATE reviews SET status = $3, rejection_reason = $4, updated_at = now(),
@@ -132,11 +130,11 @@ async def set_status(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID, 
     )
 
 
-async def mark_ugc_sent(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID) -> None:
+async def mark_ugc_sent(conn: Connection, shop: str, review_id: uuid.UUID) -> None:
     await conn.execute("UPDATE reviews SET ugc_sent = true WHERE shop_id = $1 AND id = $2", shop, review_id)
 
 
-async def set_reply(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID, body: str) -> asyncpg.Record | None:
+async def set_reply(conn: Connection, shop: str, review_id: uuid.UUID, body: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """UPDATE reviews SET reply_body = $3, replied_at = now(), updated_at = now()
            WHERE shop_id = $1 AND id = $2 AND erased_at IS NULL RETURNING *""",
@@ -144,7 +142,7 @@ async def set_reply(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID, b
     )
 
 
-async def add_vote(conn: asyncpg.Connection, shop: str, review_id: uuid.UUID, customer_id: str) -> asyncpg.Record:
+async def add_vote(conn: Connection, shop: str, review_id: uuid.UUID, customer_id: str) -> asyncpg.Record:
     """Count a helpful vote once per customer; return the review as it stands."""
     added = await conn.fetchval(
         """INSERT INTO review_votes (shop_id, review_id, customer_id) VALUES ($1, $2, $3)
@@ -196,7 +194,7 @@ async def moderation_queue(pool: asyncpg.Pool, shop: str, status: str, after: li
 # ---- review requests ---------------------------------------------------------------------------
 
 
-async def add_request(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str, order_id: str,
+async def add_request(conn: Connection, shop: str, customer_id: str, product_id: str, order_id: str,
                       delivered_at: datetime, due_at: datetime) -> bool:
     return bool(await conn.fetchval(
         """INSERT INTO review_requests (shop_id, customer_id, product_id, order_id, delivered_at, due_at)
@@ -205,7 +203,7 @@ async def add_request(conn: asyncpg.Connection, shop: str, customer_id: str, pro
     ))
 
 
-async def request_for_update(conn: asyncpg.Connection, shop: str, customer_id: str,
+async def request_for_update(conn: Connection, shop: str, customer_id: str,
                              product_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM review_requests WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3 FOR UPDATE",
@@ -213,7 +211,7 @@ async def request_for_update(conn: asyncpg.Connection, shop: str, customer_id: s
     )
 
 
-async def mark_requested(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str) -> None:
+async def mark_requested(conn: Connection, shop: str, customer_id: str, product_id: str) -> None:
     await conn.execute(
         """UPDATE review_requests SET requested_at = now()
            WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3""",
@@ -221,7 +219,7 @@ async def mark_requested(conn: asyncpg.Connection, shop: str, customer_id: str, 
     )
 
 
-async def close_request(conn: asyncpg.Connection, shop: str, customer_id: str, product_id: str) -> bool:
+async def close_request(conn: Connection, shop: str, customer_id: str, product_id: str) -> bool:
     result = await conn.execute(
         "DELETE FROM review_requests WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3",
         shop, customer_id, product_id,
@@ -239,7 +237,7 @@ async def pending_requests(pool: asyncpg.Pool, shop: str, customer_id: str) -> l
 # ---- erasure -----------------------------------------------------------------------------------
 
 
-async def erase_customer(conn: asyncpg.Connection, shop: str, customer_id: str) -> None:
+async def erase_customer(conn: Connection, shop: str, customer_id: str) -> None:
     """Forget the person: unpublished reviews go; published ones keep only their rating (so the
     product's summary stays right) under a placeholder author and vanish from the page."""
     await conn.execute(

@@ -19,12 +19,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import asyncpg
-
 from services.customers import store as customers_store
+from shared.db import Connection
 from tests.stack import db
 
-Connect = Callable[[str], Awaitable[asyncpg.Connection]]  # service name -> a connection to its database
+Connect = Callable[[str], Awaitable[Connection]]  # service name -> a connection to its database
 
 COUNTING = "('PAID', 'SHIPPED', 'DELIVERED')"
 

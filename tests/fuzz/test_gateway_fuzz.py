@@ -45,7 +45,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import from_schema, nodes
 
-from shared.db import init_connection
+from shared.db import Connection, init_connection
 from tests.conftest import ROOT
 from tests.e2e.authz_rules import RULES
 from tests.invariants import ledger_violations
@@ -189,7 +189,7 @@ class ShopState:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.conns: dict[str, asyncpg.Connection] = {}
+        self.conns: dict[str, Connection] = {}
         self.queries: dict[str, str] = {}
 
     def open(self) -> None:

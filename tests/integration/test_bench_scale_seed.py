@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from services.customers import store as customers_store
-from shared.db import create_pool, init_connection
+from shared.db import Connection, create_pool, init_connection
 from tests.bench import scale
 from tests.integration.conftest import throwaway_database
 
@@ -22,7 +22,7 @@ async def test_the_scale_seed_is_data_the_services_agree_with(settings):
             throwaway_database(settings, "points") as points_dsn:
         dsns = {"customers": customers_dsn, "points": points_dsn}
 
-        async def connect(service: str) -> asyncpg.Connection:
+        async def connect(service: str) -> Connection:
             conn = await asyncpg.connect(dsns[service])
             await init_connection(conn)
             return conn

@@ -10,6 +10,7 @@ import aio_pika
 from shared import outbox
 from shared.bus import ATTEMPT_HEADER, ERROR_HEADER, Bus, Consumer, QueueTopology
 from shared.events import PointsEarned, new_envelope
+from shared.handlers import EventHandlers, on
 from shared.outbox import Relay
 from tests.support import eventually
 
@@ -47,7 +48,7 @@ async def get_from(settings, queue_name: str):
 
 
 async def test_the_same_event_delivered_twice_has_one_effect(settings, pool, names):
-    bus = await start(settings, pool, names, {"points.earned": record})
+    bus = await start(settings, pool, names, EventHandlers(on(PointsEarned, record)))
     try:
         envelope = new_envelope(earned(), source="test")
         await bus.publish(envelope)
@@ -65,7 +66,7 @@ async def test_the_same_event_delivered_twice_has_one_effect(settings, pool, nam
 
 
 async def test_outbox_publishes_committed_events_only(settings, pool, scratch_dsn, names):
-    bus = await start(settings, pool, names, {"points.earned": record})
+    bus = await start(settings, pool, names, EventHandlers(on(PointsEarned, record)))
     relay = Relay(pool, bus, scratch_dsn, poll_seconds=0.2)
     try:
         async with pool.acquire() as conn:
@@ -89,7 +90,7 @@ async def test_outbox_publishes_committed_events_only(settings, pool, scratch_ds
 async def test_a_batch_of_events_is_recorded_in_order_and_each_published_once(settings, pool, scratch_dsn, names):
     """outbox.add_many, for jobs announcing thousands of changes: one statement, the same rows as
     `add` would write, in order; nothing for an empty batch."""
-    bus = await start(settings, pool, names, {"points.earned": record})
+    bus = await start(settings, pool, names, EventHandlers(on(PointsEarned, record)))
     relay = Relay(pool, bus, scratch_dsn, poll_seconds=0.2)
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -119,7 +120,7 @@ async def test_a_transient_failure_is_retried_with_backoff_then_succeeds(setting
             raise ConnectionError("downstream not ready")
         await record(conn, event, data)
 
-    bus = await start(settings, pool, names, {"points.earned": flaky})
+    bus = await start(settings, pool, names, EventHandlers(on(PointsEarned, flaky)))
     try:
         envelope = new_envelope(earned(), source="test")
         await bus.publish(envelope)
@@ -132,7 +133,7 @@ async def test_a_transient_failure_is_retried_with_backoff_then_succeeds(setting
 
 
 async def test_poison_goes_to_the_dead_letter_queue_and_the_queue_keeps_flowing(settings, pool, names):
-    bus = await start(settings, pool, names, {"points.earned": record})
+    bus = await start(settings, pool, names, EventHandlers(on(PointsEarned, record)))
     try:
         channel = await bus._connection.channel()  # type: ignore[union-attr]
         exchange = await channel.get_exchange(names["exchange"])
@@ -152,7 +153,7 @@ async def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue_with_it
         await record(conn, event, data)  # rolled back with the failure
         raise ValueError("no such tier")
 
-    bus = await start(settings, pool, names, {"points.earned": broken})
+    bus = await start(settings, pool, names, EventHandlers(on(PointsEarned, broken)))
     try:
         envelope = new_envelope(earned(), source="test")
         await bus.publish(envelope)

@@ -46,9 +46,8 @@ async def _race(pool) -> None:
 
     async def handle(data: EventData) -> None:
         envelope = new_envelope(data, source="test")  # a new event id each time: replays are new events
-        handler = consumers.HANDLERS[data.type]
         async with pool.acquire() as conn, conn.transaction():
-            await handler(conn, envelope, data)
+            await consumers.HANDLERS.dispatch(conn, envelope, data)
 
     orders = [f"o-{i}" for i in range(6)]
     # Six payments, each also replayed, and full refunds of two of them, all at once.

@@ -21,7 +21,7 @@ import pytest
 from services.customers import store
 from services.customers.catch_up import catch_up
 from services.customers.orders import new_order
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.db import SHARED_MIGRATIONS, Connection, create_pool, migrate
 from tests.integration.conftest import SERVICES, migrate_until, throwaway_database
 
 SHOP = "chain-shop"
@@ -160,7 +160,7 @@ def _periods(rng: random.Random, orders: list[Order]) -> list[tuple[datetime, da
     return periods
 
 
-async def _chain_state(conn: asyncpg.Connection) -> tuple[list, list]:
+async def _chain_state(conn: Connection) -> tuple[list, list]:
     chain = await conn.fetch(
         """SELECT id, prev_at, prev2_at, next_at, first_at, counted_net, spell_start, spell_end FROM orders
            WHERE shop_id = $1 ORDER BY id""", SHOP)

@@ -12,7 +12,7 @@ import asyncpg
 
 from services.customers import store
 from services.customers.segments import SEGMENTS
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.db import SHARED_MIGRATIONS, Connection, create_pool, migrate
 from tests.integration.conftest import SERVICES, migrate_until, throwaway_database
 
 SHOPS = ("sizes-a", "sizes-b")
@@ -26,7 +26,7 @@ async def _counted(pool: asyncpg.Pool, shop: str) -> dict[str, int]:
     return counts
 
 
-async def _lock(conn: asyncpg.Connection, shop: str, where: str = "true", *args) -> list[str]:
+async def _lock(conn: Connection, shop: str, where: str = "true", *args) -> list[str]:
     """Lock the rows a statement will change in id order, as the service does, so that the writers
     below wait for each other instead of deadlocking."""
     rows = await conn.fetch(f"SELECT id FROM customers WHERE shop_id = $1 AND {where} ORDER BY id FOR UPDATE",

@@ -64,7 +64,7 @@ class Friend:
 
     async def apply(self, envelope: Envelope) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await HANDLERS[envelope.type](conn, envelope, envelope.payload())
+            await HANDLERS.dispatch(conn, envelope, envelope.payload())
 
     async def outcome(self) -> dict:
         referral = await self.pool.fetchrow("SELECT * FROM referrals WHERE shop_id = $1 AND friend_id = 'ben'",

@@ -30,7 +30,7 @@ async def test_a_customer_hears_only_their_own_events_of_their_shop():
     anna, ben = Listener("s1", "anna"), Listener("s1", "ben")
     other_shop_anna = Listener("s2", "anna")
     hub.listeners |= {anna, ben, other_shop_anna}
-    await hub.on_event(None, *earned("anna"))
+    await hub.on_event(*earned("anna"))
     assert anna.queue.qsize() == 1 and ben.queue.empty() and other_shop_anna.queue.empty()
     message = anna.queue.get_nowait()
     assert message["type"] == "points.earned"
@@ -41,8 +41,8 @@ async def test_an_admin_hears_the_whole_shop_and_everyone_hears_a_launch():
     hub = Hub()
     admin, anna, elsewhere = Listener("s1", None), Listener("s1", "anna"), Listener("s2", None)
     hub.listeners |= {admin, anna, elsewhere}
-    await hub.on_event(None, *earned("ben"))
-    await hub.on_event(None, *launched())
+    await hub.on_event(*earned("ben"))
+    await hub.on_event(*launched())
     assert admin.queue.qsize() == 2 and anna.queue.qsize() == 1 and elsewhere.queue.empty()
     assert anna.queue.get_nowait()["type"] == "challenge.launched"
 
@@ -52,7 +52,7 @@ async def test_a_stalled_stream_keeps_only_the_newest_events():
     anna = Listener("s1", "anna")
     hub.listeners.add(anna)
     for n in range(QUEUE_LIMIT + 5):
-        await hub.on_event(None, *earned("anna", points=n + 1))
+        await hub.on_event(*earned("anna", points=n + 1))
     assert anna.queue.qsize() == QUEUE_LIMIT
     assert anna.queue.get_nowait()["data"]["points"] == 6
 
@@ -64,7 +64,7 @@ async def test_the_stream_says_connected_then_sends_events_and_forgets_the_liste
     assert await anna_next(stream) == ": connected\n\n"
     assert anna in hub.listeners
     assert await anna_next(stream) == ": heartbeat\n\n"
-    await hub.on_event(None, *earned("anna"))
+    await hub.on_event(*earned("anna"))
     chunk = await anna_next(stream)
     assert chunk.startswith("event: points.earned\nid: ") and '"points": 45' in chunk
     await stream.aclose()
