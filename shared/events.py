@@ -312,6 +312,84 @@ class ChallengeCompleted(EventData):
     badge: str | None = None
 
 
+# ---- offers (owned by points; any service may ask for one) -------------------------------
+# Sources: REWARD REFERRAL WINBACK AT_RISK BIRTHDAY PUNCH_CARD TIER_PERK CHALLENGE STORE_CREDIT MANUAL
+# Kinds:   FIXED_AMOUNT PERCENTAGE FREE_SHIPPING FREE_PRODUCT STORE_CREDIT
+
+
+class OfferFacts(EventData):
+    """What an issued offer is: enough for a message to render it and a platform to create it."""
+    offer_id: str
+    key: str  # the natural key it was issued under
+    code: str
+    source: str
+    kind: str
+    value: Decimal | None = None  # an amount in `currency`, or a percentage (10 = 10 %)
+    currency: str | None = None
+    min_order: Decimal | None = None
+    starts_at: datetime | None = None
+    expires_at: datetime | None = None
+    customer_id: str | None = None  # None: shareable
+    usage_limit: int = 1
+
+
+@event("offer.requested")
+class OfferRequested(EventData):
+    """A service asks points for an offer. One offer per `key` (e.g. "winback:<customer>:<series>:120"):
+    asking again changes nothing and announces the same offer again. Fields left out take the
+    program's default for the source. `context` comes back unchanged on offer.issued/offer.refused,
+    so the requester can find what waits for the offer (a planned message, say)."""
+    key: str = Field(min_length=1, max_length=200)
+    source: str
+    customer_id: str | None = None
+    kind: str | None = None
+    value: Decimal | None = None
+    currency: str | None = None
+    min_order: Decimal | None = None
+    starts_at: datetime | None = None
+    expires_at: datetime | None = None
+    valid_days: int | None = None
+    usage_limit: int | None = None
+    code: str | None = None  # keep this code (an offer carried over from an older mechanism)
+    context: dict[str, str] = {}
+
+
+@event("offer.issued")
+class OfferIssued(OfferFacts):
+    context: dict[str, str] = {}
+
+
+@event("offer.refused")
+class OfferRefused(EventData):
+    """The request could not be honoured (e.g. a value over the program's limits): nothing was issued,
+    and whatever promised the offer must not go out."""
+    key: str
+    source: str
+    customer_id: str | None = None
+    reason: str
+    context: dict[str, str] = {}
+
+
+@event("offer.redeemed")
+class OfferRedeemed(OfferFacts):
+    order_id: str
+    discount: Decimal
+    exhausted: bool  # no use left: a platform copy of the code must stop working too
+
+
+@event("offer.released")
+class OfferReleased(OfferFacts):
+    """A redemption given back (checkout abandoned, order cancelled or refunded before use)."""
+    order_id: str
+    reason: str
+    usable: bool  # the code works again (False when it has expired meanwhile)
+
+
+@event("offer.revoked")
+class OfferRevoked(OfferFacts):
+    reason: str
+
+
 # ---- referrals ---------------------------------------------------------------------------
 
 
