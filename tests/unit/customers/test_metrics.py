@@ -1,4 +1,4 @@
-"""Retention formulas against DOMAIN.md's worked examples and exact definitions."""
+"""Retention formulas against docs/domain.md's worked examples and exact definitions."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
