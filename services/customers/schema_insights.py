@@ -184,7 +184,9 @@ async def configure_segments(info: Info, input: SegmentRulesInput) -> SegmentRul
     changes = {k: v for k, v in vars(input).items() if v is not None}
     if "vip_min_aov" in changes:
         changes["vip_min_aov"] = parse_amount(changes["vip_min_aov"], "vipMinAov", "EUR")
-    return SegmentRulesType.of(await segmenting.configure(c.pool, c.shop, changes))
+    rules = await segmenting.configure(c.pool, c.shop, changes)
+    c.loaders.pop("segment_rules", None)  # later fields of the same request read the new thresholds
+    return SegmentRulesType.of(rules)
 
 
 async def refresh_segments(info: Info) -> int:
