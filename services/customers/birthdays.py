@@ -30,6 +30,16 @@ def next_greeting(birthday: date, timezone: str | None, now: datetime) -> tuple[
     return year, max(greeting_at(birthday, timezone, year), now)
 
 
+def job_prefix(customer_id: str) -> str:
+    """What the keys of all the customer's greeting jobs start with."""
+    return f"{customer_id}\x1f"  # ids never hold control characters (shared.ids)
+
+
+def job_key(customer_id: str, birthday: date, year: int) -> str:
+    """One greeting per customer, year and birthday: a changed birthday is a new job."""
+    return f"{job_prefix(customer_id)}{year}-{birthday.isoformat()}"
+
+
 def is_birthday(birthday: date, timezone: str | None, at: datetime, year: int) -> bool:
     """Whether `at` falls on the customer's birthday of `year` in their zone (the job re-checks,
     since the profile may have changed after it was scheduled)."""

@@ -1,10 +1,6 @@
 """`python -m services.customers.catch_up SINCE`: bring the order chains and activity spells
 (migration 0007) up to date for every customer whose orders changed since SINCE (an ISO time with
-offset), one customer per transaction, while the service runs.
-
-Only this version keeps the chains. During the rolling update that brings it, pods of the previous
-version still apply order transitions without them; run this after the rollout with SINCE = when the
-migration started, and those customers' chains and the spell counters are exact again."""
+offset), one customer per transaction, while the service runs. docs/operations.md says when."""
 
 from __future__ import annotations
 
@@ -14,18 +10,16 @@ from datetime import datetime
 
 import asyncpg
 
-from services.customers import store
+from services.customers import segmenting, store
 from shared.db import create_pool
 from shared.settings import Settings
 
 
 async def catch_up(pool: asyncpg.Pool, since: datetime) -> int:
     """Re-summarise each customer with an order changed since `since`; returns how many."""
-    customers = await pool.fetch(
-        "SELECT DISTINCT shop_id, customer_id FROM orders WHERE updated_at >= $1 ORDER BY 1, 2", since)
+    customers = await store.orders.changed_since(pool, since)
     for row in customers:
-        async with pool.acquire() as conn, conn.transaction():
-            await store.refresh_customer(conn, row["shop_id"], row["customer_id"])
+        await segmenting.resummarise(pool, row["shop_id"], row["customer_id"])
     return len(customers)
 
 

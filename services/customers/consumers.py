@@ -5,7 +5,7 @@ A customer this service does not know (or erased) is skipped, not retried: nothi
 
 from __future__ import annotations
 
-from services.customers import store
+from services.customers import engagement, ordering
 from shared.db import Connection
 from shared.events import (
     Envelope,
@@ -28,14 +28,14 @@ async def on_email_engagement(conn: Connection, event: Envelope, data: Notificat
     if data.channel != "EMAIL" or data.template.startswith(TRANSACTIONAL_PREFIXES):
         return  # the engagement score counts marketing emails and site visits only
     kind = _EMAIL_KINDS[event.type]
-    await store.add_engagement(conn, data.shop, data.customer_id, kind, event.time,
-                               notification_id=data.notification_id,
-                               key=f"notification:{data.notification_id}:{kind}",
-                               offer=isinstance(data, NotificationSent) and data.offer)
+    await engagement.add(conn, data.shop, data.customer_id, kind, event.time,
+                         notification_id=data.notification_id,
+                         key=f"notification:{data.notification_id}:{kind}",
+                         offer=isinstance(data, NotificationSent) and data.offer)
 
 
 async def on_referral_converted(conn: Connection, event: Envelope, data: ReferralConverted) -> None:
-    await store.mark_referral_converted(conn, data.shop, data.order_id)
+    await ordering.note_referral(conn, data.shop, data.order_id)
 
 
 HANDLERS = EventHandlers(

@@ -1,14 +1,20 @@
-"""Retention metrics exactly as DOMAIN.md defines them ("Exact definitions for
-`retentionMetrics`"): pure formulas over the counts that store.retention_counts aggregates in SQL."""
+"""Retention metrics as docs/domain.md defines them ("Exact definitions for `retentionMetrics`"):
+pure formulas over the counts that store/retention.py aggregates in SQL (retention.py runs it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from shared.errors import BadUserInput
 
+# A customer is active at t with a counting order in [t - ACTIVE_WINDOW, t); migration 0007 explains
+# the order chain and the activity spells built on it. (store/orders.py writes it in SQL hours.)
+ACTIVE_WINDOW = timedelta(days=365)
+# A new customer reorders with a second counting order within this of the first (store/retention.py
+# writes it in SQL hours).
+REORDER_WINDOW = timedelta(days=60)
 MAX_RANGE = timedelta(days=3660)  # ten years and a few leap days
 MAX_LIFESPAN_YEARS = Decimal(10)
 YEAR_DAYS = Decimal(365)
@@ -82,6 +88,24 @@ class Counts:
     reordered: int  # ... with a second counting order within 60 days
     median_days_to_second: Decimal | None
     cohorts: list[tuple[str, int, list[int]]] = field(default_factory=list)  # month, size, buyers per month k
+
+
+def months_between(first: date | datetime, last: date | datetime) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
+def cohorts(cells: dict[tuple[date, date], int], end: datetime) -> list[tuple[str, int, list[int]]]:
+    """Cohort rows (YYYY-MM, size, buyers in month 0, 1, 2 … up to the month of `end`) from the
+    customers per (cohort month, active month)."""
+    last = (end - timedelta(microseconds=1)).astimezone(UTC)
+    per_month: dict[date, dict[int, int]] = {}
+    for (first_month, active_month), n in sorted(cells.items()):
+        per_month.setdefault(first_month, {})[months_between(first_month, active_month)] = n
+    rows = []
+    for month, active_by_k in per_month.items():
+        span = months_between(month, last) + 1
+        rows.append((month.strftime("%Y-%m"), active_by_k.get(0, 0), [active_by_k.get(k, 0) for k in range(span)]))
+    return rows
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 LOCALES = ("de", "en")
 NAME_MAX = 100
+# What a later profile may change, and what tells a replay of the same profile from a change; the
+# referral code and device are the registration's and stay.
+EDITABLE = ("email", "first_name", "last_name", "locale", "timezone", "birthday", "phone",
+            "accepts_email", "accepts_sms", "accepts_whatsapp")
 
 
 @dataclass(frozen=True)

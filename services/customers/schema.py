@@ -1,24 +1,36 @@
-"""The customers subgraph: profiles and the order mirror (GraphQL surface only; rules live in
-profiles.py / orders.py, SQL in store.py)."""
+"""The customers subgraph: profiles and the order mirror, and the Query and Mutation that also
+wire the resolvers of schema_insights.py and schema_gdpr.py. Resolvers are thin: rules live in
+profiles.py / orders.py, transactions in registration.py / ordering.py, SQL in store/."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from decimal import Decimal
 from enum import Enum
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from services.customers import insights_api as insights
-from services.customers import orders as order_rules
-from services.customers import profiles, store
-from shared.errors import BadUserInput, NotFound
+from services.customers import ordering, orders, profiles, registration, store
+from services.customers import schema_gdpr as gdpr
+from services.customers import schema_insights as insights
 from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx
-from shared.money import parse_amount
 from shared.pagination import Connection, connection, decode_cursor, page_size
+
+Resolver = TypeVar("Resolver", bound=Callable[..., Any])
+
+
+def field(description: str) -> Callable[[Resolver], Resolver]:
+    """`@strawberry.field(description=…)` as mypy can follow it (strawberry types that call as Any)."""
+    return cast(Callable[[Resolver], Resolver], strawberry.field(description=description))
+
+
+def mutation(description: str) -> Callable[[Resolver], Resolver]:
+    """`@strawberry.mutation(description=…)`, likewise."""
+    return cast(Callable[[Resolver], Resolver], strawberry.mutation(description=description))
 
 
 @strawberry.enum
@@ -29,6 +41,33 @@ class OrderStatus(Enum):
     DELIVERED = "DELIVERED"
     CANCELLED = "CANCELLED"
     REFUNDED = "REFUNDED"
+
+
+def _rows_by(c: Context, name: str, key: str,
+             fetch: Callable[[list[str]], Awaitable[list[asyncpg.Record]]]) -> DataLoader[str, asyncpg.Record | None]:
+    """The request's loader `name`: one query for all the rows it shows, matched by their `key` column."""
+    loader = c.loaders.get(name)
+    if loader is None:
+        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
+            rows = {r[key]: r for r in await fetch(ids)}
+            return [rows.get(i) for i in ids]
+        loader = c.loaders[name] = DataLoader(load_fn=load)
+    return loader
+
+
+def rfm_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
+    """The scores of all the customers a request shows (a segment's page)."""
+    return _rows_by(c, "rfm", "customer_id", lambda ids: store.segments.rfm_scores(c.pool, c.shop, ids))
+
+
+def customer_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
+    """All the Customer entities the gateway asks this subgraph for in one request."""
+    return _rows_by(c, "customers", "id", lambda ids: store.profiles.get_many(c.pool, c.shop, ids))
+
+
+def order_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
+    """All the Order entities the gateway asks this subgraph for in one request."""
+    return _rows_by(c, "orders", "id", lambda ids: store.orders.get_many(c.pool, c.shop, ids))
 
 
 @strawberry.federation.type(keys=["id"])
@@ -54,22 +93,11 @@ class Order:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Order | None:
         c = ctx(info)
-        row = await store.get_order(c.pool, c.shop, id)
+        row = await order_rows(c).load(str(id))
         if row is None:
             return None
         c.principal.require_customer_access(row["customer_id"])
         return cls.from_row(row)
-
-
-def rfm_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
-    """One query per request for the scores of all the customers it shows (a segment's page)."""
-    loader = c.loaders.get("rfm")
-    if loader is None:
-        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
-            rows = {r["customer_id"]: r for r in await store.rfm_scores(c.pool, c.shop, ids)}
-            return [rows.get(i) for i in ids]
-        loader = c.loaders["rfm"] = DataLoader(load_fn=load)
-    return loader
 
 
 @strawberry.federation.type(keys=["id"])
@@ -91,19 +119,19 @@ class Customer:
             birthday=row["birthday"], row=row,
         )
 
-    @strawberry.field(description="PROSPECT until the first counting order (DOMAIN.md \"Segments\").")
+    @field("PROSPECT until the first counting order (DOMAIN.md \"Segments\").")
     def segment(self, info: Info) -> insights.Segment:
         customer_ctx(info, self.id)
         return insights.Segment(self.row["segment"] if self.row is not None else "PROSPECT")
 
-    @strawberry.field(description="RFM scores from the last daily pass; null outside the active base.")
+    @field("RFM scores from the last daily pass; null outside the active base.")
     async def rfm(self, info: Info) -> insights.RfmScore | None:
         c = customer_ctx(info, self.id)
         if self.row is None:
             return None
         return insights.RfmScore.of(await rfm_rows(c).load(str(self.id)))
 
-    @strawberry.field(description="Order statistics and the engagement score; null for an unknown customer.")
+    @field("Order statistics and the engagement score; null for an unknown customer.")
     async def stats(self, info: Info) -> insights.CustomerStats | None:
         customer_ctx(info, self.id)
         return await insights.stats_of(info, self.row) if self.row is not None else None
@@ -111,14 +139,14 @@ class Customer:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
         c = customer_ctx(info, id)
-        row = await store.get_customer(c.pool, c.shop, id)
+        row = await customer_rows(c).load(str(id))
         return cls.from_row(row) if row is not None else cls(id=id)
 
-    @strawberry.field(description="The customer's orders, newest first.")
+    @field("The customer's orders, newest first.")
     async def orders(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Order]:
         c = customer_ctx(info, self.id)
         size = page_size(first)
-        rows = await store.list_orders(c.pool, c.shop, self.id, size,
+        rows = await store.orders.page(c.pool, c.shop, self.id, size,
                                        decode_cursor(after, datetime.fromisoformat, str))
         return connection(rows, size, node=Order.from_row,
                           key=lambda r: (r["placed_at"].isoformat(), r["id"]), after=after)
@@ -168,28 +196,28 @@ class OrderInput:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in customer (customer token).")
+    @field("The signed-in customer (customer token).")
     async def me(self, info: Info) -> Customer | None:
         c = ctx(info)
         customer_id = c.principal.require_customer()
-        row = await store.get_customer(c.pool, c.shop, customer_id)
+        row = await store.profiles.get(c.pool, c.shop, customer_id)
         return Customer.from_row(row) if row is not None else Customer(id=strawberry.ID(customer_id))
 
-    @strawberry.field(description="Any customer of the shop (admin).")
+    @field("Any customer of the shop (admin).")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         c = ctx(info)
         c.principal.require_admin()
-        row = await store.get_customer(c.pool, c.shop, id)
+        row = await store.profiles.get(c.pool, c.shop, id)
         return Customer.from_row(row) if row is not None else None
 
-    @strawberry.field(description="A segment's customers by id, e.g. a win-back or challenge audience (admin).")
+    @field("A segment's customers by id, e.g. a win-back or challenge audience (admin).")
     async def customers(self, info: Info, segment: insights.Segment, first: int | None = None,
                         after: str | None = None) -> Connection[Customer]:
         c = ctx(info)
         c.principal.require_admin()
         size = page_size(first)
         key = decode_cursor(after, str)
-        rows = await store.segment_members(c.pool, c.shop, segment.value, size, key[0] if key else None)
+        rows = await store.segments.members(c.pool, c.shop, segment.value, size, key[0] if key else None)
         return connection(rows, size, node=Customer.from_row, key=lambda r: (r["id"],), after=after)
 
     retention_metrics: insights.RetentionMetrics = strawberry.field(
@@ -199,8 +227,8 @@ class Query:
         resolver=insights.segment_counts, description="Customers per segment, erased ones left out (admin).")
     segment_rules: insights.SegmentRulesType = strawberry.field(
         resolver=insights.segment_rules, description="The shop's segment thresholds (admin).")
-    export_customer_data: insights.CustomerDataExport = strawberry.field(
-        resolver=insights.export_customer_data,
+    export_customer_data: gdpr.CustomerDataExport = strawberry.field(
+        resolver=gdpr.export_customer_data,
         description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
 
 
@@ -216,10 +244,10 @@ class Mutation:
         resolver=insights.refresh_segments,
         description="Run the daily segment and RFM pass now (admin); returns how many customers moved.")
     erase_customer: bool = strawberry.mutation(
-        resolver=insights.erase_customer,
+        resolver=gdpr.erase_customer,
         description="GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin).")
 
-    @strawberry.mutation(description="Create or update a customer (ingest). Idempotent on id.")
+    @mutation("Create or update a customer (ingest). Idempotent on id.")
     async def upsert_customer(self, info: Info, input: CustomerInput) -> Customer:
         c = ctx(info)
         c.principal.require_ingest()
@@ -230,13 +258,13 @@ class Mutation:
             accepts_whatsapp=input.accepts_whatsapp, referral_code=input.referral_code,
             device_id=input.device_id,
         )
-        return Customer.from_row(await store.upsert_customer(c.pool, c.shop, p))
+        return Customer.from_row(await registration.upsert(c.pool, c.shop, p))
 
-    @strawberry.mutation(description="Record an order as PLACED (ingest). Idempotent on id.")
+    @mutation("Record an order as PLACED (ingest). Idempotent on id.")
     async def record_order(self, info: Info, input: OrderInput) -> Order:
         c = ctx(info)
         c.principal.require_ingest()
-        o = order_rules.new_order(
+        o = orders.new_order(
             id=input.id, customer_id=input.customer_id, currency=input.currency,
             lines=[(line.product_id, line.quantity, line.unit_price) for line in input.lines],
             discount_total=input.discount_total, shipping_total=input.shipping_total,
@@ -245,32 +273,24 @@ class Mutation:
             shipping_address_hash=input.shipping_address_hash,
             payment_fingerprint=input.payment_fingerprint, device_id=input.device_id,
         )
-        return Order.from_row(await store.record_order(c.pool, c.shop, o))
+        return Order.from_row(await ordering.record(c.pool, c.shop, o))
 
-    @strawberry.mutation(description=(
+    @mutation(
         "Move an order along PLACED → PAID → SHIPPED → DELIVERED, or to CANCELLED / REFUNDED (ingest). "
         "refundedAmount is the cumulative amount refunded so far; below the total it is a partial "
-        "refund and the order keeps its status. Repeating an update changes nothing."))
+        "refund and the order keeps its status. Repeating an update changes nothing.")
     async def update_order_status(
         self, info: Info, id: strawberry.ID, status: OrderStatus, refunded_amount: str | None = None
     ) -> Order:
         c = ctx(info)
         c.principal.require_ingest()
-        row = await store.get_order(c.pool, c.shop, id)
-        if row is None:
-            raise NotFound(f"unknown order {id}", field="id")
-        amount: Decimal | None = None
-        if refunded_amount is not None:
-            amount = parse_amount(refunded_amount, "refundedAmount", row["currency"])
-        if status.value not in order_rules.STATUSES:
-            raise BadUserInput("unknown status", field="status")
-        return Order.from_row(await store.update_order_status(c.pool, c.shop, id, status.value, amount))
+        return Order.from_row(await ordering.update_status(c.pool, c.shop, id, status.value, refunded_amount))
 
 
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, Order, insights.CustomerDataExport],
+    types=[Customer, Order, gdpr.CustomerDataExport],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -1,5 +1,5 @@
-"""Segments and the negative engagement score (DOMAIN.md "Segments"), as pure rules over a
-customer's facts. The thresholds are a shop's configuration; the defaults are DOMAIN.md's."""
+"""Segments and the negative engagement score (docs/domain.md, "Segments"), as pure rules over a
+customer's facts. The thresholds are a shop's configuration; the defaults are docs/domain.md's."""
 
 from __future__ import annotations
 

@@ -85,8 +85,9 @@ def customer_profile(payload: dict[str, Any]) -> profiles.Profile:
 
 def _shipping(payload: dict[str, Any]) -> str | None:
     money = (payload.get("total_shipping_price_set") or {}).get("shop_money") or {}
-    if isinstance(money.get("amount"), str):
-        return money["amount"]
+    amount = money.get("amount")
+    if isinstance(amount, str):
+        return amount
     lines = payload.get("shipping_lines") or []
     if lines:
         return str(sum(Decimal(str(line.get("price", "0"))) for line in lines if isinstance(line, dict)))

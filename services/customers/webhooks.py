@@ -1,5 +1,5 @@
-"""POST /webhooks/shopify/{topic}: Shopify's webhooks mapped onto the same store functions as the
-GraphQL mutations, one transaction per delivery.
+"""POST /webhooks/shopify/{topic}: Shopify's webhooks, signature checked here, applied by
+intake.py with the same use cases as the GraphQL mutations, one transaction per delivery.
 
   401  signature missing or wrong, or an unknown store: nothing is read further, nothing changes
   400  a topic we do not take, or a body that is not a JSON object
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.customers import shopify, store
+from services.customers import intake, shopify
 from shared.errors import BadUserInput, Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -32,31 +32,6 @@ def _stores() -> dict[str, shopify.Store]:
 
 
 STORES = _stores()
-
-
-async def _apply(conn, shop: str, topic: str, payload: dict) -> str:
-    if topic == "customers/create":
-        await store.save_profile(conn, shop, shopify.customer_profile(payload))
-        return "customer saved"
-    if topic in ("orders/create", "orders/paid", "orders/fulfilled"):
-        order = shopify.new_order(payload)
-        await store.ensure_customer(conn, shop, shopify.customer_profile(shopify.order_customer(payload)))
-        row = await store.insert_order(conn, shop, order)
-        if topic == "orders/create":
-            return f"order {row['status']}"
-        if row["status"] == "PLACED" and (topic == "orders/paid" or shopify.financially_paid(payload)):
-            row = await store.change_order_status(conn, shop, order.id, "PAID", None)
-        elif topic == "orders/paid" and row["status"] in ("CANCELLED", "REFUNDED"):
-            raise Conflict(f"order {order.id} is {row['status']}")  # obsolete: the order moved on
-        if topic == "orders/fulfilled":
-            row = await store.change_order_status(conn, shop, order.id, "SHIPPED", None)
-        return f"order {row['status']}"
-    order_id = str(payload.get("order_id") or "")
-    row = await store.get_order(conn, shop, order_id) if order_id else None
-    if row is None:
-        raise NotFound(f"unknown order {order_id or '(none)'}")
-    return "refund recorded" if await store.apply_refund(conn, shop, shopify.refund(payload, row["currency"])) \
-        else "refund already recorded"
 
 
 async def shopify_webhook(request: Request) -> JSONResponse:
@@ -78,8 +53,7 @@ async def shopify_webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
     pool = request.app.state.runtime.pool
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            effect = await _apply(conn, found.shop, topic, payload)
+        effect = await intake.apply(pool, found.shop, topic, payload)
     except BadUserInput as exc:
         return JSONResponse({"error": exc.message}, status_code=422)
     except NotFound as exc:

@@ -136,7 +136,7 @@ async def _seed_customers(size: ShopSize, connect: Connect = db) -> None:
                                        WHEN s.n >= 2 THEN 'REGULAR' ELSE 'NEW' END
                     FROM s WHERE c.shop_id = $1 AND c.id = s.customer_id""", size.shop)
             await conn.execute("SET LOCAL work_mem = '512MB'")
-            await customers_store.rebuild_order_chains(conn, size.shop)
+            await customers_store.orders.rebuild_chains(conn, size.shop)
         await conn.execute("VACUUM (ANALYZE) customers")
         await conn.execute("VACUUM (ANALYZE) orders")
     finally:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from services.customers.jobs import JOBS
 from shared.schedule import Job
-from tests.e2e.customers_fixtures import customer, customers_value, days_ago, order, publish_event
-from tests.stack import INGEST, codes, customer_token, db, new_shop, unique
+from tests.e2e.customers_fixtures import (
+    customer,
+    customers_value,
+    days_ago,
+    order,
+    publish_event,
+    statements_of_request,
+)
+from tests.stack import INGEST, codes, customer_token, db, new_shop, subgraph_url, unique
 from tests.support import eventually
 
 PROFILE = """query($id: ID!) { customer(id: $id) { segment rfm { recency frequency monetary }
@@ -232,3 +240,33 @@ async def test_a_segment_lists_its_customers_page_by_page_and_bad_arguments_are_
     assert codes(await gql(members, {"s": "NEW", "first": 1000}, admin)) == ["BAD_USER_INPUT"]
     assert codes(await gql(members, {"s": "NEW"}, customer_token(buyer, shop=shop))) == ["FORBIDDEN"]
     assert codes(await gql(members, {"s": "NEW"}, INGEST)) == ["FORBIDDEN"]
+
+
+async def test_a_page_of_customers_reads_each_kind_of_row_in_one_statement(gql):
+    """A segment's page with every customer's RFM and stats, and the gateway's batch of Customer and
+    Order entities: one statement per kind of row, however many customers (DataLoaders per request)."""
+    shop, admin = new_shop()
+    people = [await customer(gql, admin) for _ in range(4)]
+    orders = [await order(gql, admin, person, days_ago(2), status="PLACED") for person in people]
+
+    async def statements(query: str, variables: dict, url: str | None = None) -> list[str]:
+        trace_id = secrets.token_hex(16)
+        traced = {**admin, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+        await gql.ok(query, variables, traced, **({"url": url} if url else {}))
+        return await eventually(lambda: statements_of_request(trace_id), what="the request's spans")
+
+    def reading(table: str, found: list[str]) -> int:
+        return len([s for s in found if f"FROM {table} " in s])
+
+    page = await statements("""query { customers(segment: PROSPECT) { edges { node { id rfm { recency }
+        stats { ordersCount engagementThreshold } } } } }""", {})
+    assert (reading("customers", page), reading("rfm_scores", page), reading("segment_rules", page)) == (1, 1, 1)
+    assert len(page) == 3
+
+    entities = await statements("""query($r: [_Any!]!) { _entities(representations: $r) {
+        ... on Customer { id email } ... on Order { id status } } }""",
+        {"r": [{"__typename": "Customer", "id": p} for p in people]
+              + [{"__typename": "Order", "id": o} for o in orders]},
+        url=subgraph_url("customers"))
+    assert (reading("customers", entities), reading("orders", entities)) == (1, 1)
+    assert len(entities) == 2

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.customers import store as customers_store
+from services.customers import retention as customers_retention
 from shared.db import Connection, create_pool, init_connection
 from tests.bench import scale
 from tests.integration.conftest import throwaway_database
@@ -79,7 +79,7 @@ async def test_the_scale_seed_is_data_the_services_agree_with(settings):
 
         pool = await create_pool(customers_dsn)
         try:
-            counts, currency = await customers_store.retention_counts(pool, SIZE.shop, start, end)
+            counts, currency = await customers_retention.counts(pool, SIZE.shop, start, end)
         finally:
             await pool.close()
         assert counts.orders == counting and currency == "EUR"

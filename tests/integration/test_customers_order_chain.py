@@ -1,8 +1,8 @@
 """retentionMetrics' counts read each order's chain (its neighbours among the customer's counting
 orders) and the shop's activity spells, kept current on every transition (migration 0007). These tests
-drive random order histories through the service's own store functions (backdated orders,
+drive random order histories through the service's own use cases (backdated orders,
 cancellations, partial and full refunds, concurrent transitions of one customer's orders) on a
-throwaway database, and hold retention_counts to DOMAIN.md's definitions computed in Python from the
+throwaway database, and hold retention.counts to docs/domain.md's definitions computed in Python from the
 orders themselves, over many periods, and the incrementally kept chain and spells to a rebuild from
 scratch."""
 
@@ -18,7 +18,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from services.customers import store
+from services.customers import ordering, retention, store
 from services.customers.catch_up import catch_up
 from services.customers.orders import new_order
 from shared.db import SHARED_MIGRATIONS, Connection, create_pool, migrate
@@ -48,7 +48,7 @@ async def _add_customers(pool: asyncpg.Pool, n: int) -> list[str]:
 
 
 async def _place(pool: asyncpg.Pool, order_id: str, customer_id: str, at: datetime, total: str) -> None:
-    await store.record_order(pool, SHOP, new_order(
+    await ordering.record(pool, SHOP, new_order(
         id=order_id, customer_id=customer_id, currency="EUR", lines=[("p1", 1, total)], discount_total=None,
         shipping_total="5.00", tax_total="2.00", total=total, placed_at=at))
 
@@ -72,23 +72,23 @@ async def _random_history(pool: asyncpg.Pool, rng: random.Random, customers: lis
         placed.append(oid)
         history.append((customer_id, at))
         if rng.random() < 0.8:
-            await store.update_order_status(pool, SHOP, oid, "PAID", None)
+            await ordering.update_status(pool, SHOP, oid, "PAID", None)
     for oid in placed:
         status = await pool.fetchval("SELECT status FROM orders WHERE shop_id = $1 AND id = $2", SHOP, oid)
         draw = rng.random()
         if status == "PAID" and draw < 0.3:
-            await store.update_order_status(pool, SHOP, oid, rng.choice(["SHIPPED", "DELIVERED"]), None)
+            await ordering.update_status(pool, SHOP, oid, rng.choice(["SHIPPED", "DELIVERED"]), None)
         elif status == "PAID" and draw < 0.4:
-            await store.update_order_status(pool, SHOP, oid, "CANCELLED", None)
+            await ordering.update_status(pool, SHOP, oid, "CANCELLED", None)
         elif status == "PAID" and draw < 0.5:
             total = await pool.fetchval("SELECT total FROM orders WHERE shop_id = $1 AND id = $2", SHOP, oid)
-            await store.update_order_status(pool, SHOP, oid, "REFUNDED",
-                                            total if draw < 0.45 else (total / 3).quantize(Decimal("0.01")))
+            amount = total if draw < 0.45 else (total / 3).quantize(Decimal("0.01"))
+            await ordering.update_status(pool, SHOP, oid, "REFUNDED", f"{amount:.2f}")
         elif status == "PLACED" and draw < 0.3:
-            await store.update_order_status(pool, SHOP, oid, "CANCELLED", None)
+            await ordering.update_status(pool, SHOP, oid, "CANCELLED", None)
         if rng.random() < 0.05:
             async with pool.acquire() as conn:
-                await store.mark_referral_converted(conn, SHOP, oid)
+                await ordering.note_referral(conn, SHOP, oid)
 
 
 async def _orders(pool: asyncpg.Pool) -> list[Order]:
@@ -105,7 +105,7 @@ def _month_index(t: datetime) -> int:
 
 
 def expected_counts(orders: list[Order], start: datetime, end: datetime) -> dict:
-    """DOMAIN.md's "Exact definitions", customer by customer."""
+    """docs/domain.md's "Exact definitions", customer by customer."""
     chains: dict[str, list[Order]] = {}
     for o in sorted((o for o in orders if o.status in COUNTING), key=lambda o: (o.placed_at, o.id)):
         chains.setdefault(o.customer_id, []).append(o)
@@ -179,7 +179,7 @@ async def _assert_upkeep_equals_rebuild(pool: asyncpg.Pool) -> None:
         tx = conn.transaction()
         await tx.start()
         try:
-            await store.rebuild_order_chains(conn, SHOP)
+            await store.orders.rebuild_chains(conn, SHOP)
             rebuilt = await _chain_state(conn)
         finally:
             await tx.rollback()
@@ -197,7 +197,7 @@ async def _assert_folding_keeps_the_sums(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         before = await _chain_state(conn)
         assert await conn.fetchval("SELECT count(*) FROM active_spells WHERE shop_id = $1", SHOP) > len(before[1])
-        await store.fold_counters(conn, SHOP)
+        await store.segments.fold_counters(conn, SHOP)
         assert await _chain_state(conn) == before
         assert await conn.fetchval("SELECT count(*) FROM active_spells WHERE shop_id = $1", SHOP) == len(before[1])
         assert await conn.fetchval("SELECT count(*) FROM cohort_months WHERE shop_id = $1", SHOP) == len(before[2])
@@ -225,7 +225,7 @@ async def test_retention_counts_match_the_definitions_over_random_histories(chai
     assert sum(o.status in COUNTING for o in orders) > 100  # the history has substance
     checked = 0
     for start, end in _periods(rng, orders):
-        counts, _ = await store.retention_counts(chain_pool, SHOP, start, end)
+        counts, _ = await retention.counts(chain_pool, SHOP, start, end)
         assert _as_dict(counts) == expected_counts(orders, start, end), (start, end)
         checked += counts.orders
     assert checked > 500
@@ -238,17 +238,17 @@ async def test_concurrent_transitions_of_one_customer_keep_the_chain_exact(chain
     ids = [f"x{i}" for i in range(10)]
     for i, oid in enumerate(ids):
         await _place(chain_pool, oid, "c0" if i % 5 else "c1", EPOCH + timedelta(days=100 * i), "50.00")
-    await asyncio.gather(*(store.update_order_status(chain_pool, SHOP, oid, "PAID", None) for oid in ids))
+    await asyncio.gather(*(ordering.update_status(chain_pool, SHOP, oid, "PAID", None) for oid in ids))
     await _assert_upkeep_equals_rebuild(chain_pool)
     await asyncio.gather(*(
-        store.update_order_status(chain_pool, SHOP, oid, "CANCELLED" if i % 2 else "REFUNDED",
-                                  None if i % 2 else Decimal("45.00") if i % 4 else None)
+        ordering.update_status(chain_pool, SHOP, oid, "CANCELLED" if i % 2 else "REFUNDED",
+                               None if i % 2 else "45.00" if i % 4 else None)
         for i, oid in enumerate(ids)))
     await _assert_upkeep_equals_rebuild(chain_pool)
     statuses = await chain_pool.fetch("SELECT status FROM orders WHERE shop_id = $1", SHOP)
     assert {r["status"] for r in statuses} == {"CANCELLED", "REFUNDED", "PAID"}
     end = EPOCH + timedelta(days=1100)
-    counts, _ = await store.retention_counts(chain_pool, SHOP, EPOCH, end)
+    counts, _ = await retention.counts(chain_pool, SHOP, EPOCH, end)
     assert _as_dict(counts) == expected_counts(await _orders(chain_pool), EPOCH, end)
 
 
@@ -274,7 +274,7 @@ async def test_the_migration_backfills_the_chain_of_orders_recorded_before_it(se
             await _assert_upkeep_equals_rebuild(pool)
             assert await pool.fetchval("SELECT sum(starts) FROM active_spells WHERE shop_id = $1", SHOP) >= 29
             end = EPOCH + timedelta(days=1000)
-            counts, _ = await store.retention_counts(pool, SHOP, EPOCH + timedelta(days=400), end)
+            counts, _ = await retention.counts(pool, SHOP, EPOCH + timedelta(days=400), end)
             assert _as_dict(counts) == expected_counts(await _orders(pool), EPOCH + timedelta(days=400), end)
         finally:
             await pool.close()
@@ -299,5 +299,5 @@ async def test_catch_up_repairs_chains_that_a_previous_version_left_behind(chain
     assert 5 <= await catch_up(chain_pool, migrated_at) <= 10  # customers of the orders changed since
     await _assert_upkeep_equals_rebuild(chain_pool)
     end = EPOCH + timedelta(days=1100)
-    counts, _ = await store.retention_counts(chain_pool, SHOP, EPOCH + timedelta(days=200), end)
+    counts, _ = await retention.counts(chain_pool, SHOP, EPOCH + timedelta(days=200), end)
     assert _as_dict(counts) == expected_counts(await _orders(chain_pool), EPOCH + timedelta(days=200), end)

@@ -1,4 +1,4 @@
-"""The daily pass on a throwaway database: RFM scores (store.refresh_rfm), quintiles of the active
+"""The daily pass on a throwaway database: RFM scores (store.segments.refresh_rfm), quintiles of the active
 base written in one statement that also clears those who left it, and the pass's batches, each a job
 of its own."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from services.customers import store
-from services.customers.jobs import daily_pass
+from services.customers import metrics, ordering, store
 from services.customers.orders import new_order
+from services.customers.segmenting import DAILY_JOB, daily_pass, refresh_batch
 from shared.db import create_pool
 from shared.schedule import Job
 from tests.integration.conftest import throwaway_database
@@ -27,13 +27,13 @@ async def test_scores_follow_the_active_base_and_leave_with_it(settings):
             for i in range(10):  # c0 bought 300 days ago, c9 10 days ago; c9 spent the most, c0 the least
                 for k in range(1 + i // 3):
                     oid = f"o{i}-{k}"
-                    await store.record_order(pool, SHOP, new_order(
+                    await ordering.record(pool, SHOP, new_order(
                         id=oid, customer_id=f"c{i}", currency="EUR", lines=[("p", 1, f"{10 + 10 * i}.00")],
                         discount_total=None, shipping_total=None, tax_total=None, total=f"{10 + 10 * i}.00",
                         placed_at=NOW - timedelta(days=300 - 32 * i, hours=k)))
-                    await store.update_order_status(pool, SHOP, oid, "PAID", None)
+                    await ordering.update_status(pool, SHOP, oid, "PAID", None)
             async with pool.acquire() as conn:
-                await store.refresh_rfm(conn, SHOP, NOW)
+                await store.segments.refresh_rfm(conn, SHOP, NOW, NOW - metrics.ACTIVE_WINDOW)
             scores = await _scores(pool)
             assert [scores[f"c{i}"][0] for i in range(10)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
             assert [scores[f"c{i}"][2] for i in range(10)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
@@ -42,7 +42,7 @@ async def test_scores_follow_the_active_base_and_leave_with_it(settings):
 
             later = NOW + timedelta(days=140)  # c0-c2 last bought more than 365 days before: out of the base
             async with pool.acquire() as conn:
-                await store.refresh_rfm(conn, SHOP, later)
+                await store.segments.refresh_rfm(conn, SHOP, later, later - metrics.ACTIVE_WINDOW)
             scores = await _scores(pool)
             for i in range(3):
                 assert scores[f"c{i}"] is None
@@ -56,7 +56,7 @@ async def test_scores_follow_the_active_base_and_leave_with_it(settings):
 async def _scores(pool) -> dict[str, tuple | None]:
     """What the Customer.rfm field reads, for every customer of the shop."""
     ids = [c["id"] for c in await pool.fetch("SELECT id FROM customers WHERE shop_id = $1", SHOP)]
-    rows = {r["customer_id"]: r for r in await store.rfm_scores(pool, SHOP, ids)}
+    rows = {r["customer_id"]: r for r in await store.segments.rfm_scores(pool, SHOP, ids)}
     return {i: (rows[i]["recency"], rows[i]["frequency"], rows[i]["monetary"], rows[i]["computed_at"])
             if i in rows else None for i in ids}
 
@@ -70,15 +70,15 @@ async def test_scoring_never_makes_an_order_wait(settings):
         try:
             await pool.execute("INSERT INTO customers (shop_id, id, email) VALUES ($1, 'c1', 'x')", SHOP)
             for oid in ("o1", "o2"):
-                await store.record_order(pool, SHOP, new_order(
+                await ordering.record(pool, SHOP, new_order(
                     id=oid, customer_id="c1", currency="EUR", lines=[("p", 1, "20.00")], discount_total=None,
                     shipping_total=None, tax_total=None, total="20.00", placed_at=NOW - timedelta(days=3)))
-            await store.update_order_status(pool, SHOP, "o1", "PAID", None)
+            await ordering.update_status(pool, SHOP, "o1", "PAID", None)
             async with pool.acquire() as scoring, scoring.transaction():
-                await store.refresh_rfm(scoring, SHOP, NOW)
+                await store.segments.refresh_rfm(scoring, SHOP, NOW, NOW - metrics.ACTIVE_WINDOW)
                 async with pool.acquire() as other, other.transaction():
                     await other.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail the test
-                    await store.change_order_status(other, SHOP, "o2", "PAID", None)
+                    await ordering.move(other, SHOP, "o2", "PAID", None)
             assert (await _scores(pool))["c1"][0] == 1
         finally:
             await pool.close()
@@ -93,13 +93,13 @@ async def test_the_daily_pass_runs_in_batches_each_its_own_job(settings):
             await pool.executemany("INSERT INTO customers (shop_id, id, email) VALUES ($1, $2, 'x')",
                                    [(SHOP, f"c{i}") for i in range(7)])
             for i in range(7):
-                await store.record_order(pool, SHOP, new_order(
+                await ordering.record(pool, SHOP, new_order(
                     id=f"o{i}", customer_id=f"c{i}", currency="EUR", lines=[("p", 1, "20.00")], discount_total=None,
                     shipping_total=None, tax_total=None, total="20.00", placed_at=NOW - timedelta(days=100 + i)))
-                await store.update_order_status(pool, SHOP, f"o{i}", "PAID", None)
+                await ordering.update_status(pool, SHOP, f"o{i}", "PAID", None)
             # As if every customer had been NEW when their order came in and 100 days had passed since.
             await pool.execute("UPDATE customers SET segment = 'NEW' WHERE shop_id = $1", SHOP)
-            job = Job(id=0, shop=SHOP, kind=store.DAILY_JOB, dedup_key="2026-06-01", due_at=NOW,
+            job = Job(id=0, shop=SHOP, kind=DAILY_JOB, dedup_key="2026-06-01", due_at=NOW,
                       payload={"batch": 3}, attempts=0, final_attempt=False)
             ran = []
             while job is not None:
@@ -109,7 +109,7 @@ async def test_the_daily_pass_runs_in_batches_each_its_own_job(settings):
                 row = await pool.fetchrow(
                     """SELECT * FROM scheduled_jobs WHERE shop_id = $1 AND kind = $2 AND status = 'pending'
                          AND dedup_key LIKE '2026-06-01>%' AND NOT (dedup_key = ANY($3::text[]))""",
-                    SHOP, store.DAILY_JOB, [f"2026-06-01>{a}" for a in ran if a])
+                    SHOP, DAILY_JOB, [f"2026-06-01>{a}" for a in ran if a])
                 job = None if row is None else Job(
                     id=row["id"], shop=SHOP, kind=row["kind"], dedup_key=row["dedup_key"], due_at=row["due_at"],
                     payload=row["payload"], attempts=0, final_attempt=False)
@@ -138,20 +138,20 @@ async def test_a_batch_never_writes_a_segment_from_before_an_order_in_flight(set
         try:
             await pool.execute("INSERT INTO customers (shop_id, id, email) VALUES ($1, 'c1', 'x')", SHOP)
             for oid, days in (("o1", 100), ("o2", 0)):
-                await store.record_order(pool, SHOP, new_order(
+                await ordering.record(pool, SHOP, new_order(
                     id=oid, customer_id="c1", currency="EUR", lines=[("p", 1, "20.00")], discount_total=None,
                     shipping_total=None, tax_total=None, total="20.00", placed_at=now - timedelta(days=days)))
-            await store.update_order_status(pool, SHOP, "o1", "PAID", None, now - timedelta(days=100))
+            await ordering.update_status(pool, SHOP, "o1", "PAID", None, now - timedelta(days=100))
             await pool.execute("UPDATE customers SET segment = 'NEW' WHERE shop_id = $1", SHOP)  # a day ago's
             before = await pool.fetchval("SELECT max(seq) FROM outbox")
             async with pool.acquire() as paying:
                 payment = paying.transaction()
                 await payment.start()
-                await store.change_order_status(paying, SHOP, "o2", "PAID", None)
+                await ordering.move(paying, SHOP, "o2", "PAID", None)
 
                 async def batch():
                     async with pool.acquire() as conn, conn.transaction():
-                        return await store.refresh_segments_batch(conn, SHOP, now + timedelta(seconds=1), "", 10)
+                        return await refresh_batch(conn, SHOP, now + timedelta(seconds=1), "", 10)
 
                 running = asyncio.create_task(batch())
                 await asyncio.sleep(0.5)

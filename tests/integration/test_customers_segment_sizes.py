@@ -10,7 +10,7 @@ import random
 
 import asyncpg
 
-from services.customers import store
+from services.customers import segmenting, store
 from services.customers.segments import SEGMENTS
 from shared.db import SHARED_MIGRATIONS, Connection, create_pool, migrate
 from tests.integration.conftest import SERVICES, migrate_until, throwaway_database
@@ -71,7 +71,7 @@ async def _folder(pool: asyncpg.Pool) -> None:
     for _ in range(15):
         for shop in SHOPS:
             async with pool.acquire() as conn, conn.transaction():
-                await store.fold_counters(conn, shop)
+                await store.segments.fold_counters(conn, shop)
         await asyncio.sleep(0.02)
 
 
@@ -86,12 +86,12 @@ async def test_the_counters_follow_every_change_to_customers(settings):
             for shop in SHOPS:
                 counted = await _counted(pool, shop)
                 assert sum(counted.values()) > 100 and len([n for n in counted.values() if n]) >= 4
-                assert await store.segment_counts(pool, shop) == counted
+                assert await segmenting.sizes(pool, shop) == counted
                 async with pool.acquire() as conn:
-                    await store.fold_counters(conn, shop)
+                    await store.segments.fold_counters(conn, shop)
                 assert await pool.fetchval("SELECT count(*) FROM segment_sizes WHERE shop_id = $1", shop) <= 6
-                assert await store.segment_counts(pool, shop) == counted
-            assert await store.segment_counts(pool, "sizes-none") == dict.fromkeys(SEGMENTS, 0)
+                assert await segmenting.sizes(pool, shop) == counted
+            assert await segmenting.sizes(pool, "sizes-none") == dict.fromkeys(SEGMENTS, 0)
         finally:
             await pool.close()
 
@@ -113,6 +113,6 @@ async def test_the_migration_counts_the_customers_already_there(settings, tmp_pa
         try:
             counted = await _counted(pool, "sizes-a")
             assert counted["VIP"] > 0 and sum(counted.values()) == 300 - 300 // 7
-            assert await store.segment_counts(pool, "sizes-a") == counted
+            assert await segmenting.sizes(pool, "sizes-a") == counted
         finally:
             await pool.close()

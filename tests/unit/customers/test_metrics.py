@@ -1,6 +1,6 @@
-"""Retention formulas against DOMAIN.md's worked examples and exact definitions."""
+"""Retention formulas against docs/domain.md's worked examples and exact definitions."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -64,3 +64,13 @@ def test_range_checks():
         metrics.check_range(JAN, JAN + timedelta(days=3661))
     with pytest.raises(BadUserInput):
         metrics.check_range(datetime(2026, 1, 1), datetime(2026, 2, 1))
+
+
+def test_cohort_rows_run_from_the_first_month_to_the_month_the_period_ends_in():
+    cells = {(date(2026, 1, 1), date(2026, 1, 1)): 3, (date(2026, 1, 1), date(2026, 3, 1)): 1,
+             (date(2026, 2, 1), date(2026, 2, 1)): 2}
+    assert metrics.cohorts(cells, datetime(2026, 4, 1, tzinfo=UTC)) == [("2026-01", 3, [3, 0, 1]),
+                                                                        ("2026-02", 2, [2, 0])]
+    # a period ending one instant into April reaches into April
+    assert metrics.cohorts(cells, datetime(2026, 4, 1, 0, 0, 1, tzinfo=UTC))[1] == ("2026-02", 2, [2, 0, 0])
+    assert metrics.cohorts({}, datetime(2026, 4, 1, tzinfo=UTC)) == []

@@ -1,22 +1,23 @@
-"""The GraphQL surface of insights: segments, RFM, stats, engagement, retention metrics and GDPR.
-Thin: rules live in segments.py / metrics.py, SQL in store.py. schema.py wires these resolvers."""
+"""The customers subgraph's insights: segments, RFM, stats, engagement and retention metrics.
+schema.py wires these resolvers into Query and Mutation; each parses, authorises and calls one use
+case (segmenting.py, engagement.py, retention.py) or one store read."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
 import strawberry
-from strawberry.scalars import JSON
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from services.customers import metrics, store
+from services.customers import engagement, retention, segmenting
 from services.customers.segments import SegmentRules
 from shared.errors import BadUserInput
-from shared.graphql import Money, ctx
+from shared.graphql import Context, Money, ctx
 from shared.ids import external_id
 from shared.money import parse_amount
 
@@ -67,9 +68,19 @@ class CustomerStats:
     segment_since: datetime
 
 
+def shop_rules(c: Context) -> DataLoader[str, SegmentRules]:
+    """The shop's thresholds, read once per request (a segment's page shows many customers' stats)."""
+    loader = c.loaders.get("segment_rules")
+    if loader is None:
+        async def load(shops: list[str]) -> list[SegmentRules]:
+            return [await segmenting.rules(c.pool, shop) for shop in shops]
+        loader = c.loaders["segment_rules"] = DataLoader(load_fn=load)
+    return loader
+
+
 async def stats_of(info: Info, row: asyncpg.Record) -> CustomerStats:
     c = ctx(info)
-    rules = await store.rules_for(c.pool, c.shop)
+    rules = await shop_rules(c).load(c.shop)
     currency = row["spent_currency"] or "EUR"
     count = row["orders_count"]
     return CustomerStats(
@@ -102,8 +113,8 @@ async def record_engagement(info: Info, input: EngagementInput) -> bool:
         raise BadUserInput("at lies in the future", field="at")
     key = None if input.idempotency_key is None else external_id(input.idempotency_key, "idempotencyKey")
     customer_id = external_id(input.customer_id, "customerId")
-    return await store.record_engagement(c.pool, c.shop, customer_id, input.kind.value, at,
-                                         None if key is None else f"ingest:{key}")
+    return await engagement.record(c.pool, c.shop, customer_id, input.kind.value, at,
+                                   None if key is None else f"ingest:{key}")
 
 
 @strawberry.type
@@ -116,7 +127,7 @@ async def segment_counts(info: Info) -> list[SegmentCount]:
     """How many customers (not erased) are in each segment (admin)."""
     c = ctx(info)
     c.principal.require_admin()
-    counts = await store.segment_counts(c.pool, c.shop)
+    counts = await segmenting.sizes(c.pool, c.shop)
     return [SegmentCount(segment=Segment(s), count=n) for s, n in counts.items()]
 
 
@@ -162,7 +173,7 @@ async def segment_rules(info: Info) -> SegmentRulesType:
     """The shop's segment thresholds (admin)."""
     c = ctx(info)
     c.principal.require_admin()
-    return SegmentRulesType.of(await store.rules_for(c.pool, c.shop))
+    return SegmentRulesType.of(await shop_rules(c).load(c.shop))
 
 
 async def configure_segments(info: Info, input: SegmentRulesInput) -> SegmentRulesType:
@@ -173,8 +184,9 @@ async def configure_segments(info: Info, input: SegmentRulesInput) -> SegmentRul
     changes = {k: v for k, v in vars(input).items() if v is not None}
     if "vip_min_aov" in changes:
         changes["vip_min_aov"] = parse_amount(changes["vip_min_aov"], "vipMinAov", "EUR")
-    rules = (await store.rules_for(c.pool, c.shop)).changed(**changes)
-    return SegmentRulesType.of(await store.save_rules(c.pool, c.shop, rules))
+    rules = await segmenting.configure(c.pool, c.shop, changes)
+    c.loaders.pop("segment_rules", None)  # later fields of the same request read the new thresholds
+    return SegmentRulesType.of(rules)
 
 
 async def refresh_segments(info: Info) -> int:
@@ -184,7 +196,7 @@ async def refresh_segments(info: Info) -> int:
     kept, and the scheduled daily pass is the way for such shops."""
     c = ctx(info)
     c.principal.require_admin()
-    return await store.refresh_shop(c.pool, c.shop)
+    return await segmenting.refresh_shop(c.pool, c.shop)
 
 
 @strawberry.type
@@ -221,15 +233,13 @@ async def retention_metrics(
     """Retention metrics over [from, to) (admin)."""
     c = ctx(info)
     c.principal.require_admin()
-    metrics.check_range(from_, to)
-    counts, currency = await store.retention_counts(c.pool, c.shop, from_, to)
-    m = metrics.compute(counts, from_, to)
-    currency = currency or "EUR"
+    report = await retention.report(c.pool, c.shop, from_, to)
+    m, counts, currency = report.metrics, report.counts, report.currency
     return RetentionMetrics(
         customer_retention_rate=float(m.retention), churn_rate=float(m.churn),
         repeat_purchase_rate=float(m.repeat_purchase), purchase_frequency=float(m.frequency),
         average_order_value=Money.of(m.aov, currency), customer_lifetime_value=Money.of(m.clv, currency),
-        lifespan_years=float(metrics.lifespan_years(m.churn, metrics.period_days(from_, to))),
+        lifespan_years=float(report.lifespan_years),
         referral_rate=float(m.referral), reorder_rate60d=float(m.reorder_60d),
         median_days_to_second_order=None if m.median_days_to_second is None else float(m.median_days_to_second),
         cohorts=[Cohort(month=month, size=size, retention=[float(r) for r in shares])
@@ -237,32 +247,3 @@ async def retention_metrics(
         customers_at_start=counts.start_active, customers_at_end=counts.end_active, new_customers=counts.new,
         orders=counts.orders,
     )
-
-
-@strawberry.federation.type(keys=["customerId"], description=(
-    "A GDPR export of one person. Each subgraph adds one JSON field named after itself with what "
-    "it holds (this one: customers); the gateway joins them in one query."))
-class CustomerDataExport:
-    customer_id: strawberry.ID
-    customers: JSON
-
-    @classmethod
-    async def resolve_reference(cls, info: Info, **representation: Any) -> CustomerDataExport:
-        # The representation arrives as the gateway spells the key: {"customerId": ...}.
-        return await export_customer_data(info, strawberry.ID(str(representation.get("customerId", ""))))
-
-
-async def export_customer_data(info: Info, id: strawberry.ID) -> CustomerDataExport:
-    """Everything Flywheel holds about the person (admin)."""
-    c = ctx(info)
-    c.principal.require_admin()
-    data = await store.export_customer(c.pool, c.shop, external_id(id, "id"))
-    return CustomerDataExport(customer_id=id, customers=data)
-
-
-async def erase_customer(info: Info, id: strawberry.ID) -> bool:
-    """GDPR: forget the person (admin). Emits customer.erased so every service does the same."""
-    c = ctx(info)
-    c.principal.require_admin()
-    await store.erase_customer(c.pool, c.shop, external_id(id, "id"))
-    return True

@@ -1,3 +1,5 @@
+"""Orders as the platform reports them: parsing, net amounts and status transitions."""
+
 from datetime import UTC, datetime
 from decimal import Decimal
 

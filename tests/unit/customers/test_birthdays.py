@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime
 
-from services.customers.birthdays import greeting_at, is_birthday, next_greeting
+from services.customers.birthdays import greeting_at, is_birthday, job_key, job_prefix, next_greeting
 
 
 def test_next_greeting_is_nine_in_the_morning_local_time():
@@ -31,3 +31,9 @@ def test_is_birthday_rechecks_the_day_in_the_customers_zone():
     assert is_birthday(date(1990, 12, 5), "Europe/Berlin", datetime(2026, 12, 6, 8, tzinfo=UTC), 2026)  # a late run
     assert not is_birthday(date(1990, 12, 6), "Europe/Berlin", datetime(2026, 12, 4, 8, tzinfo=UTC), 2026)
     assert not is_birthday(date(1990, 12, 5), "UTC", datetime(2026, 12, 5, 8, tzinfo=UTC), 2027)
+
+
+def test_a_greeting_job_is_keyed_by_customer_year_and_birthday():
+    assert job_key("c-1", date(1990, 5, 17), 2026) == "c-1\x1f2026-1990-05-17"
+    assert job_key("c-1", date(1990, 5, 17), 2026).startswith(job_prefix("c-1"))
+    assert not job_key("c-10", date(1990, 5, 17), 2026).startswith(job_prefix("c-1"))  # c-1 is no prefix of c-10

@@ -1,4 +1,4 @@
-"""Segments and the negative engagement score (DOMAIN.md "Segments")."""
+"""Segments and the negative engagement score (docs/domain.md "Segments")."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal

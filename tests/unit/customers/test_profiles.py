@@ -1,3 +1,5 @@
+"""Customer profiles: validation and normalisation."""
+
 from datetime import date
 
 import pytest
