@@ -9,7 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.points import challenge_store, challenges, consumers
+from services.points import consumers
+from services.points.challenges import organising
 from shared.db import create_pool
 from shared.events import EventData, OrderPaid, OrderRefunded, new_envelope
 from tests.integration.conftest import throwaway_database
@@ -27,14 +28,12 @@ async def test_racing_payments_replays_and_refunds_of_one_customer(settings):
 async def _race(pool) -> None:
     shop, anna = f"race-{uuid.uuid4().hex[:8]}", "anna"
     now = datetime.now(UTC)
-    launch = challenges.launch(
-        title="Four purchases", description=None, hashtag_=None, goal_event="ORDER_PAID", goal_count=4,
+    ch = await organising.launch(
+        pool, shop, title="Four purchases", description=None, hashtag_=None, goal_event="ORDER_PAID", goal_count=4,
         goal_with_media=None, goal_hashtag=None, goal_measure=None, starts_at=now - timedelta(hours=1),
         ends_at=now + timedelta(days=1), audience=None, reward_points=40, badge="four", leaderboard_bonus=None,
         leaderboard_top=None, idempotency_key=None)
-    async with pool.acquire() as conn, conn.transaction():
-        ch = await challenge_store.launch(conn, shop, launch)
-        await challenge_store.join(conn, shop, ch["id"], anna)
+    await organising.join(pool, shop, ch["id"], anna)
 
     def paid(order_id: str) -> OrderPaid:
         return OrderPaid(shop=shop, order_id=order_id, customer_id=anna, currency="EUR", total=Decimal("10"),

@@ -8,7 +8,7 @@ minus reversals). Releasing points moves them between buckets and earns nothing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 
 from shared.errors import BadUserInput
@@ -60,6 +60,16 @@ def moves(entry: Entry) -> Moves:
                  lifetime_earned=lifetime)
 
 
+def is_activity(entry: Entry) -> bool:
+    """Earning and redeeming keep points alive (expiry.py); other entries do not."""
+    return entry.kind in ("earn", "redeem")
+
+
+def announced(entry: Entry) -> bool:
+    """Points arriving by earning, adjustment or release are announced (points.earned)."""
+    return entry.delta > 0 and entry.kind in ("earn", "adjust", "release")
+
+
 def points_for_purchase(net_amount: Decimal, earn_rate: Decimal = DEFAULT_EARN_RATE,
                         multiplier: Decimal = Decimal(1)) -> int:
     """Whole points only, always rounded down: the shop never gives away a fraction it did not earn."""
@@ -81,10 +91,10 @@ def release_entries(customer_id: str, order_id: str, points: int, rule_version: 
     """Pending points of an order become available once its return window has passed."""
     if points <= 0:
         return []
-    common = {"customer_id": customer_id, "kind": "release", "reason": f"return window passed {order_id}",
-              "actor": "system", "rule_version": rule_version}
-    return [Entry(delta=-points, idempotency_key=f"order:{order_id}:release:out", bucket=PENDING, **common),
-            Entry(delta=points, idempotency_key=f"order:{order_id}:release:in", bucket=AVAILABLE, **common)]
+    released = Entry(customer_id=customer_id, kind="release", delta=points, reason=f"return window passed {order_id}",
+                     idempotency_key=f"order:{order_id}:release:in", actor="system", rule_version=rule_version)
+    return [replace(released, delta=-points, idempotency_key=f"order:{order_id}:release:out", bucket=PENDING),
+            released]
 
 
 def points_to_keep(net_remaining: Decimal, earn_rate: Decimal, multiplier: Decimal, *, voided: bool) -> int:

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from services.points.expiry import add_months, expires_at, warn_at
+from services.points.loyalty.expiry import add_months, expires_at, warn_at
 
 
 def test_calendar_months_clamp_to_the_last_day():

@@ -1,8 +1,8 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.points import tiers
-from services.points.program import DEFAULT
+from services.points.loyalty import tiers
+from services.points.loyalty.program import DEFAULT
 
 T = DEFAULT.tiers  # Bronze 0, Silver 500, Gold 1500
 NOW = datetime(2026, 11, 23, tzinfo=UTC)

@@ -1,4 +1,7 @@
-"""Points expire after a period without earning or redeeming. Pure: no I/O."""
+"""Points expire after a period without earning or redeeming. Pure: no I/O.
+
+Each activity (an earning or a redemption) plans a reminder 30 days before the lapse and the lapse
+itself, both keyed by the customer and that activity; a job finding newer activity does nothing."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import calendar
 from datetime import datetime, timedelta
 
 WARN_BEFORE = timedelta(days=30)
+WARN_JOB = "points.expiring"  # the reminder (points.expiring)
+LAPSE_JOB = "points.expire"  # the lapse (points.expired)
 
 
 def add_months(at: datetime, months: int) -> datetime:
@@ -24,3 +29,8 @@ def expires_at(last_activity: datetime | None, months: int, balance: int) -> dat
 
 def warn_at(expiry: datetime) -> datetime:
     return expiry - WARN_BEFORE
+
+
+def job_key(customer_id: str, activity: datetime) -> str:
+    """Names the activity the reminder and the lapse were planned for."""
+    return f"{customer_id}|{activity.isoformat()}"

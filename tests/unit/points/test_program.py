@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.points.program import DEFAULT, Program, ProgramChange, TierChange, apply_change
+from services.points.loyalty.program import DEFAULT, Program, ProgramChange, TierChange, apply_change
 from shared.errors import BadUserInput
 
 TIERS = [TierChange("Bronze", "0", "1", []), TierChange("Silver", "100", "2", ["free shipping"])]

@@ -1,4 +1,4 @@
-"""The pure rules of challenges: launch validation, status, which events count, completion, ranking."""
+"""The pure rules of challenges: launch validation, status, which events count, completion."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.points import challenges
-from services.points.challenges import Goal, Happening, Standing
+from services.points.challenges import goals as challenges
+from services.points.challenges.goals import Goal, Happening
 from shared.errors import BadUserInput
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -134,25 +134,6 @@ def test_which_events_move_which_goal():
 
 def test_completion_happens_on_the_step_that_reaches_the_goal_only():
     assert [challenges.completes(n, n + 1, 3) for n in range(5)] == [False, False, True, False, False]
-
-
-def standing(cid, progress, completed=None, last=None, joined=0):
-    at = lambda h: None if h is None else T0 + timedelta(hours=h)  # noqa: E731
-    return Standing(cid, progress, at(completed), at(last), at(joined))
-
-
-def test_the_leaderboard_ranks_by_progress_then_earlier_completion_then_earlier_progress():
-    rows = [standing("late-completer", 3, completed=5, last=5), standing("most", 4, completed=2, last=9),
-            standing("early-completer", 3, completed=1, last=8), standing("b-two", 2, last=3),
-            standing("a-two", 2, last=3), standing("slow-two", 2, last=4), standing("zero", 0)]
-    assert [s.customer_id for s in challenges.rank(rows)] == [
-        "most", "early-completer", "late-completer", "a-two", "b-two", "slow-two", "zero"]
-
-
-def test_the_bonus_goes_to_the_top_with_progress_only():
-    rows = [standing("a", 2, last=1), standing("b", 0), standing("c", 1, last=1)]
-    assert [s.customer_id for s in challenges.bonus_winners(rows, 3)] == ["a", "c"]
-    assert [s.customer_id for s in challenges.bonus_winners(rows, 1)] == ["a"]
 
 
 def test_a_spend_goal_moves_by_whole_units_of_the_net_amount():

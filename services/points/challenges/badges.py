@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.points.streaks import STREAK_BADGES
+from services.points.challenges.streaks import STREAK_BADGES
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.points import ledger, wallet
+from services.points.loyalty import wallet
 from shared.errors import BadUserInput
 
 POINTS = {"review": 50, "media_review": 100}
@@ -38,15 +38,3 @@ def test_signed_adjustments():
     for bad in (("c", "1", "EUR", "", "k"), ("c", "1", "EUR", "r", ""), ("", "1", "EUR", "r", "k")):
         with pytest.raises(BadUserInput):
             wallet.adjustment(*bad)
-
-
-def test_every_entry_key_names_its_origin():
-    assert [ledger.origin(k) for k in (
-        "order:1001:earn", "order:1001:release:in", "review:c-1:p-1", "credit:review:c-1:p-1", "referral:r-1",
-        "credit:referral:r-1", "signup:c-1", "birthday:c-1:2026", "challenge:ch-1:c-1:again:2",
-        "challenge:ch-1:bonus:c-1", "adjust:k-1", "credit:adjust:k-1", "expire:c-1:x", "credit:spend:c-1:k",
-    )] == ["purchase", "purchase", "review", "review", "referral", "referral", "signup", "birthday", "challenge",
-          "challenge", "adjustment", "adjustment", "other", "other"]
-    reward = wallet.referral_reward("r-1", "credit", None, Decimal("20"), 2000)
-    assert ledger.origin(f"credit:{reward.key}") == "referral"
-    assert ledger.origin(wallet.review_reward("c-1", "p-1", False, {}, Decimal(0), Decimal(0)).key) == "review"

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.points.ledger import (
+from services.points.loyalty import ledger, wallet
+from services.points.loyalty.ledger import (
     AVAILABLE,
     PENDING,
     Entry,
@@ -92,10 +93,22 @@ def test_bad_adjustments(delta, reason, key):
 
 
 def test_bulk_entries_key_each_row_and_answer_bad_rows_in_place():
-    from services.points.ledger import bulk_entries
+    from services.points.loyalty.ledger import bulk_entries
     out = bulk_entries("b1", [("c1", 5, "r"), ("c2", 0, "r"), ("", 5, "r"), ("c1", 5, "r")])
     assert [type(x).__name__ for x in out] == ["Entry", "BadUserInput", "BadUserInput", "Entry"]
     assert (out[0].idempotency_key, out[3].idempotency_key) == ("adjust:bulk:b1:0", "adjust:bulk:b1:3")
     for bad in (("b1", []), ("", [("c", 1, "r")]), ("b1", [("c", 1, "r")] * 10_001)):
         with pytest.raises(BadUserInput):
             bulk_entries(*bad)
+
+
+def test_every_entry_key_names_its_origin():
+    assert [ledger.origin(k) for k in (
+        "order:1001:earn", "order:1001:release:in", "review:c-1:p-1", "credit:review:c-1:p-1", "referral:r-1",
+        "credit:referral:r-1", "signup:c-1", "birthday:c-1:2026", "challenge:ch-1:c-1:again:2",
+        "challenge:ch-1:bonus:c-1", "adjust:k-1", "credit:adjust:k-1", "expire:c-1:x", "credit:spend:c-1:k",
+    )] == ["purchase", "purchase", "review", "review", "referral", "referral", "signup", "birthday", "challenge",
+          "challenge", "adjustment", "adjustment", "other", "other"]
+    reward = wallet.referral_reward("r-1", "credit", None, Decimal("20"), 2000)
+    assert ledger.origin(f"credit:{reward.key}") == "referral"
+    assert ledger.origin(wallet.review_reward("c-1", "p-1", False, {}, Decimal(0), Decimal(0)).key) == "review"

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.points import rewards
-from services.points.program import DEFAULT
+from services.points.loyalty import rewards
+from services.points.loyalty.program import DEFAULT
 from shared.errors import BadUserInput, Conflict, Forbidden, InsufficientPoints
 
 T = DEFAULT.tiers

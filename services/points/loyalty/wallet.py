@@ -76,3 +76,11 @@ def referral_reward(referral_id: str, kind: str, reward_points: int | None, rewa
     if kind == "credit" and reward_amount is not None and reward_amount > 0:
         return ActionReward(key, f"referral {referral_id}", credit=reward_amount)
     return ActionReward(key, f"referral {referral_id}", points=reward_points if reward_points else default_points)
+
+
+def birthday_reward(customer_id: str, year: int, points: dict[str, int]) -> ActionReward:
+    return ActionReward(f"birthday:{customer_id}:{year}", f"birthday {year}", points=points.get("birthday", 0))
+
+
+def signup_reward(customer_id: str, points: dict[str, int]) -> ActionReward:
+    return ActionReward(f"signup:{customer_id}", "welcome bonus", points=points.get("signup", 0))

@@ -1,10 +1,10 @@
-"""Streaks over ISO weeks and the badge catalogue."""
+"""Streaks over ISO weeks."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from services.points import badges, streaks
+from services.points.challenges import streaks
 
 
 def test_a_week_is_named_by_its_monday():
@@ -35,10 +35,3 @@ def test_the_longest_streak_survives_a_gap_and_duplicates_do_not_count_twice():
 def test_future_weeks_are_ignored():
     today = date(2026, 11, 25)
     assert streaks.streak(weeks(-1, 0), today).current == 1
-
-
-def test_the_catalogue_lists_streak_badges_then_each_challenge_badge_once():
-    got = badges.catalogue([("photographer", "Three photo reviews"), ("photographer", "Again"),
-                            ("streak-4-weeks", "clash")])
-    assert [b.name for b in got] == ["streak-4-weeks", "streak-12-weeks", "streak-52-weeks", "photographer"]
-    assert "Three photo reviews" in got[-1].description

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from services.points.program import Tier
+from services.points.loyalty.program import Tier
 from shared.errors import BadUserInput
 
 PERIOD = timedelta(days=365)

@@ -55,7 +55,7 @@ class Program:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("version")
-        return _strs(data)
+        return {k: _strs(v) for k, v in data.items()}
 
     @classmethod
     def from_json(cls, version: int, data: dict[str, Any]) -> Program:

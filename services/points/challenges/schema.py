@@ -1,18 +1,20 @@
-"""GraphQL of challenges, badges and streaks; thin: resolvers check who calls, then call the domain.
-schema.py mounts these resolvers on Query, Mutation and Customer."""
+"""GraphQL of challenges, badges and streaks: their types, the per-request loader of challenges,
+and the resolvers that services/points/schema.py mounts on Query, Mutation and Customer. Resolvers
+are thin: they parse, check who calls, call one use case (or one read) and map the result."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 
 import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from services.points import badges, challenge_store, challenges, store, streaks
-from shared.db import Executor
-from shared.graphql import ctx, customer_ctx
+from services.points.challenges import badges, goals, organising, store, streaks
+from services.points.loyalty.schema import Keyed, rows_loader
+from shared.graphql import Context, ctx, customer_ctx
 from shared.ids import external_id
 
 LEADERBOARD_DEFAULT = 10
@@ -72,6 +74,18 @@ class LeaderboardEntry:
     customer_id: strawberry.ID | None = strawberry.field(description="Admins only; null for anyone else.")
 
 
+async def challenge_leaderboard(root: Challenge, info: Info, first: int | None = None) -> list[LeaderboardEntry]:
+    c = ctx(info)
+    size = min(max(first if first is not None else LEADERBOARD_DEFAULT, 0), LEADERBOARD_MAX)
+    me = c.principal.customer_id
+    admin = c.principal.is_admin
+    rows = await organising.leaders(c.pool, c.shop, root.id, size)
+    return [LeaderboardEntry(rank=i, progress=s.progress, completed=s.completed_at is not None,
+                             completed_at=s.completed_at, is_me=me is not None and s.customer_id == me,
+                             customer_id=strawberry.ID(s.customer_id) if admin else None)
+            for i, s in enumerate(rows, start=1)]
+
+
 @strawberry.type
 class Challenge:
     row: strawberry.Private[asyncpg.Record]
@@ -97,7 +111,8 @@ class Challenge:
     def of(cls, row: asyncpg.Record) -> Challenge:
         return cls(
             row=row, id=strawberry.ID(row["id"]), title=row["title"], description=row["description"],
-            status=ChallengeStatus(challenges.status(row["starts_at"], row["ends_at"], row["ended_at"], store.now())),
+            status=ChallengeStatus(goals.status(row["starts_at"], row["ends_at"], row["ended_at"],
+                                                datetime.now(UTC))),
             hashtag=row["hashtag"],
             goal=ChallengeGoal(event=ChallengeEvent(row["goal_event"]), count=row["goal_count"],
                                with_media=row["goal_with_media"], hashtag=row["goal_hashtag"],
@@ -107,17 +122,8 @@ class Challenge:
             reward_points=row["reward_points"],
             badge=row["badge"], leaderboard_bonus=row["leaderboard_bonus"], leaderboard_top=row["leaderboard_top"])
 
-    @strawberry.field(description="The top entries by progress (public), at most 100.")
-    async def leaderboard(self, info: Info, first: int | None = None) -> list[LeaderboardEntry]:
-        c = ctx(info)
-        size = min(max(first if first is not None else LEADERBOARD_DEFAULT, 0), LEADERBOARD_MAX)
-        me = c.principal.customer_id
-        admin = c.principal.is_admin
-        rows = await challenge_store.leaderboard(c.pool, c.shop, self.id, size)
-        return [LeaderboardEntry(rank=i, progress=s.progress, completed=s.completed_at is not None,
-                                 completed_at=s.completed_at, is_me=me is not None and s.customer_id == me,
-                                 customer_id=strawberry.ID(s.customer_id) if admin else None)
-                for i, s in enumerate(rows, start=1)]
+    leaderboard: list[LeaderboardEntry] = strawberry.field(
+        resolver=challenge_leaderboard, description="The top entries by progress (public), at most 100.")
 
 
 @strawberry.type
@@ -128,12 +134,18 @@ class ChallengeProgress:
     completed_at: datetime | None
     joined_at: datetime
 
+    @classmethod
+    def of(cls, row: asyncpg.Record, challenge: asyncpg.Record | None) -> ChallengeProgress:
+        if challenge is None:  # progress references its challenge: it exists
+            raise LookupError(f"challenge {row['challenge_id']} is missing")
+        return cls(challenge=Challenge.of(challenge), progress=row["progress"],
+                   completed=row["completed_at"] is not None, completed_at=row["completed_at"],
+                   joined_at=row["joined_at"])
 
-async def progress_of(conn: Executor, shop: str, row: asyncpg.Record) -> ChallengeProgress:
-    ch = await challenge_store.challenge(conn, shop, row["challenge_id"])
-    return ChallengeProgress(challenge=Challenge.of(ch), progress=row["progress"],
-                             completed=row["completed_at"] is not None, completed_at=row["completed_at"],
-                             joined_at=row["joined_at"])
+
+def challenge_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
+    """The challenges of every progress row a request shows, in one query."""
+    return rows_loader(c, "points:challenges", "id", store.challenges)
 
 
 @strawberry.type
@@ -194,13 +206,13 @@ class ChallengeInput:
 async def list_challenges(info: Info, status: ChallengeStatus | None = None) -> list[Challenge]:
     """The shop's challenges, newest start first (public)."""
     c = ctx(info)
-    found = [Challenge.of(r) for r in await challenge_store.all_challenges(c.pool, c.shop)]
+    found = [Challenge.of(r) for r in await store.all_challenges(c.pool, c.shop)]
     return [ch for ch in found if status is None or ch.status == status]
 
 
 async def one_challenge(info: Info, id: strawberry.ID) -> Challenge | None:
     c = ctx(info)
-    row = await challenge_store.challenge(c.pool, c.shop, external_id(id, "id"))
+    row = await store.challenge(c.pool, c.shop, external_id(id, "id"))
     return Challenge.of(row) if row else None
 
 
@@ -208,53 +220,49 @@ async def badge_catalog(info: Info) -> list[BadgeDefinition]:
     """Every badge the shop's customers can earn (public)."""
     c = ctx(info)
     return [BadgeDefinition(name=b.name, description=b.description)
-            for b in badges.catalogue(await challenge_store.challenge_badges(c.pool, c.shop))]
+            for b in badges.catalogue(await store.challenge_badges(c.pool, c.shop))]
 
 
 async def launch_challenge(info: Info, input: ChallengeInput) -> Challenge:
     c = ctx(info)
     c.principal.require_admin()
     g = input.goal
-    async with c.pool.acquire() as conn, conn.transaction():
-        prog = await store.program(conn, c.shop, seed=False)  # the tiers in force (defaults until configured)
-        launch = challenges.launch(
-            title=input.title, description=input.description, hashtag_=input.hashtag, goal_event=g.event.value,
-            goal_count=g.count, goal_with_media=g.with_media, goal_hashtag=g.hashtag,
-            goal_measure=g.measure.value if g.measure else None, starts_at=input.starts_at,
-            ends_at=input.ends_at, audience=input.audience.value if input.audience else None,
-            reward_points=input.reward_points, badge=input.badge, leaderboard_bonus=input.leaderboard_bonus,
-            leaderboard_top=input.leaderboard_top, idempotency_key=input.idempotency_key,
-            audience_tier=input.audience_tier, tier_names=tuple(t.name for t in prog.tiers))
-        return Challenge.of(await challenge_store.launch(conn, c.shop, launch))
+    return Challenge.of(await organising.launch(
+        c.pool, c.shop, title=input.title, description=input.description, hashtag_=input.hashtag,
+        goal_event=g.event.value, goal_count=g.count, goal_with_media=g.with_media, goal_hashtag=g.hashtag,
+        goal_measure=g.measure.value if g.measure else None, starts_at=input.starts_at, ends_at=input.ends_at,
+        audience=input.audience.value if input.audience else None, reward_points=input.reward_points,
+        badge=input.badge, leaderboard_bonus=input.leaderboard_bonus, leaderboard_top=input.leaderboard_top,
+        idempotency_key=input.idempotency_key, audience_tier=input.audience_tier))
 
 
 async def end_challenge(info: Info, id: strawberry.ID) -> Challenge:
     c = ctx(info)
     c.principal.require_admin()
-    async with c.pool.acquire() as conn, conn.transaction():
-        return Challenge.of(await challenge_store.end(conn, c.shop, external_id(id, "id")))
+    return Challenge.of(await organising.end(c.pool, c.shop, external_id(id, "id")))
 
 
 async def join_challenge(info: Info, id: strawberry.ID) -> ChallengeProgress:
     c = ctx(info)
     customer_id = c.principal.require_customer()
-    async with c.pool.acquire() as conn, conn.transaction():
-        row = await challenge_store.join(conn, c.shop, external_id(id, "id"), customer_id)
-        return await progress_of(conn, c.shop, row)
+    joined = await organising.join(c.pool, c.shop, external_id(id, "id"), customer_id)
+    return ChallengeProgress.of(joined.progress, joined.challenge)
 
 
-async def customer_progress(root, info: Info) -> list[ChallengeProgress]:
+async def customer_progress(root: Keyed, info: Info) -> list[ChallengeProgress]:
     c = customer_ctx(info, root.id)
-    return [await progress_of(c.pool, c.shop, r) for r in await challenge_store.progress_of(c.pool, c.shop, root.id)]
+    rows = await store.progress_of(c.pool, c.shop, root.id)
+    found = await challenge_rows(c).load_many([r["challenge_id"] for r in rows])
+    return [ChallengeProgress.of(r, ch) for r, ch in zip(rows, found, strict=True)]
 
 
-async def customer_badges(root, info: Info) -> list[Badge]:
+async def customer_badges(root: Keyed, info: Info) -> list[Badge]:
     c = customer_ctx(info, root.id)
     return [Badge(name=r["badge"], awarded_at=r["awarded_at"], source=r["source"])
-            for r in await challenge_store.badges_of(c.pool, c.shop, root.id)]
+            for r in await store.badges_of(c.pool, c.shop, root.id)]
 
 
-async def customer_streak(root, info: Info) -> Streak:
+async def customer_streak(root: Keyed, info: Info) -> Streak:
     c = customer_ctx(info, root.id)
-    st = streaks.streak(await challenge_store.activity_weeks(c.pool, c.shop, root.id), store.now().date())
+    st = streaks.streak(await store.activity_weeks(c.pool, c.shop, root.id), datetime.now(UTC).date())
     return Streak(current=st.current, longest=st.longest, last_active_week=st.last_week)

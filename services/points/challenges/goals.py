@@ -1,4 +1,5 @@
-"""Community challenges in the domain's words (DOMAIN.md "Community challenges"). Pure: no I/O.
+"""Community challenges in the domain's words (docs/domain.md, Community challenges): what a
+challenge is and what counts towards it. Pure: no I/O.
 
 A challenge has a goal over one kind of event (n reviews, optionally with media; n paid orders; n
 converted referrals; n UGC posts with a hashtag), a window [startsAt, endsAt), an audience (everyone,
@@ -9,12 +10,9 @@ a leaderboard shows the people who chose to take part.
 
 A refunded or cancelled order takes back the progress it brought (a COUNT goal loses the order on a
 full refund or a cancellation, a SPEND goal the whole units no longer left of it); when the progress
-then falls below the goal, the completion and its reward are taken back too (challenge_store.revoke),
-as DOMAIN.md has a refund take back the points the order earned. Refunded purchases keep their
-streak week (challenge_store.record_activity).
-
-Leaderboard tie rule: more progress first; on equal progress the earlier completion wins, then the
-earlier last progress, then the earlier join, then the customer id (a stable, total order).
+then falls below the goal, the completion and its reward are taken back too (counting.revoke), as a
+refund takes back the points the order earned (docs/domain.md, Points). Refunded purchases keep their
+streak week (counting.record_activity). The leaderboard's order is in leaderboard.py.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -73,11 +72,15 @@ class Launch:
     audience_tier: str | None = None
 
     def fingerprint(self) -> str:
-        """Same idempotency key with another input is a conflict, not a silent replay. Without a tier
-        audience the fingerprint is the one launches had before tier audiences existed."""
+        """Same idempotency key with another input is a conflict, not a silent replay. No tier audience
+        leaves the field out, so fingerprints stored without that field still match."""
         data = {k: v for k, v in asdict(self).items()
                 if k != "idempotency_key" and not (k == "audience_tier" and v is None)}
         return hashlib.sha256(json.dumps(data, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def new_id() -> str:
+    return f"ch-{secrets.token_hex(8)}"
 
 
 def _text(value: str | None, field: str, limit: int, *, required: bool = False) -> str | None:
@@ -244,28 +247,3 @@ def completion_key(challenge_id: str, customer_id: str, revoked: int) -> str:
 def completes(before: int, after: int, goal_count: int) -> bool:
     """True exactly once: on the step that reaches the goal."""
     return before < goal_count <= after
-
-
-@dataclass(frozen=True)
-class Standing:
-    customer_id: str
-    progress: int
-    completed_at: datetime | None
-    last_progress_at: datetime | None
-    joined_at: datetime
-
-
-def _far(at: datetime | None) -> tuple[int, datetime | None]:
-    return (0, at) if at is not None else (1, None)
-
-
-def rank(rows: list[Standing]) -> list[Standing]:
-    """The leaderboard order (see the module's tie rule)."""
-    return sorted(rows, key=lambda s: (-s.progress, _far(s.completed_at)[0], s.completed_at or s.joined_at,
-                                       _far(s.last_progress_at)[0], s.last_progress_at or s.joined_at,
-                                       s.joined_at, s.customer_id))
-
-
-def bonus_winners(rows: list[Standing], top: int) -> list[Standing]:
-    """Who gets the leaderboard bonus at the end: the first `top` with any progress."""
-    return [s for s in rank(rows) if s.progress > 0][:top]

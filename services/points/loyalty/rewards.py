@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from services.points.program import Tier
-from services.points.tiers import by_name, rank
+from services.points.loyalty.program import Tier
+from services.points.loyalty.tiers import by_name, rank
 from shared.errors import BadUserInput, Conflict, Forbidden, InsufficientPoints
 from shared.ids import external_id
 from shared.money import parse_amount
@@ -98,6 +98,10 @@ def check_redeemable(r: Reward, *, balance: int, tier: Tier, tiers: tuple[Tier, 
         raise Conflict("this reward is sold out", limit=r.limit_total)
     if balance < r.points_cost:
         raise InsufficientPoints(f"{r.points_cost} points needed, {balance} available", balance=balance)
+
+
+def redemption_id() -> str:
+    return f"rd-{secrets.token_hex(8)}"
 
 
 def new_code() -> str:
