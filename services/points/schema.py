@@ -1,7 +1,7 @@
 """The points subgraph, in one place: what Query, Mutation and the Customer entity offer. The types
-and resolvers live in the two parts, loyalty/schema.py (the program, the account, its history,
-points per order, rewards and codes, adjustments) and challenges/schema.py (challenges, badges,
-streaks); here they are mounted, with the descriptions the API documents."""
+and resolvers live in the parts, loyalty/schema/ (program.py, account.py, rewards.py) and
+challenges/schema.py (challenges, badges, streaks); here they are mounted, with the descriptions the
+API documents."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import strawberry
 from strawberry.types import Info
 
 from services.points.challenges import schema as challenges_api
-from services.points.loyalty import schema as loyalty_api
+from services.points.loyalty.schema import account as account_api
+from services.points.loyalty.schema import program as program_api
+from services.points.loyalty.schema import rewards as rewards_api
 from shared.graphql import EXTENSIONS, Money, customer_ctx
 from shared.pagination import Connection
 from shared.personal_data import customer_data_export
@@ -32,13 +34,13 @@ class Customer:
         resolver=challenges_api.customer_badges, description="Badges held, oldest first.")
     streak: challenges_api.Streak = strawberry.field(resolver=challenges_api.customer_streak)
 
-    loyalty: loyalty_api.LoyaltyAccount = strawberry.field(resolver=loyalty_api.loyalty)
-    points_history: Connection[loyalty_api.PointsTransaction] = strawberry.field(
-        resolver=loyalty_api.points_history, description="Ledger entries, newest first.")
+    loyalty: account_api.LoyaltyAccount = strawberry.field(resolver=account_api.loyalty)
+    points_history: Connection[account_api.PointsTransaction] = strawberry.field(
+        resolver=account_api.points_history, description="Ledger entries, newest first.")
     store_credit: Money = strawberry.field(
-        resolver=loyalty_api.store_credit, description="The store-credit wallet, in the shop currency.")
-    redemptions: list[loyalty_api.Redemption] = strawberry.field(
-        resolver=loyalty_api.redemptions, description="Rewards redeemed and codes granted, newest first.")
+        resolver=account_api.store_credit, description="The store-credit wallet, in the shop currency.")
+    redemptions: list[rewards_api.Redemption] = strawberry.field(
+        resolver=rewards_api.redemptions, description="Rewards redeemed and codes granted, newest first.")
 
 
 @strawberry.type
@@ -50,14 +52,14 @@ class Query:
         resolver=challenges_api.one_challenge, description="One challenge (public).")
     badge_catalog: list[challenges_api.BadgeDefinition] = strawberry.field(
         resolver=challenges_api.badge_catalog, description="Every badge the shop's customers can earn (public).")
-    rewards_catalog: list[loyalty_api.Reward] = strawberry.field(
-        resolver=loyalty_api.rewards_catalog, description="The shop's rewards catalog (public).")
-    tiers: list[loyalty_api.Tier] = strawberry.field(
-        resolver=loyalty_api.tiers, description="The shop's VIP tiers, lowest first (public).")
-    program: loyalty_api.Program = strawberry.field(
-        resolver=loyalty_api.program_in_effect, description="The program in force (admin).")
+    rewards_catalog: list[rewards_api.Reward] = strawberry.field(
+        resolver=rewards_api.rewards_catalog, description="The shop's rewards catalog (public).")
+    tiers: list[program_api.Tier] = strawberry.field(
+        resolver=program_api.tiers, description="The shop's VIP tiers, lowest first (public).")
+    program: program_api.Program = strawberry.field(
+        resolver=program_api.program_in_effect, description="The program in force (admin).")
     program_liability: Money = strawberry.field(
-        resolver=loyalty_api.program_liability,
+        resolver=program_api.program_liability,
         description="Outstanding points (available and pending) × point value (admin).")
 
 
@@ -73,41 +75,41 @@ class Mutation:
     join_challenge: challenges_api.ChallengeProgress = strawberry.mutation(
         resolver=challenges_api.join_challenge,
         description="Take part in a challenge (customer); joining twice is harmless.")
-    adjust_points: loyalty_api.LoyaltyAccount = strawberry.mutation(
-        resolver=loyalty_api.adjust_points,
+    adjust_points: account_api.LoyaltyAccount = strawberry.mutation(
+        resolver=account_api.adjust_points,
         description="Add or remove points by hand (admin). Idempotent on idempotencyKey.")
-    bulk_adjust_points: loyalty_api.BulkAdjustmentResult = strawberry.mutation(
-        resolver=loyalty_api.bulk_adjust_points, description=(
+    bulk_adjust_points: account_api.BulkAdjustmentResult = strawberry.mutation(
+        resolver=account_api.bulk_adjust_points, description=(
             "Adjust many customers' points in one call (admin), up to 10 000 rows. Idempotent per batch key and "
             "row; a bad row is reported in errors and the others are applied."))
-    override_tier: loyalty_api.LoyaltyAccount = strawberry.mutation(
-        resolver=loyalty_api.override_tier, description="Put a customer in a tier until a date, with a reason (admin).")
-    configure_program: loyalty_api.Program = strawberry.mutation(
-        resolver=loyalty_api.configure_program,
+    override_tier: account_api.LoyaltyAccount = strawberry.mutation(
+        resolver=account_api.override_tier, description="Put a customer in a tier until a date, with a reason (admin).")
+    configure_program: program_api.Program = strawberry.mutation(
+        resolver=program_api.configure_program,
         description="Change the program (admin): a new version; history keeps the old one.")
-    upsert_reward: loyalty_api.Reward = strawberry.mutation(
-        resolver=loyalty_api.upsert_reward,
+    upsert_reward: rewards_api.Reward = strawberry.mutation(
+        resolver=rewards_api.upsert_reward,
         description="Create or change a catalog reward (admin); without id a new one.")
-    redeem_reward: loyalty_api.Redemption = strawberry.mutation(
-        resolver=loyalty_api.redeem_reward, description=(
+    redeem_reward: rewards_api.Redemption = strawberry.mutation(
+        resolver=rewards_api.redeem_reward, description=(
             "Spend points on a reward (customer): a single-use code. The same idempotencyKey returns the same "
             "redemption; with another reward it is a CONFLICT."))
-    redeem_store_credit: loyalty_api.Redemption = strawberry.mutation(
-        resolver=loyalty_api.redeem_store_credit, description=(
+    redeem_store_credit: rewards_api.Redemption = strawberry.mutation(
+        resolver=rewards_api.redeem_store_credit, description=(
             "Turn store credit into a single-use STORE_CREDIT code for the checkout (customer). Idempotent on "
             "idempotencyKey."))
     adjust_store_credit: Money = strawberry.mutation(
-        resolver=loyalty_api.adjust_store_credit, description=(
+        resolver=account_api.adjust_store_credit, description=(
             "Grant (positive) or withdraw (negative) store credit by hand (admin). Idempotent on idempotencyKey."))
-    validate_reward_code: loyalty_api.RewardCodeCheck = strawberry.mutation(
-        resolver=loyalty_api.validate_reward_code,
+    validate_reward_code: rewards_api.RewardCodeCheck = strawberry.mutation(
+        resolver=rewards_api.validate_reward_code,
         description="Verify and consume a reward code at checkout, exactly once (ingest).")
 
 
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, loyalty_api.Order, customer_data_export("points")],
+    types=[Customer, account_api.Order, customer_data_export("points")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )
