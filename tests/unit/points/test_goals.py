@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.points.challenges import goals as challenges
+from services.points.challenges import goals
 from services.points.challenges.goals import Goal, Happening
 from shared.errors import BadUserInput
 
@@ -22,7 +22,7 @@ def make(**over):
                 goal_count=3, goal_with_media=True, goal_hashtag=None, goal_measure=None, starts_at=T0,
                 ends_at=T0 + timedelta(days=7), audience=None, reward_points=150, badge="photographer",
                 leaderboard_bonus=None, leaderboard_top=None, idempotency_key=None)
-    return challenges.launch(**{**args, **over})
+    return goals.launch(**{**args, **over})
 
 
 def test_a_valid_launch_keeps_its_values_and_defaults_the_top_three():
@@ -99,19 +99,19 @@ def test_the_fingerprint_ignores_the_key_but_not_the_input():
 
 def test_status_follows_the_window_and_an_early_end():
     end = T0 + timedelta(days=7)
-    assert challenges.status(T0, end, None, T0 - timedelta(seconds=1)) == "SCHEDULED"
-    assert challenges.status(T0, end, None, T0) == "ACTIVE"
-    assert challenges.status(T0, end, None, end) == "ENDED"
-    assert challenges.status(T0, end, T0 + timedelta(days=1), T0 + timedelta(days=2)) == "ENDED"
-    assert challenges.status(T0, end, T0 + timedelta(days=1), T0 + timedelta(hours=1)) == "ACTIVE"
+    assert goals.status(T0, end, None, T0 - timedelta(seconds=1)) == "SCHEDULED"
+    assert goals.status(T0, end, None, T0) == "ACTIVE"
+    assert goals.status(T0, end, None, end) == "ENDED"
+    assert goals.status(T0, end, T0 + timedelta(days=1), T0 + timedelta(days=2)) == "ENDED"
+    assert goals.status(T0, end, T0 + timedelta(days=1), T0 + timedelta(hours=1)) == "ACTIVE"
 
 
 def test_the_window_is_half_open_and_cut_by_an_early_end():
     end, early = T0 + timedelta(days=7), T0 + timedelta(days=2)
-    assert challenges.in_window(T0, T0, end, None) and not challenges.in_window(end, T0, end, None)
-    assert not challenges.in_window(T0 - timedelta(seconds=1), T0, end, None)
-    assert not challenges.in_window(early, T0, end, early)
-    assert challenges.in_window(early - timedelta(seconds=1), T0, end, early)
+    assert goals.in_window(T0, T0, end, None) and not goals.in_window(end, T0, end, None)
+    assert not goals.in_window(T0 - timedelta(seconds=1), T0, end, None)
+    assert not goals.in_window(early, T0, end, early)
+    assert goals.in_window(early - timedelta(seconds=1), T0, end, early)
 
 
 def happening(event="REVIEW_PUBLISHED", **over):
@@ -120,48 +120,48 @@ def happening(event="REVIEW_PUBLISHED", **over):
 
 def test_which_events_move_which_goal():
     media = Goal("REVIEW_PUBLISHED", 3, True)
-    assert challenges.counts(media, "ch-1", happening(with_media=True))
-    assert not challenges.counts(media, "ch-1", happening(with_media=False))
-    assert challenges.counts(Goal("REVIEW_PUBLISHED", 3), "ch-1", happening(with_media=False))
-    assert not challenges.counts(Goal("ORDER_PAID", 2), "ch-1", happening())
-    assert challenges.counts(Goal("ORDER_PAID", 2), "ch-1", happening("ORDER_PAID"))
+    assert goals.counts(media, "ch-1", happening(with_media=True))
+    assert not goals.counts(media, "ch-1", happening(with_media=False))
+    assert goals.counts(Goal("REVIEW_PUBLISHED", 3), "ch-1", happening(with_media=False))
+    assert not goals.counts(Goal("ORDER_PAID", 2), "ch-1", happening())
+    assert goals.counts(Goal("ORDER_PAID", 2), "ch-1", happening("ORDER_PAID"))
     ugc = Goal("UGC_SUBMITTED", 1, hashtag="summerlook")
-    assert challenges.counts(ugc, "ch-1", happening("UGC_SUBMITTED", hashtags=("#SummerLook",)))
-    assert not challenges.counts(ugc, "ch-1", happening("UGC_SUBMITTED", hashtags=("winter",)))
-    assert challenges.counts(ugc, "ch-1", happening("UGC_SUBMITTED", challenge_id="ch-1"))
-    assert not challenges.counts(ugc, "ch-1", happening("UGC_SUBMITTED", challenge_id="ch-2"))
+    assert goals.counts(ugc, "ch-1", happening("UGC_SUBMITTED", hashtags=("#SummerLook",)))
+    assert not goals.counts(ugc, "ch-1", happening("UGC_SUBMITTED", hashtags=("winter",)))
+    assert goals.counts(ugc, "ch-1", happening("UGC_SUBMITTED", challenge_id="ch-1"))
+    assert not goals.counts(ugc, "ch-1", happening("UGC_SUBMITTED", challenge_id="ch-2"))
 
 
 def test_completion_happens_on_the_step_that_reaches_the_goal_only():
-    assert [challenges.completes(n, n + 1, 3) for n in range(5)] == [False, False, True, False, False]
+    assert [goals.completes(n, n + 1, 3) for n in range(5)] == [False, False, True, False, False]
 
 
 def test_a_spend_goal_moves_by_whole_units_of_the_net_amount():
     spend = make(goal_event="ORDER_PAID", goal_with_media=False, goal_measure="SPEND", goal_count=5000).goal
     assert spend.measure == "SPEND" and spend.count == 5000
-    assert challenges.step(spend, happening("ORDER_PAID", amount=Decimal("45.99"))) == 45
-    assert not challenges.counts(spend, "ch-1", happening("ORDER_PAID", amount=Decimal("0.50")))  # less than 1
-    assert not challenges.counts(spend, "ch-1", happening("ORDER_PAID"))  # another currency: amount 0
+    assert goals.step(spend, happening("ORDER_PAID", amount=Decimal("45.99"))) == 45
+    assert not goals.counts(spend, "ch-1", happening("ORDER_PAID", amount=Decimal("0.50")))  # less than 1
+    assert not goals.counts(spend, "ch-1", happening("ORDER_PAID"))  # another currency: amount 0
     count = Goal("ORDER_PAID", 2)
-    assert challenges.step(count, happening("ORDER_PAID", amount=Decimal("45.99"))) == 1
+    assert goals.step(count, happening("ORDER_PAID", amount=Decimal("45.99"))) == 1
 
 
 def test_a_refund_takes_back_what_the_order_no_longer_brings():
     orders = Goal("ORDER_PAID", 2)
     spend = Goal("ORDER_PAID", 100, measure="SPEND")
-    assert challenges.still_counted(orders, 1, Decimal("3.00"), voided=False) == 1  # partly refunded: still an order
-    assert challenges.still_counted(orders, 1, Decimal("0"), voided=True) == 0
+    assert goals.still_counted(orders, 1, Decimal("3.00"), voided=False) == 1  # partly refunded: still an order
+    assert goals.still_counted(orders, 1, Decimal("0"), voided=True) == 0
     # 12.99 counted 12; 0.50 refunded leaves 12.49 (still 12), 1.00 refunded leaves 11.99 (11), never 12 - 1 rounded
-    assert challenges.still_counted(spend, 12, Decimal("12.49"), voided=False) == 12
-    assert challenges.still_counted(spend, 12, Decimal("11.99"), voided=False) == 11
-    assert challenges.still_counted(spend, 12, Decimal("11.99"), voided=True) == 0
+    assert goals.still_counted(spend, 12, Decimal("12.49"), voided=False) == 12
+    assert goals.still_counted(spend, 12, Decimal("11.99"), voided=False) == 11
+    assert goals.still_counted(spend, 12, Decimal("11.99"), voided=True) == 0
     # A refund never adds: an older refund arriving late (more left) keeps the lower count.
-    assert challenges.still_counted(spend, 5, Decimal("11.99"), voided=False) == 5
-    assert challenges.still_counted(spend, 12, Decimal("-1"), voided=False) == 0
+    assert goals.still_counted(spend, 5, Decimal("11.99"), voided=False) == 5
+    assert goals.still_counted(spend, 12, Decimal("-1"), voided=False) == 0
 
 
 def test_a_completion_is_taken_back_only_below_the_goal_and_pays_again_under_a_new_key():
-    assert challenges.falls_short(True, 1, 2) and not challenges.falls_short(True, 2, 2)
-    assert not challenges.falls_short(False, 0, 2)
-    keys = [challenges.completion_key("ch-1", "c-1", n) for n in range(3)]
+    assert goals.falls_short(True, 1, 2) and not goals.falls_short(True, 2, 2)
+    assert not goals.falls_short(False, 0, 2)
+    keys = [goals.completion_key("ch-1", "c-1", n) for n in range(3)]
     assert keys[0] == "challenge:ch-1:c-1" and len(set(keys)) == 3

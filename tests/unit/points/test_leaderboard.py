@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.points.challenges import leaderboard as challenges
+from services.points.challenges import leaderboard
 from services.points.challenges.leaderboard import Standing
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -19,11 +19,11 @@ def test_the_leaderboard_ranks_by_progress_then_earlier_completion_then_earlier_
     rows = [standing("late-completer", 3, completed=5, last=5), standing("most", 4, completed=2, last=9),
             standing("early-completer", 3, completed=1, last=8), standing("b-two", 2, last=3),
             standing("a-two", 2, last=3), standing("slow-two", 2, last=4), standing("zero", 0)]
-    assert [s.customer_id for s in challenges.rank(rows)] == [
+    assert [s.customer_id for s in leaderboard.rank(rows)] == [
         "most", "early-completer", "late-completer", "a-two", "b-two", "slow-two", "zero"]
 
 
 def test_the_bonus_goes_to_the_top_with_progress_only():
     rows = [standing("a", 2, last=1), standing("b", 0), standing("c", 1, last=1)]
-    assert [s.customer_id for s in challenges.bonus_winners(rows, 3)] == ["a", "c"]
-    assert [s.customer_id for s in challenges.bonus_winners(rows, 1)] == ["a"]
+    assert [s.customer_id for s in leaderboard.bonus_winners(rows, 3)] == ["a", "c"]
+    assert [s.customer_id for s in leaderboard.bonus_winners(rows, 1)] == ["a"]
