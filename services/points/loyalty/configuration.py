@@ -69,12 +69,16 @@ async def configure(pool: asyncpg.Pool, shop: str, change: ProgramChange, actor:
         return nxt
 
 
-async def upsert_reward(pool: asyncpg.Pool, shop: str, **fields: Any) -> tuple[asyncpg.Record, str]:
-    """Create or change a catalog reward, validated against the program (rewards.reward's fields);
-    answers the stored row and the program's currency."""
+async def upsert_reward(pool: asyncpg.Pool, shop: str, *, id: str | None, name: str, kind: str, points_cost: int,
+                        value: str | None, min_tier: str | None, limit_per_customer: int | None,
+                        limit_total: int | None, active: bool | None) -> tuple[asyncpg.Record, str]:
+    """Create (without id) or change a catalog reward, validated against the program; answers the
+    stored row and the program's currency."""
     async with transaction(pool) as conn:
         prog = await seeded(conn, shop)
-        r = rewards.reward(**fields, currency=prog.currency, tiers=prog.tiers)
+        r = rewards.reward(id=id, name=name, kind=kind, points_cost=points_cost, value=value, min_tier=min_tier,
+                           limit_per_customer=limit_per_customer, limit_total=limit_total, active=active,
+                           currency=prog.currency, tiers=prog.tiers)
         if r.id == rewards.PUNCH_CARD_ID:
             raise BadUserInput("this id is reserved for the punch card", field="id")
         return await store.rewards.upsert(conn, shop, **asdict(r)), prog.currency
