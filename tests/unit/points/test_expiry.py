@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from services.points.loyalty.expiry import add_months, expires_at, warn_at
+from services.points.loyalty.expiry import add_months, expires_at, job_key, warn_at
 
 
 def test_calendar_months_clamp_to_the_last_day():
@@ -16,3 +16,9 @@ def test_the_balance_lapses_a_period_after_the_last_activity():
     assert expires_at(last, 12, 0) is None
     assert expires_at(None, 12, 100) is None
     assert expires_at(last, 0, 100) is None
+
+
+def test_the_reminder_and_the_lapse_are_keyed_by_customer_and_activity():
+    at = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+    assert job_key("c-1", at) == "c-1|2026-03-10T09:30:00+00:00"
+    assert job_key("c-1", at) != job_key("c-1", add_months(at, 1))

@@ -112,3 +112,13 @@ def test_every_entry_key_names_its_origin():
     reward = wallet.referral_reward("r-1", "credit", None, Decimal("20"), 2000)
     assert ledger.origin(f"credit:{reward.key}") == "referral"
     assert ledger.origin(wallet.review_reward("c-1", "p-1", False, {}, Decimal(0), Decimal(0)).key) == "review"
+
+
+def test_earning_and_redeeming_are_activity_and_arriving_points_are_announced():
+    def entry(kind, delta):
+        return Entry(customer_id="c", kind=kind, delta=delta, reason="r", idempotency_key="k", actor="system")
+    assert [ledger.is_activity(entry(k, -1)) for k in ("earn", "redeem", "adjust", "reverse", "expire", "release")] \
+        == [True, True, False, False, False, False]
+    assert [ledger.announced(entry(k, d)) for k, d in (("earn", 5), ("adjust", 5), ("release", 5), ("adjust", -5),
+                                                      ("reverse", 5), ("earn", 0))] \
+        == [True, True, True, False, False, False]

@@ -38,3 +38,11 @@ def test_signed_adjustments():
     for bad in (("c", "1", "EUR", "", "k"), ("c", "1", "EUR", "r", ""), ("", "1", "EUR", "r", "k")):
         with pytest.raises(BadUserInput):
             wallet.adjustment(*bad)
+
+
+def test_birthday_and_signup_bonuses_are_keyed_once_per_year_and_once_per_customer():
+    points = {"birthday": 100, "signup": 0}
+    birthday = wallet.birthday_reward("c-1", 2026, points)
+    assert (birthday.key, birthday.points, birthday.reason) == ("birthday:c-1:2026", 100, "birthday 2026")
+    signup = wallet.signup_reward("c-1", points)
+    assert (signup.key, signup.points, signup.reason) == ("signup:c-1", 0, "welcome bonus")
