@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from services.points.consumers import HANDLERS, JOBS
+from services.points.consumers import HANDLERS
+from services.points.jobs import JOBS
 from services.points.schema import schema
 from shared.runtime import ServiceDefinition, create_app
 

@@ -1,0 +1,148 @@
+"""GraphQL of the program: its tiers and settings, what it costs, and the admin's changes."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from services.points.loyalty import configuration
+from services.points.loyalty import program as rules
+from shared.graphql import Context, Money, ctx
+
+
+@strawberry.type
+class Tier:
+    name: str
+    threshold: Money = strawberry.field(description="Qualifying spend over a rolling 12 months.")
+    multiplier: str = strawberry.field(description="Earn multiplier, a decimal string like \"1.25\".")
+    perks: list[str]
+
+    @classmethod
+    def of(cls, t: rules.Tier, currency: str) -> Tier:
+        return cls(name=t.name, threshold=Money.of(t.threshold, currency), multiplier=str(t.multiplier),
+                   perks=list(t.perks))
+
+
+@strawberry.type
+class ActionRewards:
+    signup: int
+    review: int
+    media_review: int
+    referral: int
+    birthday: int
+    social_share: int
+
+
+@strawberry.type
+class Program:
+    version: int = strawberry.field(description="Ledger entries keep the version that produced them.")
+    currency: str
+    earn_rate: str = strawberry.field(description="Points per whole currency unit of net spend.")
+    point_value: Money
+    tiers: list[Tier]
+    expiry_months: int
+    pending_days: int
+    action_rewards: ActionRewards
+    review_credit: Money = strawberry.field(description="Store credit for a text review; 0 pays points instead.")
+    media_review_credit: Money
+    punch_card_orders: int
+    punch_card_percent: str
+    cashback_ceiling: str = strawberry.field(description="Highest allowed effective cashback, 0.05 = 5 %.")
+    effective_cashback: str = strawberry.field(description="Earn rate × highest multiplier × point value.")
+
+    @classmethod
+    def of(cls, p: rules.Program) -> Program:
+        a = p.action_points
+        return cls(
+            version=p.version, currency=p.currency, earn_rate=str(p.earn_rate),
+            point_value=Money(amount=str(p.point_value), currency=p.currency),
+            tiers=[Tier.of(t, p.currency) for t in p.tiers], expiry_months=p.expiry_months,
+            pending_days=p.pending_days,
+            action_rewards=ActionRewards(**{k: a.get(k, 0) for k in rules.ACTIONS}),
+            review_credit=Money.of(p.review_credit, p.currency),
+            media_review_credit=Money.of(p.media_review_credit, p.currency),
+            punch_card_orders=p.punch_card_orders, punch_card_percent=str(p.punch_card_percent),
+            cashback_ceiling=str(p.cashback_ceiling), effective_cashback=str(p.effective_cashback),
+        )
+
+
+def program_in_force(c: Context) -> DataLoader[str, rules.Program]:
+    """The shop's program, read once per request however many fields show it."""
+    loader: DataLoader[str, rules.Program] | None = c.loaders.get("points:program")
+    if loader is None:
+        async def load(shops: list[str]) -> list[rules.Program]:
+            return [await configuration.in_force(c.pool, shop) for shop in shops]
+        loader = c.loaders["points:program"] = DataLoader(load_fn=load)
+    return loader
+
+
+async def tiers(info: Info) -> list[Tier]:
+    c = ctx(info)
+    prog = await program_in_force(c).load(c.shop)
+    return [Tier.of(t, prog.currency) for t in prog.tiers]
+
+
+async def program_in_effect(info: Info) -> Program:
+    c = ctx(info)
+    c.principal.require_admin()
+    return Program.of(await program_in_force(c).load(c.shop))
+
+
+async def program_liability(info: Info) -> Money:
+    c = ctx(info)
+    c.principal.require_admin()
+    amount, currency = await configuration.liability(c.pool, c.shop)
+    return Money.of(amount, currency)
+
+
+@strawberry.input
+class TierInput:
+    name: str
+    threshold: str
+    multiplier: str
+    perks: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ActionRewardsInput:
+    signup: int | None = None
+    review: int | None = None
+    media_review: int | None = None
+    referral: int | None = None
+    birthday: int | None = None
+    social_share: int | None = None
+
+
+@strawberry.input(description="A change to the program; fields left out keep their value.")
+class ProgramInput:
+    currency: str | None = None
+    earn_rate: str | None = None
+    point_value: str | None = None
+    tiers: list[TierInput] | None = None
+    expiry_months: int | None = None
+    pending_days: int | None = None
+    action_rewards: ActionRewardsInput | None = None
+    review_credit: str | None = None
+    media_review_credit: str | None = None
+    punch_card_orders: int | None = None
+    punch_card_percent: str | None = None
+    cashback_ceiling: str | None = strawberry.field(default=None, description="0.05 = 5 % (the default).")
+    force: bool = strawberry.field(default=False, description="Accept a cashback above the ceiling.")
+
+
+async def configure_program(info: Info, input: ProgramInput) -> Program:
+    c = ctx(info)
+    c.principal.require_admin()
+    change = rules.ProgramChange(
+        currency=input.currency, earn_rate=input.earn_rate, point_value=input.point_value,
+        tiers=None if input.tiers is None else [
+            rules.TierChange(t.name, t.threshold, t.multiplier, list(t.perks)) for t in input.tiers],
+        expiry_months=input.expiry_months, pending_days=input.pending_days,
+        action_points=None if input.action_rewards is None else {
+            k: getattr(input.action_rewards, k) for k in rules.ACTIONS},
+        review_credit=input.review_credit, media_review_credit=input.media_review_credit,
+        punch_card_orders=input.punch_card_orders, punch_card_percent=input.punch_card_percent,
+        cashback_ceiling=input.cashback_ceiling, force=input.force,
+    )
+    return Program.of(await configuration.configure(c.pool, c.shop, change, actor="admin"))

@@ -1,0 +1,90 @@
+"""SQL of the points each paid order earned (order_points), and deliveries seen before payment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from shared.db import Connection, Executor
+
+
+async def order_points(conn: Executor, shop: str, order_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM order_points WHERE shop_id = $1 AND order_id = $2", shop, order_id)
+
+
+async def many_order_points(conn: Executor, shop: str, order_ids: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM order_points WHERE shop_id = $1 AND order_id = ANY($2::text[])",
+                            shop, order_ids)
+
+
+async def lock_order(conn: Connection, shop: str, order_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM order_points WHERE shop_id = $1 AND order_id = $2 FOR UPDATE", shop, order_id)
+
+
+async def record_earning(conn: Connection, shop: str, order_id: str, customer_id: str, currency: str,
+                         net_amount: Decimal, earn_rate: Decimal, multiplier: Decimal, rule_version: int,
+                         earned: int, paid_at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, earn_rate, multiplier,
+               rule_version, earned, paid_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        shop, order_id, customer_id, currency, net_amount, earn_rate, multiplier, rule_version, earned, paid_at)
+
+
+async def record_void_before_payment(conn: Connection, shop: str, order_id: str, customer_id: str) -> None:
+    """A tombstone for an order cancelled before its payment was seen: it earns nothing later."""
+    await conn.execute(
+        """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, earn_rate, multiplier,
+               rule_version, earned, status, voided, paid_at)
+           VALUES ($1, $2, $3, '', 0, 0, 1, 0, 0, 'REVERSED', true, now())""",
+        shop, order_id, customer_id)
+
+
+async def record_takeback(conn: Connection, shop: str, order_id: str, points: int, net_amount: Decimal,
+                          voided: bool, status: str) -> None:
+    await conn.execute(
+        """UPDATE order_points SET taken_back = taken_back + $3, net_amount = $4, voided = $5, status = $6
+           WHERE shop_id = $1 AND order_id = $2""",
+        shop, order_id, points, net_amount, voided, status)
+
+
+async def set_release_at(conn: Connection, shop: str, order_id: str, due: datetime) -> None:
+    await conn.execute("UPDATE order_points SET release_at = $3 WHERE shop_id = $1 AND order_id = $2",
+                       shop, order_id, due)
+
+
+async def mark_available(conn: Connection, shop: str, order_id: str) -> None:
+    await conn.execute("UPDATE order_points SET status = 'AVAILABLE' WHERE shop_id = $1 AND order_id = $2",
+                       shop, order_id)
+
+
+async def paid_orders(conn: Executor, shop: str, customer_id: str) -> int:
+    """Orders paid and not voided (cancelled or fully refunded)."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM order_points WHERE shop_id = $1 AND customer_id = $2 AND NOT voided",
+        shop, customer_id))
+
+
+async def qualifying_spend(conn: Executor, shop: str, customer_id: str, currency: str, since: datetime) -> Decimal:
+    """Net spend in `currency` of the orders paid after `since` and not voided."""
+    return Decimal(await conn.fetchval(
+        """SELECT coalesce(sum(net_amount), 0) FROM order_points
+           WHERE shop_id = $1 AND customer_id = $2 AND currency = $3 AND NOT voided AND paid_at > $4""",
+        shop, customer_id, currency, since))
+
+
+async def remember_early_delivery(conn: Connection, shop: str, order_id: str, delivered_at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO early_deliveries (shop_id, order_id, delivered_at) VALUES ($1, $2, $3)
+           ON CONFLICT DO NOTHING""",
+        shop, order_id, delivered_at)
+
+
+async def take_early_delivery(conn: Connection, shop: str, order_id: str) -> datetime | None:
+    """The delivery seen before the order's payment, forgotten as it is answered."""
+    delivered_at: datetime | None = await conn.fetchval(
+        "DELETE FROM early_deliveries WHERE shop_id = $1 AND order_id = $2 RETURNING delivered_at", shop, order_id)
+    return delivered_at

@@ -1,0 +1,66 @@
+from decimal import Decimal
+
+import pytest
+
+from services.points.loyalty.program import DEFAULT, Program, ProgramChange, TierChange, apply_change
+from shared.errors import BadUserInput
+
+TIERS = [TierChange("Bronze", "0", "1", []), TierChange("Silver", "100", "2", ["free shipping"])]
+
+
+def test_defaults_are_margin_safe_and_round_trip_through_json():
+    assert DEFAULT.effective_cashback == Decimal("0.015")  # 1 point per unit × 1.5 × 0.01
+    assert Program.from_json(1, DEFAULT.to_json()) == DEFAULT
+    assert [t.name for t in DEFAULT.tiers] == ["Bronze", "Silver", "Gold"]
+    assert (DEFAULT.expiry_months, DEFAULT.pending_days) == (12, 14)
+
+
+def test_a_change_makes_the_next_version_and_keeps_what_it_does_not_name():
+    nxt = apply_change(DEFAULT, ProgramChange(earn_rate="2", pending_days=0))
+    assert (nxt.version, nxt.earn_rate, nxt.pending_days, nxt.point_value) == (2, Decimal(2), 0, Decimal("0.01"))
+    assert nxt.tiers == DEFAULT.tiers
+
+
+@pytest.mark.parametrize("change", [
+    ProgramChange(earn_rate="4"),  # 4 × 1.5 × 0.01 = 6 %
+    ProgramChange(point_value="0.05"),  # 1 × 1.5 × 0.05 = 7.5 %
+    ProgramChange(tiers=[TierChange("Bronze", "0", "1", []), TierChange("Diamond", "10", "6", [])]),
+    ProgramChange(earn_rate="3", cashback_ceiling="0.04"),
+])
+def test_above_the_cashback_ceiling_is_refused_unless_forced(change):
+    with pytest.raises(BadUserInput) as refused:
+        apply_change(DEFAULT, change)
+    assert "exceeds the ceiling" in refused.value.message
+    forced = apply_change(DEFAULT, ProgramChange(**{**change.__dict__, "force": True}))
+    assert forced.effective_cashback > forced.cashback_ceiling
+
+
+def test_exactly_at_the_ceiling_is_fine():
+    p = apply_change(DEFAULT, ProgramChange(earn_rate="1", point_value="0.05", tiers=[TierChange("B", "0", "1", [])]))
+    assert p.effective_cashback == Decimal("0.05")
+
+
+@pytest.mark.parametrize("change", [
+    ProgramChange(earn_rate="-1"), ProgramChange(earn_rate="lots"), ProgramChange(earn_rate="1e9"),
+    ProgramChange(earn_rate="NaN"), ProgramChange(point_value="0"), ProgramChange(currency="EURO"),
+    ProgramChange(expiry_months=-1), ProgramChange(pending_days=1000), ProgramChange(tiers=[]),
+    ProgramChange(tiers=[TierChange("Bronze", "10", "1", [])]),
+    ProgramChange(tiers=[TierChange("A", "0", "1", []), TierChange("B", "0", "1", [])]),
+    ProgramChange(tiers=[TierChange("A", "0", "1", []), TierChange("a", "5", "1", [])]),
+    ProgramChange(tiers=[TierChange("A", "0", "0.5", [])]),
+    ProgramChange(tiers=[TierChange("x" * 65, "0", "1", [])]),
+    ProgramChange(tiers=[TierChange("A", "0", "1", ["p" * 201])]),
+    ProgramChange(tiers=[TierChange("A", "0", "1", []), TierChange("B", "-5", "1", [])]),
+    ProgramChange(action_points={"dance": 5}), ProgramChange(action_points={"review": -5}),
+    ProgramChange(review_credit="1.234"), ProgramChange(punch_card_percent="150"),
+])
+def test_bad_changes_are_refused(change):
+    with pytest.raises(BadUserInput):
+        apply_change(DEFAULT, change)
+
+
+def test_tiers_and_actions_are_replaced_as_given():
+    p = apply_change(DEFAULT, ProgramChange(tiers=TIERS, action_points={"review": 70, "birthday": None}))
+    assert [(t.name, t.threshold, t.multiplier) for t in p.tiers] == [
+        ("Bronze", Decimal("0.00"), Decimal(1)), ("Silver", Decimal("100.00"), Decimal(2))]
+    assert p.action_points["review"] == 70 and p.action_points["birthday"] == 100
