@@ -137,10 +137,10 @@ export const persistedOperations = () => {
   };
 };
 
-// Every error leaves with an extensions.code (CONTRACT.md). graphql-js gives none to a variable
-// the request's variables do not fit ("Variable "$s" got invalid value …"), and Hive passes that on
-// as it is: such errors, and any other one without a path (the request itself is at fault, nothing
-// ran), get BAD_USER_INPUT, as the subgraphs do (shared/graphql.py).
+// Every error leaves with an extensions.code (docs/api.md, "Error codes"). graphql-js gives none to
+// a variable the request's variables do not fit ("Variable "$s" got invalid value …"), and Hive
+// passes that on as it is: such errors, and any other one without a path (the request itself is at
+// fault, nothing ran), get BAD_USER_INPUT, as the subgraphs do (shared/graphql.py).
 //
 // Production: no "Did you mean …?" in any error either. With introspection off these hints would
 // still spell out field, argument, type and enum-value names to whoever probes. Hive's own

@@ -303,7 +303,7 @@ const DASHBOARD = `query RetentionDashboard($from: DateTime!, $to: DateTime!) { 
   customerRetentionRate churnRate repeatPurchaseRate purchaseFrequency referralRate reorderRate60d
   medianDaysToSecondOrder averageOrderValue { amount currency } customerLifetimeValue { amount currency }
   cohorts { month size retention } } segmentCounts { segment count } programLiability { amount currency } }`;
-// DOMAIN.md: e-commerce average retention ≈ 28 %; a good repeat purchase rate is 20–30 %, 40–50 % with strong retention work.
+// docs/domain.md, Retention metrics: e-commerce average retention ≈ 28 %; a good repeat purchase rate is 20–30 %, 40–50 % with strong retention work.
 const BENCHMARKS = { retention: 28, repeatLow: 20, repeatHigh: 30, repeatStrong: 40 };
 
 async function dashboardView() {
