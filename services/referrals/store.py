@@ -1,50 +1,59 @@
-"""All SQL of the referrals service."""
+"""All SQL of the referrals service, and nothing else: the use cases (referring.py, facts.py,
+attribution.py) decide, lock in their order and publish."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
-from services.referrals.codes import new_code
-from services.referrals.fraud import Person
-from services.referrals.program import FIELDS, Reward
-from shared import events, outbox
 from shared.db import Connection, Executor
 
-SOURCE = "referrals"
+# The columns of `programs` a merchant may change (a fixed whitelist for the UPDATE below).
+PROGRAM_COLUMNS = ("friend_discount_percent", "minimum_order", "reward_kind", "reward_amount", "reward_points",
+                   "ambassador_threshold", "ambassador_reward_amount", "ambassador_reward_points",
+                   "return_window_days", "signups_per_hour", "rewards_per_month", "shared_address_rejects",
+                   "currency")
+
+
+def _one(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The row of a statement that always returns one (an aggregate, an upsert)."""
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
 
 
 # ---- codes and what we know of people ------------------------------------------------------
 
 
-async def ensure_code(conn: Connection, shop: str, customer_id: str) -> str:
-    """The customer's code, created on first need. Concurrent callers get the same code: the
-    primary key picks one winner. A collision of two random codes just draws again."""
-    code = await conn.fetchval(
+async def code_of(conn: Executor, shop: str, customer_id: str) -> str | None:
+    code: str | None = await conn.fetchval(
         "SELECT code FROM referral_codes WHERE shop_id = $1 AND customer_id = $2", shop, customer_id
     )
-    if code is not None:
-        return code
-    for _ in range(5):
-        try:
-            async with conn.transaction():  # a savepoint when the caller holds a transaction
-                return await conn.fetchval(
-                    """INSERT INTO referral_codes (shop_id, customer_id, code) VALUES ($1, $2, $3)
-                       ON CONFLICT (shop_id, customer_id)
-                       DO UPDATE SET customer_id = EXCLUDED.customer_id
-                       RETURNING code""",
-                    shop, customer_id, new_code(),
-                )
-        except asyncpg.UniqueViolationError:
-            continue
-    raise RuntimeError("could not allocate a unique referral code")
+    return code
+
+
+async def add_code(conn: Connection, shop: str, customer_id: str, code: str) -> str:
+    """Give the customer `code` unless they have one already (then theirs is returned: the primary
+    key picks one winner among concurrent callers). Raises UniqueViolationError when another
+    customer of the shop holds `code`."""
+    added: str = await conn.fetchval(
+        """INSERT INTO referral_codes (shop_id, customer_id, code) VALUES ($1, $2, $3)
+           ON CONFLICT (shop_id, customer_id)
+           DO UPDATE SET customer_id = EXCLUDED.customer_id
+           RETURNING code""",
+        shop, customer_id, code,
+    )
+    return added
 
 
 async def remember_profile(conn: Connection, shop: str, customer_id: str, *, first_name: str | None,
                            email_key: str | None, device_id: str | None) -> None:
-    await ensure_code(conn, shop, customer_id)
+    """The referrer's first name (on their code's row, which must exist) and the fraud checks' facts."""
     await conn.execute(
         "UPDATE referral_codes SET first_name = $3 WHERE shop_id = $1 AND customer_id = $2",
         shop, customer_id, first_name,
@@ -125,20 +134,17 @@ async def friend_orders(conn: Connection, shop: str, customer_id: str) -> list[a
     )
 
 
-async def person(conn: Connection, shop: str, customer_id: str) -> Person:
-    row = await conn.fetchrow(
+async def facts_of(conn: Connection, shop: str, customer_id: str) -> asyncpg.Record | None:
+    """What the fraud checks compare: mailbox key, devices, addresses, payment fingerprints."""
+    return await conn.fetchrow(
         "SELECT * FROM customer_facts WHERE shop_id = $1 AND customer_id = $2", shop, customer_id
     )
-    if row is None:
-        return Person(customer_id)
-    return Person(customer_id, row["email_key"], frozenset(row["device_ids"]), frozenset(row["address_hashes"]),
-                  frozenset(row["payment_fingerprints"]))
 
 
 async def referrer_by_code(conn: Executor, shop: str, code: str) -> asyncpg.Record | None:
+    """`code` as codes.normal() writes it."""
     return await conn.fetchrow(
-        "SELECT customer_id, first_name FROM referral_codes WHERE shop_id = $1 AND code = $2",
-        shop, code.strip().upper(),
+        "SELECT customer_id, first_name FROM referral_codes WHERE shop_id = $1 AND code = $2", shop, code,
     )
 
 
@@ -152,20 +158,19 @@ async def lock_referrer(conn: Connection, shop: str, referrer_id: str) -> None:
 # ---- the program ---------------------------------------------------------------------------
 
 
-async def program(conn: Executor, shop: str) -> dict:
+async def program(conn: Executor, shop: str) -> dict[str, Any]:
+    """The shop's program; a shop that never configured one gets the table's defaults (as a row)."""
     await conn.execute("INSERT INTO programs (shop_id) VALUES ($1) ON CONFLICT DO NOTHING", shop)
-    return dict(await conn.fetchrow("SELECT * FROM programs WHERE shop_id = $1", shop))
+    return dict(_one(await conn.fetchrow("SELECT * FROM programs WHERE shop_id = $1", shop)))
 
 
-async def configure(pool: asyncpg.Pool, shop: str, changes: dict) -> dict:
-    async with pool.acquire() as conn, conn.transaction():
-        await program(conn, shop)
-        names = [name for name in FIELDS if name in changes]
-        if names:
-            assignments = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(names))
-            await conn.execute(f"UPDATE programs SET {assignments}, updated_at = now() WHERE shop_id = $1",
-                               shop, *(changes[n] for n in names))
-        return await program(conn, shop)
+async def save_program(conn: Connection, shop: str, changes: Mapping[str, Any]) -> None:
+    """Set the given columns of the shop's program row (which program() has created)."""
+    names = [name for name in PROGRAM_COLUMNS if name in changes]
+    if names:
+        assignments = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(names))
+        await conn.execute(f"UPDATE programs SET {assignments}, updated_at = now() WHERE shop_id = $1",
+                           shop, *(changes[n] for n in names))
 
 
 # ---- referrals -----------------------------------------------------------------------------
@@ -178,15 +183,17 @@ async def referral_of_friend(conn: Connection, shop: str, friend_id: str) -> asy
 
 
 async def signups_last_hour(conn: Connection, shop: str, referrer_id: str) -> int:
-    return await conn.fetchval(
+    count: int = await conn.fetchval(
         """SELECT count(*) FROM referrals
            WHERE shop_id = $1 AND referrer_id = $2 AND created_at > now() - interval '1 hour'""",
         shop, referrer_id,
     )
+    return count
 
 
 async def create(conn: Connection, shop: str, *, referrer_id: str, friend_id: str, code: str,
                  started_at: datetime, order_id: str | None, rejection: str | None) -> asyncpg.Record | None:
+    """The friend's referral, PENDING or already REJECTED; None when the friend has one."""
     row = await conn.fetchrow(
         """INSERT INTO referrals (shop_id, referrer_id, friend_id, code, order_id, status, rejection_reason,
                                   decided_at, started_at)
@@ -196,36 +203,20 @@ async def create(conn: Connection, shop: str, *, referrer_id: str, friend_id: st
         shop, referrer_id, friend_id, code, order_id, "REJECTED" if rejection else "PENDING", rejection,
         started_at,
     )
-    if row is None:
-        return None
-    if rejection:
-        await _rejected_event(conn, shop, row, rejection)
-    else:
-        await outbox.add(conn, events.ReferralSignedUp(
-            shop=shop, referral_id=str(row["id"]), referrer_id=referrer_id, friend_id=friend_id, code=code,
-        ), source=SOURCE)
     return row
 
 
-async def _rejected_event(conn: Connection, shop: str, row: asyncpg.Record, reason: str) -> None:
-    await outbox.add(conn, events.ReferralRejected(
-        shop=shop, referral_id=str(row["id"]), referrer_id=row["referrer_id"], friend_id=row["friend_id"],
-        reason=reason,
-    ), source=SOURCE)
-
-
-async def reject(conn: Connection, shop: str, row: asyncpg.Record, reason: str) -> None:
+async def reject(conn: Connection, shop: str, referral_id: uuid.UUID, reason: str) -> None:
     await conn.execute(
         """UPDATE referrals SET status = 'REJECTED', rejection_reason = $3, decided_at = now()
            WHERE shop_id = $1 AND id = $2""",
-        shop, row["id"], reason,
+        shop, referral_id, reason,
     )
-    await _rejected_event(conn, shop, row, reason)
 
 
-async def set_order(conn: Connection, shop: str, referral_id, order_id: str) -> None:
-    """Follow this order from now on; what was noted of another order (its return window, and its
-    payment as the previous version noted it) is dropped."""
+async def set_order(conn: Connection, shop: str, referral_id: uuid.UUID, order_id: str) -> None:
+    """Follow this order from now on; what was noted of another order (its return window, and a
+    payment noted on the referral: docs/operations.md, referrals 0003) is dropped."""
     await conn.execute(
         """UPDATE referrals SET order_id = $3, order_paid = false, order_net = NULL, currency = NULL,
                convert_due = NULL
@@ -233,32 +224,28 @@ async def set_order(conn: Connection, shop: str, referral_id, order_id: str) -> 
         shop, referral_id, order_id)
 
 
-async def set_convert_due(conn: Connection, shop: str, referral_id, due: datetime) -> None:
+async def set_convert_due(conn: Connection, shop: str, referral_id: uuid.UUID, due: datetime) -> None:
     await conn.execute("UPDATE referrals SET convert_due = $3 WHERE shop_id = $1 AND id = $2", shop, referral_id, due)
 
 
-async def issue_friend_offer(conn: Connection, shop: str, friend_id: str, referral_id,
-                             percent: int) -> None:
-    for _ in range(5):
-        try:
-            async with conn.transaction():
-                await conn.execute(
-                    """INSERT INTO friend_offers (shop_id, friend_id, referral_id, code, percent_off)
-                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, friend_id) DO NOTHING""",
-                    shop, friend_id, referral_id, "F" + new_code(), percent,
-                )
-                return
-        except asyncpg.UniqueViolationError:
-            continue
-    raise RuntimeError("could not allocate a unique friend offer code")
+async def add_friend_offer(conn: Connection, shop: str, friend_id: str, referral_id: uuid.UUID, code: str,
+                           percent: int) -> None:
+    """The friend's single-use discount, once per friend. Raises UniqueViolationError when another
+    offer of the shop holds `code`."""
+    await conn.execute(
+        """INSERT INTO friend_offers (shop_id, friend_id, referral_id, code, percent_off)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (shop_id, friend_id) DO NOTHING""",
+        shop, friend_id, referral_id, code, percent,
+    )
 
 
-async def use_friend_offer(conn: Connection, shop: str, friend_id: str, codes: list[str],
+async def use_friend_offer(conn: Connection, shop: str, friend_id: str, codes: Sequence[str],
                            order_id: str) -> None:
+    """`codes` as codes.normal() writes them."""
     await conn.execute(
         """UPDATE friend_offers SET used_order = $4
            WHERE shop_id = $1 AND friend_id = $2 AND code = ANY($3::text[]) AND used_order IS NULL""",
-        shop, friend_id, [c.strip().upper() for c in codes], order_id,
+        shop, friend_id, list(codes), order_id,
     )
 
 
@@ -270,40 +257,32 @@ async def friend_offer(pool: asyncpg.Pool, shop: str, friend_id: str) -> asyncpg
     )
 
 
-async def converted_count(conn: Connection, shop: str, referrer_id: str, *, this_month: bool) -> int:
-    since = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0) if this_month \
-        else datetime(1970, 1, 1, tzinfo=UTC)
-    return await conn.fetchval(
+async def converted_count(conn: Connection, shop: str, referrer_id: str, *, since: datetime | None = None) -> int:
+    """The referrer's conversions (decided at or after `since`, when given)."""
+    count: int = await conn.fetchval(
         """SELECT count(*) FROM referrals
-           WHERE shop_id = $1 AND referrer_id = $2 AND status = 'CONVERTED' AND decided_at >= $3""",
+           WHERE shop_id = $1 AND referrer_id = $2 AND status = 'CONVERTED'
+             AND ($3::timestamptz IS NULL OR decided_at >= $3)""",
         shop, referrer_id, since,
     )
+    return count
 
 
-async def convert(conn: Connection, shop: str, row: asyncpg.Record, reward: Reward, currency: str) -> None:
-    """`currency` is the friend's order's: the reward is in it."""
+async def convert(conn: Connection, shop: str, referral_id: uuid.UUID, *, reward_kind: str,
+                  reward_amount: Decimal | None, reward_points: int | None, currency: str) -> None:
     await conn.execute(
         """UPDATE referrals SET status = 'CONVERTED', decided_at = now(), reward_kind = $3, reward_amount = $4,
                reward_points = $5, currency = $6
            WHERE shop_id = $1 AND id = $2""",
-        shop, row["id"], reward.kind, reward.amount, reward.points, currency,
+        shop, referral_id, reward_kind, reward_amount, reward_points, currency,
     )
-    await outbox.add(conn, events.ReferralConverted(
-        shop=shop, referral_id=str(row["id"]), referrer_id=row["referrer_id"], friend_id=row["friend_id"],
-        order_id=row["order_id"], reward_kind=reward.kind, reward_amount=reward.amount,
-        reward_points=reward.points, currency=currency,
-    ), source=SOURCE)
 
 
-async def reverse(conn: Connection, shop: str, row: asyncpg.Record) -> None:
+async def reverse(conn: Connection, shop: str, referral_id: uuid.UUID) -> None:
     await conn.execute(
         "UPDATE referrals SET status = 'REVERSED', decided_at = now() WHERE shop_id = $1 AND id = $2",
-        shop, row["id"],
+        shop, referral_id,
     )
-    await outbox.add(conn, events.ReferralReversed(
-        shop=shop, referral_id=str(row["id"]), referrer_id=row["referrer_id"], friend_id=row["friend_id"],
-        order_id=row["order_id"],
-    ), source=SOURCE)
 
 
 async def referral_by_id(conn: Connection, shop: str, referral_id: str) -> asyncpg.Record | None:
@@ -322,8 +301,8 @@ async def referrals_of(pool: asyncpg.Pool, shop: str, referrer_id: str) -> list[
     )
 
 
-async def stats(pool: asyncpg.Pool, shop: str, referrer_id: str) -> asyncpg.Record:
-    return await pool.fetchrow(
+async def stats(pool: Executor, shop: str, referrer_id: str) -> asyncpg.Record:
+    return _one(await pool.fetchrow(
         """SELECT count(*) AS invited,
                   count(*) FILTER (WHERE status = 'CONVERTED') AS converted,
                   count(*) FILTER (WHERE status = 'REJECTED') AS rejected,
@@ -332,11 +311,11 @@ async def stats(pool: asyncpg.Pool, shop: str, referrer_id: str) -> asyncpg.Reco
                   coalesce(sum(reward_points) FILTER (WHERE status = 'CONVERTED'), 0) AS earned_points
            FROM referrals WHERE shop_id = $1 AND referrer_id = $2""",
         shop, referrer_id,
-    )
+    ))
 
 
 async def list_all(pool: asyncpg.Pool, shop: str, status: str | None, size: int,
-                   after: list | None) -> list[asyncpg.Record]:
+                   after: Sequence[Any] | None) -> list[asyncpg.Record]:
     created, last_id = after if after else (None, None)
     return await pool.fetch(
         """SELECT * FROM referrals
@@ -347,25 +326,23 @@ async def list_all(pool: asyncpg.Pool, shop: str, status: str | None, size: int,
     )
 
 
-async def count_landing_miss(pool: asyncpg.Pool, shop: str, client: str, window: timedelta) -> int:
-    """Count a failed code lookup of one client in the current window; return the window's misses."""
-    now = datetime.now(UTC)
-    start = datetime.fromtimestamp(now.timestamp() // window.total_seconds() * window.total_seconds(), UTC)
-    return await pool.fetchval(
+async def count_landing_miss(pool: asyncpg.Pool, shop: str, client: str, window_start: datetime) -> int:
+    """Count a failed code lookup of one client in the window; return the window's misses."""
+    misses: int = await pool.fetchval(
         """INSERT INTO landing_lookups (shop_id, client, window_start, misses) VALUES ($1, $2, $3, 1)
            ON CONFLICT (shop_id, client, window_start) DO UPDATE SET misses = landing_lookups.misses + 1
            RETURNING misses""",
-        shop, client, start,
+        shop, client, window_start,
     )
+    return misses
 
 
-async def landing_misses(pool: asyncpg.Pool, shop: str, client: str, window: timedelta) -> int:
-    now = datetime.now(UTC)
-    start = datetime.fromtimestamp(now.timestamp() // window.total_seconds() * window.total_seconds(), UTC)
-    return await pool.fetchval(
+async def landing_misses(pool: asyncpg.Pool, shop: str, client: str, window_start: datetime) -> int:
+    misses: int = await pool.fetchval(
         "SELECT coalesce(max(misses), 0) FROM landing_lookups WHERE shop_id = $1 AND client = $2 AND window_start = $3",
-        shop, client, start,
+        shop, client, window_start,
     )
+    return misses
 
 
 async def erase(conn: Connection, shop: str, customer_id: str) -> None:

@@ -2,7 +2,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.referrals.codes import ALPHABET, LENGTH, new_code
 from shared.errors import BadUserInput
 from shared.pagination import connection, decode_cursor, encode_cursor, page_size
 
@@ -27,9 +26,3 @@ def test_connection_says_when_there_is_more():
     assert [e.node for e in page.edges] == [1, 2] and page.page_info.has_next_page
     assert decode_cursor(page.page_info.end_cursor, int) == [2]
 
-
-def test_referral_codes_are_random_and_unambiguous():
-    codes = {new_code() for _ in range(2000)}
-    assert len(codes) == 2000
-    assert all(len(c) == LENGTH and set(c) <= set(ALPHABET) for c in codes)
-    assert not set("ILOU") & set(ALPHABET)
