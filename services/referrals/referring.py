@@ -106,9 +106,18 @@ class Standing:
     ambassador: bool
 
 
-async def standing(pool: asyncpg.Pool, shop: str, referrer_id: str) -> Standing:
-    row = await store.stats(pool, shop, referrer_id)
+async def standings(pool: Executor, shop: str, referrer_ids: list[str]) -> list[Standing]:
+    """The standing of each referrer, in the order asked (zeros for one who referred no one): one
+    query for all of them and one read of the program."""
+    rows = {r["referrer_id"]: r for r in await store.stats(pool, shop, referrer_ids)}
     p = await store.program(pool, shop)
+    return [_standing(rows.get(referrer_id), p) for referrer_id in referrer_ids]
+
+
+def _standing(row: asyncpg.Record | None, p: dict[str, Any]) -> Standing:
+    if row is None:
+        return Standing(invited=0, converted=0, rejected=0, reversed=0, earned=Decimal(0), earned_points=0,
+                        currency=p["currency"], ambassador=program.is_ambassador(p, 0))
     return Standing(invited=row["invited"], converted=row["converted"], rejected=row["rejected"],
                     reversed=row["reversed"], earned=row["earned"], earned_points=row["earned_points"],
                     currency=p["currency"], ambassador=program.is_ambassador(p, row["converted"]))

@@ -11,10 +11,11 @@ from typing import Any
 
 import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.referrals import codes, referring, store
-from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx, guarded_reference
+from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, guarded_reference
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
 
@@ -126,6 +127,17 @@ class ReferralProgramInput:
     shared_address_rejects: bool | None = None
 
 
+def standings(c: Context) -> DataLoader[str, referring.Standing]:
+    """One query per request for the stats of every referrer it shows (a page of customers, or one
+    customer's referralStats and isAmbassador)."""
+    loader = c.loaders.get("standings")
+    if loader is None:
+        async def load(ids: list[str]) -> list[referring.Standing]:
+            return await referring.standings(c.pool, c.shop, ids)
+        loader = c.loaders["standings"] = DataLoader(load_fn=load)
+    return loader
+
+
 @strawberry.federation.type(keys=["id"])
 class Customer:
     id: strawberry.ID
@@ -154,14 +166,14 @@ class Customer:
     @strawberry.field
     async def referral_stats(self, info: Info) -> ReferralStats:
         c = customer_ctx(info, self.id)
-        s = await referring.standing(c.pool, c.shop, self.id)
+        s = await standings(c).load(str(self.id))
         return ReferralStats(invited=s.invited, converted=s.converted, rejected=s.rejected, reversed=s.reversed,
                              earned=Money.of(s.earned, s.currency), earned_points=s.earned_points)
 
     @strawberry.field(description="Ambassadors have at least the program's threshold of conversions.")
     async def is_ambassador(self, info: Info) -> bool:
         c = customer_ctx(info, self.id)
-        return (await referring.standing(c.pool, c.shop, self.id)).ambassador
+        return (await standings(c).load(str(self.id))).ambassador
 
     @strawberry.field(description="The single-use discount a referred friend received, if any.")
     async def friend_offer(self, info: Info) -> FriendOffer | None:

@@ -301,17 +301,20 @@ async def referrals_of(pool: asyncpg.Pool, shop: str, referrer_id: str) -> list[
     )
 
 
-async def stats(pool: Executor, shop: str, referrer_id: str) -> asyncpg.Record:
-    return _one(await pool.fetchrow(
-        """SELECT count(*) AS invited,
+async def stats(pool: Executor, shop: str, referrer_ids: Sequence[str]) -> list[asyncpg.Record]:
+    """Counts and rewards per referrer, for those of `referrer_ids` with any referral."""
+    return await pool.fetch(
+        """SELECT referrer_id,
+                  count(*) AS invited,
                   count(*) FILTER (WHERE status = 'CONVERTED') AS converted,
                   count(*) FILTER (WHERE status = 'REJECTED') AS rejected,
                   count(*) FILTER (WHERE status = 'REVERSED') AS reversed,
                   coalesce(sum(reward_amount) FILTER (WHERE status = 'CONVERTED'), 0) AS earned,
                   coalesce(sum(reward_points) FILTER (WHERE status = 'CONVERTED'), 0) AS earned_points
-           FROM referrals WHERE shop_id = $1 AND referrer_id = $2""",
-        shop, referrer_id,
-    ))
+           FROM referrals WHERE shop_id = $1 AND referrer_id = ANY($2::text[])
+           GROUP BY referrer_id""",
+        shop, list(referrer_ids),
+    )
 
 
 async def list_all(pool: asyncpg.Pool, shop: str, status: str | None, size: int,

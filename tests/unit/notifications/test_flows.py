@@ -77,7 +77,7 @@ def test_a_shop_override_changes_delays_templates_and_enabled():
 
 
 def test_only_steps_with_a_discount_or_gift_carry_an_offer():
-    # DOMAIN.md's engagement score takes 5 points per discount email left unopened, so the
+    # The engagement score (docs/domain.md) takes 5 points per discount email left unopened, so the
     # notification.sent of these (and only these) says offer=true.
     assert flows.carries_offer("winback", "at_risk")
     assert flows.carries_offer("winback", "discount_10")
