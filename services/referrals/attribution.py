@@ -11,9 +11,10 @@ The consumer handles several messages at once and retries a failed one after a d
 of one friend arrive in any order: a refund before the payment, an order before the sign-up that
 brought the code. Handlers therefore only record what their event says (facts.py) and then
 `advance` works the referral out from everything recorded so far, which comes out the same whatever
-the arrival order. Handlers about one friend take that friend's lock first (store.lock_friend), so
-they never interleave. Everything here runs in the caller's transaction (the consumer's inbox
-transaction, or the conversion job's) and writes its events to the outbox.
+the arrival order. Handlers about one friend take that friend's lock first
+(store.people.lock_friend), so they never interleave. Everything here runs in the caller's
+transaction (the consumer's inbox transaction, or the conversion job's) and writes its events to
+the outbox.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _job_key(referral: asyncpg.Record) -> str:
 
 
 async def _person(conn: Connection, shop: str, customer_id: str) -> fraud.Person:
-    row = await store.facts_of(conn, shop, customer_id)
+    row = await store.people.facts_of(conn, shop, customer_id)
     if row is None:
         return fraud.Person(customer_id)
     return fraud.Person(customer_id, row["email_key"], frozenset(row["device_ids"]), frozenset(row["address_hashes"]),
@@ -68,29 +69,29 @@ async def _rejected(conn: Connection, shop: str, referral: asyncpg.Record, reaso
 async def attribute(conn: Connection, shop: str, friend_id: str, code: str, *, started_at: datetime,
                     order_id: str | None = None) -> asyncpg.Record | None:
     """Open (or refuse) the referral of a friend; an existing one stays as it is."""
-    existing = await store.referral_of_friend(conn, shop, friend_id)
+    existing = await store.referrals.of_friend(conn, shop, friend_id)
     if existing is not None:
         return existing
     code = codes.normal(code)
-    referrer = await store.referrer_by_code(conn, shop, code)
+    referrer = await store.people.referrer_by_code(conn, shop, code)
     if referrer is None:
         log.info("referral code %r of %s is unknown in shop %s; no referral", code, friend_id, shop)
         return None
     referrer_id = referrer["customer_id"]
-    await store.lock_referrer(conn, shop, referrer_id)
+    await store.people.lock_referrer(conn, shop, referrer_id)
     program = await program_of(conn, shop)
     rejection = (
         fraud.identity_rejection(await _person(conn, shop, referrer_id), await _person(conn, shop, friend_id),
                                  shared_address_rejects=program["shared_address_rejects"])
-        or (fraud.NOT_NEW if _not_new(await store.friend_orders(conn, shop, friend_id), started_at, order_id)
+        or (fraud.NOT_NEW if _not_new(await store.people.friend_orders(conn, shop, friend_id), started_at, order_id)
             else None)
-        or fraud.velocity_rejection(await store.signups_last_hour(conn, shop, referrer_id),
+        or fraud.velocity_rejection(await store.referrals.signups_last_hour(conn, shop, referrer_id),
                                     program["signups_per_hour"])
     )
-    row = await store.create(conn, shop, referrer_id=referrer_id, friend_id=friend_id, code=code,
+    row = await store.referrals.create(conn, shop, referrer_id=referrer_id, friend_id=friend_id, code=code,
                              started_at=started_at, order_id=order_id, rejection=rejection)
     if row is None:  # another handler of the same friend got there first
-        return await store.referral_of_friend(conn, shop, friend_id)
+        return await store.referrals.of_friend(conn, shop, friend_id)
     if rejection:
         await _rejected(conn, shop, row, rejection)
         return row
@@ -105,10 +106,10 @@ async def advance(conn: Connection, shop: str, friend_id: str) -> None:
     """Move the friend's pending referral as far as the recorded facts of its order allow: bind it
     to the first order, reject it (not new, same person, order too small), reverse it (cancelled,
     or refunded below the minimum), note the payment, start the return window once delivered."""
-    referral = await store.referral_of_friend(conn, shop, friend_id)
+    referral = await store.referrals.of_friend(conn, shop, friend_id)
     if referral is None or referral["status"] != "PENDING":
         return  # after conversion the return window has passed: a late refund changes nothing
-    orders = await store.friend_orders(conn, shop, friend_id)
+    orders = await store.people.friend_orders(conn, shop, friend_id)
     if _not_new(orders, referral["started_at"], referral["order_id"]):
         await _reject(conn, shop, referral, fraud.NOT_NEW)
         return
@@ -122,8 +123,8 @@ async def advance(conn: Connection, shop: str, friend_id: str) -> None:
         # later: the referral follows the first order, with nothing carried over from the other.
         if referral["convert_due"] is not None:
             await schedule.cancel(conn, shop=shop, kind=CONVERT_JOB, dedup_key_prefix=str(referral["id"]))
-        await store.set_order(conn, shop, referral["id"], order["order_id"])
-        referral = await store.referral_of_friend(conn, shop, friend_id)
+        await store.referrals.set_order(conn, shop, referral["id"], order["order_id"])
+        referral = await store.referrals.of_friend(conn, shop, friend_id)
         if referral is None:
             return
     program = await program_of(conn, shop)
@@ -136,7 +137,7 @@ async def advance(conn: Connection, shop: str, friend_id: str) -> None:
         return
     if order["cancelled"] or order["fully_refunded"] \
             or (order["refunded_net"] is not None and order["refunded_net"] < program["minimum_order"]):
-        await store.reverse(conn, shop, referral["id"])
+        await store.referrals.reverse(conn, shop, referral["id"])
         await outbox.add(conn, events.ReferralReversed(
             shop=shop, referral_id=str(referral["id"]), referrer_id=referral["referrer_id"],
             friend_id=referral["friend_id"], order_id=referral["order_id"],
@@ -154,23 +155,23 @@ async def advance(conn: Connection, shop: str, friend_id: str) -> None:
                                       due_at=max(referral["convert_due"], datetime.now(UTC)))
     if order["delivered"] and referral["convert_due"] is None:
         due = datetime.now(UTC) + timedelta(days=float(program["return_window_days"]))
-        await store.set_convert_due(conn, shop, referral["id"], due)
+        await store.referrals.set_convert_due(conn, shop, referral["id"], due)
         await schedule.schedule(conn, shop=shop, kind=CONVERT_JOB, dedup_key=_job_key(referral), due_at=due,
                                 payload={"referral_id": str(referral["id"])})
 
 
 async def _reject(conn: Connection, shop: str, referral: asyncpg.Record, reason: str) -> None:
-    await store.reject(conn, shop, referral["id"], reason)
+    await store.referrals.reject(conn, shop, referral["id"], reason)
     await _rejected(conn, shop, referral, reason)
     # Delivery may have been seen before the payment that turned out too small.
     await schedule.cancel(conn, shop=shop, kind=CONVERT_JOB, dedup_key_prefix=str(referral["id"]))
 
 
 async def convert_when_due(conn: Connection, job: Job) -> None:
-    referral = await store.referral_by_id(conn, job.shop, job.payload["referral_id"])
+    referral = await store.referrals.by_id(conn, job.shop, job.payload["referral_id"])
     if referral is None or referral["status"] != "PENDING":
         return
-    order = next((o for o in await store.friend_orders(conn, job.shop, referral["friend_id"])
+    order = next((o for o in await store.people.friend_orders(conn, job.shop, referral["friend_id"])
                   if o["order_id"] == referral["order_id"]), None)
     if order is not None and order["paid_net"] is not None:
         currency = order["currency"]
@@ -178,18 +179,18 @@ async def convert_when_due(conn: Connection, job: Job) -> None:
         currency = referral["currency"]
     else:
         raise RuntimeError("the first order is delivered but its payment is not recorded yet")
-    await store.lock_referrer(conn, job.shop, referral["referrer_id"])
+    await store.people.lock_referrer(conn, job.shop, referral["referrer_id"])
     program = await program_of(conn, job.shop)
     month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if await store.converted_count(conn, job.shop, referral["referrer_id"], since=month) \
+    if await store.referrals.converted_count(conn, job.shop, referral["referrer_id"], since=month) \
             >= program["rewards_per_month"]:
-        await store.reject(conn, job.shop, referral["id"], fraud.MONTHLY_CAP)
+        await store.referrals.reject(conn, job.shop, referral["id"], fraud.MONTHLY_CAP)
         await _rejected(conn, job.shop, referral, fraud.MONTHLY_CAP)
         return
-    so_far = await store.converted_count(conn, job.shop, referral["referrer_id"])
+    so_far = await store.referrals.converted_count(conn, job.shop, referral["referrer_id"])
     reward = reward_for(program, conversions_so_far=so_far)
     # The reward is in the currency of the friend's order.
-    await store.convert(conn, job.shop, referral["id"], reward_kind=reward.kind, reward_amount=reward.amount,
+    await store.referrals.convert(conn, job.shop, referral["id"], reward_kind=reward.kind, reward_amount=reward.amount,
                         reward_points=reward.points, currency=currency)
     await outbox.add(conn, events.ReferralConverted(
         shop=job.shop, referral_id=str(referral["id"]), referrer_id=referral["referrer_id"],

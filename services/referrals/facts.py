@@ -18,10 +18,10 @@ from shared.events import CustomerProfile, CustomerRegistered, OrderEvent, Order
 
 async def profile(conn: Connection, data: CustomerProfile, at: datetime) -> None:
     """A sign-up or profile change; a sign-up with a code opens the referral."""
-    await store.lock_friend(conn, data.shop, data.customer_id)
+    await store.people.lock_friend(conn, data.shop, data.customer_id)
     await code_of(conn, data.shop, data.customer_id)  # every customer has a code from sign-up on
     device_id = data.device_id if isinstance(data, CustomerRegistered) else None
-    await store.remember_profile(conn, data.shop, data.customer_id, first_name=data.first_name,
+    await store.people.remember_profile(conn, data.shop, data.customer_id, first_name=data.first_name,
                                  email_key=email_key(data.email), device_id=device_id)
     if isinstance(data, CustomerRegistered) and data.referral_code:
         await attribution.attribute(conn, data.shop, data.customer_id, data.referral_code, started_at=at)
@@ -31,11 +31,11 @@ async def profile(conn: Connection, data: CustomerProfile, at: datetime) -> None
 async def order_placed(conn: Connection, data: OrderPlaced, at: datetime) -> None:
     """The order's address, card and device join the customer's fingerprints; the friend's offer is
     used up by whichever order names it."""
-    await store.lock_friend(conn, data.shop, data.customer_id)
-    await store.remember_order(conn, data.shop, data.customer_id, address=data.shipping_address_hash,
+    await store.people.lock_friend(conn, data.shop, data.customer_id)
+    await store.people.remember_order(conn, data.shop, data.customer_id, address=data.shipping_address_hash,
                                payment=data.payment_fingerprint, device=data.device_id)
     if data.discount_codes:
-        await store.use_friend_offer(conn, data.shop, data.customer_id,
+        await store.offers.use(conn, data.shop, data.customer_id,
                                      [codes.normal(c) for c in data.discount_codes], data.order_id)
     await _order_seen(conn, data, at, referral_code=data.referral_code)
 
@@ -45,7 +45,7 @@ async def order(conn: Connection, data: OrderEvent, at: datetime, *, referral_co
                 refunded_net: Decimal | None = None, fully_refunded: bool = False) -> None:
     """Record what one event says of an order, open the referral if the order brings a code, and move
     the referral on from everything known so far."""
-    await store.lock_friend(conn, data.shop, data.customer_id)
+    await store.people.lock_friend(conn, data.shop, data.customer_id)
     await _order_seen(conn, data, at, referral_code=referral_code, paid_net=paid_net, delivered=delivered,
                       cancelled=cancelled, refunded_net=refunded_net, fully_refunded=fully_refunded)
 
@@ -53,7 +53,7 @@ async def order(conn: Connection, data: OrderEvent, at: datetime, *, referral_co
 async def _order_seen(conn: Connection, data: OrderEvent, at: datetime, *, referral_code: str | None,
                       paid_net: Decimal | None = None, delivered: bool = False, cancelled: bool = False,
                       refunded_net: Decimal | None = None, fully_refunded: bool = False) -> None:
-    await store.remember_order_fact(conn, data.shop, data.customer_id, data.order_id, seen_at=at,
+    await store.people.remember_order_fact(conn, data.shop, data.customer_id, data.order_id, seen_at=at,
                                     currency=data.currency, paid_net=paid_net, delivered=delivered,
                                     cancelled=cancelled, refunded_net=refunded_net, fully_refunded=fully_refunded)
     if referral_code:
@@ -65,4 +65,4 @@ async def _order_seen(conn: Connection, data: OrderEvent, at: datetime, *, refer
 async def erase(conn: Connection, shop: str, customer_id: str) -> None:
     """GDPR: drop what identifies the person (name, mailbox key, fingerprints, order facts, offer
     code); the referral rows stay as anonymous counts behind the referrer's stats."""
-    await store.erase(conn, shop, customer_id)
+    await store.people.erase(conn, shop, customer_id)

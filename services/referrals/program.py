@@ -1,5 +1,5 @@
 """The shop's referral program: offer, minimum order, rewards, windows, caps. Validated here;
-pure (a program is the mapping store.program reads)."""
+pure (a program is the mapping store.programs.of_shop reads)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 async def program_of(conn: Executor, shop: str) -> dict[str, Any]:
     """The shop's program (the defaults until a merchant configures it), once per transaction."""
-    return await remembered(f"referrals.program:{shop}", lambda: store.program(conn, shop))
+    return await remembered(f"referrals.program:{shop}", lambda: store.programs.of_shop(conn, shop))
 
 
 async def _fresh(conn: Connection, draw: Callable[[], str], add: Callable[[str], Awaitable[T]], what: str) -> T:
@@ -45,10 +45,11 @@ async def _fresh(conn: Connection, draw: Callable[[], str], add: Callable[[str],
 
 async def code_of(conn: Connection, shop: str, customer_id: str) -> str:
     """The customer's referral code, created on first need. Concurrent callers get the same code."""
-    code = await store.code_of(conn, shop, customer_id)
+    code = await store.people.code_of(conn, shop, customer_id)
     if code is not None:
         return code
-    return await _fresh(conn, codes.new_code, lambda c: store.add_code(conn, shop, customer_id, c), "referral code")
+    return await _fresh(conn, codes.new_code, lambda c: store.people.add_code(conn, shop, customer_id, c),
+                        "referral code")
 
 
 async def code_for(pool: asyncpg.Pool, shop: str, customer_id: str) -> str:
@@ -60,7 +61,7 @@ async def issue_friend_offer(conn: Connection, shop: str, friend_id: str, referr
                              percent: int) -> None:
     """The friend's single-use discount (one per friend; a second call keeps the first)."""
     await _fresh(conn, codes.new_offer_code,
-                 lambda c: store.add_friend_offer(conn, shop, friend_id, referral_id, c, percent), "friend offer code")
+                 lambda c: store.offers.add(conn, shop, friend_id, referral_id, c, percent), "friend offer code")
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,13 @@ async def landing(pool: asyncpg.Pool, shop: str, client: str, code: str) -> Land
     """What a friend sees on the referral link: the referrer's first name and the offer. A client
     that tried too many unknown codes in the window is refused. Runs without a transaction: a miss
     is counted although the lookup fails."""
-    if await store.landing_misses(pool, shop, client, _landing_window()) >= LANDING_MISSES_ALLOWED:
+    if await store.landing.misses(pool, shop, client, _landing_window()) >= LANDING_MISSES_ALLOWED:
         raise RateLimited("too many unknown codes; try again in a minute")
-    referrer = await store.referrer_by_code(pool, shop, codes.normal(code[:64]))  # no lookup of a long text
+    referrer = await store.people.referrer_by_code(pool, shop, codes.normal(code[:64]))  # no lookup of a long text
     if referrer is None:
-        await store.count_landing_miss(pool, shop, client, _landing_window())
+        await store.landing.count_miss(pool, shop, client, _landing_window())
         raise NotFound("unknown referral code", field="code")
-    p = await store.program(pool, shop)
+    p = await store.programs.of_shop(pool, shop)
     return Landing(code=codes.normal(code), referrer_first_name=referrer["first_name"],
                    percent_off=p["friend_discount_percent"], minimum_order=p["minimum_order"], currency=p["currency"])
 
@@ -109,8 +110,8 @@ class Standing:
 async def standings(pool: Executor, shop: str, referrer_ids: list[str]) -> list[Standing]:
     """The standing of each referrer, in the order asked (zeros for one who referred no one): one
     query for all of them and one read of the program."""
-    rows = {r["referrer_id"]: r for r in await store.stats(pool, shop, referrer_ids)}
-    p = await store.program(pool, shop)
+    rows = {r["referrer_id"]: r for r in await store.referrals.stats(pool, shop, referrer_ids)}
+    p = await store.programs.of_shop(pool, shop)
     return [_standing(rows.get(referrer_id), p) for referrer_id in referrer_ids]
 
 
@@ -125,13 +126,13 @@ def _standing(row: asyncpg.Record | None, p: dict[str, Any]) -> Standing:
 
 async def current_program(pool: asyncpg.Pool, shop: str) -> dict[str, Any]:
     """The program as the admin sees it (a shop's first read writes the defaults' row)."""
-    return await store.program(pool, shop)
+    return await store.programs.of_shop(pool, shop)
 
 
 async def configure(pool: asyncpg.Pool, shop: str, given: dict[str, Any]) -> dict[str, Any]:
     """Change the program (`given`: program.changes' input); omitted fields keep their value."""
     async with transaction(pool) as conn:
         current = await program_of(conn, shop)
-        await store.save_program(conn, shop, program.changes(given, current["currency"]))
+        await store.programs.save(conn, shop, program.changes(given, current["currency"]))
         forget(f"referrals.program:{shop}")
         return await program_of(conn, shop)

@@ -1,6 +1,6 @@
 """The referrals subgraph: codes and links, the friend's landing and offer, a referrer's referrals
 and stats, and the admin's program and list. Resolvers are thin: use cases in referring.py, SQL
-reads in store.py."""
+reads in store/."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ class Customer:
     async def referrals(self, info: Info) -> list[Referral]:
         c = customer_ctx(info, self.id)
         return [Referral.from_row(r, admin=c.principal.is_admin)
-                for r in await store.referrals_of(c.pool, c.shop, self.id)]
+                for r in await store.referrals.of_referrer(c.pool, c.shop, self.id)]
 
     @strawberry.field
     async def referral_stats(self, info: Info) -> ReferralStats:
@@ -178,7 +178,7 @@ class Customer:
     @strawberry.field(description="The single-use discount a referred friend received, if any.")
     async def friend_offer(self, info: Info) -> FriendOffer | None:
         c = customer_ctx(info, self.id)
-        row = await store.friend_offer(c.pool, c.shop, self.id)
+        row = await store.offers.of_friend(c.pool, c.shop, self.id)
         if row is None:
             return None
         return FriendOffer(code=row["code"], percent_off=row["percent_off"], used=row["used_order"] is not None)
@@ -212,7 +212,7 @@ class Query:
         c = ctx(info)
         c.principal.require_admin()
         size = page_size(first)
-        rows = await store.list_all(c.pool, c.shop, status.value if status else None, size,
+        rows = await store.referrals.list_all(c.pool, c.shop, status.value if status else None, size,
                                     decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return connection(rows, size, node=lambda r: Referral.from_row(r, admin=True),
                           key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
