@@ -1,9 +1,9 @@
 """The flow engine: an event first cancels the waiting messages it makes obsolete, then plans the
 steps of every enabled flow it triggers. Obsolete goes by when events happened, not when they were
 handled: a cancelling event cancels what older events planned, and an older event handled after it
-plans nothing for that flow (store.deliveries.cancel_pending, store.deliveries.cancelled_after). Runs inside the
-consumer's inbox transaction, so the plan and the record of the event commit together; the dedup
-key (flow, step, customer, source) makes a replay of the same fact under a new event id plan
+plans nothing for that flow (store.deliveries.cancel_pending, .cancelled_after). Runs inside
+the consumer's inbox transaction, so the plan and the record of the event commit together; the
+dedup key (flow, step, customer, source) makes a replay of the same fact under a new event id plan
 nothing twice. The admin's order-delay note runs the same engine in a transaction of its own."""
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ async def handle(conn: Connection, event_type: str, data: EventData, at: datetim
     for such a customer is retried instead, until the profile is there."""
     if isinstance(data, OrderEvent):
         await store.contacts.save_order(conn, data.shop, order_id=data.order_id, customer_id=data.customer_id,
-                               currency=data.currency, total=data.total, status=event_type.split(".")[1].upper(),
-                               placed_at=data.placed_at)
+                                        currency=data.currency, total=data.total,
+                                        status=event_type.split(".")[1].upper(), placed_at=data.placed_at)
     if isinstance(data, CustomerSegmentChanged) and not await store.contacts.save_segment(
             conn, data.shop, data.customer_id, data.to_segment):
         if not await store.contacts.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
@@ -83,7 +83,7 @@ async def run(conn: Connection, shop: str, event_type: str, data: dict[str, Any]
                 continue
             correlation = str(data[rule.match]) if rule.match else None
             cancelled = await store.deliveries.cancel_pending(conn, shop, customer_id, flow.key, correlation,
-                                                   f"obsoleted by {event_type}", at)
+                                                              f"obsoleted by {event_type}", at)
             await delivery.unqueue(conn, shop, cancelled)
     planned: list[str] = []
     for flow in flows.triggered_by(event_type, defined):

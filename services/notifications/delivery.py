@@ -116,7 +116,7 @@ async def _failed(conn: Connection, delivery: asyncpg.Record, message: channels.
         return
     log.error("giving up on delivery %s after %d attempts: %s", delivery_id, attempt + 1, reason)
     await store.deliveries.mark(conn, shop, delivery_id, "FAILED", recipient=message.recipient or None,
-                     subject=message.rendered.subject, error=reason)
+                                subject=message.rendered.subject, error=reason)
     await outbox.add(conn, events.NotificationFailed(
         shop=shop, notification_id=delivery_id, customer_id=delivery["customer_id"], channel=message.channel,
         template=message.template, reason=reason,

@@ -54,7 +54,7 @@ class Customer:
         c = customer_ctx(info, self.id)
         size = page_size(first)
         rows = await store.deliveries.of_customer(c.pool, c.shop, self.id, size,
-                                      decode_cursor(after, datetime.fromisoformat, uuid.UUID))
+                                                  decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return _page(rows, size, after)
 
     @strawberry.field(description="Channels the customer agreed to, locale, timezone and quiet hours.")
@@ -97,7 +97,7 @@ class Query:
         c.principal.require_admin()
         size = page_size(first)
         rows = await store.webhooks.deliveries(c.pool, c.shop, status.value if status else None, size,
-                                              decode_cursor(after, datetime.fromisoformat, uuid.UUID))
+                                               decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return connection(rows, size, node=WebhookDelivery.from_row,
                           key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
 

@@ -30,7 +30,7 @@ async def save_endpoint(pool: asyncpg.Pool, shop: str, endpoint_id: str | None, 
     validation.webhook_endpoint(url, secret, event_types, EVENT_TYPES, new=endpoint_id is None)
     async with transaction(pool) as conn:
         row = await store.webhooks.save_endpoint(conn, shop, endpoint_id, url=url, secret=secret,
-                                                event_types=sorted(set(event_types)), enabled=enabled)
+                                                 event_types=sorted(set(event_types)), enabled=enabled)
     if row is None:
         raise NotFound("unknown webhook endpoint", field="id")
     return row
@@ -43,7 +43,7 @@ async def fan_out(conn: Connection, envelope: Envelope, data: EventData) -> int:
     planned = 0
     for endpoint_id in await store.webhooks.subscribed_endpoints(conn, envelope.shop, envelope.type):
         delivery_id = await store.webhooks.add_delivery(conn, envelope.shop, endpoint_id, envelope.id,
-                                                       envelope.type, customer_id, payload)
+                                                        envelope.type, customer_id, payload)
         if delivery_id is not None:
             await schedule.schedule(conn, shop=envelope.shop, kind=WEBHOOK_JOB, dedup_key=delivery_id,
                                     due_at=datetime.now(UTC), payload={"delivery_id": delivery_id})

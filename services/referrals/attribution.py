@@ -89,7 +89,7 @@ async def attribute(conn: Connection, shop: str, friend_id: str, code: str, *, s
                                     program["signups_per_hour"])
     )
     row = await store.referrals.create(conn, shop, referrer_id=referrer_id, friend_id=friend_id, code=code,
-                             started_at=started_at, order_id=order_id, rejection=rejection)
+                                       started_at=started_at, order_id=order_id, rejection=rejection)
     if row is None:  # another handler of the same friend got there first
         return await store.referrals.of_friend(conn, shop, friend_id)
     if rejection:
@@ -191,7 +191,7 @@ async def convert_when_due(conn: Connection, job: Job) -> None:
     reward = reward_for(program, conversions_so_far=so_far)
     # The reward is in the currency of the friend's order.
     await store.referrals.convert(conn, job.shop, referral["id"], reward_kind=reward.kind, reward_amount=reward.amount,
-                        reward_points=reward.points, currency=currency)
+                                  reward_points=reward.points, currency=currency)
     await outbox.add(conn, events.ReferralConverted(
         shop=job.shop, referral_id=str(referral["id"]), referrer_id=referral["referrer_id"],
         friend_id=referral["friend_id"], order_id=referral["order_id"], reward_kind=reward.kind,

@@ -22,7 +22,7 @@ async def profile(conn: Connection, data: CustomerProfile, at: datetime) -> None
     await code_of(conn, data.shop, data.customer_id)  # every customer has a code from sign-up on
     device_id = data.device_id if isinstance(data, CustomerRegistered) else None
     await store.people.remember_profile(conn, data.shop, data.customer_id, first_name=data.first_name,
-                                 email_key=email_key(data.email), device_id=device_id)
+                                        email_key=email_key(data.email), device_id=device_id)
     if isinstance(data, CustomerRegistered) and data.referral_code:
         await attribution.attribute(conn, data.shop, data.customer_id, data.referral_code, started_at=at)
         await attribution.advance(conn, data.shop, data.customer_id)
@@ -33,10 +33,10 @@ async def order_placed(conn: Connection, data: OrderPlaced, at: datetime) -> Non
     used up by whichever order names it."""
     await store.people.lock_friend(conn, data.shop, data.customer_id)
     await store.people.remember_order(conn, data.shop, data.customer_id, address=data.shipping_address_hash,
-                               payment=data.payment_fingerprint, device=data.device_id)
+                                      payment=data.payment_fingerprint, device=data.device_id)
     if data.discount_codes:
         await store.offers.use(conn, data.shop, data.customer_id,
-                                     [codes.normal(c) for c in data.discount_codes], data.order_id)
+                               [codes.normal(c) for c in data.discount_codes], data.order_id)
     await _order_seen(conn, data, at, referral_code=data.referral_code)
 
 
@@ -53,9 +53,9 @@ async def order(conn: Connection, data: OrderEvent, at: datetime, *, referral_co
 async def _order_seen(conn: Connection, data: OrderEvent, at: datetime, *, referral_code: str | None,
                       paid_net: Decimal | None = None, delivered: bool = False, cancelled: bool = False,
                       refunded_net: Decimal | None = None, fully_refunded: bool = False) -> None:
-    await store.people.remember_order_fact(conn, data.shop, data.customer_id, data.order_id, seen_at=at,
-                                    currency=data.currency, paid_net=paid_net, delivered=delivered,
-                                    cancelled=cancelled, refunded_net=refunded_net, fully_refunded=fully_refunded)
+    await store.people.remember_order_fact(
+        conn, data.shop, data.customer_id, data.order_id, seen_at=at, currency=data.currency, paid_net=paid_net,
+        delivered=delivered, cancelled=cancelled, refunded_net=refunded_net, fully_refunded=fully_refunded)
     if referral_code:
         await attribution.attribute(conn, data.shop, data.customer_id, referral_code, started_at=at,
                                     order_id=data.order_id)

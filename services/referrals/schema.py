@@ -213,7 +213,7 @@ class Query:
         c.principal.require_admin()
         size = page_size(first)
         rows = await store.referrals.list_all(c.pool, c.shop, status.value if status else None, size,
-                                    decode_cursor(after, datetime.fromisoformat, uuid.UUID))
+                                              decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return connection(rows, size, node=lambda r: Referral.from_row(r, admin=True),
                           key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
 
