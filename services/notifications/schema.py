@@ -11,6 +11,7 @@ from datetime import datetime
 
 import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.notifications import automation, configuration, contacts, store, validation, webhooks
@@ -28,7 +29,7 @@ from services.notifications.schema_types import (
     WebhookEndpointInput,
 )
 from shared.errors import NotFound
-from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
+from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
@@ -37,6 +38,17 @@ from shared.personal_data import customer_data_export
 def _page(rows: Sequence[asyncpg.Record], size: int, after: str | None) -> Connection[Notification]:
     return connection(rows, size, node=Notification.from_row,
                       key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
+
+
+def contact_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
+    """One query per request for the contacts of every customer it shows."""
+    loader = c.loaders.get("contacts")
+    if loader is None:
+        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
+            rows = {r["customer_id"]: r for r in await store.contacts.contacts(c.pool, c.shop, ids)}
+            return [rows.get(i) for i in ids]
+        loader = c.loaders["contacts"] = DataLoader(load_fn=load)
+    return loader
 
 
 @strawberry.federation.type(keys=["id"])
@@ -60,7 +72,7 @@ class Customer:
     @strawberry.field(description="Channels the customer agreed to, locale, timezone and quiet hours.")
     async def notification_preferences(self, info: Info) -> NotificationPreferences:
         c = customer_ctx(info, self.id)
-        row = await store.contacts.contact(c.pool, c.shop, self.id)
+        row = await contact_rows(c).load(str(self.id))
         if row is None:
             raise NotFound("no notification profile for this customer yet")
         return NotificationPreferences.from_row(row)

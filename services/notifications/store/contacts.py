@@ -3,7 +3,7 @@ events waiting for a profile, the per-customer lock, erasure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,12 @@ async def contact(conn: Executor, shop: str, customer_id: str, *, lock: bool = F
         "SELECT * FROM contacts WHERE shop_id = $1 AND customer_id = $2" + (" FOR UPDATE" if lock else ""),
         shop, customer_id,
     )
+
+
+async def contacts(conn: Executor, shop: str, customer_ids: Sequence[str]) -> list[asyncpg.Record]:
+    """The contacts of those of `customer_ids` the service knows."""
+    return await conn.fetch("SELECT * FROM contacts WHERE shop_id = $1 AND customer_id = ANY($2::text[])",
+                            shop, list(customer_ids))
 
 
 async def audience(conn: Connection, shop: str, segment: str | None,
