@@ -1,9 +1,9 @@
 """The flow engine: an event first cancels the waiting messages it makes obsolete, then plans the
 steps of every enabled flow it triggers. Obsolete goes by when events happened, not when they were
 handled: a cancelling event cancels what older events planned, and an older event handled after it
-plans nothing for that flow (store.deliveries.cancel_pending, .cancelled_after). Runs inside
-the consumer's inbox transaction, so the plan and the record of the event commit together; the
-dedup key (flow, step, customer, source) makes a replay of the same fact under a new event id plan
+plans nothing for that flow (store.cancel_pending, store.cancelled_after). Runs inside the
+consumer's inbox transaction, so the plan and the record of the event commit together; the dedup
+key (flow, step, customer, source) makes a replay of the same fact under a new event id plan
 nothing twice. The admin's order-delay note runs the same engine in a transaction of its own."""
 
 from __future__ import annotations
@@ -33,17 +33,17 @@ async def handle(conn: Connection, event_type: str, data: EventData, at: datetim
     profile has not arrived waits for it (contacts.save_profile plans it); a segment or tier change
     for such a customer is retried instead, until the profile is there."""
     if isinstance(data, OrderEvent):
-        await store.contacts.save_order(conn, data.shop, order_id=data.order_id, customer_id=data.customer_id,
-                                        currency=data.currency, total=data.total,
-                                        status=event_type.split(".")[1].upper(), placed_at=data.placed_at)
-    if isinstance(data, CustomerSegmentChanged) and not await store.contacts.save_segment(
+        await store.save_order(conn, data.shop, order_id=data.order_id, customer_id=data.customer_id,
+                               currency=data.currency, total=data.total,
+                               status=event_type.split(".")[1].upper(), placed_at=data.placed_at)
+    if isinstance(data, CustomerSegmentChanged) and not await store.save_segment(
             conn, data.shop, data.customer_id, data.to_segment):
-        if not await store.contacts.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
+        if not await store.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
             raise ContactNotYetKnown(data.customer_id)
         return
-    if isinstance(data, TierChanged) and not await store.contacts.save_tier(
+    if isinstance(data, TierChanged) and not await store.save_tier(
             conn, data.shop, data.customer_id, data.to_tier, at):
-        if not await store.contacts.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
+        if not await store.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
             raise ContactNotYetKnown(data.customer_id)  # retried until the profile has arrived
         return
     payload = data.model_dump(mode="json")
@@ -52,17 +52,17 @@ async def handle(conn: Connection, event_type: str, data: EventData, at: datetim
     except ContactNotYetKnown as missing:
         # Park it under the customer's lock: the profile handler takes the same lock, so either it
         # sees this parked event or this handler sees its committed contact and plans now.
-        await store.contacts.lock_customer(conn, data.shop, missing.customer_id)
-        if await store.contacts.contact(conn, data.shop, missing.customer_id) is not None:
+        await store.lock_customer(conn, data.shop, missing.customer_id)
+        if await store.contact(conn, data.shop, missing.customer_id) is not None:
             await run(conn, data.shop, event_type, payload, at)
         else:
-            await store.contacts.wait_for_contact(conn, data.shop, missing.customer_id, event_type, payload, at)
+            await store.wait_for_contact(conn, data.shop, missing.customer_id, event_type, payload, at)
 
 
 async def notify_order_delay(pool: asyncpg.Pool, shop: str, order_id: str, note: str) -> None:
     """The admin's honest note that an order is late (once per order and text)."""
     async with transaction(pool) as conn:
-        order = await store.contacts.order(conn, shop, order_id)
+        order = await store.order(conn, shop, order_id)
         if order is None:
             raise NotFound(f"unknown order {order_id}", field="orderId")
         data = {"shop": shop, "order_id": order_id, "customer_id": order["customer_id"], "message": note,
@@ -82,8 +82,8 @@ async def run(conn: Connection, shop: str, event_type: str, data: dict[str, Any]
             if not rule.cancels(data):
                 continue
             correlation = str(data[rule.match]) if rule.match else None
-            cancelled = await store.deliveries.cancel_pending(conn, shop, customer_id, flow.key, correlation,
-                                                              f"obsoleted by {event_type}", at)
+            cancelled = await store.cancel_pending(conn, shop, customer_id, flow.key, correlation,
+                                                   f"obsoleted by {event_type}", at)
             await delivery.unqueue(conn, shop, cancelled)
     planned: list[str] = []
     for flow in flows.triggered_by(event_type, defined):
@@ -99,16 +99,16 @@ async def _plan(conn: Connection, shop: str, flow: flows.Flow, data: dict[str, A
                                 settings["tracking_url"] if settings else None)
     correlation = str(data[flow.correlation]) if flow.correlation else None
     if flow.audience:
-        recipients = await store.contacts.audience(conn, shop, data.get("audience"), data.get("audience_tier"))
+        recipients = await store.audience(conn, shop, data.get("audience"), data.get("audience_tier"))
     else:
         customer_id = data.get(flow.customer_field)
         if not customer_id:
             raise PoisonMessage(f"{flow.trigger} without {flow.customer_field}")
-        if await store.contacts.is_erased(conn, shop, policy.id_hash(customer_id)):
+        if await store.is_erased(conn, shop, policy.id_hash(customer_id)):
             return []
-        if await store.deliveries.cancelled_after(conn, shop, customer_id, flow.key, correlation, at):
+        if await store.cancelled_after(conn, shop, customer_id, flow.key, correlation, at):
             return []  # a newer event that makes this flow obsolete was handled first
-        contact = await store.contacts.contact(conn, shop, customer_id)
+        contact = await store.contact(conn, shop, customer_id)
         if contact is None:
             raise ContactNotYetKnown(customer_id)
         recipients = [contact]
@@ -120,7 +120,7 @@ async def _plan(conn: Connection, shop: str, flow: flows.Flow, data: dict[str, A
             channel = policy.choose_channel(contact, step.channels, transactional=flow.transactional)
             if channel is None:
                 continue
-            added = await store.deliveries.add(
+            added = await store.add_delivery(
                 conn, shop, customer_id=contact["customer_id"], channel=channel, template=step.template,
                 dedup_key=flows.dedup_key(flow, step, contact["customer_id"], source),
                 variables=variables.for_message(flow.trigger, data, links, step.variables),

@@ -20,13 +20,13 @@ from shared.errors import NotFound
 async def flows_of(conn: Executor, shop: str) -> tuple[flows.Flow, ...]:
     """The shipped flows with the shop's overrides applied."""
     async def load() -> tuple[flows.Flow, ...]:
-        return flows.shop_flows(await store.configuration.flow_overrides(conn, shop))
+        return flows.shop_flows(await store.flow_overrides(conn, shop))
     return await remembered(f"notifications.flows:{shop}", load)
 
 
 async def settings_of(conn: Executor, shop: str) -> asyncpg.Record | None:
     """The shop's settings row; None until it configured anything (the defaults of policy.py apply)."""
-    return await remembered(f"notifications.settings:{shop}", lambda: store.configuration.settings(conn, shop))
+    return await remembered(f"notifications.settings:{shop}", lambda: store.shop_settings(conn, shop))
 
 
 async def update_flow(pool: asyncpg.Pool, shop: str, key: str, enabled: bool | None,
@@ -38,8 +38,8 @@ async def update_flow(pool: asyncpg.Pool, shop: str, key: str, enabled: bool | N
         raise NotFound(f"unknown flow {key[:64]!r}", field="key")
     changes = validation.flow_change(flow, enabled, steps)
     async with transaction(pool) as conn:
-        await store.configuration.save_flow_override(conn, shop, flow.key, enabled, changes)
-        overrides = await store.configuration.flow_overrides(conn, shop)
+        await store.save_flow_override(conn, shop, flow.key, enabled, changes)
+        overrides = await store.flow_overrides(conn, shop)
     return flows.effective(flow, overrides.get(flow.key))
 
 
@@ -47,4 +47,4 @@ async def configure(pool: asyncpg.Pool, shop: str, given: dict[str, Any]) -> asy
     """Set the given settings (None: keep the value)."""
     values = validation.shop_settings(given)
     async with transaction(pool) as conn:
-        return await store.configuration.save_settings(conn, shop, values)
+        return await store.save_shop_settings(conn, shop, values)

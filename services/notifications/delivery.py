@@ -41,7 +41,7 @@ async def unqueue(conn: Connection, shop: str, delivery_ids: Iterable[str]) -> N
 async def postpone(conn: Connection, shop: str, delivery_id: str, due_at: datetime, *, reason: str,
                    count_attempt: bool = False) -> None:
     """Move a message to a later time (quiet hours, a retry) with a fresh job; it stays SCHEDULED."""
-    await store.deliveries.postpone(conn, shop, delivery_id, due_at, reason=reason, count_attempt=count_attempt)
+    await store.postpone(conn, shop, delivery_id, due_at, reason=reason, count_attempt=count_attempt)
     await schedule.schedule(conn, shop=shop, kind=SEND_JOB, dedup_key=f"{delivery_id}:{due_at.isoformat()}",
                             due_at=due_at, payload={"delivery_id": delivery_id})
 
@@ -49,32 +49,32 @@ async def postpone(conn: Connection, shop: str, delivery_id: str, due_at: dateti
 def send_job(links: Links, senders: channels.Senders) -> JobHandler:
     async def send_delivery(conn: Connection, job: Job) -> None:
         shop, delivery_id = job.shop, job.payload["delivery_id"]
-        delivery = await store.deliveries.for_update(conn, shop, delivery_id)
+        delivery = await store.delivery_for_update(conn, shop, delivery_id)
         if delivery is None or delivery["status"] != "SCHEDULED":
             return  # cancelled, suppressed or already sent since it was planned
         now = datetime.now(UTC)
         if delivery["due_at"] > now + timedelta(seconds=1):
             return  # postponed: a later job of its own takes it
         customer_id = delivery["customer_id"]
-        contact = await store.contacts.contact(conn, shop, customer_id, lock=True) if customer_id else None
+        contact = await store.contact(conn, shop, customer_id, lock=True) if customer_id else None
         if contact is None:
-            await store.deliveries.mark(conn, shop, delivery_id, "CANCELLED", error="no contact for customer")
+            await store.mark(conn, shop, delivery_id, "CANCELLED", error="no contact for customer")
             return
         channel = delivery["channel"]
         if not delivery["transactional"]:
             if not policy.consents(contact)[channel]:
-                await store.deliveries.mark(conn, shop, delivery_id, "SUPPRESSED", error=f"no consent for {channel}")
+                await store.mark(conn, shop, delivery_id, "SUPPRESSED", error=f"no consent for {channel}")
                 return
             quiet_end = policy.quiet_until(contact, now)
             if quiet_end is not None:
                 await postpone(conn, shop, delivery_id, quiet_end, reason="waiting for quiet hours to end")
                 return
             shop_settings = await configuration.settings_of(conn, shop)
-            day, week = await store.deliveries.marketing_sent(conn, shop, delivery["customer_id"])
+            day, week = await store.marketing_sent(conn, shop, delivery["customer_id"])
             capped = policy.over_cap(day, week, shop_settings["daily_cap"] if shop_settings else None,
                                      shop_settings["weekly_cap"] if shop_settings else None)
             if capped:
-                await store.deliveries.mark(conn, shop, delivery_id, "SUPPRESSED", error=capped)
+                await store.mark(conn, shop, delivery_id, "SUPPRESSED", error=capped)
                 return
         variables = {**delivery["variables"], "first_name": contact["first_name"]}
         rendered = templates.render(delivery["template"], policy.locale_of(contact), variables)
@@ -90,8 +90,8 @@ def send_job(links: Links, senders: channels.Senders) -> JobHandler:
         except Exception as exc:
             await _failed(conn, delivery, message, exc)
             return
-        await store.deliveries.mark(conn, shop, delivery_id, "SENT", recipient=message.recipient,
-                                    subject=rendered.subject)
+        await store.mark(conn, shop, delivery_id, "SENT", recipient=message.recipient,
+                         subject=rendered.subject)
         await outbox.add(conn, events.NotificationSent(
             shop=shop, notification_id=delivery_id, customer_id=delivery["customer_id"],
             channel=channel, template=delivery["template"],
@@ -115,8 +115,8 @@ async def _failed(conn: Connection, delivery: asyncpg.Record, message: channels.
                        reason=reason, count_attempt=True)
         return
     log.error("giving up on delivery %s after %d attempts: %s", delivery_id, attempt + 1, reason)
-    await store.deliveries.mark(conn, shop, delivery_id, "FAILED", recipient=message.recipient or None,
-                                subject=message.rendered.subject, error=reason)
+    await store.mark(conn, shop, delivery_id, "FAILED", recipient=message.recipient or None,
+                     subject=message.rendered.subject, error=reason)
     await outbox.add(conn, events.NotificationFailed(
         shop=shop, notification_id=delivery_id, customer_id=delivery["customer_id"], channel=message.channel,
         template=message.template, reason=reason,

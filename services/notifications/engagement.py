@@ -17,7 +17,7 @@ COLUMNS = {"open": "opened_at", "click": "clicked_at"}
 async def track(pool: asyncpg.Pool, shop: str, delivery_id: str, action: str, url: str | None = None) -> None:
     """`action` is "open" or "click" (then `url` is where the link pointed)."""
     async with transaction(pool) as conn:
-        row = await store.deliveries.mark_tracked(conn, shop, delivery_id, COLUMNS[action])
+        row = await store.mark_tracked(conn, shop, delivery_id, COLUMNS[action])
         if row is None:
             return  # tracked before, or unknown
         fields = dict(shop=shop, notification_id=delivery_id, customer_id=row["customer_id"],

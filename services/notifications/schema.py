@@ -1,7 +1,7 @@
 """The notifications subgraph's resolvers: a customer's delivery log and preferences; admins'
 flows, settings, failures, merchant webhooks and the order-delay note. Resolvers are thin: types in
 schema_types.py, use cases in contacts.py, configuration.py, webhooks.py and automation.py, reads in
-store/."""
+store.py."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def contact_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     loader = c.loaders.get("contacts")
     if loader is None:
         async def load(ids: list[str]) -> list[asyncpg.Record | None]:
-            rows = {r["customer_id"]: r for r in await store.contacts.contacts(c.pool, c.shop, ids)}
+            rows = {r["customer_id"]: r for r in await store.contacts(c.pool, c.shop, ids)}
             return [rows.get(i) for i in ids]
         loader = c.loaders["contacts"] = DataLoader(load_fn=load)
     return loader
@@ -65,8 +65,8 @@ class Customer:
                             after: str | None = None) -> Connection[Notification]:
         c = customer_ctx(info, self.id)
         size = page_size(first)
-        rows = await store.deliveries.of_customer(c.pool, c.shop, self.id, size,
-                                                  decode_cursor(after, datetime.fromisoformat, uuid.UUID))
+        rows = await store.deliveries(c.pool, c.shop, self.id, size,
+                                      decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return _page(rows, size, after)
 
     @strawberry.field(description="Channels the customer agreed to, locale, timezone and quiet hours.")
@@ -92,7 +92,7 @@ class Query:
         c = ctx(info)
         c.principal.require_admin()
         size = page_size(first)
-        rows = await store.deliveries.failed(c.pool, c.shop, size,
+        rows = await store.failed_deliveries(c.pool, c.shop, size,
                                              decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return _page(rows, size, after)
 
@@ -100,7 +100,7 @@ class Query:
     async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
         c = ctx(info)
         c.principal.require_admin()
-        return [WebhookEndpoint.from_row(r) for r in await store.webhooks.endpoints(c.pool, c.shop)]
+        return [WebhookEndpoint.from_row(r) for r in await store.webhook_endpoints(c.pool, c.shop)]
 
     @strawberry.field(description="Admin: the log of outbound webhook deliveries, newest first.")
     async def webhook_deliveries(self, info: Info, first: int | None = None, after: str | None = None,
@@ -108,8 +108,8 @@ class Query:
         c = ctx(info)
         c.principal.require_admin()
         size = page_size(first)
-        rows = await store.webhooks.deliveries(c.pool, c.shop, status.value if status else None, size,
-                                               decode_cursor(after, datetime.fromisoformat, uuid.UUID))
+        rows = await store.webhook_deliveries(c.pool, c.shop, status.value if status else None, size,
+                                              decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return connection(rows, size, node=WebhookDelivery.from_row,
                           key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
 

@@ -29,8 +29,8 @@ async def save_endpoint(pool: asyncpg.Pool, shop: str, endpoint_id: str | None, 
     keeps the old one)."""
     validation.webhook_endpoint(url, secret, event_types, EVENT_TYPES, new=endpoint_id is None)
     async with transaction(pool) as conn:
-        row = await store.webhooks.save_endpoint(conn, shop, endpoint_id, url=url, secret=secret,
-                                                 event_types=sorted(set(event_types)), enabled=enabled)
+        row = await store.save_webhook_endpoint(conn, shop, endpoint_id, url=url, secret=secret,
+                                                event_types=sorted(set(event_types)), enabled=enabled)
     if row is None:
         raise NotFound("unknown webhook endpoint", field="id")
     return row
@@ -41,9 +41,9 @@ async def fan_out(conn: Connection, envelope: Envelope, data: EventData) -> int:
     payload = envelope.model_dump(mode="json", exclude={"traceparent", "tracestate"})
     customer_id = getattr(data, "customer_id", None) or getattr(data, "referrer_id", None)
     planned = 0
-    for endpoint_id in await store.webhooks.subscribed_endpoints(conn, envelope.shop, envelope.type):
-        delivery_id = await store.webhooks.add_delivery(conn, envelope.shop, endpoint_id, envelope.id,
-                                                        envelope.type, customer_id, payload)
+    for endpoint_id in await store.subscribed_endpoints(conn, envelope.shop, envelope.type):
+        delivery_id = await store.add_webhook_delivery(conn, envelope.shop, endpoint_id, envelope.id,
+                                                       envelope.type, customer_id, payload)
         if delivery_id is not None:
             await schedule.schedule(conn, shop=envelope.shop, kind=WEBHOOK_JOB, dedup_key=delivery_id,
                                     due_at=datetime.now(UTC), payload={"delivery_id": delivery_id})
@@ -54,7 +54,7 @@ async def fan_out(conn: Connection, envelope: Envelope, data: EventData) -> int:
 def send_job(client: httpx.AsyncClient) -> JobHandler:
     async def send_webhook(conn: Connection, job: Job) -> None:
         shop, delivery_id = job.shop, job.payload["delivery_id"]
-        row = await store.webhooks.delivery_for_update(conn, shop, delivery_id)
+        row = await store.webhook_delivery_for_update(conn, shop, delivery_id)
         if row is None or row["status"] != "PENDING":
             return
         try:
@@ -68,13 +68,13 @@ def send_job(client: httpx.AsyncClient) -> JobHandler:
             status = getattr(exc, "status_code", None)
             if attempt < len(delays):
                 due = datetime.now(UTC) + timedelta(seconds=delays[attempt])
-                await store.webhooks.attempt(conn, shop, delivery_id, "PENDING", reason, status)
+                await store.webhook_attempt(conn, shop, delivery_id, "PENDING", reason, status)
                 await schedule.schedule(conn, shop=shop, kind=WEBHOOK_JOB, dedup_key=f"{delivery_id}:{attempt + 1}",
                                         due_at=due, payload={"delivery_id": delivery_id})
             else:
                 log.error("webhook delivery %s failed for good: %s", delivery_id, reason)
-                await store.webhooks.attempt(conn, shop, delivery_id, "FAILED", reason, status)
+                await store.webhook_attempt(conn, shop, delivery_id, "FAILED", reason, status)
             return
-        await store.webhooks.attempt(conn, shop, delivery_id, "SENT", None, response.status_code)
+        await store.webhook_attempt(conn, shop, delivery_id, "SENT", None, response.status_code)
 
     return send_webhook

@@ -29,9 +29,9 @@ async def engine_pool(settings):
 
 async def contact(pool, shop: str, customer_id: str) -> None:
     async with pool.acquire() as conn:
-        await store.contacts.save_contact(conn, shop, customer_id, email=f"{customer_id}@example.com",
-                                          first_name="Anna", locale="en", timezone=None, accepts_email=True,
-                                          accepts_sms=False, accepts_whatsapp=False)
+        await store.save_contact(conn, shop, customer_id, email=f"{customer_id}@example.com", first_name="Anna",
+                                 locale="en", timezone=None, accepts_email=True, accepts_sms=False,
+                                 accepts_whatsapp=False)
 
 
 def credit(shop: str, customer_id: str, source_id: str) -> dict:
