@@ -4,17 +4,19 @@ handled: a cancelling event cancels what older events planned, and an older even
 plans nothing for that flow (store.cancel_pending, store.cancelled_after). Runs inside the
 consumer's inbox transaction, so the plan and the record of the event commit together; the dedup
 key (flow, step, customer, source) makes a replay of the same fact under a new event id plan
-nothing twice."""
+nothing twice. The admin's order-delay note runs the same engine in a transaction of its own."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from services.notifications import flows, policy, store, variables
-from shared.db import Connection
-from shared.events import PoisonMessage
+import asyncpg
+
+from services.notifications import configuration, delivery, flows, policy, store, variables
+from shared.db import Connection, transaction
+from shared.errors import NotFound
+from shared.events import CustomerSegmentChanged, EventData, OrderEvent, PoisonMessage, TierChanged
 
 
 class ContactNotYetKnown(Exception):
@@ -25,25 +27,64 @@ class ContactNotYetKnown(Exception):
         self.customer_id = customer_id
 
 
-def id_hash(customer_id: str) -> str:
-    return hashlib.sha256(customer_id.encode()).hexdigest()
+async def handle(conn: Connection, event_type: str, data: EventData, at: datetime) -> None:
+    """An event that starts or cancels a flow, in the consumer's transaction. What later messages
+    need of it is kept first (the order, the segment, the tier). An event about a customer whose
+    profile has not arrived waits for it (contacts.save_profile plans it); a segment or tier change
+    for such a customer is retried instead, until the profile is there."""
+    if isinstance(data, OrderEvent):
+        await store.save_order(conn, data.shop, order_id=data.order_id, customer_id=data.customer_id,
+                               currency=data.currency, total=data.total,
+                               status=event_type.split(".")[1].upper(), placed_at=data.placed_at)
+    if isinstance(data, CustomerSegmentChanged) and not await store.save_segment(
+            conn, data.shop, data.customer_id, data.to_segment):
+        if not await store.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
+            raise ContactNotYetKnown(data.customer_id)
+        return
+    if isinstance(data, TierChanged) and not await store.save_tier(
+            conn, data.shop, data.customer_id, data.to_tier, at):
+        if not await store.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
+            raise ContactNotYetKnown(data.customer_id)  # retried until the profile has arrived
+        return
+    payload = data.model_dump(mode="json")
+    try:
+        await run(conn, data.shop, event_type, payload, at)
+    except ContactNotYetKnown as missing:
+        # Park it under the customer's lock: the profile handler takes the same lock, so either it
+        # sees this parked event or this handler sees its committed contact and plans now.
+        await store.lock_customer(conn, data.shop, missing.customer_id)
+        if await store.contact(conn, data.shop, missing.customer_id) is not None:
+            await run(conn, data.shop, event_type, payload, at)
+        else:
+            await store.wait_for_contact(conn, data.shop, missing.customer_id, event_type, payload, at)
 
 
-async def shop_flows(conn: Connection, shop: str) -> tuple[flows.Flow, ...]:
-    return flows.shop_flows(await store.flow_overrides(conn, shop))
+async def notify_order_delay(pool: asyncpg.Pool, shop: str, order_id: str, note: str) -> None:
+    """The admin's honest note that an order is late (once per order and text)."""
+    async with transaction(pool) as conn:
+        order = await store.order(conn, shop, order_id)
+        if order is None:
+            raise NotFound(f"unknown order {order_id}", field="orderId")
+        data = {"shop": shop, "order_id": order_id, "customer_id": order["customer_id"], "message": note,
+                "message_hash": variables.message_hash(note)}
+        try:
+            await run(conn, shop, flows.ORDER_DELAY, data, datetime.now(UTC))
+        except ContactNotYetKnown as exc:
+            raise NotFound("the order's customer is not known to notifications yet") from exc
 
 
 async def run(conn: Connection, shop: str, event_type: str, data: dict[str, Any], at: datetime) -> list[str]:
     """Apply one event: cancellations, then plans. Returns the ids of the planned messages."""
-    defined = await shop_flows(conn, shop)
+    defined = await configuration.flows_of(conn, shop)
     customer_id = data.get("customer_id")
     if customer_id is not None:
         for flow, rule in flows.cancelled_by(event_type, defined):
             if not rule.cancels(data):
                 continue
             correlation = str(data[rule.match]) if rule.match else None
-            await store.cancel_pending(conn, shop, customer_id, flow.key, correlation, f"obsoleted by {event_type}",
-                                       at)
+            cancelled = await store.cancel_pending(conn, shop, customer_id, flow.key, correlation,
+                                                   f"obsoleted by {event_type}", at)
+            await delivery.unqueue(conn, shop, cancelled)
     planned: list[str] = []
     for flow in flows.triggered_by(event_type, defined):
         if flow.enabled and flow.applies_to(data):
@@ -53,8 +94,9 @@ async def run(conn: Connection, shop: str, event_type: str, data: dict[str, Any]
 
 async def _plan(conn: Connection, shop: str, flow: flows.Flow, data: dict[str, Any],
                 at: datetime) -> list[str]:
-    settings = await store.shop_settings(conn, shop)
-    links = variables.links_for(settings and settings["storefront_url"], settings and settings["tracking_url"])
+    settings = await configuration.settings_of(conn, shop)
+    links = variables.links_for(settings["storefront_url"] if settings else None,
+                                settings["tracking_url"] if settings else None)
     correlation = str(data[flow.correlation]) if flow.correlation else None
     if flow.audience:
         recipients = await store.audience(conn, shop, data.get("audience"), data.get("audience_tier"))
@@ -62,7 +104,7 @@ async def _plan(conn: Connection, shop: str, flow: flows.Flow, data: dict[str, A
         customer_id = data.get(flow.customer_field)
         if not customer_id:
             raise PoisonMessage(f"{flow.trigger} without {flow.customer_field}")
-        if await store.is_erased(conn, shop, id_hash(customer_id)):
+        if await store.is_erased(conn, shop, policy.id_hash(customer_id)):
             return []
         if await store.cancelled_after(conn, shop, customer_id, flow.key, correlation, at):
             return []  # a newer event that makes this flow obsolete was handled first
@@ -71,20 +113,21 @@ async def _plan(conn: Connection, shop: str, flow: flows.Flow, data: dict[str, A
             raise ContactNotYetKnown(customer_id)
         recipients = [contact]
     source = flow.source_of(data, at)
-    planned = []
+    planned: list[str] = []
     for contact in recipients:
         for step in flow.steps:
             # Marketing without consent is never planned; consent is checked again when it is due.
             channel = policy.choose_channel(contact, step.channels, transactional=flow.transactional)
             if channel is None:
                 continue
-            delivery_id = await store.plan_delivery(
+            added = await store.add_delivery(
                 conn, shop, customer_id=contact["customer_id"], channel=channel, template=step.template,
                 dedup_key=flows.dedup_key(flow, step, contact["customer_id"], source),
                 variables=variables.for_message(flow.trigger, data, links, step.variables),
                 due_at=at + step.delay, flow_key=flow.key, step_key=step.key,
                 correlation=correlation, transactional=flow.transactional, triggered_at=at,
             )
-            if delivery_id is not None:
-                planned.append(delivery_id)
+            if added is not None:  # else planned before
+                await delivery.queue(conn, shop, added["id"], added["due_at"])
+                planned.append(added["id"])
     return planned

@@ -14,9 +14,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from services.notifications import mail, store
+from services.notifications import mail
+from services.notifications.links import Links
 from services.notifications.templates import Rendered
-from shared.db import Connection
 from shared.settings import Settings
 
 SIGNATURE_HEADER = "X-Flywheel-Signature"
@@ -67,7 +67,7 @@ async def signed_post(client: httpx.AsyncClient, url: str, secret: str, payload:
 
 
 class Senders:
-    def __init__(self, settings: Settings, links, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, links: Links, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.links = links
         self.client = client or httpx.AsyncClient(timeout=10)
@@ -75,11 +75,11 @@ class Senders:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def send(self, conn: Connection, message: Message) -> None:
+    async def send(self, message: Message, config: asyncpg.Record | None) -> None:
+        """Hand the message to its channel; `config` is the shop's settings (providers, webhook)."""
         if message.channel == "EMAIL":
             await self._email(message)
             return
-        config = await store.shop_settings(conn, message.shop)
         if message.channel in ("SMS", "WHATSAPP"):
             await self._provider(config, message)
         else:

@@ -9,21 +9,44 @@ Quiet hours postpone a message rather than drop it; missing consent and the cap 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.notifications import channels, flows, policy, store, templates
+from services.notifications import channels, configuration, flows, policy, store, templates
 from services.notifications.links import Links
-from shared import events, outbox
+from shared import events, outbox, schedule
 from shared.db import Connection
-from shared.schedule import Job
-from shared.settings import Settings
+from shared.schedule import Job, JobHandler
 
 log = logging.getLogger(__name__)
 
+SOURCE = "notifications"
+SEND_JOB = "delivery.send"  # a planned message is due (registered in jobs.py)
 
-def send_job(settings: Settings, links: Links, senders: channels.Senders):
+
+async def queue(conn: Connection, shop: str, delivery_id: str, due_at: datetime) -> None:
+    """The job that sends a newly planned message when it is due."""
+    await schedule.schedule(conn, shop=shop, kind=SEND_JOB, dedup_key=delivery_id, due_at=due_at,
+                            payload={"delivery_id": delivery_id})
+
+
+async def unqueue(conn: Connection, shop: str, delivery_ids: Iterable[str]) -> None:
+    """Cancel the jobs of cancelled messages (their first one and any postponement's)."""
+    for delivery_id in delivery_ids:
+        await schedule.cancel(conn, shop=shop, kind=SEND_JOB, dedup_key_prefix=delivery_id)
+
+
+async def postpone(conn: Connection, shop: str, delivery_id: str, due_at: datetime, *, reason: str,
+                   count_attempt: bool = False) -> None:
+    """Move a message to a later time (quiet hours, a retry) with a fresh job; it stays SCHEDULED."""
+    await store.postpone(conn, shop, delivery_id, due_at, reason=reason, count_attempt=count_attempt)
+    await schedule.schedule(conn, shop=shop, kind=SEND_JOB, dedup_key=f"{delivery_id}:{due_at.isoformat()}",
+                            due_at=due_at, payload={"delivery_id": delivery_id})
+
+
+def send_job(links: Links, senders: channels.Senders) -> JobHandler:
     async def send_delivery(conn: Connection, job: Job) -> None:
         shop, delivery_id = job.shop, job.payload["delivery_id"]
         delivery = await store.delivery_for_update(conn, shop, delivery_id)
@@ -44,12 +67,12 @@ def send_job(settings: Settings, links: Links, senders: channels.Senders):
                 return
             quiet_end = policy.quiet_until(contact, now)
             if quiet_end is not None:
-                await store.postpone(conn, shop, delivery_id, quiet_end, reason="waiting for quiet hours to end")
+                await postpone(conn, shop, delivery_id, quiet_end, reason="waiting for quiet hours to end")
                 return
-            shop_settings = await store.shop_settings(conn, shop)
+            shop_settings = await configuration.settings_of(conn, shop)
             day, week = await store.marketing_sent(conn, shop, delivery["customer_id"])
-            capped = policy.over_cap(day, week, shop_settings and shop_settings["daily_cap"],
-                                     shop_settings and shop_settings["weekly_cap"])
+            capped = policy.over_cap(day, week, shop_settings["daily_cap"] if shop_settings else None,
+                                     shop_settings["weekly_cap"] if shop_settings else None)
             if capped:
                 await store.mark(conn, shop, delivery_id, "SUPPRESSED", error=capped)
                 return
@@ -63,16 +86,17 @@ def send_job(settings: Settings, links: Links, senders: channels.Senders):
             variables=variables,
         )
         try:
-            await senders.send(conn, message)
+            await senders.send(message, await configuration.settings_of(conn, shop))
         except Exception as exc:
             await _failed(conn, delivery, message, exc)
             return
-        await store.mark(conn, shop, delivery_id, "SENT", recipient=message.recipient, subject=rendered.subject)
+        await store.mark(conn, shop, delivery_id, "SENT", recipient=message.recipient,
+                         subject=rendered.subject)
         await outbox.add(conn, events.NotificationSent(
             shop=shop, notification_id=delivery_id, customer_id=delivery["customer_id"],
             channel=channel, template=delivery["template"],
             offer=flows.carries_offer(delivery["flow_key"], delivery["step_key"]),
-        ), source="notifications")
+        ), source=SOURCE)
 
     return send_delivery
 
@@ -81,14 +105,14 @@ async def _failed(conn: Connection, delivery: asyncpg.Record, message: channels.
                   exc: Exception) -> None:
     shop, delivery_id = message.shop, message.delivery_id
     reason = f"{type(exc).__name__}: {exc}"[:1000]
-    settings = await store.shop_settings(conn, shop)
-    delays = list((settings and settings["retry_seconds"]) or policy.DEFAULT_RETRY_SECONDS)
+    settings = await configuration.settings_of(conn, shop)
+    delays = policy.retry_delays(settings["retry_seconds"] if settings else None)
     attempt = delivery["attempts"]  # failed attempts before this one
     if attempt < len(delays):
         log.warning("delivery %s failed (attempt %d), retrying in %ss: %s", delivery_id, attempt + 1,
                     delays[attempt], reason)
-        await store.postpone(conn, shop, delivery_id, datetime.now(UTC) + timedelta(seconds=delays[attempt]),
-                             reason=reason, count_attempt=True)
+        await postpone(conn, shop, delivery_id, datetime.now(UTC) + timedelta(seconds=delays[attempt]),
+                       reason=reason, count_attempt=True)
         return
     log.error("giving up on delivery %s after %d attempts: %s", delivery_id, attempt + 1, reason)
     await store.mark(conn, shop, delivery_id, "FAILED", recipient=message.recipient or None,
@@ -96,4 +120,4 @@ async def _failed(conn: Connection, delivery: asyncpg.Record, message: channels.
     await outbox.add(conn, events.NotificationFailed(
         shop=shop, notification_id=delivery_id, customer_id=delivery["customer_id"], channel=message.channel,
         template=message.template, reason=reason,
-    ), source="notifications")
+    ), source=SOURCE)

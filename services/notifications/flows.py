@@ -1,7 +1,7 @@
 """Flows as data: which event starts which messages, when, on which channel, with which template,
 and which newer events make a planned message obsolete.
 
-The shipped flows below are the automation map of DOMAIN.md; a shop overrides them in the
+The shipped flows below are the automation map (docs/domain.md, Notifications); a shop overrides them in the
 `flow_overrides` table (enabled, a step's delay or template) and `effective()` merges the two.
 Everything here is pure, so the rules are unit-tested without servers.
 """
@@ -39,9 +39,9 @@ class Condition:
     def holds(self, data: dict[str, Any]) -> bool:
         actual = data.get(self.field)
         if self.op == "eq":
-            return actual == self.value
+            return bool(actual == self.value)
         if self.op == "ne":
-            return actual != self.value
+            return bool(actual != self.value)
         if self.op == "in":
             return actual in self.value
         raise ValueError(f"unknown condition operator {self.op!r}")
@@ -157,6 +157,12 @@ def carries_offer(flow_key: str | None, step_key: str | None) -> bool:
     template or channels, never what it is, so the shipped flow decides."""
     flow = BY_KEY.get(flow_key or "")
     return flow is not None and any(s.key == step_key and s.offer for s in flow.steps)
+
+
+def events_used() -> set[str]:
+    """The bus events a shipped flow starts or is cancelled by (the order delay is no bus event)."""
+    triggers = {f.trigger for f in DEFAULT_FLOWS if f.trigger != ORDER_DELAY}
+    return triggers | {r.event for f in DEFAULT_FLOWS for r in f.cancel_on}
 
 
 def triggered_by(event_type: str, flows: tuple[Flow, ...]) -> list[Flow]:

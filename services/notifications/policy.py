@@ -1,18 +1,30 @@
 """Who may receive what, and when: consent per channel, quiet hours in the customer's timezone,
-the frequency cap for marketing. Pure functions over a contact's row (a mapping)."""
+the frequency cap for marketing, nothing for an erased customer. Pure functions over a contact's
+row (a database row or a dict)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DAILY_CAP = 2
 DEFAULT_WEEKLY_CAP = 6
 DEFAULT_RETRY_SECONDS = (30, 120, 600, 3600)  # channel failures: then FAILED
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class Row(Protocol):
+    """A contact's columns by name: an asyncpg record or a dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def id_hash(customer_id: str) -> str:
+    """All that is kept of an erased customer: events about them that arrive later plan nothing."""
+    return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
 def parse_hhmm(value: str) -> time:
@@ -37,7 +49,7 @@ def valid_timezone(name: str) -> bool:
     return True
 
 
-def consents(contact: Mapping[str, Any]) -> dict[str, bool]:
+def consents(contact: Row) -> dict[str, bool]:
     """The customer's own choice wins over what the commerce platform sent."""
     def pick(opt: str, platform: str) -> bool:
         return bool(contact[platform] if contact[opt] is None else contact[opt])
@@ -45,7 +57,7 @@ def consents(contact: Mapping[str, Any]) -> dict[str, bool]:
             "WHATSAPP": pick("whatsapp_opt", "accepts_whatsapp"), "WEBHOOK": True}
 
 
-def reachable(contact: Mapping[str, Any], channel: str) -> bool:
+def reachable(contact: Row, channel: str) -> bool:
     if channel == "EMAIL":
         return bool(contact["email"])
     if channel in ("SMS", "WHATSAPP"):
@@ -53,7 +65,7 @@ def reachable(contact: Mapping[str, Any], channel: str) -> bool:
     return True
 
 
-def choose_channel(contact: Mapping[str, Any], channels: tuple[str, ...], *, transactional: bool) -> str | None:
+def choose_channel(contact: Row, channels: tuple[str, ...], *, transactional: bool) -> str | None:
     """The first channel the customer can be reached on and agreed to. Transactional order
     messages need no email consent; SMS and WhatsApp always need an explicit opt-in."""
     agreed = consents(contact)
@@ -65,7 +77,7 @@ def choose_channel(contact: Mapping[str, Any], channels: tuple[str, ...], *, tra
     return None
 
 
-def quiet_until(contact: Mapping[str, Any], now: datetime) -> datetime | None:
+def quiet_until(contact: Row, now: datetime) -> datetime | None:
     """When the customer's quiet hours end if `now` falls inside them, else None."""
     start, end = contact["quiet_start"], contact["quiet_end"]
     if start is None or end is None or start == end:
@@ -80,6 +92,11 @@ def quiet_until(contact: Mapping[str, Any], now: datetime) -> datetime | None:
     return datetime.combine(end_day, end, tzinfo=tz).astimezone(UTC)
 
 
+def retry_delays(configured: list[int] | None) -> list[int]:
+    """Seconds before each retry of a failed channel (messages and merchant webhooks)."""
+    return list(configured or DEFAULT_RETRY_SECONDS)
+
+
 def over_cap(sent_last_day: int, sent_last_week: int, daily_cap: int | None, weekly_cap: int | None) -> str | None:
     daily = DEFAULT_DAILY_CAP if daily_cap is None else daily_cap
     weekly = DEFAULT_WEEKLY_CAP if weekly_cap is None else weekly_cap
@@ -90,5 +107,5 @@ def over_cap(sent_last_day: int, sent_last_week: int, daily_cap: int | None, wee
     return None
 
 
-def locale_of(contact: Mapping[str, Any]) -> str:
+def locale_of(contact: Row) -> str:
     return contact["pref_locale"] or contact["locale"] or "en"

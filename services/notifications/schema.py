@@ -1,16 +1,21 @@
 """The notifications subgraph's resolvers: a customer's delivery log and preferences; admins'
-flows, settings, failures, merchant webhooks and the order-delay note."""
+flows, settings, failures, merchant webhooks and the order-delay note. Resolvers are thin: types in
+schema_types.py, use cases in contacts.py, configuration.py, webhooks.py and automation.py, reads in
+store.py."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 
+import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from services.notifications import automation, flows, store, validation, variables, webhooks
-from services.notifications.graphql_types import (
+from services.notifications import automation, configuration, contacts, store, validation, webhooks
+from services.notifications.schema_types import (
     Notification,
     NotificationFlow,
     NotificationFlowInput,
@@ -23,25 +28,37 @@ from services.notifications.graphql_types import (
     WebhookEndpoint,
     WebhookEndpointInput,
 )
-from shared.errors import BadUserInput, NotFound
-from shared.graphql import EXTENSIONS, ctx, customer_ctx, guarded_reference
+from shared.errors import NotFound
+from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
 
-MESSAGE_MAX = 1000
 
-
-def _page(rows, size, after) -> Connection[Notification]:
+def _page(rows: Sequence[asyncpg.Record], size: int, after: str | None) -> Connection[Notification]:
     return connection(rows, size, node=Notification.from_row,
                       key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
+
+
+def contact_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
+    """One query per request for the contacts of every customer it shows."""
+    loader = c.loaders.get("contacts")
+    if loader is None:
+        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
+            rows = {r["customer_id"]: r for r in await store.contacts(c.pool, c.shop, ids)}
+            return [rows.get(i) for i in ids]
+        loader = c.loaders["contacts"] = DataLoader(load_fn=load)
+    return loader
 
 
 @strawberry.federation.type(keys=["id"])
 class Customer:
     id: strawberry.ID
 
-    resolve_reference = classmethod(guarded_reference)
+    @classmethod
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
+        entity: Customer = guarded_reference(cls, info, id)  # that customer or an admin only
+        return entity
 
     @strawberry.field(description="Messages sent or planned for the customer, newest first.")
     async def notifications(self, info: Info, first: int | None = None,
@@ -55,7 +72,7 @@ class Customer:
     @strawberry.field(description="Channels the customer agreed to, locale, timezone and quiet hours.")
     async def notification_preferences(self, info: Info) -> NotificationPreferences:
         c = customer_ctx(info, self.id)
-        row = await store.contact(c.pool, c.shop, self.id)
+        row = await contact_rows(c).load(str(self.id))
         if row is None:
             raise NotFound("no notification profile for this customer yet")
         return NotificationPreferences.from_row(row)
@@ -67,7 +84,7 @@ class Query:
     async def notification_flows(self, info: Info) -> list[NotificationFlow]:
         c = ctx(info)
         c.principal.require_admin()
-        return [NotificationFlow.of(f) for f in flows.shop_flows(await store.flow_overrides(c.pool, c.shop))]
+        return [NotificationFlow.of(f) for f in await configuration.flows_of(c.pool, c.shop)]
 
     @strawberry.field(description="Admin: messages that failed for good, newest first, with the reason.")
     async def failed_notifications(self, info: Info, first: int | None = None,
@@ -100,7 +117,7 @@ class Query:
     async def notification_settings(self, info: Info) -> NotificationSettings:
         c = ctx(info)
         c.principal.require_admin()
-        return NotificationSettings.from_row(await store.shop_settings(c.pool, c.shop))
+        return NotificationSettings.from_row(await configuration.settings_of(c.pool, c.shop))
 
 
 @strawberry.type
@@ -109,36 +126,21 @@ class Mutation:
     async def update_notification_preferences(self, info: Info, input: PreferencesInput) -> NotificationPreferences:
         c = ctx(info)
         customer_id = c.principal.require_customer()
-        async with c.pool.acquire() as conn, conn.transaction():
-            current = await store.contact(conn, c.shop, customer_id)
-            if current is None:
-                raise NotFound("no notification profile for this customer yet")
-            changes = validation.preferences(strawberry.asdict(input), current["phone"])
-            row = await store.save_preferences(conn, c.shop, customer_id, changes)
+        row = await contacts.update_preferences(c.pool, c.shop, customer_id, strawberry.asdict(input))
         return NotificationPreferences.from_row(row)
 
     @strawberry.mutation(description="Admin: enable or disable a flow, change a step's delay or template.")
     async def update_notification_flow(self, info: Info, input: NotificationFlowInput) -> NotificationFlow:
         c = ctx(info)
         c.principal.require_admin()
-        flow = flows.BY_KEY.get(input.key)
-        if flow is None:
-            raise NotFound(f"unknown flow {input.key[:64]!r}", field="key")
-        changes = validation.flow_change(flow, input.enabled,
-                                         [strawberry.asdict(s) for s in input.steps or []])
-        async with c.pool.acquire() as conn, conn.transaction():
-            await store.save_flow_override(conn, c.shop, flow.key, input.enabled, changes)
-            overrides = await store.flow_overrides(conn, c.shop)
-        return NotificationFlow.of(flows.effective(flow, overrides.get(flow.key)))
+        steps = [strawberry.asdict(s) for s in input.steps or []]
+        return NotificationFlow.of(await configuration.update_flow(c.pool, c.shop, input.key, input.enabled, steps))
 
     @strawberry.mutation(description="Admin: the shop's notification settings; absent fields keep their value.")
     async def configure_notifications(self, info: Info, input: NotificationSettingsInput) -> NotificationSettings:
         c = ctx(info)
         c.principal.require_admin()
-        values = validation.shop_settings(strawberry.asdict(input))
-        async with c.pool.acquire() as conn, conn.transaction():
-            row = await store.save_shop_settings(conn, c.shop, values)
-        return NotificationSettings.from_row(row)
+        return NotificationSettings.from_row(await configuration.configure(c.pool, c.shop, strawberry.asdict(input)))
 
     @strawberry.mutation(description="Admin: add or change an outbound webhook endpoint (signed POSTs of events).")
     async def upsert_webhook_endpoint(self, info: Info, input: WebhookEndpointInput) -> WebhookEndpoint:
@@ -150,33 +152,16 @@ class Mutation:
                 endpoint_id = str(uuid.UUID(str(input.id)))
             except ValueError as exc:
                 raise NotFound("unknown webhook endpoint", field="id") from exc
-        validation.webhook_endpoint(input.url, input.secret, input.event_types, webhooks.EVENT_TYPES,
-                                    new=endpoint_id is None)
-        async with c.pool.acquire() as conn, conn.transaction():
-            row = await store.save_webhook_endpoint(conn, c.shop, endpoint_id, url=input.url, secret=input.secret,
-                                                    event_types=sorted(set(input.event_types)), enabled=input.enabled)
-        if row is None:
-            raise NotFound("unknown webhook endpoint", field="id")
+        row = await webhooks.save_endpoint(c.pool, c.shop, endpoint_id, url=input.url, secret=input.secret,
+                                           event_types=input.event_types, enabled=input.enabled)
         return WebhookEndpoint.from_row(row)
 
     @strawberry.mutation(description="Admin: tell the customer honestly that an order is late (once per message).")
     async def notify_order_delay(self, info: Info, order_id: strawberry.ID, message: str | None = None) -> bool:
         c = ctx(info)
         c.principal.require_admin()
-        order_id = external_id(order_id, "orderId")
-        note = (message or "").strip()
-        if len(note) > MESSAGE_MAX:
-            raise BadUserInput(f"message must be at most {MESSAGE_MAX} characters", field="message")
-        async with c.pool.acquire() as conn, conn.transaction():
-            order = await store.order(conn, c.shop, order_id)
-            if order is None:
-                raise NotFound(f"unknown order {order_id}", field="orderId")
-            data = {"shop": c.shop, "order_id": order_id, "customer_id": order["customer_id"], "message": note,
-                    "message_hash": variables.message_hash(note)}
-            try:
-                await automation.run(conn, c.shop, flows.ORDER_DELAY, data, datetime.now(UTC))
-            except automation.ContactNotYetKnown as exc:
-                raise NotFound("the order's customer is not known to notifications yet") from exc
+        order = external_id(order_id, "orderId")
+        await automation.notify_order_delay(c.pool, c.shop, order, validation.delay_note(message))
         return True
 
 

@@ -1,16 +1,18 @@
-"""All SQL of the notifications service."""
+"""All SQL of the notifications service, and nothing else: the use cases (automation.py,
+delivery.py, contacts.py, configuration.py, webhooks.py, engagement.py) decide, queue the jobs and
+publish."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from shared import schedule
 from shared.db import Connection, Executor
 
-SEND_JOB = "delivery.send"
+# ---- contacts: profile, preferences, segment, tier, orders, waiting events, erasure --------------
 
 
 async def save_contact(conn: Connection, shop: str, customer_id: str, *, email: str,
@@ -29,7 +31,7 @@ async def save_contact(conn: Connection, shop: str, customer_id: str, *, email: 
     )
 
 
-async def contact(conn: Connection, shop: str, customer_id: str, *, lock: bool = False
+async def contact(conn: Executor, shop: str, customer_id: str, *, lock: bool = False
                   ) -> asyncpg.Record | None:
     """With lock, two messages to one customer are decided one after the other (the frequency cap)."""
     return await conn.fetchrow(
@@ -38,148 +40,10 @@ async def contact(conn: Connection, shop: str, customer_id: str, *, lock: bool =
     )
 
 
-async def plan_delivery(conn: Connection, shop: str, *, customer_id: str, channel: str,
-                        template: str, dedup_key: str, variables: dict[str, Any], due_at: datetime | None = None,
-                        flow_key: str | None = None, step_key: str | None = None, correlation: str | None = None,
-                        transactional: bool = True, triggered_at: datetime | None = None) -> str | None:
-    """Log a message as SCHEDULED and queue its sending; None when it was planned before.
-    `triggered_at` is the time of the event that planned it (see cancel_pending)."""
-    delivery_id, due = await _insert_delivery(conn, shop, customer_id, channel, template, dedup_key, variables,
-                                              due_at, flow_key, step_key, correlation, transactional, triggered_at)
-    if delivery_id is None:
-        return None
-    await schedule.schedule(conn, shop=shop, kind=SEND_JOB, dedup_key=delivery_id, due_at=due,
-                            payload={"delivery_id": delivery_id})
-    return delivery_id
-
-
-async def _insert_delivery(conn, shop, customer_id, channel, template, dedup_key, variables, due_at, flow_key,
-                           step_key, correlation, transactional, triggered_at) -> tuple[str | None, datetime]:
-    row = await conn.fetchrow(
-        """INSERT INTO deliveries (shop_id, customer_id, channel, template, dedup_key, variables, due_at,
-                                   flow_key, step_key, correlation, transactional, triggered_at)
-           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10, $11, $12)
-           ON CONFLICT (shop_id, dedup_key) DO NOTHING
-           RETURNING id::text, due_at""",
-        shop, customer_id, channel, template, dedup_key, variables, due_at, flow_key, step_key, correlation,
-        transactional, triggered_at,
-    )
-    return (row["id"], row["due_at"]) if row else (None, datetime.now(UTC))
-
-
-async def postpone(conn: Connection, shop: str, delivery_id: str, due_at: datetime, *, reason: str,
-                   count_attempt: bool = False) -> int:
-    """Move a message to a later time (quiet hours, a retry) with a fresh job; it stays SCHEDULED."""
-    attempts = await conn.fetchval(
-        """UPDATE deliveries SET due_at = $3, error = $4, attempts = attempts + $5::int
-           WHERE shop_id = $1 AND id = $2::uuid RETURNING attempts""",
-        shop, delivery_id, due_at, reason, 1 if count_attempt else 0,
-    )
-    await schedule.schedule(conn, shop=shop, kind=SEND_JOB, dedup_key=f"{delivery_id}:{due_at.isoformat()}",
-                            due_at=due_at, payload={"delivery_id": delivery_id})
-    return attempts
-
-
-async def cancel_pending(conn: Connection, shop: str, customer_id: str, flow_key: str,
-                         correlation: str | None, reason: str, at: datetime) -> list[str]:
-    """Cancel a flow's messages still waiting for a customer (optionally only one correlation)
-    that events older than `at` planned, and remember the cancellation for older events still to
-    come (cancelled_after)."""
-    rows = await conn.fetch(
-        """UPDATE deliveries SET status = 'CANCELLED', error = $5
-           WHERE shop_id = $1 AND customer_id = $2 AND flow_key = $3 AND status = 'SCHEDULED'
-             AND ($4::text IS NULL OR correlation = $4)
-             AND (triggered_at IS NULL OR triggered_at < $6)
-           RETURNING id::text""",
-        shop, customer_id, flow_key, correlation, reason, at,
-    )
-    await conn.execute(
-        """INSERT INTO flow_cancellations (shop_id, customer_id, flow_key, correlation, at)
-           VALUES ($1, $2, $3, coalesce($4, ''), $5)
-           ON CONFLICT (shop_id, customer_id, flow_key, correlation)
-           DO UPDATE SET at = greatest(flow_cancellations.at, EXCLUDED.at)""",
-        shop, customer_id, flow_key, correlation, at,
-    )
-    for row in rows:
-        await schedule.cancel(conn, shop=shop, kind=SEND_JOB, dedup_key_prefix=row["id"])
-    return [r["id"] for r in rows]
-
-
-async def cancelled_after(conn: Connection, shop: str, customer_id: str, flow_key: str,
-                          correlation: str | None, at: datetime) -> bool:
-    """Whether an event that happened after `at` already cancelled this flow for the customer (for
-    the whole flow, or for this correlation)."""
-    return bool(await conn.fetchval(
-        """SELECT true FROM flow_cancellations
-           WHERE shop_id = $1 AND customer_id = $2 AND flow_key = $3
-             AND correlation IN ('', coalesce($4, '')) AND at > $5
-           LIMIT 1""",
-        shop, customer_id, flow_key, correlation, at,
-    ))
-
-
-async def marketing_sent(conn: Connection, shop: str, customer_id: str) -> tuple[int, int]:
-    row = await conn.fetchrow(
-        """SELECT count(*) FILTER (WHERE sent_at > now() - interval '1 day') AS day,
-                  count(*) AS week
-           FROM deliveries
-           WHERE shop_id = $1 AND customer_id = $2 AND status = 'SENT' AND NOT transactional
-             AND sent_at > now() - interval '7 days'""",
-        shop, customer_id,
-    )
-    return row["day"], row["week"]
-
-
-async def flow_overrides(conn: Executor, shop: str) -> dict[str, dict[str, Any]]:
-    rows = await conn.fetch("SELECT flow_key, enabled, steps FROM flow_overrides WHERE shop_id = $1", shop)
-    return {r["flow_key"]: {"enabled": r["enabled"], "steps": r["steps"]} for r in rows}
-
-
-async def save_flow_override(conn: Connection, shop: str, flow_key: str, enabled: bool | None,
-                             steps: dict[str, dict[str, Any]]) -> None:
-    await conn.execute(
-        """INSERT INTO flow_overrides (shop_id, flow_key, enabled, steps) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (shop_id, flow_key) DO UPDATE SET
-               enabled = coalesce(EXCLUDED.enabled, flow_overrides.enabled),
-               steps = flow_overrides.steps || EXCLUDED.steps, updated_at = now()""",
-        shop, flow_key, enabled, steps,
-    )
-
-
-async def shop_settings(conn: Executor, shop: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM shop_settings WHERE shop_id = $1", shop)
-
-
-SETTINGS_COLUMNS = ("storefront_url", "tracking_url", "daily_cap", "weekly_cap", "retry_seconds", "sms_provider_url",
-                    "sms_account_sid", "sms_auth_token", "sms_from", "whatsapp_from", "message_webhook_url",
-                    "webhook_secret")
-
-
-async def save_shop_settings(conn: Connection, shop: str, values: dict[str, Any]) -> asyncpg.Record:
-    """Set the given settings (absent ones keep their value)."""
-    cols = [c for c in SETTINGS_COLUMNS if c in values]
-    names = ", ".join(["shop_id", *cols])
-    params = ", ".join(f"${i + 1}" for i in range(len(cols) + 1))
-    updates = ", ".join([*(f"{c} = EXCLUDED.{c}" for c in cols), "updated_at = now()"])
-    return await conn.fetchrow(
-        f"""INSERT INTO shop_settings ({names}) VALUES ({params})
-            ON CONFLICT (shop_id) DO UPDATE SET {updates} RETURNING *""",
-        shop, *(values[c] for c in cols),
-    )
-
-
-async def save_order(conn: Connection, shop: str, *, order_id: str, customer_id: str, currency: str,
-                     total: Any, status: str, placed_at: datetime) -> None:
-    await conn.execute(
-        """INSERT INTO orders (shop_id, order_id, customer_id, currency, total, status, placed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (shop_id, order_id) DO UPDATE SET status = EXCLUDED.status, total = EXCLUDED.total""",
-        shop, order_id, customer_id, currency, total, status, placed_at,
-    )
-
-
-async def order(conn: Executor, shop: str, order_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM orders WHERE shop_id = $1 AND order_id = $2", shop, order_id)
+async def contacts(conn: Executor, shop: str, customer_ids: Sequence[str]) -> list[asyncpg.Record]:
+    """The contacts of those of `customer_ids` the service knows."""
+    return await conn.fetch("SELECT * FROM contacts WHERE shop_id = $1 AND customer_id = ANY($2::text[])",
+                            shop, list(customer_ids))
 
 
 async def audience(conn: Connection, shop: str, segment: str | None,
@@ -212,7 +76,7 @@ async def save_segment(conn: Connection, shop: str, customer_id: str, segment: s
     return result != "UPDATE 0"
 
 
-async def save_preferences(conn: Connection, shop: str, customer_id: str, changes: dict[str, Any]
+async def save_preferences(conn: Connection, shop: str, customer_id: str, changes: Mapping[str, Any]
                            ) -> asyncpg.Record | None:
     """Apply the given columns (only known preference columns) and return the contact."""
     allowed = ("email_opt", "sms_opt", "whatsapp_opt", "phone", "pref_locale", "pref_timezone", "quiet_start",
@@ -225,13 +89,47 @@ async def save_preferences(conn: Connection, shop: str, customer_id: str, change
     )
 
 
+async def lock_customer(conn: Connection, shop: str, customer_id: str) -> None:
+    """A transaction lock per customer, for handlers that must not interleave about one person."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))", shop, customer_id)
+
+
+async def wait_for_contact(conn: Connection, shop: str, customer_id: str, event_type: str,
+                           data: dict[str, Any], happened_at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO waiting_events (shop_id, customer_id, event_type, data, happened_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        shop, customer_id, event_type, data, happened_at,
+    )
+    await conn.execute("DELETE FROM waiting_events WHERE received_at < now() - interval '7 days'")
+
+
+async def take_waiting_events(conn: Connection, shop: str, customer_id: str) -> list[asyncpg.Record]:
+    rows = await conn.fetch(
+        """DELETE FROM waiting_events WHERE shop_id = $1 AND customer_id = $2
+           RETURNING event_type, data, happened_at, id""",
+        shop, customer_id,
+    )
+    return sorted(rows, key=lambda r: r["id"])  # in the order they arrived
+
+
+async def save_order(conn: Connection, shop: str, *, order_id: str, customer_id: str, currency: str,
+                     total: Any, status: str, placed_at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO orders (shop_id, order_id, customer_id, currency, total, status, placed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (shop_id, order_id) DO UPDATE SET status = EXCLUDED.status, total = EXCLUDED.total""",
+        shop, order_id, customer_id, currency, total, status, placed_at,
+    )
+
+
+async def order(conn: Executor, shop: str, order_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM orders WHERE shop_id = $1 AND order_id = $2", shop, order_id)
+
+
 async def erase_customer(conn: Connection, shop: str, customer_id: str, id_hash: str) -> None:
-    """Forget the person; keep each delivery's channel, template, status and times (anonymous counts)."""
-    ids = await conn.fetch(
-        "SELECT id::text FROM deliveries WHERE shop_id = $1 AND customer_id = $2 AND status = 'SCHEDULED'",
-        shop, customer_id)
-    for row in ids:
-        await schedule.cancel(conn, shop=shop, kind=SEND_JOB, dedup_key_prefix=row["id"])
+    """Forget the person; keep each delivery's channel, template, status and times (anonymous counts);
+    remember only the hash of their id (is_erased)."""
     await conn.execute(
         """UPDATE deliveries SET customer_id = NULL, recipient = NULL, subject = NULL, variables = '{}',
                error = CASE WHEN status = 'SCHEDULED' THEN 'customer erased' ELSE NULL END,
@@ -255,7 +153,98 @@ async def is_erased(conn: Connection, shop: str, id_hash: str) -> bool:
                                     shop, id_hash))
 
 
-async def failed_deliveries(pool: asyncpg.Pool, shop: str, size: int, after: list | None) -> list[asyncpg.Record]:
+# ---- the delivery log: planned messages, cancellations, cap counts, sending, tracking ------------
+
+
+async def add_delivery(conn: Connection, shop: str, *, customer_id: str, channel: str,
+                       template: str, dedup_key: str, variables: dict[str, Any], due_at: datetime | None = None,
+                       flow_key: str | None = None, step_key: str | None = None, correlation: str | None = None,
+                       transactional: bool = True, triggered_at: datetime | None = None) -> asyncpg.Record | None:
+    """Log a message as SCHEDULED (due now when no time is given); its `id` and `due_at`, or None
+    when it was planned before (the dedup key). `triggered_at` is the time of the event that planned
+    it (see cancel_pending)."""
+    return await conn.fetchrow(
+        """INSERT INTO deliveries (shop_id, customer_id, channel, template, dedup_key, variables, due_at,
+                                   flow_key, step_key, correlation, transactional, triggered_at)
+           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10, $11, $12)
+           ON CONFLICT (shop_id, dedup_key) DO NOTHING
+           RETURNING id::text, due_at""",
+        shop, customer_id, channel, template, dedup_key, variables, due_at, flow_key, step_key, correlation,
+        transactional, triggered_at,
+    )
+
+
+async def postpone(conn: Connection, shop: str, delivery_id: str, due_at: datetime, *, reason: str,
+                   count_attempt: bool = False) -> int:
+    """Move a message to a later time (quiet hours, a retry); it stays SCHEDULED. Returns its attempts."""
+    attempts: int = await conn.fetchval(
+        """UPDATE deliveries SET due_at = $3, error = $4, attempts = attempts + $5::int
+           WHERE shop_id = $1 AND id = $2::uuid RETURNING attempts""",
+        shop, delivery_id, due_at, reason, 1 if count_attempt else 0,
+    )
+    return attempts
+
+
+async def cancel_pending(conn: Connection, shop: str, customer_id: str, flow_key: str,
+                         correlation: str | None, reason: str, at: datetime) -> list[str]:
+    """Cancel a flow's messages still waiting for a customer (optionally only one correlation)
+    that events older than `at` planned, and remember the cancellation for older events still to
+    come (cancelled_after). Returns the ids of the cancelled messages."""
+    rows = await conn.fetch(
+        """UPDATE deliveries SET status = 'CANCELLED', error = $5
+           WHERE shop_id = $1 AND customer_id = $2 AND flow_key = $3 AND status = 'SCHEDULED'
+             AND ($4::text IS NULL OR correlation = $4)
+             AND (triggered_at IS NULL OR triggered_at < $6)
+           RETURNING id::text""",
+        shop, customer_id, flow_key, correlation, reason, at,
+    )
+    await conn.execute(
+        """INSERT INTO flow_cancellations (shop_id, customer_id, flow_key, correlation, at)
+           VALUES ($1, $2, $3, coalesce($4, ''), $5)
+           ON CONFLICT (shop_id, customer_id, flow_key, correlation)
+           DO UPDATE SET at = greatest(flow_cancellations.at, EXCLUDED.at)""",
+        shop, customer_id, flow_key, correlation, at,
+    )
+    return [r["id"] for r in rows]
+
+
+async def cancelled_after(conn: Connection, shop: str, customer_id: str, flow_key: str,
+                          correlation: str | None, at: datetime) -> bool:
+    """Whether an event that happened after `at` already cancelled this flow for the customer (for
+    the whole flow, or for this correlation)."""
+    return bool(await conn.fetchval(
+        """SELECT true FROM flow_cancellations
+           WHERE shop_id = $1 AND customer_id = $2 AND flow_key = $3
+             AND correlation IN ('', coalesce($4, '')) AND at > $5
+           LIMIT 1""",
+        shop, customer_id, flow_key, correlation, at,
+    ))
+
+
+async def marketing_sent(conn: Connection, shop: str, customer_id: str) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE sent_at > now() - interval '1 day') AS day,
+                  count(*) AS week
+           FROM deliveries
+           WHERE shop_id = $1 AND customer_id = $2 AND status = 'SENT' AND NOT transactional
+             AND sent_at > now() - interval '7 days'""",
+        shop, customer_id,
+    )
+    if row is None:  # an aggregate always has its row
+        return 0, 0
+    return row["day"], row["week"]
+
+
+async def scheduled_deliveries(conn: Connection, shop: str, customer_id: str) -> list[str]:
+    """The ids of the customer's messages still waiting to be sent."""
+    rows = await conn.fetch(
+        "SELECT id::text FROM deliveries WHERE shop_id = $1 AND customer_id = $2 AND status = 'SCHEDULED'",
+        shop, customer_id)
+    return [r["id"] for r in rows]
+
+
+async def failed_deliveries(pool: asyncpg.Pool, shop: str, size: int,
+                            after: Sequence[Any] | None) -> list[asyncpg.Record]:
     return await pool.fetch(
         """SELECT * FROM deliveries WHERE shop_id = $1 AND status = 'FAILED'
              AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
@@ -294,7 +283,7 @@ async def mark(conn: Connection, shop: str, delivery_id: str, status: str, *,
 
 
 async def deliveries(pool: asyncpg.Pool, shop: str, customer_id: str, size: int,
-                     after: list | None) -> list[asyncpg.Record]:
+                     after: Sequence[Any] | None) -> list[asyncpg.Record]:
     if after is None:
         return await pool.fetch(
             """SELECT * FROM deliveries WHERE shop_id = $1 AND customer_id = $2
@@ -307,6 +296,51 @@ async def deliveries(pool: asyncpg.Pool, shop: str, customer_id: str, size: int,
            ORDER BY created_at DESC, id DESC LIMIT $5""",
         shop, customer_id, after[0], after[1], size + 1,
     )
+
+
+# ---- a shop's flow overrides and settings --------------------------------------------------------
+
+
+async def flow_overrides(conn: Executor, shop: str) -> dict[str, dict[str, Any]]:
+    rows = await conn.fetch("SELECT flow_key, enabled, steps FROM flow_overrides WHERE shop_id = $1", shop)
+    return {r["flow_key"]: {"enabled": r["enabled"], "steps": r["steps"]} for r in rows}
+
+
+async def save_flow_override(conn: Connection, shop: str, flow_key: str, enabled: bool | None,
+                             steps: dict[str, dict[str, Any]]) -> None:
+    await conn.execute(
+        """INSERT INTO flow_overrides (shop_id, flow_key, enabled, steps) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (shop_id, flow_key) DO UPDATE SET
+               enabled = coalesce(EXCLUDED.enabled, flow_overrides.enabled),
+               steps = flow_overrides.steps || EXCLUDED.steps, updated_at = now()""",
+        shop, flow_key, enabled, steps,
+    )
+
+
+# The settings a shop may set (a fixed whitelist for the upsert below).
+SETTINGS_COLUMNS = ("storefront_url", "tracking_url", "daily_cap", "weekly_cap", "retry_seconds", "sms_provider_url",
+                    "sms_account_sid", "sms_auth_token", "sms_from", "whatsapp_from", "message_webhook_url",
+                    "webhook_secret")
+
+
+async def shop_settings(conn: Executor, shop: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM shop_settings WHERE shop_id = $1", shop)
+
+
+async def save_shop_settings(conn: Connection, shop: str, values: Mapping[str, Any]) -> asyncpg.Record | None:
+    """Set the given settings (absent ones keep their value)."""
+    cols = [c for c in SETTINGS_COLUMNS if c in values]
+    names = ", ".join(["shop_id", *cols])
+    params = ", ".join(f"${i + 1}" for i in range(len(cols) + 1))
+    updates = ", ".join([*(f"{c} = EXCLUDED.{c}" for c in cols), "updated_at = now()"])
+    return await conn.fetchrow(
+        f"""INSERT INTO shop_settings ({names}) VALUES ({params})
+            ON CONFLICT (shop_id) DO UPDATE SET {updates} RETURNING *""",
+        shop, *(values[c] for c in cols),
+    )
+
+
+# ---- merchant webhook endpoints and their deliveries ---------------------------------------------
 
 
 async def webhook_endpoints(conn: Executor, shop: str) -> list[asyncpg.Record]:
@@ -333,11 +367,13 @@ async def subscribed_endpoints(conn: Connection, shop: str, event_type: str) -> 
 
 async def add_webhook_delivery(conn: Connection, shop: str, endpoint_id: str, event_id: str,
                                event_type: str, customer_id: str | None, payload: dict[str, Any]) -> str | None:
-    return await conn.fetchval(
+    """Log one event for one endpoint; None when it was logged before."""
+    delivery_id: str | None = await conn.fetchval(
         """INSERT INTO webhook_deliveries (shop_id, endpoint_id, event_id, event_type, customer_id, payload)
            VALUES ($1, $2::uuid, $3, $4, $5, $6)
            ON CONFLICT (shop_id, endpoint_id, event_id) DO NOTHING RETURNING id::text""",
         shop, endpoint_id, event_id, event_type, customer_id, payload)
+    return delivery_id
 
 
 async def webhook_delivery_for_update(conn: Connection, shop: str, delivery_id: str) -> asyncpg.Record | None:
@@ -356,33 +392,9 @@ async def webhook_attempt(conn: Connection, shop: str, delivery_id: str, status:
 
 
 async def webhook_deliveries(pool: asyncpg.Pool, shop: str, status: str | None, size: int,
-                             after: list | None) -> list[asyncpg.Record]:
+                             after: Sequence[Any] | None) -> list[asyncpg.Record]:
     return await pool.fetch(
         """SELECT * FROM webhook_deliveries WHERE shop_id = $1 AND ($2::text IS NULL OR status = $2)
              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
            ORDER BY created_at DESC, id DESC LIMIT $5""",
         shop, status, after[0] if after else None, after[1] if after else None, size + 1)
-
-
-async def lock_customer(conn: Connection, shop: str, customer_id: str) -> None:
-    """A transaction lock per customer, for handlers that must not interleave about one person."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))", shop, customer_id)
-
-
-async def wait_for_contact(conn: Connection, shop: str, customer_id: str, event_type: str,
-                           data: dict[str, Any], happened_at: datetime) -> None:
-    await conn.execute(
-        """INSERT INTO waiting_events (shop_id, customer_id, event_type, data, happened_at)
-           VALUES ($1, $2, $3, $4, $5)""",
-        shop, customer_id, event_type, data, happened_at,
-    )
-    await conn.execute("DELETE FROM waiting_events WHERE received_at < now() - interval '7 days'")
-
-
-async def take_waiting_events(conn: Connection, shop: str, customer_id: str) -> list[asyncpg.Record]:
-    rows = await conn.fetch(
-        """DELETE FROM waiting_events WHERE shop_id = $1 AND customer_id = $2
-           RETURNING event_type, data, happened_at, id""",
-        shop, customer_id,
-    )
-    return sorted(rows, key=lambda r: r["id"])  # in the order they arrived

@@ -48,4 +48,8 @@ def render(template: str, locale: str, variables: dict[str, Any]) -> Rendered:
 
 def available() -> list[tuple[str, str]]:
     """Every (template, locale) pair on disk."""
-    return sorted(tuple(p.name.removesuffix(".jinja").rsplit(".", 1)) for p in FOLDER.glob("*.jinja"))  # type: ignore[misc]
+    pairs = []
+    for path in FOLDER.glob("*.jinja"):
+        template, locale = path.name.removesuffix(".jinja").rsplit(".", 1)
+        pairs.append((template, locale))
+    return sorted(pairs)

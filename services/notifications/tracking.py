@@ -1,44 +1,37 @@
 """Public routes that messages link to: the open pixel, the click redirect and the unsubscribe
-page. Each takes a signed token (links.py); opens and clicks become `notification.opened` /
-`notification.clicked` (once per message each), which feed engagement scores."""
+page. Each takes a signed token (links.py) and calls one use case: engagement.track (opens and
+clicks become `notification.opened` / `notification.clicked`, once per message each) or
+contacts.unsubscribe."""
 
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from services.notifications import store
+from services.notifications import contacts, engagement
 from services.notifications.links import Links
-from shared import events, outbox
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"cache-control": "no-store"}
 
 
 def routes(links: Links) -> list[Route]:
-    async def tracked(request: Request, purpose: str, column: str) -> dict | None:
-        claims = links.verify(request.path_params["token"], purpose)
-        if claims is None:
-            return None
-        async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
-            row = await store.mark_tracked(conn, claims["s"], claims["d"], column)
-            if row is not None:
-                fields = dict(shop=claims["s"], notification_id=claims["d"], customer_id=row["customer_id"],
-                              channel=row["channel"], template=row["template"])
-                data = (events.NotificationOpened(**fields) if purpose == "open"
-                        else events.NotificationClicked(**fields, url=claims["u"]))
-                await outbox.add(conn, data, source="notifications")
+    async def tracked(request: Request, action: str) -> dict[str, Any] | None:
+        claims = links.verify(request.path_params["token"], action)
+        if claims is not None:
+            await engagement.track(request.app.state.runtime.pool, claims["s"], claims["d"], action, claims.get("u"))
         return claims
 
     async def opened(request: Request) -> Response:
-        await tracked(request, "open", "opened_at")
+        await tracked(request, "open")
         return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
     async def clicked(request: Request) -> Response:
-        claims = await tracked(request, "click", "clicked_at")
+        claims = await tracked(request, "click")
         if claims is None:
             return Response("unknown link", status_code=404)
         return RedirectResponse(claims["u"], status_code=302, headers=NO_STORE)
@@ -52,9 +45,7 @@ def routes(links: Links) -> list[Route]:
             return HTMLResponse(
                 '<form method="post"><p>Stop receiving these messages?</p>'
                 '<button type="submit">Unsubscribe</button></form>')
-        column = {"EMAIL": "email_opt", "SMS": "sms_opt", "WHATSAPP": "whatsapp_opt"}[claims["ch"]]
-        async with request.app.state.runtime.pool.acquire() as conn, conn.transaction():
-            await store.save_preferences(conn, claims["s"], claims["c"], {column: False})
+        await contacts.unsubscribe(request.app.state.runtime.pool, claims["s"], claims["c"], claims["ch"])
         return HTMLResponse("<p>You are unsubscribed.</p>")
 
     return [

@@ -15,6 +15,7 @@ from shared.errors import BadUserInput
 PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 URL = re.compile(r"^https?://[^\s\"'<>]{1,490}$")
 TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+DELAY_NOTE_MAX = 1000
 
 
 def preferences(raw: dict[str, Any], current_phone: str | None) -> dict[str, Any]:
@@ -115,6 +116,14 @@ def shop_settings(raw: dict[str, Any]) -> dict[str, Any]:
         if field in out and not PHONE.match(out[field]):
             raise BadUserInput(f"{field} must be in E.164 form", field=field)
     return out
+
+
+def delay_note(message: str | None) -> str:
+    """The admin's words for a late order (may be empty)."""
+    note = (message or "").strip()
+    if len(note) > DELAY_NOTE_MAX:
+        raise BadUserInput(f"message must be at most {DELAY_NOTE_MAX} characters", field="message")
+    return note
 
 
 def webhook_endpoint(url: str, secret: str | None, event_types: list[str], known: list[str], new: bool) -> None:

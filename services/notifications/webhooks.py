@@ -1,23 +1,39 @@
-"""Outbound merchant webhooks: each event a shop's endpoint subscribed to is logged as a
-delivery and POSTed as its CloudEvent, HMAC-SHA256 signed (channels.sign), by a scheduled job;
-failures retry on the shop's backoff, then the delivery is FAILED with the reason."""
+"""Outbound merchant webhooks: the shop's endpoints (an admin adds and changes them), and each
+event an endpoint subscribed to, logged as a delivery and POSTed as its CloudEvent, HMAC-SHA256
+signed (channels.sign), by a scheduled job; failures retry on the shop's backoff, then the delivery
+is FAILED with the reason."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 
-from services.notifications import channels, policy, store
+from services.notifications import channels, configuration, policy, store, validation
 from shared import schedule
-from shared.db import Connection
+from shared.db import Connection, transaction
+from shared.errors import NotFound
 from shared.events import CATALOG, Envelope, EventData
-from shared.schedule import Job
+from shared.schedule import Job, JobHandler
 
 log = logging.getLogger(__name__)
-WEBHOOK_JOB = "webhook.send"
+WEBHOOK_JOB = "webhook.send"  # a logged webhook delivery is due (registered in jobs.py)
 EVENT_TYPES = sorted({t for t, _ in CATALOG})
+
+
+async def save_endpoint(pool: asyncpg.Pool, shop: str, endpoint_id: str | None, *, url: str, secret: str | None,
+                        event_types: list[str], enabled: bool) -> asyncpg.Record:
+    """Add an endpoint (`endpoint_id` None; it needs a secret) or change one (an absent secret
+    keeps the old one)."""
+    validation.webhook_endpoint(url, secret, event_types, EVENT_TYPES, new=endpoint_id is None)
+    async with transaction(pool) as conn:
+        row = await store.save_webhook_endpoint(conn, shop, endpoint_id, url=url, secret=secret,
+                                                event_types=sorted(set(event_types)), enabled=enabled)
+    if row is None:
+        raise NotFound("unknown webhook endpoint", field="id")
+    return row
 
 
 async def fan_out(conn: Connection, envelope: Envelope, data: EventData) -> int:
@@ -35,7 +51,7 @@ async def fan_out(conn: Connection, envelope: Envelope, data: EventData) -> int:
     return planned
 
 
-def send_job(client: httpx.AsyncClient):
+def send_job(client: httpx.AsyncClient) -> JobHandler:
     async def send_webhook(conn: Connection, job: Job) -> None:
         shop, delivery_id = job.shop, job.payload["delivery_id"]
         row = await store.webhook_delivery_for_update(conn, shop, delivery_id)
@@ -46,8 +62,8 @@ def send_job(client: httpx.AsyncClient):
                 "X-Flywheel-Event": row["event_type"], "X-Flywheel-Delivery": delivery_id})
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"[:1000]
-            settings = await store.shop_settings(conn, shop)
-            delays = list((settings and settings["retry_seconds"]) or policy.DEFAULT_RETRY_SECONDS)
+            settings = await configuration.settings_of(conn, shop)
+            delays = policy.retry_delays(settings["retry_seconds"] if settings else None)
             attempt = row["attempts"]
             status = getattr(exc, "status_code", None)
             if attempt < len(delays):

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from services.referrals.attribution import CONVERT_JOB, convert_when_due
 from services.referrals.consumers import HANDLERS
+from services.referrals.jobs import JOBS
 from services.referrals.schema import schema
 from shared.runtime import ServiceDefinition, create_app
 
@@ -12,6 +12,6 @@ DEFINITION = ServiceDefinition(
     schema=schema,
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
-    jobs={CONVERT_JOB: convert_when_due},
+    jobs=JOBS,
 )
 app = create_app(DEFINITION)

@@ -1,15 +1,19 @@
-"""The shop's referral program: offer, minimum order, rewards, windows, caps. Validated here."""
+"""The shop's referral program: offer, minimum order, rewards, windows, caps. Validated here;
+pure (a program is the mapping store.programs.of_shop reads)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from shared.errors import BadUserInput
+from shared.money import currency_code, parse_amount
 
-FIELDS = ("friend_discount_percent", "minimum_order", "reward_kind", "reward_amount", "reward_points",
-          "ambassador_threshold", "ambassador_reward_amount", "ambassador_reward_points", "return_window_days",
-          "signups_per_hour", "rewards_per_month", "shared_address_rejects", "currency")
+# The amounts of a program change, with the input field named in an error.
+AMOUNTS = {"minimum_order": "minimumOrder", "reward_amount": "rewardAmount",
+           "ambassador_reward_amount": "ambassadorRewardAmount"}
 
 
 @dataclass(frozen=True)
@@ -19,9 +23,14 @@ class Reward:
     points: int | None
 
 
-def reward_for(program: dict, *, conversions_so_far: int) -> Reward:
+def is_ambassador(program: Mapping[str, Any], conversions: int) -> bool:
+    """Ambassadors have at least the program's threshold of conversions."""
+    return bool(conversions >= program["ambassador_threshold"])
+
+
+def reward_for(program: Mapping[str, Any], *, conversions_so_far: int) -> Reward:
     """Ambassadors (at least `ambassador_threshold` conversions before this one) earn the higher reward."""
-    ambassador = conversions_so_far >= program["ambassador_threshold"]
+    ambassador = is_ambassador(program, conversions_so_far)
     if program["reward_kind"] == "points":
         points = program["ambassador_reward_points"] if ambassador else program["reward_points"]
         return Reward("points", None, points)
@@ -35,12 +44,26 @@ def parse_days(value: str) -> Decimal:
         days = Decimal(value.strip())
     except (InvalidOperation, AttributeError) as exc:
         raise BadUserInput("returnWindowDays must be a number of days like \"14\"", field="returnWindowDays") from exc
-    if not days.is_finite() or -days.as_tuple().exponent > 2:  # type: ignore[operator]
+    exponent = days.as_tuple().exponent
+    if not days.is_finite() or isinstance(exponent, str) or -exponent > 2:
         raise BadUserInput("returnWindowDays takes at most two decimals", field="returnWindowDays")
     return days
 
 
-def check(changes: dict) -> dict:
+def changes(given: Mapping[str, Any], current_currency: str) -> dict[str, Any]:
+    """A merchant's change (absent fields are None; amounts and the window as typed), parsed —
+    amounts in the currency the program will have — and checked; return the columns to set."""
+    currency = currency_code(given["currency"]) if given.get("currency") is not None else current_currency
+    window = given.get("return_window_days")
+    parsed = {**given, "currency": given.get("currency") and currency,
+              "return_window_days": None if window is None else parse_days(window)}
+    for name, field in AMOUNTS.items():
+        value = given.get(name)
+        parsed[name] = None if value is None else parse_amount(value, field, currency)
+    return check(parsed)
+
+
+def check(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Refuse values a merchant could not mean; return the changes to store."""
     bounds = {
         "friend_discount_percent": (1, 100), "reward_points": (0, 1_000_000),

@@ -1,26 +1,23 @@
 """The referrals subgraph: codes and links, the friend's landing and offer, a referrer's referrals
-and stats, and the admin's program and list."""
+and stats, and the admin's program and list. Resolvers are thin: use cases in referring.py, SQL
+reads in store/."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from services.referrals import codes, program, store
-from shared.errors import NotFound, RateLimited
-from shared.graphql import EXTENSIONS, Money, ctx, customer_ctx, guarded_reference
-from shared.money import currency_code, parse_amount
+from services.referrals import codes, referring, store
+from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, guarded_reference
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
-
-LANDING_WINDOW = timedelta(minutes=1)
-LANDING_MISSES_ALLOWED = 20  # unknown codes per client and minute before lookups are refused
 
 
 @strawberry.enum
@@ -101,7 +98,7 @@ class ReferralProgram:
     shared_address_rejects: bool
 
     @classmethod
-    def from_row(cls, p: dict) -> ReferralProgram:
+    def from_row(cls, p: dict[str, Any]) -> ReferralProgram:
         cur = p["currency"]
         return cls(currency=cur, friend_discount_percent=p["friend_discount_percent"],
                    minimum_order=Money.of(p["minimum_order"], cur), reward_kind=ReferralRewardKind(p["reward_kind"]),
@@ -130,16 +127,30 @@ class ReferralProgramInput:
     shared_address_rejects: bool | None = None
 
 
+def standings(c: Context) -> DataLoader[str, referring.Standing]:
+    """One query per request for the stats of every referrer it shows (a page of customers, or one
+    customer's referralStats and isAmbassador)."""
+    loader = c.loaders.get("standings")
+    if loader is None:
+        async def load(ids: list[str]) -> list[referring.Standing]:
+            return await referring.standings(c.pool, c.shop, ids)
+        loader = c.loaders["standings"] = DataLoader(load_fn=load)
+    return loader
+
+
 @strawberry.federation.type(keys=["id"])
 class Customer:
     id: strawberry.ID
-    resolve_reference = classmethod(guarded_reference)
+
+    @classmethod
+    def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
+        entity: Customer = guarded_reference(cls, info, id)  # that customer or an admin only
+        return entity
 
     @strawberry.field(description="The code a friend enters at checkout or sign-up.")
     async def referral_code(self, info: Info) -> str:
         c = customer_ctx(info, self.id)
-        async with c.pool.acquire() as conn:
-            return await store.ensure_code(conn, c.shop, self.id)
+        return await referring.code_for(c.pool, c.shop, self.id)
 
     @strawberry.field(description="The link to share; it carries the code.")
     async def referral_link(self, info: Info) -> str:
@@ -150,27 +161,24 @@ class Customer:
     async def referrals(self, info: Info) -> list[Referral]:
         c = customer_ctx(info, self.id)
         return [Referral.from_row(r, admin=c.principal.is_admin)
-                for r in await store.referrals_of(c.pool, c.shop, self.id)]
+                for r in await store.referrals.of_referrer(c.pool, c.shop, self.id)]
 
     @strawberry.field
     async def referral_stats(self, info: Info) -> ReferralStats:
         c = customer_ctx(info, self.id)
-        row = await store.stats(c.pool, c.shop, self.id)
-        currency = (await store.program(c.pool, c.shop))["currency"]
-        return ReferralStats(invited=row["invited"], converted=row["converted"], rejected=row["rejected"],
-                             reversed=row["reversed"], earned=Money.of(row["earned"], currency),
-                             earned_points=row["earned_points"])
+        s = await standings(c).load(str(self.id))
+        return ReferralStats(invited=s.invited, converted=s.converted, rejected=s.rejected, reversed=s.reversed,
+                             earned=Money.of(s.earned, s.currency), earned_points=s.earned_points)
 
     @strawberry.field(description="Ambassadors have at least the program's threshold of conversions.")
     async def is_ambassador(self, info: Info) -> bool:
         c = customer_ctx(info, self.id)
-        row = await store.stats(c.pool, c.shop, self.id)
-        return row["converted"] >= (await store.program(c.pool, c.shop))["ambassador_threshold"]
+        return (await standings(c).load(str(self.id))).ambassador
 
     @strawberry.field(description="The single-use discount a referred friend received, if any.")
     async def friend_offer(self, info: Info) -> FriendOffer | None:
         c = customer_ctx(info, self.id)
-        row = await store.friend_offer(c.pool, c.shop, self.id)
+        row = await store.offers.of_friend(c.pool, c.shop, self.id)
         if row is None:
             return None
         return FriendOffer(code=row["code"], percent_off=row["percent_off"], used=row["used_order"] is not None)
@@ -187,23 +195,16 @@ class Query:
     @strawberry.field(description="What a friend sees on the referral link: no personal data but a first name.")
     async def referral_landing(self, info: Info, code: str) -> ReferralLanding:
         c = ctx(info)
-        client = _client(info)
-        if await store.landing_misses(c.pool, c.shop, client, LANDING_WINDOW) >= LANDING_MISSES_ALLOWED:
-            raise RateLimited("too many unknown codes; try again in a minute")
-        referrer = await store.referrer_by_code(c.pool, c.shop, code[:64])
-        if referrer is None:
-            await store.count_landing_miss(c.pool, c.shop, client, LANDING_WINDOW)
-            raise NotFound("unknown referral code", field="code")
-        p = await store.program(c.pool, c.shop)
-        return ReferralLanding(code=code.strip().upper(), referrer_first_name=referrer["first_name"],
-                               percent_off=p["friend_discount_percent"],
-                               minimum_order=Money.of(p["minimum_order"], p["currency"]))
+        landing = await referring.landing(c.pool, c.shop, _client(info), code)
+        return ReferralLanding(code=landing.code, referrer_first_name=landing.referrer_first_name,
+                               percent_off=landing.percent_off,
+                               minimum_order=Money.of(landing.minimum_order, landing.currency))
 
     @strawberry.field(description="The shop's referral program (admin).")
     async def referral_program(self, info: Info) -> ReferralProgram:
         c = ctx(info)
         c.principal.require_admin()
-        return ReferralProgram.from_row(await store.program(c.pool, c.shop))
+        return ReferralProgram.from_row(await referring.current_program(c.pool, c.shop))
 
     @strawberry.field(description="Every referral of the shop with its status and reason (admin).")
     async def all_referrals(self, info: Info, status: ReferralStatus | None = None, first: int | None = None,
@@ -211,8 +212,8 @@ class Query:
         c = ctx(info)
         c.principal.require_admin()
         size = page_size(first)
-        rows = await store.list_all(c.pool, c.shop, status.value if status else None, size,
-                                    decode_cursor(after, datetime.fromisoformat, uuid.UUID))
+        rows = await store.referrals.list_all(c.pool, c.shop, status.value if status else None, size,
+                                              decode_cursor(after, datetime.fromisoformat, uuid.UUID))
         return connection(rows, size, node=lambda r: Referral.from_row(r, admin=True),
                           key=lambda r: (r["created_at"].isoformat(), str(r["id"])), after=after)
 
@@ -223,29 +224,22 @@ class Mutation:
     async def configure_referrals(self, info: Info, input: ReferralProgramInput) -> ReferralProgram:
         c = ctx(info)
         c.principal.require_admin()
-        current = await store.program(c.pool, c.shop)
-        currency = currency_code(input.currency) if input.currency is not None else current["currency"]
-
-        def amount(value: str | None, name: str) -> Decimal | None:
-            return None if value is None else parse_amount(value, name, currency)
-
-        window = None if input.return_window_days is None else program.parse_days(input.return_window_days)
-        changes = program.check({
-            "currency": input.currency and currency,
+        given = {
+            "currency": input.currency,
             "friend_discount_percent": input.friend_discount_percent,
-            "minimum_order": amount(input.minimum_order, "minimumOrder"),
+            "minimum_order": input.minimum_order,
             "reward_kind": input.reward_kind.value if input.reward_kind else None,
-            "reward_amount": amount(input.reward_amount, "rewardAmount"),
+            "reward_amount": input.reward_amount,
             "reward_points": input.reward_points,
             "ambassador_threshold": input.ambassador_threshold,
-            "ambassador_reward_amount": amount(input.ambassador_reward_amount, "ambassadorRewardAmount"),
+            "ambassador_reward_amount": input.ambassador_reward_amount,
             "ambassador_reward_points": input.ambassador_reward_points,
-            "return_window_days": window,
+            "return_window_days": input.return_window_days,
             "signups_per_hour": input.signups_per_hour,
             "rewards_per_month": input.rewards_per_month,
             "shared_address_rejects": input.shared_address_rejects,
-        })
-        return ReferralProgram.from_row(await store.configure(c.pool, c.shop, changes))
+        }
+        return ReferralProgram.from_row(await referring.configure(c.pool, c.shop, given))
 
 
 schema = strawberry.federation.Schema(

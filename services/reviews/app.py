@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from services.reviews import requests, reviewing
 from services.reviews.consumers import HANDLERS
+from services.reviews.jobs import JOBS
 from services.reviews.schema import schema
 from shared.runtime import ServiceDefinition, create_app
 
@@ -12,6 +12,6 @@ DEFINITION = ServiceDefinition(
     schema=schema,
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
-    jobs={requests.JOB_KIND: reviewing.send_request},
+    jobs=JOBS,
 )
 app = create_app(DEFINITION)

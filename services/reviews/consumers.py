@@ -11,25 +11,24 @@ A database error raises, so the bus retries with backoff and then dead-letters.
 
 from __future__ import annotations
 
-from services.reviews import reviewing, store
+from services.reviews import reviewing
 from shared.db import Connection
 from shared.events import CustomerErased, Envelope, OrderCancelled, OrderDelivered, OrderPlaced
 from shared.handlers import EventHandlers, on
 
 
 async def on_order_placed(conn: Connection, event: Envelope, data: OrderPlaced) -> None:
-    await store.record_purchases(conn, data.shop, data.customer_id, data.order_id,
-                                 [line.product_id for line in data.lines], delivered_at=None)
+    await reviewing.record_order(conn, data.shop, data.customer_id, data.order_id,
+                                 [line.product_id for line in data.lines])
 
 
 async def on_order_delivered(conn: Connection, event: Envelope, data: OrderDelivered) -> None:
-    products = [line.product_id for line in data.lines]
-    await store.record_purchases(conn, data.shop, data.customer_id, data.order_id, products, delivered_at=event.time)
-    await reviewing.request_reviews(conn, data.shop, data.customer_id, data.order_id, products, event.time)
+    await reviewing.record_delivery(conn, data.shop, data.customer_id, data.order_id,
+                                    [line.product_id for line in data.lines], delivered_at=event.time)
 
 
 async def on_order_cancelled(conn: Connection, event: Envelope, data: OrderCancelled) -> None:
-    await store.cancel_purchases(conn, data.shop, data.order_id)
+    await reviewing.record_cancellation(conn, data.shop, data.order_id)
 
 
 async def on_customer_erased(conn: Connection, event: Envelope, data: CustomerErased) -> None:

@@ -1,7 +1,8 @@
 """How a product page orders its published reviews, as keyset-pageable sort keys.
 
 Every order is expressed as a tuple sorted descending — (media first?, primary, created_at, id) —
-so one row comparison pages through any of them; LOWEST negates the rating.
+so one row comparison pages through any of them; LOWEST negates the rating. store.PRIMARY_SQL
+computes the same primary key in SQL.
 """
 
 from __future__ import annotations
@@ -9,14 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 SORTS = ("NEWEST", "HIGHEST", "LOWEST", "MOST_HELPFUL")
-
-# SQL expressions (fixed whitelist, never caller text) for the primary key of each sort.
-PRIMARY_SQL = {
-    "NEWEST": "0::int",
-    "HIGHEST": "rating::int",
-    "LOWEST": "-rating::int",
-    "MOST_HELPFUL": "helpful_count",
-}
 
 
 def media_rank(media_urls: list[str] | tuple[str, ...], media_first: bool) -> int:
@@ -33,6 +26,6 @@ def primary(sort: str, row: Any) -> int:
     return int(row["helpful_count"])
 
 
-def key(sort: str, media_first: bool, row: Any) -> tuple:
+def key(sort: str, media_first: bool, row: Any) -> tuple[int, int, str, str]:
     return (media_rank(row["media_urls"], media_first), primary(sort, row), row["created_at"].isoformat(),
             str(row["id"]))

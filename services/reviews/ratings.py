@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -29,8 +30,13 @@ def contribution(status: str | None, rating: int | None) -> Distribution:
     """What one review adds to the summary: only a published review counts."""
     if status != "PUBLISHED" or rating is None:
         return EMPTY
-    return tuple(1 if stars == rating else 0 for stars in range(1, 6))  # type: ignore[return-value]
+    return _five(1 if stars == rating else 0 for stars in range(1, 6))
 
 
 def change(before: Distribution, after: Distribution) -> Distribution:
-    return tuple(a - b for a, b in zip(after, before, strict=True))  # type: ignore[return-value]
+    return _five(a - b for a, b in zip(after, before, strict=True))
+
+
+def _five(counts: Iterable[int]) -> Distribution:
+    one, two, three, four, five = counts
+    return one, two, three, four, five

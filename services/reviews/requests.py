@@ -1,4 +1,5 @@
-"""D+7 review requests: when one is due, and how its schedule job is keyed.
+"""D+7 review requests: when one is due, and how its schedule job is keyed (its kind is
+reviewing.REQUEST_JOB).
 
 The delay defaults to 7 days; REVIEW_REQUEST_DELAY_SECONDS overrides it (tests and staging use
 seconds). One request per customer and product: buying the same thing again does not nag twice.
@@ -10,7 +11,6 @@ import os
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-JOB_KIND = "review.request"
 DEFAULT_DELAY = timedelta(days=7)
 
 

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from services.reviews import moderation, ratings, requests, store
 from services.reviews.submissions import Draft
 from shared import events, outbox, schedule
-from shared.db import Connection
+from shared.db import Connection, transaction
 from shared.errors import BadUserInput, Forbidden, NotFound
 
 SOURCE = "reviews"
+REQUEST_JOB = "review.request"  # a D+7 review request falling due (registered in jobs.py)
 
 
 def review_uuid(value: str) -> uuid.UUID:
@@ -27,7 +29,7 @@ def review_uuid(value: str) -> uuid.UUID:
         raise NotFound("no such review") from exc
 
 
-def _event_fields(shop: str, row: asyncpg.Record) -> dict:
+def _event_fields(shop: str, row: asyncpg.Record) -> dict[str, Any]:
     return dict(shop=shop, review_id=str(row["id"]), customer_id=row["customer_id"], product_id=row["product_id"],
                 rating=row["rating"], has_media=bool(row["media_urls"]))
 
@@ -41,7 +43,7 @@ async def _move(conn: Connection, shop: str, before: asyncpg.Record | None, afte
 async def submit(pool: asyncpg.Pool, shop: str, customer_id: str, draft: Draft) -> asyncpg.Record:
     """Create or replace the customer's review of a product; it goes (back) to moderation."""
     verdict = moderation.review(draft.title, draft.body)
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         if await store.lock_product(conn, shop, draft.product_id) is None:
             # Products are known from the shop's orders: an id never sold is a typo or spam.
             raise NotFound("no such product in this shop", field="productId")
@@ -50,10 +52,12 @@ async def submit(pool: asyncpg.Pool, shop: str, customer_id: str, draft: Draft) 
             raise BadUserInput("that order of yours does not contain this product", field="orderId")
         verified = await store.bought(conn, shop, customer_id, draft.product_id)
         before = await store.review_of(conn, shop, customer_id, draft.product_id, lock=True)
-        row = await store.save_review(conn, shop, customer_id, draft, status=verdict.status, reason=verdict.reason,
-                                      verified=verified)
+        row = await store.save_review(
+            conn, shop, customer_id, draft.product_id, order_id=draft.order_id, rating=draft.rating,
+            title=draft.title, body=draft.body, media_urls=draft.media_urls, hashtags=draft.hashtags,
+            challenge_id=draft.challenge_id, status=verdict.status, reason=verdict.reason, verified=verified)
         await _move(conn, shop, before, row)
-        await schedule.cancel(conn, shop=shop, kind=requests.JOB_KIND,
+        await schedule.cancel(conn, shop=shop, kind=REQUEST_JOB,
                               dedup_key_prefix=requests.job_key(customer_id, draft.product_id))
         await store.close_request(conn, shop, customer_id, draft.product_id)
         await outbox.add(conn, events.ReviewSubmitted(**_event_fields(shop, row)), source=SOURCE)
@@ -66,7 +70,7 @@ async def submit(pool: asyncpg.Pool, shop: str, customer_id: str, draft: Draft) 
 async def moderate(pool: asyncpg.Pool, shop: str, review_id: str, decision: str,
                    reason: str | None) -> asyncpg.Record:
     rid = review_uuid(review_id)
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         found = await store.review(conn, shop, rid)
         if found is None or found["erased_at"] is not None:
             raise NotFound("no such review")
@@ -90,8 +94,7 @@ async def moderate(pool: asyncpg.Pool, shop: str, review_id: str, decision: str,
                     product_id=row["product_id"], media_count=len(row["media_urls"]),
                     hashtags=list(row["hashtags"]), challenge_id=row["challenge_id"],
                 ), source=SOURCE)
-                await store.mark_ugc_sent(conn, shop, rid)
-                row = await store.review(conn, shop, rid)
+                row = await store.mark_ugc_sent(conn, shop, rid)
         else:
             await outbox.add(conn, events.ReviewRejected(**_event_fields(shop, row), reason=row["rejection_reason"]),
                              source=SOURCE)
@@ -100,7 +103,7 @@ async def moderate(pool: asyncpg.Pool, shop: str, review_id: str, decision: str,
 
 async def reply(pool: asyncpg.Pool, shop: str, review_id: str, body: str) -> asyncpg.Record:
     rid = review_uuid(review_id)
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         row = await store.set_reply(conn, shop, rid, body)
         if row is None:
             raise NotFound("no such review")
@@ -109,7 +112,7 @@ async def reply(pool: asyncpg.Pool, shop: str, review_id: str, body: str) -> asy
 
 async def vote_helpful(pool: asyncpg.Pool, shop: str, customer_id: str, review_id: str) -> asyncpg.Record:
     rid = review_uuid(review_id)
-    async with pool.acquire() as conn, conn.transaction():
+    async with transaction(pool) as conn:
         row = await store.review(conn, shop, rid)
         if row is None or row["status"] != "PUBLISHED" or row["erased_at"] is not None:
             raise NotFound("no such published review")
@@ -118,7 +121,23 @@ async def vote_helpful(pool: asyncpg.Pool, shop: str, customer_id: str, review_i
         return await store.add_vote(conn, shop, rid, customer_id)
 
 
-# ---- purchases and D+7 requests --------------------------------------------------------------
+# ---- purchases and D+7 requests (in the consumer's or the job's transaction) -------------------
+
+
+async def record_order(conn: Connection, shop: str, customer_id: str, order_id: str, product_ids: list[str]) -> None:
+    """A placed order makes its products known in the shop and the customer their verified buyer."""
+    await store.record_purchases(conn, shop, customer_id, order_id, product_ids, delivered_at=None)
+
+
+async def record_delivery(conn: Connection, shop: str, customer_id: str, order_id: str, product_ids: list[str],
+                          delivered_at: datetime) -> None:
+    await store.record_purchases(conn, shop, customer_id, order_id, product_ids, delivered_at=delivered_at)
+    await request_reviews(conn, shop, customer_id, order_id, product_ids, delivered_at)
+
+
+async def record_cancellation(conn: Connection, shop: str, order_id: str) -> None:
+    """A cancelled order no longer makes a verified buyer (nor does its placing, handled later)."""
+    await store.cancel_purchases(conn, shop, order_id)
 
 
 async def request_reviews(conn: Connection, shop: str, customer_id: str, order_id: str,
@@ -130,7 +149,7 @@ async def request_reviews(conn: Connection, shop: str, customer_id: str, order_i
         if await store.review_of(conn, shop, customer_id, product_id) is not None:
             continue
         if await store.add_request(conn, shop, customer_id, product_id, order_id, delivered_at, due):
-            await schedule.schedule(conn, shop=shop, kind=requests.JOB_KIND,
+            await schedule.schedule(conn, shop=shop, kind=REQUEST_JOB,
                                     dedup_key=requests.job_key(customer_id, product_id), due_at=due,
                                     payload={"customer_id": customer_id, "product_id": product_id,
                                              "order_id": order_id})
@@ -151,6 +170,6 @@ async def send_request(conn: Connection, job: schedule.Job) -> None:
 
 async def erase(conn: Connection, shop: str, customer_id: str) -> None:
     prefix = requests.customer_prefix(customer_id)
-    await schedule.cancel(conn, shop=shop, kind=requests.JOB_KIND, dedup_key_prefix=prefix)
-    await schedule.forget_cancelled(conn, shop=shop, kind=requests.JOB_KIND, dedup_key_prefix=prefix)
+    await schedule.cancel(conn, shop=shop, kind=REQUEST_JOB, dedup_key_prefix=prefix)
+    await schedule.forget_cancelled(conn, shop=shop, kind=REQUEST_JOB, dedup_key_prefix=prefix)
     await store.erase_customer(conn, shop, customer_id)

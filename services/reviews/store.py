@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from services.reviews.listing import PRIMARY_SQL
-from services.reviews.ratings import Distribution
-from services.reviews.submissions import Draft
 from shared.db import Connection, Executor
+
+# SQL expressions (a fixed whitelist, never caller text) for the primary key of each sort order of
+# listing.py.
+PRIMARY_SQL = {
+    "NEWEST": "0::int",
+    "HIGHEST": "rating::int",
+    "LOWEST": "-rating::int",
+    "MOST_HELPFUL": "helpful_count",
+}
+
+
+def _one(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The row of a statement that always returns one (an upsert, an update of a row known to exist)."""
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
+
 
 # ---- purchases and products ------------------------------------------------------------------
 
@@ -61,7 +76,8 @@ async def products(conn: Executor, shop: str, product_ids: list[str]) -> list[as
     )
 
 
-async def move_counters(conn: Connection, shop: str, product_id: str, delta: Distribution) -> None:
+async def move_counters(conn: Connection, shop: str, product_id: str, delta: Sequence[int]) -> None:
+    """Add the difference of 1★..5★ counts a change makes (ratings.change)."""
     if not any(delta):
         return
     await conn.execute(
@@ -73,12 +89,12 @@ async def move_counters(conn: Connection, shop: str, product_id: str, delta: Dis
 
 async def bought(conn: Connection, shop: str, customer_id: str, product_id: str,
                  order_id: str | None = None) -> bool:
-    return await conn.fetchval(
+    return bool(await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM purchases
                           WHERE shop_id = $1 AND customer_id = $2 AND product_id = $3
                             AND cancelled_at IS NULL AND ($4::text IS NULL OR order_id = $4))""",
         shop, customer_id, product_id, order_id,
-    )
+    ))
 
 
 # ---- reviews ---------------------------------------------------------------------------------
@@ -100,10 +116,11 @@ async def review(conn: Executor, shop: str, review_id: uuid.UUID, *, lock: bool 
     )
 
 
-async def save_review(conn: Connection, shop: str, customer_id: str, d: Draft, *, status: str,
-                      reason: str | None, verified: bool) -> asyncpg.Record:
+async def save_review(conn: Connection, shop: str, customer_id: str, product_id: str, *, order_id: str | None,
+                      rating: int, title: str | None, body: str, media_urls: Sequence[str], hashtags: Sequence[str],
+                      challenge_id: str | None, status: str, reason: str | None, verified: bool) -> asyncpg.Record:
     """Create the customer's review of the product, or replace its content (an edit)."""
-    return await conn.fetchrow(
+    return _one(await conn.fetchrow(
         """INSERT INTO reviews (shop_id, customer_id, product_id, order_id, rating, title, body, media_urls,
                                hashtags, challenge_id, status, rejection_reason, verified_buyer)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -114,24 +131,25 @@ async def save_review(conn: Connection, shop: str, customer_id: str, d: Draft, *
                rejection_reason = EXCLUDED.rejection_reason, verified_buyer = EXCLUDED.verified_buyer,
                published_at = NULL, updated_at = now()
            RETURNING *""",
-        shop, customer_id, d.product_id, d.order_id, d.rating, d.title, d.body, list(d.media_urls),
-        list(d.hashtags), d.challenge_id, status, reason, verified,
-    )
+        shop, customer_id, product_id, order_id, rating, title, body, list(media_urls), list(hashtags),
+        challenge_id, status, reason, verified,
+    ))
 
 
 async def set_status(conn: Connection, shop: str, review_id: uuid.UUID, status: str,
                      reason: str | None) -> asyncpg.Record:
-    return await conn.fetchrow(
+    return _one(await conn.fetchrow(
         """UPDATE reviews SET status = $3, rejection_reason = $4, updated_at = now(),
                published_at = CASE WHEN $3 = 'PUBLISHED' THEN now() ELSE NULL END,
                incentivized = incentivized OR $3 = 'PUBLISHED'
            WHERE shop_id = $1 AND id = $2 RETURNING *""",
         shop, review_id, status, reason,
-    )
+    ))
 
 
-async def mark_ugc_sent(conn: Connection, shop: str, review_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE reviews SET ugc_sent = true WHERE shop_id = $1 AND id = $2", shop, review_id)
+async def mark_ugc_sent(conn: Connection, shop: str, review_id: uuid.UUID) -> asyncpg.Record:
+    return _one(await conn.fetchrow("UPDATE reviews SET ugc_sent = true WHERE shop_id = $1 AND id = $2 RETURNING *",
+                                    shop, review_id))
 
 
 async def set_reply(conn: Connection, shop: str, review_id: uuid.UUID, body: str) -> asyncpg.Record | None:
@@ -150,11 +168,11 @@ async def add_vote(conn: Connection, shop: str, review_id: uuid.UUID, customer_i
         shop, review_id, customer_id,
     )
     if added:
-        return await conn.fetchrow(
+        return _one(await conn.fetchrow(
             "UPDATE reviews SET helpful_count = helpful_count + 1 WHERE shop_id = $1 AND id = $2 RETURNING *",
             shop, review_id,
-        )
-    return await review(conn, shop, review_id)
+        ))
+    return _one(await review(conn, shop, review_id))
 
 
 async def reviews_by_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -> list[asyncpg.Record]:
@@ -165,7 +183,7 @@ async def reviews_by_customer(pool: asyncpg.Pool, shop: str, customer_id: str) -
 
 
 async def published_page(pool: asyncpg.Pool, shop: str, product_id: str, sort: str, media_first: bool,
-                         after: list | None, size: int) -> list[asyncpg.Record]:
+                         after: Sequence[Any] | None, size: int) -> list[asyncpg.Record]:
     """One page of a product's published reviews, past the cursor key (all parts descending)."""
     media = "(CASE WHEN cardinality(media_urls) > 0 THEN 1 ELSE 0 END)" if media_first else "0::int"
     sort_key = f"{media}, {PRIMARY_SQL[sort]}, created_at, id"  # whitelisted fragments only
@@ -179,7 +197,7 @@ async def published_page(pool: asyncpg.Pool, shop: str, product_id: str, sort: s
     )
 
 
-async def moderation_queue(pool: asyncpg.Pool, shop: str, status: str, after: list | None,
+async def moderation_queue(pool: asyncpg.Pool, shop: str, status: str, after: Sequence[Any] | None,
                            size: int) -> list[asyncpg.Record]:
     """Reviews in a status, oldest change first (first come, first moderated)."""
     return await pool.fetch(

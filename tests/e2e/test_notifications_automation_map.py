@@ -52,7 +52,7 @@ async def test_each_event_becomes_its_message_with_the_real_values(gql, flow, ma
     got = await eventually(the_mail, what=f"the {flow} mail")
     assert "Hallo Jonas" in got[0]["text"] and (in_text is None or in_text in got[0]["text"])
     assert having(await log(gql, admin, customer_id), flow=flow, status="SENT")
-    # notification.sent says whether the message carried an offer (DOMAIN.md's -5 engagement rule):
+    # notification.sent says whether the message carried an offer (the -5 engagement rule of docs/domain.md):
     # of these flows only the birthday greeting does.
     conn = await db("notifications")
     try:

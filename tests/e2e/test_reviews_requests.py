@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from services.reviews import requests
+from services.reviews import requests, reviewing
 from tests.e2e.reviews_helpers import PENDING, buy, events_of, fetch, fetchval, submit
 from tests.e2e.test_events import publish_raw
 from tests.stack import ADMIN, codes, customer_token, db, subgraph_url, unique
@@ -18,7 +18,7 @@ async def pending(gql, customer_id: str) -> list[dict]:
 
 async def jobs(customer_id: str) -> dict[str, str]:
     rows = await fetch("SELECT dedup_key, status FROM scheduled_jobs WHERE kind = $1 AND starts_with(dedup_key, $2)",
-                       requests.JOB_KIND, requests.customer_prefix(customer_id))
+                       reviewing.REQUEST_JOB, requests.customer_prefix(customer_id))
     return {r["dedup_key"]: r["status"] for r in rows}
 
 
@@ -43,7 +43,7 @@ async def test_delivery_schedules_requests_that_a_review_cancels_and_that_go_out
     assert (await jobs(cid))[requests.job_key(cid, early)] == "cancelled"
 
     await fetchval("UPDATE scheduled_jobs SET due_at = now() WHERE dedup_key = $1 AND kind = $2",
-                   requests.job_key(cid, later), requests.JOB_KIND)  # time travel to D+7
+                   requests.job_key(cid, later), reviewing.REQUEST_JOB)  # time travel to D+7
     [sent] = await eventually(lambda: events_of("review.requested", customer_id=cid), what="review.requested")
     assert (sent["product_id"], sent["order_id"]) == (later, order["id"])
     [still_open] = await pending(gql, cid)

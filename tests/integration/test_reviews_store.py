@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.reviews import requests, reviewing, store, submissions
+from services.reviews import reviewing, store, submissions
+from services.reviews.jobs import JOBS
 from shared.db import create_pool
 from shared.schedule import Scheduler
 from tests.integration.conftest import throwaway_database
@@ -37,7 +38,7 @@ async def test_a_request_waits_for_its_delay_in_seconds_then_goes_out_once(revie
     async with reviews_pool.acquire() as conn, conn.transaction():
         await store.record_purchases(conn, SHOP, customer, order, [product], datetime.now(UTC))
         await reviewing.request_reviews(conn, SHOP, customer, order, [product], datetime.now(UTC))
-    scheduler = Scheduler(reviews_pool, {requests.JOB_KIND: reviewing.send_request})
+    scheduler = Scheduler(reviews_pool, JOBS)
     assert not await scheduler.run_one()  # not due yet
     await asyncio.sleep(1.6)
     assert await scheduler.run_one()

@@ -25,3 +25,4 @@ def test_connection_says_when_there_is_more():
     page = connection([1, 2, 3], 2, node=lambda r: r, key=lambda r: (r,), after=None)
     assert [e.node for e in page.edges] == [1, 2] and page.page_info.has_next_page
     assert decode_cursor(page.page_info.end_cursor, int) == [2]
+

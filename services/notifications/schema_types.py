@@ -1,10 +1,11 @@
 """The notifications subgraph's GraphQL types: the delivery log, preferences, flows, settings and
-merchant webhooks (the resolvers are in schema.py)."""
+merchant webhooks, each with its mapping from a row or a flow (the resolvers are in schema.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from enum import Enum
+from typing import Any
 
 import asyncpg
 import strawberry
@@ -53,7 +54,7 @@ class Notification:
                    error=row["error"])
 
 
-def _hhmm(value) -> str | None:
+def _hhmm(value: time | None) -> str | None:
     return value.strftime("%H:%M") if value else None
 
 
@@ -153,7 +154,7 @@ class NotificationSettings:
 
     @classmethod
     def from_row(cls, row: asyncpg.Record | None) -> NotificationSettings:
-        def get(key: str):
+        def get(key: str) -> Any:
             return row[key] if row else None
         return cls(storefront_url=get("storefront_url"), tracking_url=get("tracking_url"),
                    daily_cap=policy.DEFAULT_DAILY_CAP if get("daily_cap") is None else get("daily_cap"),

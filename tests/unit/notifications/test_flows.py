@@ -77,7 +77,7 @@ def test_a_shop_override_changes_delays_templates_and_enabled():
 
 
 def test_only_steps_with_a_discount_or_gift_carry_an_offer():
-    # DOMAIN.md's engagement score takes 5 points per discount email left unopened, so the
+    # The engagement score (docs/domain.md) takes 5 points per discount email left unopened, so the
     # notification.sent of these (and only these) says offer=true.
     assert flows.carries_offer("winback", "at_risk")
     assert flows.carries_offer("winback", "discount_10")
@@ -92,3 +92,9 @@ def test_only_steps_with_a_discount_or_gift_carry_an_offer():
     offered = {(f.key, s.key) for f in flows.DEFAULT_FLOWS for s in f.steps if s.offer}
     assert offered == {("winback", "at_risk"), ("winback", "discount_10"), ("winback", "discount_20_survey"),
                        ("segment_at_risk", "at_risk"), ("birthday", "greeting")}
+
+
+def test_the_events_flows_use_are_their_triggers_and_cancellers_but_not_the_admins_delay_note():
+    used = flows.events_used()
+    assert {"order.placed", "review.requested", "credit.spent", "review.submitted"} <= used
+    assert flows.ORDER_DELAY not in used

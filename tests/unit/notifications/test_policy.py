@@ -1,9 +1,8 @@
+"""Who may receive what, and when: consent, channels, quiet hours, the frequency cap."""
+
 from datetime import UTC, datetime, time
 
-import pytest
-
-from services.notifications import policy, validation
-from shared.errors import BadUserInput
+from services.notifications import policy
 
 BASE = {"email": "a@example.com", "phone": None, "accepts_email": False, "accepts_sms": False,
         "accepts_whatsapp": False, "email_opt": None, "sms_opt": None, "whatsapp_opt": None,
@@ -49,23 +48,12 @@ def test_frequency_cap_per_day_and_week():
     assert "per day" in policy.over_cap(0, 0, 0, 10)
 
 
-def test_preferences_input_is_checked():
-    assert validation.preferences({"email": False, "quiet_hours_start": "22:00", "quiet_hours_end": "07:30"},
-                                  None) == {"email_opt": False, "quiet_start": time(22), "quiet_end": time(7, 30)}
-    assert validation.preferences({"quiet_hours_start": "", "quiet_hours_end": ""}, None) == {
-        "quiet_start": None, "quiet_end": None}
-    for bad in ({"locale": "fr"}, {"timezone": "Mars/Olympus"}, {"quiet_hours_start": "25:00", "quiet_hours_end": "x"},
-                {"quiet_hours_start": "22:00"}, {"phone": "0151 123"}, {"sms": True}, {"timezone": "x" * 100}):
-        with pytest.raises(BadUserInput):
-            validation.preferences(bad, None)
-    assert validation.preferences({"sms": True}, "+4915112345678") == {"sms_opt": True}
+def test_failed_channels_retry_on_the_shops_delays_or_the_defaults():
+    assert policy.retry_delays(None) == [30, 120, 600, 3600]
+    assert policy.retry_delays([]) == [30, 120, 600, 3600]
+    assert policy.retry_delays([5, 10]) == [5, 10]
 
 
-def test_settings_input_is_checked():
-    assert validation.shop_settings({"daily_cap": 3, "retry_seconds": [1, 2]}) == {"daily_cap": 3,
-                                                                                   "retry_seconds": [1, 2]}
-    for bad in ({"daily_cap": -1}, {"retry_seconds": [0]}, {"retry_seconds": [1] * 11},
-                {"storefront_url": "javascript:alert(1)"}, {"tracking_url": "https://x.test/track"},
-                {"sms_from": "12345"}):
-        with pytest.raises(BadUserInput):
-            validation.shop_settings(bad)
+def test_an_erased_customer_is_remembered_by_a_hash_only():
+    assert policy.id_hash("c-1") == policy.id_hash("c-1") != policy.id_hash("c-2")
+    assert "c-1" not in policy.id_hash("c-1") and len(policy.id_hash("c-1")) == 64

@@ -1,9 +1,10 @@
+"""Message templates: every flow step renders in every locale with the values its flow provides."""
+
 import pytest
 from jinja2 import UndefinedError
 
 from services.notifications import flows, templates, variables
 from services.notifications.templates import available, render
-from services.notifications.validation import renders
 
 SAMPLE = {"order_id": "1001", "total": "57.40", "currency": "EUR", "item_count": 2, "first_name": "Anna",
           "shop_url": "http://shop.test"}
@@ -59,15 +60,6 @@ def test_both_default_locales_ship():
 def test_a_missing_variable_fails_loudly():
     with pytest.raises(UndefinedError):
         render("order_thank_you", "en", {"first_name": "Anna"})
-
-
-def test_a_template_needing_what_the_flow_lacks_cannot_be_chosen():
-    from shared.errors import BadUserInput
-    flow = flows.BY_KEY["birthday"]
-    with pytest.raises(BadUserInput, match="cannot be used"):
-        renders(flow, flows.Step("greeting", "tier_near"))  # birthday events carry no tier gap
-    with pytest.raises(BadUserInput):
-        renders(flow, flows.Step("greeting", "no_such_template"))
 
 
 def test_html_part_escapes_values():

@@ -1,0 +1,10 @@
+"""Delayed work of the referrals service (shared.schedule); each handler runs in the job's transaction."""
+
+from __future__ import annotations
+
+from services.referrals import attribution
+from shared.schedule import JobHandler
+
+JOBS: dict[str, JobHandler] = {
+    attribution.CONVERT_JOB: attribution.convert_when_due,  # the friend's return window has passed
+}
