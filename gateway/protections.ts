@@ -107,12 +107,11 @@ export const rateLimiting = () => [
 const JSON_TYPES = ['application/json', 'application/graphql+json'];
 const tooLarge = `request body over ${maxRequestBytes} bytes`;
 
-// A refused body stays unread on the socket: the connection is closed after the answer, or the
-// next request on it would wait behind the rest of this body.
+// Refused before the body is read: Node reads and drops the rest of it, the connection stays usable.
 const refusal = (fetchAPI: any, status: number, message: string) =>
   new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }), {
     status,
-    headers: { 'content-type': 'application/json', connection: 'close' },
+    headers: { 'content-type': 'application/json' },
   });
 
 const countingBytes = (request: any, fetchAPI: any) => {
@@ -125,6 +124,7 @@ const countingBytes = (request: any, fetchAPI: any) => {
       transform(chunk: Uint8Array, controller: any) {
         received += chunk.byteLength;
         if (received > maxRequestBytes) {
+          // The body's stream is abandoned mid-way: the connection cannot carry another request.
           const http = { status: 413, headers: { connection: 'close' } };
           controller.error(new GraphQLError(tooLarge, { extensions: { code: 'BAD_USER_INPUT', http } }));
         } else {

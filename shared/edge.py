@@ -40,10 +40,9 @@ OWN_ROUTES_MAX_BYTES = 1_000_000
 MIN_SECRET_LENGTH = 32
 
 
-def refusal(status: int, message: str, code: str) -> JSONResponse:
-    # Sent before the body is read (or while it still arrives): the connection cannot be reused.
+def refusal(status: int, message: str, code: str, *, close: bool = False) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status,
-                        headers={"connection": "close"})
+                        headers={"connection": "close"} if close else None)
 
 
 class BodyTooLarge(Exception):
@@ -53,7 +52,8 @@ class BodyTooLarge(Exception):
 
 
 async def body_too_large(request: Request, exc: Exception) -> JSONResponse:
-    return refusal(413, str(exc), "BAD_USER_INPUT")
+    # The body may still be arriving, without end: the connection is not kept for another request.
+    return refusal(413, str(exc), "BAD_USER_INPUT", close=True)
 
 
 # Starlette's exception middleware answers for a route whose body read went over the limit.
