@@ -6,6 +6,11 @@
   /live         server-sent events for the signed-in caller (customer JWT or admin credential)
   /config.json  where the browser finds the gateway
   /demo/token   DEMO ONLY: a customer token for the demo page's customer; off in production
+
+Every response carries a Content-Security-Policy (scripts from here only, connections to here and
+the gateway, no framing), X-Frame-Options and X-Content-Type-Options. Cross-origin calls (the widget
+on a storefront reaching /live) follow the gateway's rule: the origins in CORS_ORIGINS, else in
+development the loopback origins, in production none; never `null`, never with credentials.
 """
 
 from __future__ import annotations
@@ -13,22 +18,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import jwt
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.live import LIVE_EVENTS, Hub, Listener
 from shared.auth import authenticate
 from shared.bus import Bus, LiveConsumer
+from shared.edge import refuse_weak_credentials
 from shared.errors import FlywheelError
 from shared.settings import Settings
 
@@ -38,6 +47,7 @@ DEMO_CUSTOMER = os.environ.get("DEMO_CUSTOMER_ID", "demo-anna")
 
 log = logging.getLogger("console")
 settings = Settings.from_env("console")
+refuse_weak_credentials(settings)
 hub = Hub()
 bus = Bus(settings.amqp_url, client_name="console")
 bus.add_consumer(LiveConsumer(bus=bus, name="console.live", routing_keys=LIVE_EVENTS, callback=hub.on_event))
@@ -74,9 +84,13 @@ async def live(request: Request) -> StreamingResponse | JSONResponse:
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
-async def config(request: Request) -> JSONResponse:
-    gateway = os.environ.get("CONSOLE_GATEWAY_URL") or (
+def gateway_url(request: Request) -> str:
+    return os.environ.get("CONSOLE_GATEWAY_URL") or (
         f"http://{request.url.hostname}:{os.environ.get('GATEWAY_PORT', '4000')}/graphql")
+
+
+async def config(request: Request) -> JSONResponse:
+    gateway = gateway_url(request)
     return JSONResponse({"gatewayUrl": gateway, "liveUrl": str(request.url_for("live")),
                          "demoShop": DEMO_SHOP, "demoCustomer": DEMO_CUSTOMER})
 
@@ -106,7 +120,45 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"ready": ready, "broker": ready}, status_code=200 if ready else 503)
 
 
-_origins = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()] or ["*"]
+class SecurityHeaders:
+    """The console's pages run its own scripts only and talk to itself and the gateway only; inline
+    styles stay allowed (the widget styles its shadow DOM with a <style> element)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        gateway = re.match(r"[^:]+://[^/]+", gateway_url(Request(scope)))
+        policy = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                  f"connect-src 'self' {gateway.group(0) if gateway else ''}; object-src 'none'; base-uri 'none'; "
+                  "form-action 'self'; frame-ancestors 'none'")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["content-security-policy"] = policy
+                headers["x-frame-options"] = "DENY"
+                headers["x-content-type-options"] = "nosniff"
+                headers["referrer-policy"] = "same-origin"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def cors_origins() -> dict[str, str | list[str]]:
+    """Starlette's CORS settings for the allow-list (the same rule as gateway/protections.ts)."""
+    configured = [o.strip().lower() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
+    for origin in configured:
+        if origin == "null" or not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ValueError(f"CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port]); * and null never are")
+    if configured or _production():
+        return {"allow_origins": configured}
+    return {"allow_origin_regex": r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?"}
+
+
 app = Starlette(
     routes=[
         Route("/", page("index.html")),
@@ -119,7 +171,8 @@ app = Starlette(
         Route("/readyz", readyz),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ],
-    middleware=[Middleware(CORSMiddleware, allow_origins=_origins, allow_methods=["GET", "POST"],
+    middleware=[Middleware(SecurityHeaders),
+                Middleware(CORSMiddleware, **cors_origins(), allow_methods=["GET", "POST"],  # type: ignore[arg-type]
                            allow_headers=["authorization", "x-api-key", "content-type"])],
     lifespan=lifespan,
 )

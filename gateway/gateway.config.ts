@@ -7,25 +7,25 @@
 //   <NAME>_PORT                      else http://127.0.0.1:<port>/graphql, e.g. CUSTOMERS_PORT
 //                                    (neither set: the URL composed into the supergraph)
 //   OTEL_EXPORTER_OTLP_ENDPOINT      set: export spans over OTLP/HTTP as service "gateway"
+//   GATEWAY_SECRET                   sent to every subgraph in x-flywheel-gateway; in production
+//                                    the subgraphs answer nothing else (settings.ts)
+//   protections.ts and callers.ts list theirs (limits, CORS, trusted proxies)
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { authentication, clientAddress } from './callers.ts';
 import {
   cors,
   errorShaping,
   persistedOperations,
-  production,
   rateLimiting,
-  requestSizeLimit,
+  requestBodies,
+  varyByOrigin,
 } from './protections.ts';
-
-const env = (name: string): string | undefined => {
-  const value = process.env[name]?.trim();
-  return value ? value : undefined;
-};
+import { CLIENT_HEADER, env, GATEWAY_HEADER, gatewaySecret, production } from './settings.ts';
 
 const port = Number(env('GATEWAY_PORT') ?? 4000);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
@@ -80,8 +80,10 @@ const traceparentFor = (request: object): string => {
   return value;
 };
 
-// x-forwarded-for keys per-client limits (referral landing); the load balancer in front must set it.
-const FORWARDED_HEADERS = ['authorization', 'x-api-key', 'x-shop', 'x-forwarded-for'];
+// The client's X-Forwarded-For is not passed on: subgraphs get the client address the gateway
+// decided on (callers.ts, through trusted proxies only) in x-flywheel-client, and the gateway's
+// secret beside it, which is what lets them believe it.
+const FORWARDED_HEADERS = ['authorization', 'x-api-key', 'x-shop'];
 const TRACE_HEADERS = ['traceparent', 'tracestate'];
 const forwardedHeaders = otlpEndpoint ? FORWARDED_HEADERS : [...FORWARDED_HEADERS, ...TRACE_HEADERS];
 
@@ -94,8 +96,11 @@ export const gatewayConfig = defineConfig({
   transportEntries,
 
   propagateHeaders: {
-    fromClientToSubgraphs({ request }) {
-      const headers: Record<string, string> = {};
+    fromClientToSubgraphs({ request, context }) {
+      const headers: Record<string, string> = {
+        [GATEWAY_HEADER]: gatewaySecret,
+        [CLIENT_HEADER]: clientAddress(request, context),
+      };
       for (const name of forwardedHeaders) {
         const value = request.headers.get(name);
         if (value) headers[name] = value;
@@ -115,7 +120,14 @@ export const gatewayConfig = defineConfig({
   graphiql: !production,
   ...(production ? { disableIntrospection: true } : {}),
   cors,
-  plugins: () => [requestSizeLimit(), rateLimiting(), errorShaping({ hideSuggestions: production })],
+  // Order matters: bodies and credentials are refused before anything is parsed or limited.
+  plugins: () => [
+    requestBodies(),
+    authentication(),
+    varyByOrigin(),
+    ...rateLimiting(),
+    errorShaping({ hideSuggestions: production }),
+  ],
   // PERSISTED_OPERATIONS=allow|only: the registered operations of gateway/persisted/ by hash.
   ...(persistedDocuments ? { persistedDocuments } : {}),
   landingPage: false,
@@ -131,4 +143,8 @@ export const gatewayConfig = defineConfig({
   maxDepth: 15,
   maxTokens: 2000,
   upstreamTimeout: 30_000,
+  // No subscriptions in the supergraph: nothing may come in over WebSockets, where neither the body
+  // limit nor the media-type check would see it. A body still arriving after 60 s is dropped.
+  disableWebsockets: true,
+  requestTimeout: 60_000,
 });

@@ -1,7 +1,9 @@
-// What the gateway refuses before any subgraph sees a request: oversize bodies, callers over their
-// rate, unregistered documents (when persisted operations are enforced) and, in production,
-// introspection; the code every error leaves with; and what it keeps to itself in production:
-// "Did you mean …?" hints. Depth and token limits sit in gateway.config.ts.
+// What the gateway refuses before any subgraph sees a request: bodies over the limit (counted as they
+// arrive, chunked or not), compressed bodies and bodies that are not JSON, browser origins not on the
+// allow-list, callers over their rate, unregistered documents (when persisted operations are
+// enforced) and, in production, introspection; the code every error leaves with; and what it keeps to
+// itself in production: "Did you mean …?" hints. Depth and token limits sit in gateway.config.ts;
+// client addresses and credentials in callers.ts.
 //
 // Environment:
 //   FLYWHEEL_ENV=production        introspection, GraphiQL and "Did you mean …?" hints off
@@ -11,86 +13,194 @@
 //   PERSISTED_OPERATIONS_FILE      the manifest of registered operations  (./persisted/manifest.json)
 //   MAX_REQUEST_BYTES              largest request body accepted            (2000000)
 //   RATE_LIMIT_PER_MINUTE          calls per caller, root field and minute  (6000)
-//   LANDING_LIMIT_PER_MINUTE       referral-landing lookups per client IP   (60)
-//   CORS_ORIGINS                   comma-separated storefront origins       (any origin)
+//   LANDING_LIMIT_PER_MINUTE       referral-landing lookups per client address (60)
+//   REDEMPTIONS_PER_MINUTE         per customer: redeemReward, redeemStoreCredit, checkCode, each (60)
+//   CODE_CHECKS_PER_MINUTE         per API key or admin: validateRewardCode, checkCode, redeemCode,
+//                                  releaseCode, each                        (1200)
+//   CORS_ORIGINS                   comma-separated browser origins allowed  (development: any
+//                                  http(s)://localhost|127.0.0.1|[::1] origin; production: none)
+//   CORS_ALLOW_CREDENTIALS         true: Access-Control-Allow-Credentials   (false)
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { useRateLimiter } from '@envelop/rate-limiter';
 import { GraphQLError } from 'graphql';
+import { callerOf, clientAddress } from './callers.ts';
+import { env, list, positive, production } from './settings.ts';
 
-const env = (name: string): string | undefined => {
-  const value = process.env[name]?.trim();
-  return value ? value : undefined;
-};
-const positive = (name: string, fallback: number): number => {
-  const value = Number(env(name) ?? fallback);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
-
-export const production = env('FLYWHEEL_ENV') === 'production';
 const maxRequestBytes = positive('MAX_REQUEST_BYTES', 2_000_000); // bulk adjustments of 10 000 rows fit
 const perMinute = positive('RATE_LIMIT_PER_MINUTE', 6000);
 const landingPerMinute = positive('LANDING_LIMIT_PER_MINUTE', 60);
+const redemptionsPerMinute = positive('REDEMPTIONS_PER_MINUTE', 60);
+const codeChecksPerMinute = positive('CODE_CHECKS_PER_MINUTE', 1200);
 
-type Headers = { get(name: string): string | null };
-const headersOf = (context: any): Headers | undefined => context?.request?.headers;
+// --- rate limits -----------------------------------------------------------------------------------
+// The limiter's own InMemoryStore keeps every identity it ever saw and copies all of them on each
+// call; this one keeps an identity only while it has calls inside its window, and ignores EXEMPT
+// (callers a limiter does not apply to).
+const EXEMPT = 'exempt';
+type Identity = { contextIdentity: string; fieldIdentity: string };
 
-// The client address as the load balancer in front reports it (it must set X-Forwarded-For).
-const clientAddress = (context: any): string =>
-  headersOf(context)?.get('x-forwarded-for')?.split(',')[0].trim() || 'unknown-client';
+class WindowStore {
+  private calls = new Map<string, { timestamps: number[]; until: number }>();
+  private writes = 0;
 
-// One bucket per credential (API key or bearer token), else per client address.
-const caller = (context: any): string => {
-  const headers = headersOf(context);
-  return headers?.get('x-api-key') || headers?.get('authorization') || clientAddress(context);
-};
+  getForIdentity({ contextIdentity, fieldIdentity }: Identity): number[] {
+    if (contextIdentity === EXEMPT) return [];
+    return this.calls.get(`${contextIdentity}\n${fieldIdentity}`)?.timestamps ?? [];
+  }
 
-export const rateLimiting = () =>
+  setForIdentity({ contextIdentity, fieldIdentity }: Identity, timestamps: number[], windowMs = 60_000): void {
+    if (contextIdentity === EXEMPT) return;
+    const key = `${contextIdentity}\n${fieldIdentity}`;
+    if (timestamps.length === 0) this.calls.delete(key);
+    else this.calls.set(key, { timestamps, until: timestamps[timestamps.length - 1] + windowMs });
+    if (++this.writes % 1000 === 0) {
+      const now = Date.now();
+      for (const [known, { until }] of this.calls) if (until <= now) this.calls.delete(known);
+    }
+  }
+}
+
+const limiter = (identifyFn: (context: any) => string, configByField: any[]) =>
   useRateLimiter({
-    identifyFn: caller,
-    transformError: (message: string) =>
-      new GraphQLError(message, { extensions: { code: 'RATE_LIMITED' } }),
-    configByField: [
-      { type: 'Query', field: '!(referralLanding)', max: perMinute, window: '1m' },
-      { type: 'Mutation', field: '*', max: perMinute, window: '1m' },
-      // Guessing referral codes is the abuse to expect here: a tight limit per client address.
-      {
-        type: 'Query',
-        field: 'referralLanding',
-        max: landingPerMinute,
-        window: '1m',
-        identifyFn: (context: any) => `landing:${clientAddress(context)}`,
-        message: 'too many referral lookups; try again in a minute',
-      },
-    ],
+    identifyFn,
+    store: new WindowStore() as any,
+    transformError: (message: string) => new GraphQLError(message, { extensions: { code: 'RATE_LIMITED' } }),
+    configByField,
   });
 
-export const requestSizeLimit = () => ({
+// Checkout fields: what a customer spends and tries at checkout, and what a shop's checkout asks
+// with its key. The rates are far above a real checkout's (a customer redeeming or trying a code
+// more than once a second; one shop validating 20 codes a second) and far below a guessing run's.
+const CUSTOMER_CHECKOUT = '@(redeemReward|redeemStoreCredit|checkCode)';
+const KEY_CHECKOUT = '@(validateRewardCode|checkCode|redeemCode|releaseCode)';
+const CHECKOUT_MESSAGE = 'too many redemptions or code checks; try again in a minute';
+
+export const rateLimiting = () => [
+  // Per caller (credential, else client address) and root field.
+  limiter((context) => callerOf(context).identity, [
+    { type: 'Query', field: '!(referralLanding)', max: perMinute, window: '1m' },
+    { type: 'Mutation', field: '*', max: perMinute, window: '1m' },
+    // Guessing referral codes is the abuse to expect here: a tight limit per client address.
+    {
+      type: 'Query',
+      field: 'referralLanding',
+      max: landingPerMinute,
+      window: '1m',
+      identifyFn: (context: any) => `landing:${clientAddress(context?.request, context)}`,
+      message: 'too many referral lookups; try again in a minute',
+    },
+  ]),
+  limiter((context) => (callerOf(context).kind === 'customer' ? callerOf(context).identity : EXEMPT), [
+    { type: 'Mutation', field: CUSTOMER_CHECKOUT, max: redemptionsPerMinute, window: '1m', message: CHECKOUT_MESSAGE },
+  ]),
+  limiter((context) => (['key', 'admin'].includes(callerOf(context).kind) ? callerOf(context).identity : EXEMPT), [
+    { type: 'Mutation', field: KEY_CHECKOUT, max: codeChecksPerMinute, window: '1m', message: CHECKOUT_MESSAGE },
+  ]),
+];
+
+// --- request bodies --------------------------------------------------------------------------------
+// A POST must be uncompressed JSON (GraphQL over HTTP's media types): no form posts a page could
+// send across origins without a preflight, no multipart, no text/plain, nothing to inflate. The
+// size is checked on Content-Length when there is one, and on the bytes as they arrive in any case
+// (a chunked body has no length): the parser's read fails at the first byte over the limit.
+const JSON_TYPES = ['application/json', 'application/graphql+json'];
+const tooLarge = `request body over ${maxRequestBytes} bytes`;
+
+// Refused before the body is read: Node reads and drops the rest of it, the connection stays usable.
+const refusal = (fetchAPI: any, status: number, message: string) =>
+  new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+
+const countingBytes = (request: any, fetchAPI: any) => {
+  if (!request.body) return request;
+  // As graphql-yoga's own (25 MB) limit does: a native stream needs the native TransformStream.
+  const Transform = request.body instanceof ReadableStream ? globalThis.TransformStream : fetchAPI.TransformStream;
+  let received = 0;
+  const body = request.body.pipeThrough(
+    new Transform({
+      transform(chunk: Uint8Array, controller: any) {
+        received += chunk.byteLength;
+        if (received > maxRequestBytes) {
+          // The body's stream is abandoned mid-way: the connection cannot carry another request.
+          const http = { status: 413, headers: { connection: 'close' } };
+          controller.error(new GraphQLError(tooLarge, { extensions: { code: 'BAD_USER_INPUT', http } }));
+        } else {
+          controller.enqueue(chunk);
+        }
+      },
+    }),
+  );
+  return new fetchAPI.Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    signal: request.signal,
+    body,
+    duplex: 'half',
+  });
+};
+
+export const requestBodies = () => ({
   onRequest({ request, endResponse, fetchAPI }: any) {
-    const length = Number(request.headers.get('content-length') ?? 0);
-    if (length > maxRequestBytes) {
-      endResponse(
-        new fetchAPI.Response(
-          JSON.stringify({
-            errors: [{ message: `request body over ${maxRequestBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }],
-          }),
-          { status: 413, headers: { 'content-type': 'application/json' } },
-        ),
-      );
+    if (request.method !== 'POST') return;
+    const encoding = (request.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+    const length = request.headers.get('content-length');
+    const mediaType = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (encoding !== 'identity') {
+      endResponse(refusal(fetchAPI, 415, 'compressed request bodies are not accepted'));
+    } else if (length !== null && !/^\d+$/.test(length)) {
+      endResponse(refusal(fetchAPI, 400, 'invalid Content-Length'));
+    } else if (Number(length ?? 0) > maxRequestBytes) {
+      endResponse(refusal(fetchAPI, 413, tooLarge));
+    } else if (!JSON_TYPES.includes(mediaType)) {
+      endResponse(refusal(fetchAPI, 415, `POST takes ${JSON_TYPES.join(' or ')} only`));
     }
+  },
+  onRequestParse({ requestParser, setRequestParser, fetchAPI }: any) {
+    if (requestParser) setRequestParser((request: any) => requestParser(countingBytes(request, fetchAPI)));
   },
 });
 
-export const cors = (() => {
-  const origins = env('CORS_ORIGINS')?.split(',').map((o) => o.trim()).filter(Boolean);
+// --- CORS ------------------------------------------------------------------------------------------
+// Only origins on the list get CORS headers; any other (and `null`, the origin of sandboxed frames
+// and local files) gets none, so a browser keeps the answer from the page. Credentials (cookies)
+// are never allowed unless configured: storefronts send an Authorization header, not cookies.
+const ORIGIN = /^https?:\/\/[^/\s]+$/;
+const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+const allowedOrigins = new Set(
+  list('CORS_ORIGINS').map((origin) => {
+    if (!ORIGIN.test(origin) || origin === 'null') {
+      throw new Error(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port]); * and null are never allowed`);
+    }
+    return origin.toLowerCase();
+  }),
+);
+const allowCredentials = env('CORS_ALLOW_CREDENTIALS') === 'true';
+
+export const originAllowed = (origin: string): boolean =>
+  allowedOrigins.size ? allowedOrigins.has(origin.toLowerCase()) : !production && LOOPBACK_ORIGIN.test(origin);
+
+export const cors = (request: any) => {
+  const origin = request.headers.get('origin');
+  if (!origin || !originAllowed(origin)) return false;
   return {
-    origin: origins && origins.length ? origins : '*',
+    origin,
+    credentials: allowCredentials,
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: ['content-type', 'authorization', 'x-api-key', 'x-shop', 'traceparent', 'tracestate'],
     maxAge: 600,
   };
-})();
+};
+
+// The answer differs by Origin (allowed or not): shared caches must key on it.
+export const varyByOrigin = () => ({
+  onResponse({ response }: any) {
+    const vary = response.headers.get('vary');
+    if (!vary?.toLowerCase().includes('origin')) response.headers.set('vary', vary ? `${vary}, Origin` : 'Origin');
+  },
+});
 
 // Registered operations (gateway/persisted/*.graphql, manifest built by persist.mjs): a client sends
 // the operation's SHA-256 as extensions.persistedQuery.sha256Hash (Apollo's form) or documentId

@@ -17,10 +17,19 @@ from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import Info
 
+from shared import edge
 from shared.auth import Principal, authenticate
 from shared.errors import FlywheelError
 from shared.money import in_minor_units
@@ -64,6 +73,11 @@ class Context:
     @property
     def pool(self) -> asyncpg.Pool:
         return self.runtime.pool
+
+    @property
+    def client_address(self) -> str:
+        """Whom per-client limits count: the client address the gateway decided on, else the peer's."""
+        return edge.client_address(self.request, self.runtime.settings)
 
 
 def ctx(info: Info[Context, Any]) -> Context:
@@ -187,7 +201,12 @@ _TRACER = trace.get_tracer("flywheel.graphql")
 # spans and one span per operation still make one trace.
 _CACHES = [ParserCache(maxsize=1024), ValidationCache(maxsize=1024)]
 _TRACING = [TraceResolvers] if os.environ.get("TRACE_RESOLVERS", "0") == "1" else [OperationSpan]
-EXTENSIONS = [*_CACHES, *_TRACING, ShapeErrors, RefuseNulCharacters]
+# A second line behind the gateway's depth (15) and token (2000) limits, for whatever reaches a
+# subgraph some other way: the gateway's plans add a level (_entities) and key fields, never hundreds
+# of aliases. Refused documents get BAD_USER_INPUT and run nothing.
+_LIMITS = [QueryDepthLimiter(max_depth=20), MaxAliasesLimiter(max_alias_count=100),
+           MaxTokensLimiter(max_token_count=4000)]
+EXTENSIONS = [*_LIMITS, *_CACHES, *_TRACING, ShapeErrors, RefuseNulCharacters]
 
 
 class FlywheelGraphQL(GraphQL):

@@ -1,5 +1,6 @@
 """The composition root of a service process: settings, migrations, pool, bus (outbox relay,
-consumers), scheduler, tracing, and the Starlette app with /graphql, /healthz and /readyz."""
+consumers), scheduler, tracing, and the Starlette app with /graphql, /healthz and /readyz behind the
+edge's guards (shared/edge.py), plus the service's own routes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from shared import edge
 from shared.bus import Bus, Consumer, QueueTopology
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
 from shared.errors import FlywheelError
@@ -48,6 +50,8 @@ class ServiceDefinition:
     migrations: Path
     consumers: EventHandlers = field(default_factory=EventHandlers)
     jobs: Mapping[str, JobHandler] = field(default_factory=dict)
+    # The service's own HTTP routes, for callers from outside (platform webhooks, links in messages):
+    # on <SERVICE>_PUBLIC_PORT when set, and in development on the GraphQL port as well.
     routes: Sequence[BaseRoute] = ()
     # Called once the runtime exists (e.g. to build an SMTP sender); may store things in extras.
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
@@ -71,6 +75,13 @@ class ExpectedErrorsAreInfo(logging.Filter):
 
 def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> OpenTelemetryMiddleware:
     settings = settings or Settings.from_env(definition.name)
+    edge.refuse_weak_credentials(settings)
+    own_routes = None
+    if definition.routes and settings.public_port is not None:
+        own_routes = edge.OwnRoutesListener(definition.routes, settings.public_host, settings.public_port)
+    elif definition.routes and settings.production:
+        raise RuntimeError(f"FLYWHEEL_ENV=production: {definition.name}'s own routes need a listener of their "
+                           f"own: set {definition.name.upper()}_PUBLIC_PORT")
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {definition.name} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("strawberry.execution").addFilter(ExpectedErrorsAreInfo())
 
@@ -98,9 +109,13 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         if scheduler is not None:
             scheduler.start()
         app.state.runtime = runtime
+        if own_routes is not None:
+            await own_routes.start(runtime)
         try:
             yield
         finally:
+            if own_routes is not None:
+                await own_routes.stop()
             if scheduler is not None:
                 await scheduler.stop()
             if definition.on_stop is not None:
@@ -128,14 +143,16 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         ready = all(required)
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    graphql = FlywheelGraphQL(definition.schema, graphql_ide="graphiql")
+    graphql = FlywheelGraphQL(definition.schema, graphql_ide=None if settings.production else "graphiql")
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            *definition.routes,
+            *(() if settings.production else definition.routes),
         ],
+        middleware=edge.middleware(settings),
+        exception_handlers=edge.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     return OpenTelemetryMiddleware(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])

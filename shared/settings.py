@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass, field
 
 SERVICES = ("customers", "points", "referrals", "reviews", "notifications")
+# Development defaults; production refuses to start with them (shared/edge.py).
+DEV_JWT_SECRET = "dev-only-change-me-0123456789abcdef0123456789abcdef"
+DEV_GATEWAY_SECRET = "dev-only-gateway-secret-0123456789abcdef"  # the gateway's default too (gateway/settings.ts)
 
 
 def _env(name: str, default: str) -> str:
@@ -55,6 +58,14 @@ class Settings:
     referral_base_url: str = "http://localhost:3000/r/"
     trace_dir: str = ".run/traces"
     otlp_endpoint: str = ""
+    # FLYWHEEL_ENV=production: subgraphs answer the gateway only, weak credentials refuse to start
+    production: bool = False
+    gateway_secret: str = field(default=DEV_GATEWAY_SECRET, repr=False)
+    max_request_bytes: int = 2_000_000
+    # <SERVICE>_PUBLIC_PORT: the service's own routes (webhooks, links in messages) on a listener of
+    # their own, on PUBLIC_HOST
+    public_port: int | None = None
+    public_host: str = "127.0.0.1"
 
     @property
     def database(self) -> str:
@@ -74,10 +85,12 @@ class Settings:
         amqp_host = _env("AMQP_HOST", "127.0.0.1")
         amqp_port = _env("AMQP_PORT", "5682")
         amqp_vhost = _env("AMQP_VHOST", "flywheel")
+        production = _env("FLYWHEEL_ENV", "development") == "production"
+        public_port = _env(f"{service.upper()}_PUBLIC_PORT", "")
         return cls(
             service=service,
             default_shop=default_shop,
-            jwt_secret=_env("JWT_SECRET", "dev-only-change-me-0123456789abcdef0123456789abcdef"),
+            jwt_secret=_env("JWT_SECRET", DEV_JWT_SECRET),
             api_keys=_parse_api_keys(
                 _env("API_KEYS", ""),
                 _env("ADMIN_API_KEY", "dev-admin-key"),
@@ -97,4 +110,9 @@ class Settings:
             referral_base_url=_env("REFERRAL_BASE_URL", "http://localhost:3000/r/"),
             trace_dir=_env("TRACE_DIR", ".run/traces"),
             otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+            production=production,
+            gateway_secret=_env("GATEWAY_SECRET", "" if production else DEV_GATEWAY_SECRET),
+            max_request_bytes=int(_env("MAX_REQUEST_BYTES", "2000000")),
+            public_port=int(public_port) if public_port else None,
+            public_host=_env("PUBLIC_HOST", "127.0.0.1"),
         )

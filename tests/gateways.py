@@ -1,5 +1,6 @@
-"""A second gateway process, started by a test in a mode the stack's own gateway does not run in
-(production, persisted operations only), on a spare port, in front of the same subgraphs."""
+"""Extra processes a test starts in a mode the stack's own do not run in (production, persisted
+operations only, other limits), on spare ports, beside the running stack: a second gateway in front
+of the same subgraphs, or a second instance of one service (same database and queues)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -30,27 +32,44 @@ def gateway_process(name: str, **settings: str) -> Iterator[str]:
     """Run gateway/start.sh with the stack's settings plus `settings`; yield its /graphql URL.
     Its log goes to .run/logs/gateway-<name>.log."""
     gateway_port = spare_port()
-    env = {**os.environ, **settings, "GATEWAY_PORT": str(gateway_port), "NO_COLOR": "1"}
-    for service in SERVICES:
-        env[f"{service.upper()}_URL"] = f"http://127.0.0.1:{port(service)}/graphql"
-    log_path = ROOT / ".run" / "logs" / f"gateway-{name}.log"
+    env = {f"{service.upper()}_URL": f"http://127.0.0.1:{port(service)}/graphql" for service in SERVICES}
+    env.update(settings, GATEWAY_PORT=str(gateway_port), NO_COLOR="1")
+    with _running(f"gateway-{name}", ["bash", str(ROOT / "gateway" / "start.sh")], env,
+                  f"http://127.0.0.1:{gateway_port}/readiness"):
+        yield f"http://127.0.0.1:{gateway_port}/graphql"
+
+
+@contextmanager
+def service_process(name: str, service: str, **settings: str) -> Iterator[str]:
+    """Run one more instance of `service` (uvicorn, as infra/local/stack.sh does) with the stack's
+    settings plus `settings`, on a spare port; yield its base URL. Log: .run/logs/<name>.log."""
+    service_port = spare_port()
+    command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "uvicorn", f"services.{service}.app:app",
+               "--host", "127.0.0.1", "--port", str(service_port), "--no-access-log"]
+    env = {**settings, f"{service.upper()}_PORT": str(service_port), "SERVICE_NAME": service}
+    with _running(name, command, env, f"http://127.0.0.1:{service_port}/readyz"):
+        yield f"http://127.0.0.1:{service_port}"
+
+
+@contextmanager
+def _running(name: str, command: list[str], settings: dict[str, str], ready_url: str) -> Iterator[None]:
+    log_path = ROOT / ".run" / "logs" / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(["bash", str(ROOT / "gateway" / "start.sh")], env=env, stdout=log,
+        process = subprocess.Popen(command, env={**os.environ, **settings}, cwd=ROOT, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_ready(process, gateway_port, log_path)
-        yield f"http://127.0.0.1:{gateway_port}/graphql"
+        _wait_ready(process, ready_url, log_path)
+        yield
     finally:
         _stop(process)
 
 
-def _wait_ready(process: subprocess.Popen, gateway_port: int, log_path) -> None:
+def _wait_ready(process: subprocess.Popen, url: str, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
-    url = f"http://127.0.0.1:{gateway_port}/readiness"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gateway exited with {process.returncode}; see {log_path}")
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see {log_path}")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
@@ -58,13 +77,13 @@ def _wait_ready(process: subprocess.Popen, gateway_port: int, log_path) -> None:
             pass
         time.sleep(0.3)
     _stop(process)
-    raise RuntimeError(f"gateway not ready after {START_TIMEOUT}s; see {log_path}")
+    raise RuntimeError(f"not ready after {START_TIMEOUT}s ({url}); see {log_path}")
 
 
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
-    os.killpg(process.pid, signal.SIGTERM)  # its own session: start.sh execs node, nothing else
+    os.killpg(process.pid, signal.SIGTERM)  # its own session: nothing else of ours is in it
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:

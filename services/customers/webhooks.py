@@ -39,7 +39,8 @@ async def shopify_webhook(request: Request) -> JSONResponse:
     body = await request.body()
     if len(body) > MAX_BODY:
         return JSONResponse({"error": "body too large"}, status_code=413)
-    found = STORES.get((request.headers.get("x-shopify-shop-domain") or "").strip().lower())
+    # The configured domains are normalised once (shopify.parse_stores); the header must match one as is.
+    found = STORES.get(request.headers.get("x-shopify-shop-domain") or "")
     if not shopify.verified(found, body, request.headers.get("x-shopify-hmac-sha256")):
         return JSONResponse({"error": "invalid signature"}, status_code=401)
     assert found is not None

@@ -185,9 +185,7 @@ class Customer:
 
 
 def _client(info: Info) -> str:
-    request = ctx(info).request
-    forwarded = request.headers.get("x-forwarded-for", "")
-    return (forwarded.split(",")[0].strip() or (request.client.host if request.client else "unknown"))[:64]
+    return ctx(info).client_address[:64]  # the gateway's, from trusted proxies only (shared/edge.py)
 
 
 @strawberry.type

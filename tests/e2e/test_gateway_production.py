@@ -4,6 +4,7 @@ process in front of the same subgraphs; the stack's development gateway keeps bo
 from __future__ import annotations
 
 import os
+import secrets
 
 import pytest
 
@@ -26,7 +27,8 @@ PROBES = [
 
 @pytest.fixture(scope="module")
 def production_gateway(stack):
-    with gateway_process("production", FLYWHEEL_ENV="production", PERSISTED_OPERATIONS="off") as url:
+    with gateway_process("production", FLYWHEEL_ENV="production", PERSISTED_OPERATIONS="off",
+                         GATEWAY_SECRET=secrets.token_urlsafe(32)) as url:
         yield url
 
 

@@ -1,0 +1,149 @@
+// Who is calling, decided once per request before anything is parsed:
+//
+// - the client address: the socket's peer, unless that peer is one of TRUSTED_PROXIES; then the
+//   rightmost X-Forwarded-For entry that is not a trusted proxy (proxy-addr, as Express does). An
+//   address a client writes into X-Forwarded-For itself is never believed: a proxy appends the peer
+//   it saw, so what stands left of that is the client's own word.
+// - the credential, checked here with the rules of shared/auth.py (API keys of ADMIN_API_KEY,
+//   INGEST_API_KEY and API_KEYS; HS256 JWTs signed with JWT_SECRET with sub and exp, 30 s leeway).
+//   Every subgraph checks it again; here a wrong one is refused before any subgraph works, and only a
+//   genuine credential gets a rate-limit bucket of its own (an unknown key gets none).
+// - failed credentials (unknown key, forged or garbled token) counted per client address: past
+//   AUTH_FAILURES_PER_MINUTE the address gets RATE_LIMITED for any credential until its minute is
+//   over, a genuine one included (else the answer would tell a guess that hit). An expired but
+//   genuine token is a storefront's stale session, not a guess: refused, not counted.
+//
+// Environment:
+//   TRUSTED_PROXIES          comma-separated addresses or CIDRs of the proxies in front (the ingress),
+//                            or proxy-addr's names loopback, linklocal, uniquelocal
+//                            (development: loopback; production: none, i.e. the socket's peer)
+//   AUTH_FAILURES_PER_MINUTE failed credentials per client address and minute (30)
+import { createHash } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import proxyaddr from 'proxy-addr';
+import { env, list, positive, production } from './settings.ts';
+
+const trusted = proxyaddr.compile(list('TRUSTED_PROXIES', production ? '' : 'loopback'));
+const failuresPerMinute = positive('AUTH_FAILURES_PER_MINUTE', 30);
+const WINDOW_MS = 60_000;
+
+// Requests and the GraphQL contexts built for them both lead back to the fetch Request.
+type Headers = { get(name: string): string | null };
+type Request = { headers: Headers };
+const addresses = new WeakMap<object, string>();
+const identities = new WeakMap<object, Caller>();
+
+export const clientAddress = (request: Request, serverContext: any): string => {
+  let address = addresses.get(request);
+  if (address === undefined) {
+    const socket = serverContext?.req?.socket ?? serverContext?.socket;
+    const forwardedFor = request.headers.get('x-forwarded-for') ?? undefined;
+    const found = socket ? proxyaddr({ socket, headers: { 'x-forwarded-for': forwardedFor } } as any, trusted) : undefined;
+    address = (found ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+    addresses.set(request, address);
+  }
+  return address;
+};
+
+// --- credentials -----------------------------------------------------------------------------------
+export type Caller = { kind: 'public' | 'key' | 'customer' | 'admin'; identity: string };
+
+const digest = (key: string): string => createHash('sha256').update(key).digest('hex');
+// Keys are compared by their SHA-256: the lookup time says nothing about how close a guess came.
+const apiKeys = new Set(
+  [
+    env('ADMIN_API_KEY') ?? 'dev-admin-key',
+    env('INGEST_API_KEY') ?? 'dev-ingest-key',
+    ...list('API_KEYS').map((entry) => entry.split(':')[0]),
+  ].map(digest),
+);
+const jwtSecret = env('JWT_SECRET') ?? 'dev-only-change-me-0123456789abcdef0123456789abcdef';
+
+class Refused extends Error {
+  constructor(message: string, readonly guess: boolean) {
+    super(message);
+  }
+}
+
+const identify = (headers: Headers, address: string): Caller => {
+  const key = headers.get('x-api-key');
+  if (key) {
+    const hashed = digest(key);
+    if (!apiKeys.has(hashed)) throw new Refused('unknown API key', true);
+    return { kind: 'key', identity: `key:${hashed.slice(0, 24)}` };
+  }
+  const authorization = headers.get('authorization');
+  if (authorization) {
+    const space = authorization.indexOf(' ');
+    const scheme = space < 0 ? authorization : authorization.slice(0, space);
+    const token = space < 0 ? '' : authorization.slice(space + 1).trim();
+    if (scheme.toLowerCase() !== 'bearer' || !token) throw new Refused("Authorization must be 'Bearer <token>'", true);
+    let claims: any;
+    try {
+      claims = jwt.verify(token, jwtSecret, { algorithms: ['HS256'], clockTolerance: 30 });
+    } catch (error) {
+      if (error instanceof jwt.TokenExpiredError) throw new Refused('token expired', false);
+      throw new Refused('invalid token', true);
+    }
+    if (typeof claims?.sub !== 'string' || typeof claims?.exp !== 'number') throw new Refused('invalid token', false);
+    const admin = Array.isArray(claims.roles) && claims.roles.includes('admin');
+    return { kind: admin ? 'admin' : 'customer', identity: `${admin ? 'admin' : 'customer'}:${claims.shop ?? ''}:${claims.sub}` };
+  }
+  return { kind: 'public', identity: `address:${address}` };
+};
+
+// The rate limiters' view of a request (gateway/protections.ts): the caller checked in onRequest.
+export const callerOf = (context: any): Caller =>
+  identities.get(context?.request) ?? { kind: 'public', identity: `address:${clientAddress(context?.request, context)}` };
+
+// --- failed credentials per client address ---------------------------------------------------------
+// One counter per address and minute; the map is swept when it grows, so it holds at most the
+// addresses that failed within the last minute (bounded by MAX_ADDRESSES in any case).
+const MAX_ADDRESSES = 100_000;
+const failures = new Map<string, { start: number; count: number }>();
+
+const failuresOf = (address: string, now: number) => {
+  const entry = failures.get(address);
+  return entry && now - entry.start < WINDOW_MS ? entry : undefined;
+};
+
+const countFailure = (address: string, now: number): void => {
+  const entry = failuresOf(address, now);
+  if (entry) {
+    entry.count += 1;
+    return;
+  }
+  if (failures.size >= MAX_ADDRESSES) {
+    for (const [known, { start }] of failures) if (now - start >= WINDOW_MS) failures.delete(known);
+    if (failures.size >= MAX_ADDRESSES) failures.delete(failures.keys().next().value as string);
+  }
+  failures.set(address, { start: now, count: 1 });
+};
+
+const refusal = (fetchAPI: any, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
+  new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+
+export const authentication = () => ({
+  onRequest({ request, serverContext, endResponse, fetchAPI }: any) {
+    if (!request.headers.get('x-api-key') && !request.headers.get('authorization')) return;
+    const address = clientAddress(request, serverContext);
+    const now = Date.now();
+    const failed = failuresOf(address, now);
+    if (failed && failed.count >= failuresPerMinute) {
+      const wait = Math.ceil((failed.start + WINDOW_MS - now) / 1000);
+      endResponse(refusal(fetchAPI, 429, 'too many failed credentials from this address; try again later',
+        'RATE_LIMITED', { 'retry-after': String(wait) }));
+      return;
+    }
+    try {
+      identities.set(request, identify(request.headers, address));
+    } catch (error) {
+      if (!(error instanceof Refused)) throw error;
+      if (error.guess) countFailure(address, now);
+      endResponse(refusal(fetchAPI, 401, error.message, 'UNAUTHENTICATED', { 'www-authenticate': 'Bearer' }));
+    }
+  },
+});
