@@ -4,7 +4,7 @@ profiles.py / orders.py, transactions in registration.py / ordering.py, SQL in s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar, cast
@@ -17,7 +17,7 @@ from strawberry.types import Info
 from services.customers import ordering, orders, profiles, registration, store
 from services.customers import schema_gdpr as gdpr
 from services.customers import schema_insights as insights
-from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx
+from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
 Resolver = TypeVar("Resolver", bound=Callable[..., Any])
@@ -43,31 +43,19 @@ class OrderStatus(Enum):
     REFUNDED = "REFUNDED"
 
 
-def _rows_by(c: Context, name: str, key: str,
-             fetch: Callable[[list[str]], Awaitable[list[asyncpg.Record]]]) -> DataLoader[str, asyncpg.Record | None]:
-    """The request's loader `name`: one query for all the rows it shows, matched by their `key` column."""
-    loader = c.loaders.get(name)
-    if loader is None:
-        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
-            rows = {r[key]: r for r in await fetch(ids)}
-            return [rows.get(i) for i in ids]
-        loader = c.loaders[name] = DataLoader(load_fn=load)
-    return loader
-
-
 def rfm_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     """The scores of all the customers a request shows (a segment's page)."""
-    return _rows_by(c, "rfm", "customer_id", lambda ids: store.segments.rfm_scores(c.pool, c.shop, ids))
+    return rows_loader(c, "rfm", "customer_id", store.segments.rfm_scores)
 
 
 def customer_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     """All the Customer entities the gateway asks this subgraph for in one request."""
-    return _rows_by(c, "customers", "id", lambda ids: store.profiles.get_many(c.pool, c.shop, ids))
+    return rows_loader(c, "customers", "id", store.profiles.get_many)
 
 
 def order_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     """All the Order entities the gateway asks this subgraph for in one request."""
-    return _rows_by(c, "orders", "id", lambda ids: store.orders.get_many(c.pool, c.shop, ids))
+    return rows_loader(c, "orders", "id", store.orders.get_many)
 
 
 @strawberry.federation.type(keys=["id"])
