@@ -4,10 +4,8 @@ profiles.py / orders.py, transactions in registration.py / ordering.py, SQL in s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, TypeVar, cast
 
 import asyncpg
 import strawberry
@@ -19,18 +17,6 @@ from services.customers import schema_gdpr as gdpr
 from services.customers import schema_insights as insights
 from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
-
-Resolver = TypeVar("Resolver", bound=Callable[..., Any])
-
-
-def field(description: str) -> Callable[[Resolver], Resolver]:
-    """`@strawberry.field(description=…)` as mypy can follow it (strawberry types that call as Any)."""
-    return cast(Callable[[Resolver], Resolver], strawberry.field(description=description))
-
-
-def mutation(description: str) -> Callable[[Resolver], Resolver]:
-    """`@strawberry.mutation(description=…)`, likewise."""
-    return cast(Callable[[Resolver], Resolver], strawberry.mutation(description=description))
 
 
 @strawberry.enum
@@ -107,19 +93,19 @@ class Customer:
             birthday=row["birthday"], row=row,
         )
 
-    @field("PROSPECT until the first counting order (DOMAIN.md \"Segments\").")
+    @strawberry.field(description="PROSPECT until the first counting order (DOMAIN.md \"Segments\").")
     def segment(self, info: Info) -> insights.Segment:
         customer_ctx(info, self.id)
         return insights.Segment(self.row["segment"] if self.row is not None else "PROSPECT")
 
-    @field("RFM scores from the last daily pass; null outside the active base.")
+    @strawberry.field(description="RFM scores from the last daily pass; null outside the active base.")
     async def rfm(self, info: Info) -> insights.RfmScore | None:
         c = customer_ctx(info, self.id)
         if self.row is None:
             return None
         return insights.RfmScore.of(await rfm_rows(c).load(str(self.id)))
 
-    @field("Order statistics and the engagement score; null for an unknown customer.")
+    @strawberry.field(description="Order statistics and the engagement score; null for an unknown customer.")
     async def stats(self, info: Info) -> insights.CustomerStats | None:
         customer_ctx(info, self.id)
         return await insights.stats_of(info, self.row) if self.row is not None else None
@@ -130,7 +116,7 @@ class Customer:
         row = await customer_rows(c).load(str(id))
         return cls.from_row(row) if row is not None else cls(id=id)
 
-    @field("The customer's orders, newest first.")
+    @strawberry.field(description="The customer's orders, newest first.")
     async def orders(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Order]:
         c = customer_ctx(info, self.id)
         size = page_size(first)
@@ -184,21 +170,21 @@ class OrderInput:
 
 @strawberry.type
 class Query:
-    @field("The signed-in customer (customer token).")
+    @strawberry.field(description="The signed-in customer (customer token).")
     async def me(self, info: Info) -> Customer | None:
         c = ctx(info)
         customer_id = c.principal.require_customer()
         row = await store.profiles.get(c.pool, c.shop, customer_id)
         return Customer.from_row(row) if row is not None else Customer(id=strawberry.ID(customer_id))
 
-    @field("Any customer of the shop (admin).")
+    @strawberry.field(description="Any customer of the shop (admin).")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         c = ctx(info)
         c.principal.require_admin()
         row = await store.profiles.get(c.pool, c.shop, id)
         return Customer.from_row(row) if row is not None else None
 
-    @field("A segment's customers by id, e.g. a win-back or challenge audience (admin).")
+    @strawberry.field(description="A segment's customers by id, e.g. a win-back or challenge audience (admin).")
     async def customers(self, info: Info, segment: insights.Segment, first: int | None = None,
                         after: str | None = None) -> Connection[Customer]:
         c = ctx(info)
@@ -235,7 +221,7 @@ class Mutation:
         resolver=gdpr.erase_customer,
         description="GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin).")
 
-    @mutation("Create or update a customer (ingest). Idempotent on id.")
+    @strawberry.mutation(description="Create or update a customer (ingest). Idempotent on id.")
     async def upsert_customer(self, info: Info, input: CustomerInput) -> Customer:
         c = ctx(info)
         c.principal.require_ingest()
@@ -248,7 +234,7 @@ class Mutation:
         )
         return Customer.from_row(await registration.upsert(c.pool, c.shop, p))
 
-    @mutation("Record an order as PLACED (ingest). Idempotent on id.")
+    @strawberry.mutation(description="Record an order as PLACED (ingest). Idempotent on id.")
     async def record_order(self, info: Info, input: OrderInput) -> Order:
         c = ctx(info)
         c.principal.require_ingest()
@@ -263,10 +249,10 @@ class Mutation:
         )
         return Order.from_row(await ordering.record(c.pool, c.shop, o))
 
-    @mutation(
+    @strawberry.mutation(description=(
         "Move an order along PLACED → PAID → SHIPPED → DELIVERED, or to CANCELLED / REFUNDED (ingest). "
         "refundedAmount is the cumulative amount refunded so far; below the total it is a partial "
-        "refund and the order keeps its status. Repeating an update changes nothing.")
+        "refund and the order keeps its status. Repeating an update changes nothing."))
     async def update_order_status(
         self, info: Info, id: strawberry.ID, status: OrderStatus, refunded_amount: str | None = None
     ) -> Order:
