@@ -258,10 +258,11 @@ export type CustomerConnection = {
   pageInfo: PageInfo;
 };
 
-/** A GDPR export of one person. Each subgraph adds one JSON field named after itself with what it holds (this one: customers); the gateway joins them in one query. */
+/** A GDPR export of one person. Each subgraph adds one JSON field named after itself with what it holds; the gateway joins them in one query. */
 export type CustomerDataExport = {
   __typename?: 'CustomerDataExport';
   customerId: Scalars['ID']['output'];
+  /** What the customers service holds about the person. */
   customers: Scalars['JSON']['output'];
   /** What the notifications service holds about the person. */
   notifications: Scalars['JSON']['output'];

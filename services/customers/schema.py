@@ -201,8 +201,8 @@ class Query:
         resolver=insights.segment_counts, description="Customers per segment, erased ones left out (admin).")
     segment_rules: insights.SegmentRulesType = strawberry.field(
         resolver=insights.segment_rules, description="The shop's segment thresholds (admin).")
-    export_customer_data: gdpr.CustomerDataExport = strawberry.field(
-        resolver=gdpr.export_customer_data,
+    export_customer_data = strawberry.field(
+        resolver=gdpr.export_customer_data, graphql_type=gdpr.CustomerDataExport,
         description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
 
 
