@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.customers_fixtures import customer, customers_value, order, publish_event
+from tests.e2e.customers_support import customer, customers_value, order, publish_event
 from tests.stack import ADMIN, codes, customer_token, new_shop, unique
 from tests.support import eventually
 

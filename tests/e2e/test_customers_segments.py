@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from services.customers.jobs import JOBS
 from shared.schedule import Job
-from tests.e2e.customers_fixtures import (
+from tests.e2e.customers_support import (
     customer,
     customers_value,
     days_ago,
