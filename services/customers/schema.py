@@ -93,7 +93,7 @@ class Customer:
             birthday=row["birthday"], row=row,
         )
 
-    @strawberry.field(description="PROSPECT until the first counting order (DOMAIN.md \"Segments\").")
+    @strawberry.field(description="PROSPECT until the first counting order (docs/domain.md, Segments).")
     def segment(self, info: Info) -> insights.Segment:
         customer_ctx(info, self.id)
         return insights.Segment(self.row["segment"] if self.row is not None else "PROSPECT")
@@ -196,7 +196,7 @@ class Query:
 
     retention_metrics: insights.RetentionMetrics = strawberry.field(
         resolver=insights.retention_metrics,
-        description="Retention metrics over [from, to), at most 10 years, per DOMAIN.md's exact definitions (admin).")
+        description="Retention metrics over [from, to), at most 10 years, as docs/domain.md defines them (admin).")
     segment_counts: list[insights.SegmentCount] = strawberry.field(
         resolver=insights.segment_counts, description="Customers per segment, erased ones left out (admin).")
     segment_rules: insights.SegmentRulesType = strawberry.field(

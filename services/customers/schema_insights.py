@@ -131,7 +131,7 @@ async def segment_counts(info: Info) -> list[SegmentCount]:
     return [SegmentCount(segment=Segment(s), count=n) for s, n in counts.items()]
 
 
-@strawberry.type(name="SegmentRules", description="A shop's segment thresholds (DOMAIN.md defaults).")
+@strawberry.type(name="SegmentRules", description="A shop's segment thresholds (defaults: docs/domain.md, Segments).")
 class SegmentRulesType:
     new_days: int
     regular_days: int
@@ -206,7 +206,8 @@ class Cohort:
     retention: list[float] = strawberry.field(description="% of the cohort buying in month 0, 1, 2…")
 
 
-@strawberry.type(description="DOMAIN.md's exact definitions; rates are percentages, unrounded.")
+@strawberry.type(description=(
+    "The exact definitions of docs/domain.md (Retention metrics); rates are percentages, unrounded."))
 class RetentionMetrics:
     customer_retention_rate: float
     churn_rate: float
