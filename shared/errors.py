@@ -1,4 +1,4 @@
-"""Errors a caller may see. Each carries the `extensions.code` of CONTRACT.md; anything else that
+"""Errors a caller may see. Each carries an `extensions.code` of docs/api.md ("Error codes"); anything else that
 escapes a resolver is masked as INTERNAL_SERVER_ERROR (see shared/graphql.py)."""
 
 from __future__ import annotations

@@ -487,8 +487,9 @@ class NotificationEvent(EventData):
 @event("notification.sent")
 class NotificationSent(NotificationEvent):
     """The channel accepted the message."""
-    # The message carried a discount or gift (win-back incentives, the birthday offer): DOMAIN.md
-    # takes 5 engagement points for each such email left unopened. Optional, so older senders stay valid.
+    # The message carried a discount or gift (win-back incentives, the birthday offer): the engagement
+    # score (docs/domain.md, Segments) takes 5 points for each such email left unopened. Optional, so
+    # older senders stay valid.
     offer: bool = False
 
 

@@ -1,13 +1,14 @@
-"""The GraphQL side every subgraph shares: the request context (who is calling, which shop),
-error shaping (codes, no stack traces), the Money type, and the strawberry ASGI endpoint."""
+"""The GraphQL side every subgraph shares: the request context (who is calling, which shop) and
+its loaders, error shaping (codes, no stack traces), the Money type, and the strawberry ASGI endpoint."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import asyncpg
 import strawberry
@@ -17,6 +18,7 @@ from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
+from strawberry.dataloader import DataLoader
 from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
@@ -31,6 +33,7 @@ from strawberry.types import Info
 
 from shared import edge
 from shared.auth import Principal, authenticate
+from shared.db import Executor
 from shared.errors import FlywheelError
 from shared.money import in_minor_units
 
@@ -82,6 +85,34 @@ class Context:
 
 def ctx(info: Info[Context, Any]) -> Context:
     return info.context
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def request_loader(c: Context, name: str,
+                   fetch: Callable[[Executor, str, list[K]], Awaitable[Sequence[V]]]) -> DataLoader[K, V]:
+    """The request's loader `name`, made on first use: every field of the request that asks it for a
+    key is answered from one `fetch(pool, shop, keys)` of all the keys asked (one query for a page of
+    parents instead of one per parent). `fetch` answers one value per key, in the keys' order."""
+    loader = c.loaders.get(name)
+    if loader is None:
+        async def load(keys: list[K]) -> Sequence[V]:
+            return await fetch(c.pool, c.shop, keys)
+        loader = c.loaders[name] = DataLoader(load_fn=load)
+    return cast(DataLoader[K, V], loader)
+
+
+def rows_loader(c: Context, name: str, key: str,
+                fetch: Callable[[Executor, str, list[str]], Awaitable[Sequence[asyncpg.Record]]]
+                ) -> DataLoader[str, asyncpg.Record | None]:
+    """`request_loader` over a store function that reads the rows of many ids (in any order, an id
+    without a row left out): each id gets the row whose column `key` holds it, or None."""
+    async def matched(pool: Executor, shop: str, ids: list[str]) -> list[asyncpg.Record | None]:
+        rows = {r[key]: r for r in await fetch(pool, shop, ids)}
+        return [rows.get(i) for i in ids]
+    return request_loader(c, name, matched)
 
 
 def customer_ctx(info: Info, customer_id: str) -> Context:

@@ -1,14 +1,17 @@
 """What a service holds about one person, for the GDPR export.
 
-Every service answers the same way: each of its tables that carries a person column (the
-customer, or a referrer/friend) is read for that person, whole rows, in JSON-ready form. Finding the
-tables from the catalog means a table added later is exported without anyone remembering to.
-The outbox, inbox, schedule and migration tables are plumbing and carry no profile of their own.
+Every service answers the same way, in one read-only snapshot: each of its tables that carries a
+person column (the customer, or a referrer/friend) is read for that person, whole rows, in
+JSON-ready form. Finding the tables from the catalog means a table added later is exported without
+anyone remembering to. The outbox, inbox, schedule and migration tables are plumbing and carry no
+profile of their own. A service whose person is a row of its own (customers: the `customers` row,
+keyed by `id`) hands `customer_data_export` its own export, built on `export_person`.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -17,7 +20,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from shared.db import Connection
+from shared.db import Connection, transaction
 
 PERSON_COLUMNS = ("customer_id", "referrer_id", "friend_id")
 PLUMBING = ("outbox", "inbox", "scheduled_jobs", "schema_migrations")
@@ -59,15 +62,20 @@ async def export_person(conn: Connection, shop: str, customer_id: str) -> dict[s
     return export
 
 
-def customer_data_export(service: str) -> type:
+Export = Callable[[Connection, str, str], Awaitable[dict[str, Any]]]
+"""What a service holds about one person: (conn, shop, customer id) → JSON-ready data."""
+
+
+def customer_data_export(service: str, export: Export = export_person) -> type:
     """The service's part of the federated `CustomerDataExport` entity: one JSON field named after
-    the service (the customers subgraph owns the root query `exportCustomerData`)."""
+    the service, answered by `export` in a read-only snapshot (the customers subgraph owns the root
+    query `exportCustomerData`)."""
 
     async def resolve(self: Any, info: Info) -> JSON:
         context = info.context
         context.principal.require_admin()
-        async with context.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            return cast(JSON, await export_person(conn, context.shop, str(self.customer_id)))
+        async with transaction(context.pool, isolation="repeatable_read", readonly=True) as conn:
+            return cast(JSON, await export(conn, context.shop, str(self.customer_id)))
 
     def resolve_reference(cls: type[Any], /, info: Info, **representation: Any) -> Any:
         info.context.principal.require_admin()
@@ -77,6 +85,7 @@ def customer_data_export(service: str) -> type:
         "__annotations__": {"customer_id": strawberry.ID},
         service: strawberry.field(resolver=resolve, description=f"What the {service} service holds about the person."),
         "resolve_reference": classmethod(resolve_reference),
-        "__doc__": "A GDPR export of one person; each subgraph adds the field named after itself.",
     }
-    return strawberry.federation.type(keys=["customerId"])(type("CustomerDataExport", (), namespace))
+    return strawberry.federation.type(keys=["customerId"], description=(
+        "A GDPR export of one person. Each subgraph adds one JSON field named after itself with what it "
+        "holds; the gateway joins them in one query."))(type("CustomerDataExport", (), namespace))

@@ -224,7 +224,7 @@ export type Customer = {
   reviews: Array<Review>;
   /** RFM scores from the last daily pass; null outside the active base. */
   rfm?: Maybe<RfmScore>;
-  /** PROSPECT until the first counting order (DOMAIN.md "Segments"). */
+  /** PROSPECT until the first counting order (docs/domain.md, Segments). */
   segment: Segment;
   /** Order statistics and the engagement score; null for an unknown customer. */
   stats?: Maybe<CustomerStats>;
@@ -258,10 +258,11 @@ export type CustomerConnection = {
   pageInfo: PageInfo;
 };
 
-/** A GDPR export of one person. Each subgraph adds one JSON field named after itself with what it holds (this one: customers); the gateway joins them in one query. */
+/** A GDPR export of one person. Each subgraph adds one JSON field named after itself with what it holds; the gateway joins them in one query. */
 export type CustomerDataExport = {
   __typename?: 'CustomerDataExport';
   customerId: Scalars['ID']['output'];
+  /** What the customers service holds about the person. */
   customers: Scalars['JSON']['output'];
   /** What the notifications service holds about the person. */
   notifications: Scalars['JSON']['output'];
@@ -939,7 +940,7 @@ export type Query = {
   referralLanding: ReferralLanding;
   /** The shop's referral program (admin). */
   referralProgram: ReferralProgram;
-  /** Retention metrics over [from, to), at most 10 years, per DOMAIN.md's exact definitions (admin). */
+  /** Retention metrics over [from, to), at most 10 years, as docs/domain.md defines them (admin). */
   retentionMetrics: RetentionMetrics;
   /** The shop's rewards catalog (public). */
   rewardsCatalog: Array<Reward>;
@@ -1135,7 +1136,7 @@ export type ReferralStatus =
   | 'REJECTED'
   | 'REVERSED';
 
-/** DOMAIN.md's exact definitions; rates are percentages, unrounded. */
+/** The exact definitions of docs/domain.md (Retention metrics); rates are percentages, unrounded. */
 export type RetentionMetrics = {
   __typename?: 'RetentionMetrics';
   averageOrderValue: Money;
@@ -1286,7 +1287,7 @@ export type SegmentCount = {
   segment: Segment;
 };
 
-/** A shop's segment thresholds (DOMAIN.md defaults). */
+/** A shop's segment thresholds (defaults: docs/domain.md, Segments). */
 export type SegmentRules = {
   __typename?: 'SegmentRules';
   atRiskDays: Scalars['Int']['output'];

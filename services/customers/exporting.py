@@ -1,7 +1,8 @@
 """The customers part of the GDPR export (exportCustomerData): what this service holds about the
-person, read in one snapshot through shared/personal_data.py like every other service (each table
-with a person column, whole rows, JSON-ready), arranged as this service's part has always been:
-the profile, the orders with their lines, the engagement, the RFM scores."""
+person, read through shared/personal_data.py like every other service (in its read-only snapshot;
+each table with a person column, whole rows, JSON-ready), arranged as this service's part has
+always been: the profile (the person's own row, keyed by `id`), the orders with their lines, the
+engagement, the RFM scores."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 import asyncpg
 
 from services.customers import store
-from shared.db import transaction
+from shared.db import Connection, Executor
 from shared.errors import NotFound
+from shared.ids import external_id
 from shared.personal_data import export_person, json_ready
 
 # Columns of the profile that nobody reads since migration 0013 moved the scores to rfm_scores
@@ -28,14 +30,24 @@ def _chronological(rows: list[dict[str, Any]], at: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (datetime.fromisoformat(r[at]), r["id"]))
 
 
-async def export(pool: asyncpg.Pool, shop: str, customer_id: str) -> dict[str, Any]:
-    async with transaction(pool, isolation="repeatable_read", readonly=True) as conn:
-        profile = await store.profiles.get(conn, shop, customer_id)
-        if profile is None:
-            raise NotFound(f"unknown customer {customer_id}", field="id")
-        held = await export_person(conn, shop, customer_id)
-        lines = await store.orders.lines_of_customer(conn, shop, customer_id)  # lines name no person
-        rfm = await store.segments.rfm_scores(conn, shop, [customer_id])  # with the time of the pass
+async def require_known(conn: Executor, shop: str, customer_id: str) -> str:
+    """The person's id, once the shop knows them (erased or not): what exportCustomerData asks first,
+    whichever services' fields the caller then reads."""
+    customer_id = external_id(customer_id, "id")
+    if await store.profiles.get(conn, shop, customer_id) is None:
+        raise NotFound(f"unknown customer {customer_id}", field="id")
+    return customer_id
+
+
+async def export(conn: Connection, shop: str, customer_id: str) -> dict[str, Any]:
+    """This service's part, inside shared/personal_data.py's snapshot."""
+    customer_id = external_id(customer_id, "id")
+    profile = await store.profiles.get(conn, shop, customer_id)
+    if profile is None:
+        raise NotFound(f"unknown customer {customer_id}", field="id")
+    held = await export_person(conn, shop, customer_id)
+    lines = await store.orders.lines_of_customer(conn, shop, customer_id)  # lines name no person
+    rfm = await store.segments.rfm_scores(conn, shop, [customer_id])  # with the time of the pass
     held.pop("rfm_scores", None)
     by_order: dict[str, list[dict[str, Any]]] = {}
     for line in lines:

@@ -4,10 +4,8 @@ profiles.py / orders.py, transactions in registration.py / ordering.py, SQL in s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, TypeVar, cast
 
 import asyncpg
 import strawberry
@@ -17,20 +15,8 @@ from strawberry.types import Info
 from services.customers import ordering, orders, profiles, registration, store
 from services.customers import schema_gdpr as gdpr
 from services.customers import schema_insights as insights
-from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx
+from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
-
-Resolver = TypeVar("Resolver", bound=Callable[..., Any])
-
-
-def field(description: str) -> Callable[[Resolver], Resolver]:
-    """`@strawberry.field(description=…)` as mypy can follow it (strawberry types that call as Any)."""
-    return cast(Callable[[Resolver], Resolver], strawberry.field(description=description))
-
-
-def mutation(description: str) -> Callable[[Resolver], Resolver]:
-    """`@strawberry.mutation(description=…)`, likewise."""
-    return cast(Callable[[Resolver], Resolver], strawberry.mutation(description=description))
 
 
 @strawberry.enum
@@ -43,31 +29,19 @@ class OrderStatus(Enum):
     REFUNDED = "REFUNDED"
 
 
-def _rows_by(c: Context, name: str, key: str,
-             fetch: Callable[[list[str]], Awaitable[list[asyncpg.Record]]]) -> DataLoader[str, asyncpg.Record | None]:
-    """The request's loader `name`: one query for all the rows it shows, matched by their `key` column."""
-    loader = c.loaders.get(name)
-    if loader is None:
-        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
-            rows = {r[key]: r for r in await fetch(ids)}
-            return [rows.get(i) for i in ids]
-        loader = c.loaders[name] = DataLoader(load_fn=load)
-    return loader
-
-
 def rfm_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     """The scores of all the customers a request shows (a segment's page)."""
-    return _rows_by(c, "rfm", "customer_id", lambda ids: store.segments.rfm_scores(c.pool, c.shop, ids))
+    return rows_loader(c, "rfm", "customer_id", store.segments.rfm_scores)
 
 
 def customer_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     """All the Customer entities the gateway asks this subgraph for in one request."""
-    return _rows_by(c, "customers", "id", lambda ids: store.profiles.get_many(c.pool, c.shop, ids))
+    return rows_loader(c, "customers", "id", store.profiles.get_many)
 
 
 def order_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     """All the Order entities the gateway asks this subgraph for in one request."""
-    return _rows_by(c, "orders", "id", lambda ids: store.orders.get_many(c.pool, c.shop, ids))
+    return rows_loader(c, "orders", "id", store.orders.get_many)
 
 
 @strawberry.federation.type(keys=["id"])
@@ -119,19 +93,19 @@ class Customer:
             birthday=row["birthday"], row=row,
         )
 
-    @field("PROSPECT until the first counting order (DOMAIN.md \"Segments\").")
+    @strawberry.field(description="PROSPECT until the first counting order (docs/domain.md, Segments).")
     def segment(self, info: Info) -> insights.Segment:
         customer_ctx(info, self.id)
         return insights.Segment(self.row["segment"] if self.row is not None else "PROSPECT")
 
-    @field("RFM scores from the last daily pass; null outside the active base.")
+    @strawberry.field(description="RFM scores from the last daily pass; null outside the active base.")
     async def rfm(self, info: Info) -> insights.RfmScore | None:
         c = customer_ctx(info, self.id)
         if self.row is None:
             return None
         return insights.RfmScore.of(await rfm_rows(c).load(str(self.id)))
 
-    @field("Order statistics and the engagement score; null for an unknown customer.")
+    @strawberry.field(description="Order statistics and the engagement score; null for an unknown customer.")
     async def stats(self, info: Info) -> insights.CustomerStats | None:
         customer_ctx(info, self.id)
         return await insights.stats_of(info, self.row) if self.row is not None else None
@@ -142,7 +116,7 @@ class Customer:
         row = await customer_rows(c).load(str(id))
         return cls.from_row(row) if row is not None else cls(id=id)
 
-    @field("The customer's orders, newest first.")
+    @strawberry.field(description="The customer's orders, newest first.")
     async def orders(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Order]:
         c = customer_ctx(info, self.id)
         size = page_size(first)
@@ -196,21 +170,21 @@ class OrderInput:
 
 @strawberry.type
 class Query:
-    @field("The signed-in customer (customer token).")
+    @strawberry.field(description="The signed-in customer (customer token).")
     async def me(self, info: Info) -> Customer | None:
         c = ctx(info)
         customer_id = c.principal.require_customer()
         row = await store.profiles.get(c.pool, c.shop, customer_id)
         return Customer.from_row(row) if row is not None else Customer(id=strawberry.ID(customer_id))
 
-    @field("Any customer of the shop (admin).")
+    @strawberry.field(description="Any customer of the shop (admin).")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         c = ctx(info)
         c.principal.require_admin()
         row = await store.profiles.get(c.pool, c.shop, id)
         return Customer.from_row(row) if row is not None else None
 
-    @field("A segment's customers by id, e.g. a win-back or challenge audience (admin).")
+    @strawberry.field(description="A segment's customers by id, e.g. a win-back or challenge audience (admin).")
     async def customers(self, info: Info, segment: insights.Segment, first: int | None = None,
                         after: str | None = None) -> Connection[Customer]:
         c = ctx(info)
@@ -222,13 +196,13 @@ class Query:
 
     retention_metrics: insights.RetentionMetrics = strawberry.field(
         resolver=insights.retention_metrics,
-        description="Retention metrics over [from, to), at most 10 years, per DOMAIN.md's exact definitions (admin).")
+        description="Retention metrics over [from, to), at most 10 years, as docs/domain.md defines them (admin).")
     segment_counts: list[insights.SegmentCount] = strawberry.field(
         resolver=insights.segment_counts, description="Customers per segment, erased ones left out (admin).")
     segment_rules: insights.SegmentRulesType = strawberry.field(
         resolver=insights.segment_rules, description="The shop's segment thresholds (admin).")
-    export_customer_data: gdpr.CustomerDataExport = strawberry.field(
-        resolver=gdpr.export_customer_data,
+    export_customer_data = strawberry.field(
+        resolver=gdpr.export_customer_data, graphql_type=gdpr.CustomerDataExport,
         description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
 
 
@@ -247,7 +221,7 @@ class Mutation:
         resolver=gdpr.erase_customer,
         description="GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin).")
 
-    @mutation("Create or update a customer (ingest). Idempotent on id.")
+    @strawberry.mutation(description="Create or update a customer (ingest). Idempotent on id.")
     async def upsert_customer(self, info: Info, input: CustomerInput) -> Customer:
         c = ctx(info)
         c.principal.require_ingest()
@@ -260,7 +234,7 @@ class Mutation:
         )
         return Customer.from_row(await registration.upsert(c.pool, c.shop, p))
 
-    @mutation("Record an order as PLACED (ingest). Idempotent on id.")
+    @strawberry.mutation(description="Record an order as PLACED (ingest). Idempotent on id.")
     async def record_order(self, info: Info, input: OrderInput) -> Order:
         c = ctx(info)
         c.principal.require_ingest()
@@ -275,10 +249,10 @@ class Mutation:
         )
         return Order.from_row(await ordering.record(c.pool, c.shop, o))
 
-    @mutation(
+    @strawberry.mutation(description=(
         "Move an order along PLACED → PAID → SHIPPED → DELIVERED, or to CANCELLED / REFUNDED (ingest). "
         "refundedAmount is the cumulative amount refunded so far; below the total it is a partial "
-        "refund and the order keeps its status. Repeating an update changes nothing.")
+        "refund and the order keeps its status. Repeating an update changes nothing."))
     async def update_order_status(
         self, info: Info, id: strawberry.ID, status: OrderStatus, refunded_amount: str | None = None
     ) -> Order:

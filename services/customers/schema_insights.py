@@ -16,8 +16,9 @@ from strawberry.types import Info
 
 from services.customers import engagement, retention, segmenting
 from services.customers.segments import SegmentRules
+from shared.db import Executor
 from shared.errors import BadUserInput
-from shared.graphql import Context, Money, ctx
+from shared.graphql import Context, Money, ctx, request_loader
 from shared.ids import external_id
 from shared.money import parse_amount
 
@@ -68,14 +69,13 @@ class CustomerStats:
     segment_since: datetime
 
 
+async def _rules_of(pool: Executor, _: str, shops: list[str]) -> list[SegmentRules]:
+    return [await segmenting.rules(pool, shop) for shop in shops]
+
+
 def shop_rules(c: Context) -> DataLoader[str, SegmentRules]:
     """The shop's thresholds, read once per request (a segment's page shows many customers' stats)."""
-    loader = c.loaders.get("segment_rules")
-    if loader is None:
-        async def load(shops: list[str]) -> list[SegmentRules]:
-            return [await segmenting.rules(c.pool, shop) for shop in shops]
-        loader = c.loaders["segment_rules"] = DataLoader(load_fn=load)
-    return loader
+    return request_loader(c, "segment_rules", _rules_of)
 
 
 async def stats_of(info: Info, row: asyncpg.Record) -> CustomerStats:
@@ -131,7 +131,7 @@ async def segment_counts(info: Info) -> list[SegmentCount]:
     return [SegmentCount(segment=Segment(s), count=n) for s, n in counts.items()]
 
 
-@strawberry.type(name="SegmentRules", description="A shop's segment thresholds (DOMAIN.md defaults).")
+@strawberry.type(name="SegmentRules", description="A shop's segment thresholds (defaults: docs/domain.md, Segments).")
 class SegmentRulesType:
     new_days: int
     regular_days: int
@@ -206,7 +206,8 @@ class Cohort:
     retention: list[float] = strawberry.field(description="% of the cohort buying in month 0, 1, 2…")
 
 
-@strawberry.type(description="DOMAIN.md's exact definitions; rates are percentages, unrounded.")
+@strawberry.type(description=(
+    "The exact definitions of docs/domain.md (Retention metrics); rates are percentages, unrounded."))
 class RetentionMetrics:
     customer_retention_rate: float
     churn_rate: float

@@ -29,7 +29,7 @@ from services.notifications.schema_types import (
     WebhookEndpointInput,
 )
 from shared.errors import NotFound
-from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference
+from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference, rows_loader
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
@@ -42,13 +42,7 @@ def _page(rows: Sequence[asyncpg.Record], size: int, after: str | None) -> Conne
 
 def contact_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     """One query per request for the contacts of every customer it shows."""
-    loader = c.loaders.get("contacts")
-    if loader is None:
-        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
-            rows = {r["customer_id"]: r for r in await store.contacts(c.pool, c.shop, ids)}
-            return [rows.get(i) for i in ids]
-        loader = c.loaders["contacts"] = DataLoader(load_fn=load)
-    return loader
+    return rows_loader(c, "contacts", "customer_id", store.contacts)
 
 
 @strawberry.federation.type(keys=["id"])

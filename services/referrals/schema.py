@@ -15,7 +15,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.referrals import codes, referring, store
-from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, guarded_reference
+from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, guarded_reference, request_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
 
@@ -130,12 +130,7 @@ class ReferralProgramInput:
 def standings(c: Context) -> DataLoader[str, referring.Standing]:
     """One query per request for the stats of every referrer it shows (a page of customers, or one
     customer's referralStats and isAmbassador)."""
-    loader = c.loaders.get("standings")
-    if loader is None:
-        async def load(ids: list[str]) -> list[referring.Standing]:
-            return await referring.standings(c.pool, c.shop, ids)
-        loader = c.loaders["standings"] = DataLoader(load_fn=load)
-    return loader
+    return request_loader(c, "standings", referring.standings)
 
 
 @strawberry.federation.type(keys=["id"])

@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.reviews import listing, ratings, reviewing, store, submissions
-from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference
+from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference, rows_loader
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
@@ -56,13 +56,7 @@ class ReviewReply:
 def product_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
     """One query per request for all the products whose summaries it shows (a list of reviews, a
     category page resolving many Product entities)."""
-    loader = c.loaders.get("products")
-    if loader is None:
-        async def load(ids: list[str]) -> list[asyncpg.Record | None]:
-            rows = {r["product_id"]: r for r in await store.products(c.pool, c.shop, ids)}
-            return [rows.get(i) for i in ids]
-        loader = c.loaders["products"] = DataLoader(load_fn=load)
-    return loader
+    return rows_loader(c, "products", "product_id", store.products)
 
 
 @strawberry.federation.type(keys=["id"])

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, order_input
-from tests.e2e.notifications_helpers import UPDATE_FLOW, add_customer, having, log, mails
+from tests.e2e.notifications_support import UPDATE_FLOW, add_customer, having, log, mails
 from tests.stack import GraphQL, all_ready, ensure_stack, gateway_url, new_shop
 from tests.support import eventually
 

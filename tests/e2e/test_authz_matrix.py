@@ -1,5 +1,5 @@
 """Every query and mutation of the composed supergraph × every kind of caller, against the rules in
-authz_rules.py. Calls run in a shop of their own, with placeholder arguments built from the
+authz_support.py. Calls run in a shop of their own, with placeholder arguments built from the
 schema: an allowed caller may still get BAD_USER_INPUT or NOT_FOUND, but never UNAUTHENTICATED or
 FORBIDDEN, and a refused caller gets exactly that."""
 
@@ -18,7 +18,7 @@ from graphql import (
 )
 
 from tests.conftest import ROOT
-from tests.e2e.authz_rules import RULES
+from tests.e2e.authz_support import RULES
 from tests.stack import codes, customer_token
 
 SCHEMA = build_schema((ROOT / "gateway" / "supergraph.graphql").read_text(), assume_valid=True,
@@ -73,7 +73,7 @@ def operation(kind: str, name: str) -> tuple[str, dict]:
 
 def test_every_operation_has_a_declared_rule():
     names = {name for _, name in OPERATIONS}
-    assert sorted(names - set(RULES)) == [], "declare who may call these in tests/e2e/authz_rules.py"
+    assert sorted(names - set(RULES)) == [], "declare who may call these in tests/e2e/authz_support.py"
     assert sorted(set(RULES) - names) == [], "these rules name operations the supergraph no longer has"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from tests.e2e.customers_fixtures import customer, customers_value, days_ago, order
+from tests.e2e.customers_support import customer, customers_value, days_ago, order
 from tests.stack import INGEST, codes, customer_token, db, new_shop, unique
 from tests.support import eventually
 

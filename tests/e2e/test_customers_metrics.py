@@ -1,5 +1,5 @@
-"""retentionMetrics through the gateway against a hand-computed fixture (DOMAIN.md's exact
-definitions), in a shop of its own.
+"""retentionMetrics through the gateway against a hand-computed fixture (the exact
+definitions of docs/domain.md, Retention metrics), in a shop of its own.
 
 Period [2025-07-01, 2026-01-01), 184 days; net amounts (shipping 5 and tax 14 come on top):
   A  2025-03-01 100 PAID, 2025-08-01 100 PAID, 2025-08-20 50 DELIVERED
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.customers_fixtures import customer, customers_value, order, publish_event
+from tests.e2e.customers_support import customer, customers_value, order, publish_event
 from tests.stack import ADMIN, codes, customer_token, new_shop, unique
 from tests.support import eventually
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from services.customers.jobs import JOBS
 from shared.schedule import Job
-from tests.e2e.customers_fixtures import (
+from tests.e2e.customers_support import (
     customer,
     customers_value,
     days_ago,
@@ -124,7 +124,7 @@ async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothi
     assert score == -10  # no site visit in 30 days; purchase within 60 days
     assert await segment_of(gql, admin, quiet) == "NEW"  # a one-time buyer above the threshold
 
-    # a marketing email without an offer, not opened: DOMAIN.md's -5 is for discount emails only
+    # a marketing email without an offer, not opened: the score's -5 (docs/domain.md) is for discount emails only
     plain = {"notification_id": unique("n"), "customer_id": quiet, "channel": "EMAIL", "template": "care_tips"}
     await publish_event("notification.sent", shop, plain)
     plain_key = f"notification:{plain['notification_id']}:EMAIL_SENT"

@@ -6,7 +6,7 @@ import json
 import os
 
 from services.customers import shopify
-from tests.e2e.customers_fixtures import customers_value, days_ago
+from tests.e2e.customers_support import customers_value, days_ago
 from tests.stack import customer_token, port, unique
 
 STORE = next(iter(shopify.parse_stores(os.environ.get("SHOPIFY_WEBHOOKS") or shopify.DEV_WEBHOOKS).values()))

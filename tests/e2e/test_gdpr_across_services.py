@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 
 from tests.e2e.conftest import UPSERT
-from tests.e2e.reviews_helpers import buy, publish, submit
+from tests.e2e.reviews_support import buy, publish, submit
 from tests.stack import ADMIN, INGEST, SERVICES, db, unique
 from tests.support import eventually
 

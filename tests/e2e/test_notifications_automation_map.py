@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from shared import events
-from tests.e2e.notifications_helpers import UPDATE_FLOW, add_customer, handled, having, log, mails
+from tests.e2e.notifications_support import UPDATE_FLOW, add_customer, handled, having, log, mails
 from tests.stack import db, new_shop, unique
 from tests.stack import publish_event as publish
 from tests.support import eventually

@@ -12,7 +12,7 @@ import pytest
 
 from shared import events
 from tests.e2e.conftest import RECORD, STATUS, order_input
-from tests.e2e.notifications_helpers import PREFS, SETTINGS, UPDATE_FLOW, FakeProvider, add_customer, having, log, mails
+from tests.e2e.notifications_support import PREFS, SETTINGS, UPDATE_FLOW, FakeProvider, add_customer, having, log, mails
 from tests.stack import codes, customer_token, new_shop, unique
 from tests.stack import publish_event as publish
 from tests.support import eventually

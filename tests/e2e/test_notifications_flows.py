@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from shared import events
 from tests.e2e.conftest import RECORD, STATUS, order_input
-from tests.e2e.notifications_helpers import FLOWS, UPDATE_FLOW, add_customer, handled, having, log, mails
+from tests.e2e.notifications_support import FLOWS, UPDATE_FLOW, add_customer, handled, having, log, mails
 from tests.stack import ADMIN, codes, customer_token, db, new_shop, unique
 from tests.stack import publish_event as publish
 from tests.support import eventually

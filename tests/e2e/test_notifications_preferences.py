@@ -12,7 +12,7 @@ import httpx
 
 from shared import events
 from tests.e2e.conftest import RECORD, order_input
-from tests.e2e.notifications_helpers import PREFS, SETTINGS, add_customer, handled, having, log, mails
+from tests.e2e.notifications_support import PREFS, SETTINGS, add_customer, handled, having, log, mails
 from tests.stack import ADMIN, codes, customer_token, db, new_shop, port, unique
 from tests.stack import publish_event as publish
 from tests.support import eventually

@@ -11,7 +11,7 @@ import pytest
 
 from shared import events
 from tests.e2e.conftest import RECORD, order_input
-from tests.e2e.notifications_helpers import SETTINGS, FakeProvider, add_customer, handled
+from tests.e2e.notifications_support import SETTINGS, FakeProvider, add_customer, handled
 from tests.stack import codes, customer_token, new_shop, unique
 from tests.stack import publish_event as publish
 from tests.support import eventually

@@ -11,9 +11,8 @@ import pytest
 
 from shared import events
 from tests.e2e.points_support import events_of, new_shop
-from tests.e2e.test_events import publish_raw
 from tests.invariants import ledger_violations
-from tests.stack import codes, db, unique
+from tests.stack import codes, db, publish_raw, unique
 from tests.support import eventually
 
 CREDIT = "query($id: ID!) { customer(id: $id) { storeCredit { amount currency } } }"

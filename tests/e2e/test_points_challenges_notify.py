@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared import events
 from tests.e2e.challenges_support import JOIN, LAUNCH, send
-from tests.e2e.notifications_helpers import (
+from tests.e2e.notifications_support import (
     SETTINGS,
     add_customer,
     handled,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared import events
 from tests.e2e.challenges_support import JOIN, LIST, challenge_input, join, outbox
-from tests.e2e.notifications_helpers import add_customer, handled, having, known_to_notifications, log, mails
+from tests.e2e.notifications_support import add_customer, handled, having, known_to_notifications, log, mails
 from tests.e2e.points_support import Shop, events_of, new_shop
 from tests.stack import codes, db, unique
 from tests.stack import publish_event as publish

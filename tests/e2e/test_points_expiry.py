@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 
 from shared import events
 from tests.e2e.points_support import assert_ledger_invariant, events_of, new_shop
-from tests.e2e.test_events import publish_raw
-from tests.stack import db
+from tests.stack import db, publish_raw
 from tests.support import eventually
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
-from tests.stack import codes, customer_token, db, unique
+from tests.stack import codes, customer_token, db, publish_raw, unique
 from tests.support import eventually
 
 CONFIGURE = """mutation($input: ReferralProgramInput!) { configureReferrals(input: $input) {
@@ -238,9 +238,6 @@ async def test_customers_see_only_their_own_referrals_and_bad_program_input_chan
 
 
 async def test_replayed_delivery_events_convert_once(gql):
-
-    from tests.e2e.test_events import publish_raw
-
     shop = await Shop(gql, returnWindowDays="0").setup()
     anna = await shop.customer()
     ben = await shop.customer(referralCode=await shop.code(anna))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from services.reviews import requests
 from shared.events import CustomerErased
-from tests.e2e.reviews_helpers import PAGE, VOTE, buy, fetchval, publish, submit, summary
+from tests.e2e.reviews_support import PAGE, VOTE, buy, fetchval, publish, submit, summary
 from tests.stack import ADMIN, customer_token, publish_event, unique
 from tests.support import eventually
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.e2e.reviews_helpers import MODERATE, PAGE, REPLY, buy, events_of, publish, submit, summary
+from tests.e2e.reviews_support import MODERATE, PAGE, REPLY, buy, events_of, publish, submit, summary
 from tests.stack import ADMIN, codes, customer_token, unique
 
 

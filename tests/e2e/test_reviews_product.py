@@ -7,7 +7,7 @@ import random
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
-from tests.e2e.reviews_helpers import (
+from tests.e2e.reviews_support import (
     MODERATE,
     PAGE,
     SUBMIT,

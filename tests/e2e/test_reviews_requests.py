@@ -6,9 +6,8 @@ import json
 from datetime import datetime
 
 from services.reviews import requests, reviewing
-from tests.e2e.reviews_helpers import PENDING, buy, events_of, fetch, fetchval, submit
-from tests.e2e.test_events import publish_raw
-from tests.stack import ADMIN, codes, customer_token, db, subgraph_url, unique
+from tests.e2e.reviews_support import PENDING, buy, events_of, fetch, fetchval, submit
+from tests.stack import ADMIN, codes, customer_token, db, publish_raw, subgraph_url, unique
 from tests.support import eventually
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import RECORD, UPSERT, order_input
-from tests.e2e.reviews_helpers import MODERATE, PAGE, SUMMARY, fetchval, review_input
-from tests.e2e.reviews_helpers import SUBMIT as SUBMIT_REVIEW
+from tests.e2e.reviews_support import MODERATE, PAGE, SUMMARY, fetchval, review_input
+from tests.e2e.reviews_support import SUBMIT as SUBMIT_REVIEW
 from tests.stack import ADMIN, codes, customer_token, unique
 from tests.support import eventually
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import STATUS
-from tests.e2e.reviews_helpers import (
+from tests.e2e.reviews_support import (
     MY_REVIEWS,
     SUBMIT,
     buy,

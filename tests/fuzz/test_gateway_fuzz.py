@@ -47,7 +47,7 @@ from hypothesis_graphql import from_schema, nodes
 
 from shared.db import Connection, init_connection
 from tests.conftest import ROOT
-from tests.e2e.authz_rules import RULES
+from tests.e2e.authz_support import RULES
 from tests.invariants import ledger_violations
 from tests.stack import SERVICES, customer_token, dsn, ensure_stack, gateway_url, unique
 

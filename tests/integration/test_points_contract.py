@@ -1,4 +1,4 @@
-"""The composed supergraph carries the points service's names of CONTRACT.md, exactly."""
+"""The composed supergraph carries the points service's names of the public contract (docs/api.md), exactly."""
 
 from __future__ import annotations
 

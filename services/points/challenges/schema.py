@@ -13,8 +13,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.points.challenges import badges, goals, organising, store, streaks
-from services.points.loyalty.schema import Keyed, rows_loader
-from shared.graphql import Context, ctx, customer_ctx
+from services.points.loyalty.schema import Keyed
+from shared.graphql import Context, ctx, customer_ctx, rows_loader
 from shared.ids import external_id
 
 LEADERBOARD_DEFAULT = 10

@@ -13,10 +13,10 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.points.loyalty import accounts, adjustment, store, tiering
-from services.points.loyalty.schema import Keyed, rows_loader
+from services.points.loyalty.schema import Keyed
 from services.points.loyalty.schema.program import Tier, program_in_force
 from shared.errors import Unauthenticated
-from shared.graphql import Context, Money, ctx, customer_ctx
+from shared.graphql import Context, Money, ctx, customer_ctx, rows_loader
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 

@@ -8,7 +8,8 @@ from strawberry.types import Info
 
 from services.points.loyalty import configuration
 from services.points.loyalty import program as rules
-from shared.graphql import Context, Money, ctx
+from shared.db import Executor
+from shared.graphql import Context, Money, ctx, request_loader
 
 
 @strawberry.type
@@ -67,14 +68,13 @@ class Program:
         )
 
 
+async def _programs(pool: Executor, _: str, shops: list[str]) -> list[rules.Program]:
+    return [await configuration.in_force(pool, shop) for shop in shops]
+
+
 def program_in_force(c: Context) -> DataLoader[str, rules.Program]:
     """The shop's program, read once per request however many fields show it."""
-    loader: DataLoader[str, rules.Program] | None = c.loaders.get("points:program")
-    if loader is None:
-        async def load(shops: list[str]) -> list[rules.Program]:
-            return [await configuration.in_force(c.pool, shop) for shop in shops]
-        loader = c.loaders["points:program"] = DataLoader(load_fn=load)
-    return loader
+    return request_loader(c, "points:program", _programs)
 
 
 async def tiers(info: Info) -> list[Tier]:

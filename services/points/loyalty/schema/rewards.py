@@ -14,8 +14,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.points.loyalty import configuration, redemption, store
-from services.points.loyalty.schema import Keyed, rows_loader
-from shared.graphql import Context, Money, ctx, customer_ctx
+from services.points.loyalty.schema import Keyed
+from shared.graphql import Context, Money, ctx, customer_ctx, rows_loader
 from shared.ids import external_id
 
 
