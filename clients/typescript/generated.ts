@@ -193,7 +193,7 @@ export type Customer = {
   challengeProgress: Array<ChallengeProgress>;
   email?: Maybe<Scalars['String']['output']>;
   firstName?: Maybe<Scalars['String']['output']>;
-  /** The single-use discount a referred friend received, if any. */
+  /** The single-use discount a referred friend received, once issued. */
   friendOffer?: Maybe<FriendOffer>;
   id: Scalars['ID']['output'];
   /** Ambassadors have at least the program's threshold of conversions. */
@@ -338,6 +338,10 @@ export type FlowStep = {
   channels: Array<NotificationChannel>;
   delaySeconds: Scalars['Int']['output'];
   key: Scalars['String']['output'];
+  /** The offer the message carries, asked of the points program when it is due (its value and lifetime are the program's default for this source: configureProgram); null: none, or it comes with the event. */
+  offerSource?: Maybe<Scalars['String']['output']>;
+  /** WINBACK: the day of the series whose default applies (120, 135). */
+  offerStep?: Maybe<Scalars['Int']['output']>;
   template: Scalars['String']['output'];
 };
 
@@ -351,7 +355,12 @@ export type FlowStepInput = {
 
 export type FriendOffer = {
   __typename?: 'FriendOffer';
+  /** Issued by the points service: checkCode / redeemCode take it. */
   code: Scalars['String']['output'];
+  /** After this it no longer works. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The order value it needs. */
+  minimumOrder?: Maybe<Money>;
   percentOff: Scalars['Int']['output'];
   used: Scalars['Boolean']['output'];
 };
@@ -1088,6 +1097,7 @@ export type ReferralProgram = {
   ambassadorThreshold: Scalars['Int']['output'];
   currency: Scalars['String']['output'];
   friendDiscountPercent: Scalars['Int']['output'];
+  friendOfferValidDays: Scalars['Int']['output'];
   minimumOrder: Money;
   returnWindowDays: Scalars['Float']['output'];
   rewardAmount: Money;
@@ -1104,6 +1114,8 @@ export type ReferralProgramInput = {
   ambassadorThreshold?: InputMaybe<Scalars['Int']['input']>;
   currency?: InputMaybe<Scalars['String']['input']>;
   friendDiscountPercent?: InputMaybe<Scalars['Int']['input']>;
+  /** 1–730 days */
+  friendOfferValidDays?: InputMaybe<Scalars['Int']['input']>;
   minimumOrder?: InputMaybe<Scalars['String']['input']>;
   /** Decimal days, e.g. "14" */
   returnWindowDays?: InputMaybe<Scalars['String']['input']>;
