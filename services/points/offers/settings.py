@@ -82,6 +82,14 @@ DEFAULT_SETTINGS = OfferSettings(defaults=(
 ))
 
 
+def amount_of(value: Decimal, field_name: str, currency: str) -> Decimal:
+    """A Decimal from outside as an amount of `currency` (shared/money.py's checks), without first
+    writing out an absurd exponent (1E+999999999 would be a billion digits)."""
+    if not value.is_finite() or value.adjusted() > 12:
+        raise BadUserInput(f"{field_name} is too large", field=field_name)
+    return parse_amount(format(value, "f"), field_name, currency)
+
+
 def checked_value(kind: str, value: Decimal | None, currency: str, field_name: str) -> Decimal | None:
     """A value that fits its kind: a percentage in (0, 100], a positive amount in the currency's minor
     unit, none for free shipping, an optional price cap for a free product."""
@@ -96,11 +104,11 @@ def checked_value(kind: str, value: Decimal | None, currency: str, field_name: s
             return None
         raise BadUserInput(f"a {kind} offer needs a value", field=field_name)
     if kind == "PERCENTAGE":
-        amount = parse_amount(format(value, "f"), field_name, "EUR")  # two decimals, like 12.5 %
+        amount = amount_of(value, field_name, "EUR")  # two decimals, like 12.5 %
         if not 0 < amount <= 100:
             raise BadUserInput("a percentage is more than 0 and at most 100", field=field_name)
         return amount
-    amount = parse_amount(format(value, "f"), field_name, currency)
+    amount = amount_of(value, field_name, currency)
     if amount <= 0 and kind != "FREE_PRODUCT":
         raise BadUserInput(f"{field_name} must be positive", field=field_name)
     return amount

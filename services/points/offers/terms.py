@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from services.points.offers import codes
-from services.points.offers.settings import MAX_VALID_DAYS, SOURCES, OfferSettings, checked_value
+from services.points.offers.settings import MAX_VALID_DAYS, SOURCES, OfferSettings, amount_of, checked_value
 from shared.errors import BadUserInput
 from shared.ids import external_id
-from shared.money import currency_code, parse_amount
+from shared.money import currency_code
 
 MAX_USES = 1_000_000
 
@@ -108,7 +108,7 @@ def terms(ask: Ask, settings: OfferSettings, *, currency: str, tier: str | None,
         money = currency_code(ask.currency or currency)
         value = checked_value(kind, value, money, "value")
         min_order = ask.min_order if ask.min_order is not None else default.min_order if default else None
-        min_order = parse_amount(format(min_order, "f"), "minOrder", money) if min_order is not None else None
+        min_order = amount_of(min_order, "minOrder", money) if min_order is not None else None
         customer_id = external_id(ask.customer_id, "customerId") if ask.customer_id is not None else None
         code = ask.code.strip().upper() if ask.code is not None else codes.new_code()
         code_key = codes.key(code)
@@ -119,6 +119,8 @@ def terms(ask: Ask, settings: OfferSettings, *, currency: str, tier: str | None,
             raise Refusal("OVER_LIMIT", f"{value} % is over the program's {settings.max_percent} %", "value")
         if kind != "PERCENTAGE" and money == currency and value > settings.max_amount:
             raise Refusal("OVER_LIMIT", f"{value} is over the program's {settings.max_amount}", "value")
+    if any(at is not None and at.tzinfo is None for at in (ask.starts_at, ask.expires_at)):
+        raise Refusal("BAD_TERMS", "startsAt and expiresAt need a time zone offset", "startsAt")
     starts = ask.starts_at or now
     days = ask.valid_days if ask.valid_days is not None else default.valid_days if default else 30
     if not trusted and not 1 <= days <= MAX_VALID_DAYS:

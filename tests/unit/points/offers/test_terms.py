@@ -68,6 +68,9 @@ def test_an_ask_may_name_its_terms_and_keep_a_carried_code():
     ({"expires_at": NOW}, "BAD_TERMS"),
     ({"starts_at": NOW + timedelta(days=5), "expires_at": NOW + timedelta(days=4)}, "BAD_TERMS"),
     ({"usage_limit": 0}, "BAD_TERMS"),
+    ({"value": Decimal("1E+999999999")}, "BAD_TERMS"),  # refused before a billion digits are written
+    ({"min_order": Decimal("NaN")}, "BAD_TERMS"),
+    ({"starts_at": datetime(2026, 11, 24)}, "BAD_TERMS"),  # no time zone
 ])
 def test_an_ask_the_rules_cannot_honour_is_refused_with_a_reason(over, reason):
     with pytest.raises(Refusal) as refused:
