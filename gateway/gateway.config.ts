@@ -14,6 +14,7 @@ import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import {
+  codeGuessLimiting,
   cors,
   errorShaping,
   persistedOperations,
@@ -115,7 +116,12 @@ export const gatewayConfig = defineConfig({
   graphiql: !production,
   ...(production ? { disableIntrospection: true } : {}),
   cors,
-  plugins: () => [requestSizeLimit(), rateLimiting(), errorShaping({ hideSuggestions: production })],
+  plugins: () => [
+    requestSizeLimit(),
+    rateLimiting(),
+    codeGuessLimiting(),
+    errorShaping({ hideSuggestions: production }),
+  ],
   // PERSISTED_OPERATIONS=allow|only: the registered operations of gateway/persisted/ by hash.
   ...(persistedDocuments ? { persistedDocuments } : {}),
   landingPage: false,

@@ -12,6 +12,7 @@
 //   MAX_REQUEST_BYTES              largest request body accepted            (2000000)
 //   RATE_LIMIT_PER_MINUTE          calls per caller, root field and minute  (6000)
 //   LANDING_LIMIT_PER_MINUTE       referral-landing lookups per client IP   (60)
+//   CODE_CHECK_LIMIT_PER_MINUTE    checkCode / redeemCode per customer      (20)
 //   CORS_ORIGINS                   comma-separated storefront origins       (any origin)
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -64,6 +65,78 @@ export const rateLimiting = () =>
         message: 'too many referral lookups; try again in a minute',
       },
     ],
+  });
+
+// Guessing offer codes: checkCode and redeemCode from a customer token are limited per customer (the
+// token's shop and subject, however many tokens they hold), from no credentials per client address.
+// 20 a minute is far above a real checkout (a check when the code is typed, one per cart change, one
+// redemption) and makes guessing hopeless: 80-bit codes, 28 800 guesses a day, a million live codes
+// → one hit in about 4 × 10^13 days. A shop's server key (or an admin) answers for all its customers
+// at once: only the general limit above applies to it. Over the limit: RATE_LIMITED, HTTP 429 and Retry-After.
+const codeChecksPerMinute = positive('CODE_CHECK_LIMIT_PER_MINUTE', 20);
+const SERVER = 'server-key';
+
+const customerOf = (authorization: string): string => {
+  // The subgraphs verify the token; here its claims only name the bucket. A forged token gets a
+  // bucket of its own and is refused by the subgraph anyway.
+  try {
+    const claims = JSON.parse(Buffer.from(authorization.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    if (Array.isArray(claims?.roles) && claims.roles.includes('admin')) return SERVER;
+    if (typeof claims?.sub === 'string') return `customer:${claims.shop ?? ''}:${claims.sub}`;
+  } catch {
+    // not a JWT: the header itself is the bucket
+  }
+  return `token:${authorization}`;
+};
+
+const codeGuesser = (context: any): string => {
+  const headers = headersOf(context);
+  if (headers?.get('x-api-key')) return SERVER;
+  const authorization = headers?.get('authorization');
+  return authorization ? customerOf(authorization) : `address:${clientAddress(context)}`;
+};
+
+// The calls of the last window per bucket, forgotten once they are older than it; server keys are
+// never counted. (The package's InMemoryStore copies its whole state on every call and keeps it.)
+class WindowStore {
+  private calls = new Map<string, number[]>();
+  private writes = 0;
+  getForIdentity({ contextIdentity, fieldIdentity }: { contextIdentity: string; fieldIdentity: string }) {
+    return contextIdentity === SERVER ? [] : this.calls.get(`${contextIdentity}|${fieldIdentity}`) ?? [];
+  }
+  setForIdentity(
+    { contextIdentity, fieldIdentity }: { contextIdentity: string; fieldIdentity: string },
+    timestamps: number[],
+    windowMs: number,
+  ) {
+    if (contextIdentity === SERVER) return;
+    this.calls.set(`${contextIdentity}|${fieldIdentity}`, timestamps);
+    if (++this.writes % 10_000 === 0) {
+      const oldest = Date.now() - windowMs;
+      for (const [key, times] of this.calls) if (!times.some((t) => t > oldest)) this.calls.delete(key);
+    }
+  }
+}
+
+export const codeGuessLimiting = () =>
+  useRateLimiter({
+    identifyFn: codeGuesser,
+    store: new WindowStore() as any,
+    transformError: (message: string) =>
+      new GraphQLError(message, {
+        extensions: {
+          code: 'RATE_LIMITED',
+          retryAfter: 60,
+          http: { status: 429, headers: { 'Retry-After': '60' } },
+        },
+      }),
+    configByField: ['checkCode', 'redeemCode'].map((field) => ({
+      type: 'Mutation',
+      field,
+      max: codeChecksPerMinute,
+      window: '1m',
+      message: 'too many code checks; try again in a minute',
+    })),
   });
 
 export const requestSizeLimit = () => ({

@@ -1,15 +1,19 @@
 """Offers at the checkout, through the gateway (issue 17's "Done when", the points side): a referred
 friend's 20 % offer issued from offer.requested checks 4.00 off a 20.00 cart and MIN_ORDER on 11.99,
 the order that uses it makes it USED for any other order and offerPerformance counts it under
-REFERRAL; a Silver customer's checkout ships for free; bad input is refused and changes nothing."""
+REFERRAL; a Silver customer's checkout ships for free; bad input is refused and changes nothing; a
+thousand guesses from one customer find nothing and are throttled at the gateway."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+
+import httpx
 
 from shared import events
 from tests.e2e.points_support import new_shop
-from tests.stack import codes, db, publish_event, unique
+from tests.stack import codes, customer_token, db, gateway_url, publish_event, unique
 from tests.support import eventually
 
 OFFER_FIELDS = "id code source kind value currency minOrder { amount currency } expiresAt status redeemedOrderId"
@@ -146,3 +150,35 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(gql):
     after = (await gql.ok(OFFERS, {"id": friend}, shop.admin))["customer"]["offers"]
     assert after == [offer]  # still ACTIVE, unused
     assert await outbox_count(shop.id) == before  # nothing announced
+
+
+async def test_a_thousand_guesses_find_nothing_and_are_throttled_while_a_checkout_is_not(gql, http):
+    """gateway/protections.ts: 20 checkCode / redeemCode a minute per customer (CODE_CHECK_LIMIT_PER_MINUTE)."""
+    shop = await new_shop(gql)
+    guesser, buyer = await shop.new_customer(), await shop.new_customer()
+    offer = await referral_offer(shop, buyer)
+    token = shop.customer(guesser)
+
+    async def guess(i: int) -> httpx.Response:
+        code = "FLY-" + "-".join(f"{i:016X}"[j:j + 4] for j in range(0, 16, 4))
+        return await http.post(gateway_url(), headers=token, json={"query": CHECK, "variables": {
+            "code": code, "cart": cart()}})
+    answers: list[httpx.Response] = []
+    for start in range(0, 1000, 100):
+        answers += await asyncio.gather(*(guess(i) for i in range(start, start + 100)))
+    bodies = [a.json() for a in answers]
+    checked = [b["data"]["checkCode"] for b in bodies if b.get("data")]
+    throttled = [a for a, b in zip(answers, bodies, strict=True) if codes(b) == ["RATE_LIMITED"]]
+    assert len(checked) == 20 and {c["reason"] for c in checked} == {"UNKNOWN"}  # nothing found
+    assert len(throttled) == 980 and len(checked) + len(throttled) == 1000
+    assert {(a.status_code, a.headers.get("retry-after")) for a in throttled} == {(429, "60")}
+    assert {b["errors"][0]["extensions"]["retryAfter"] for b in bodies if b.get("errors")} == {60}
+    fresh_token = customer_token(guesser, shop=shop.id, ttl=900)  # another token: the limit is per customer
+    assert codes(await gql(CHECK, {"code": offer["code"], "cart": cart()}, fresh_token)) == ["RATE_LIMITED"]
+
+    me = shop.customer(buyer)  # meanwhile a real checkout: checks on cart changes, then the shop redeems
+    for subtotal in ("20.00", "24.00", "30.00"):
+        assert (await gql.ok(CHECK, {"code": offer["code"], "cart": cart(subtotal)}, me))["checkCode"]["valid"]
+    redeemed = (await gql.ok(REDEEM, {"code": offer["code"], "order": unique("o"),
+                                      "cart": cart("30.00", customerId=buyer)}, shop.admin))["redeemCode"]
+    assert (redeemed["valid"], redeemed["discount"]) == (True, {"amount": "6.00"})
