@@ -1651,6 +1651,17 @@ export type ActionRewardsInput = {
   socialShare?: number | null | undefined;
 };
 
+/** A checkout's cart; amounts are decimal strings in `currency`. */
+export type CartInput = {
+  currency: string;
+  /** Who checks out (ingest); a customer token checks for itself. */
+  customerId?: string | number | null | undefined;
+  lines?: Array<OrderLineInput> | null | undefined;
+  shippingTotal?: string | null | undefined;
+  /** The goods, after the cart's other discounts. */
+  subtotal: string;
+};
+
 export type ChallengeEvent =
   | 'ORDER_PAID'
   | 'REFERRAL_CONVERTED'
@@ -1694,6 +1705,16 @@ export type ChallengeStatus =
   | 'ACTIVE'
   | 'ENDED'
   | 'SCHEDULED';
+
+export type CodeRejection =
+  | 'EXPIRED'
+  | 'MIN_ORDER'
+  | 'NOT_STARTED'
+  | 'REVOKED'
+  | 'UNKNOWN'
+  | 'USED'
+  | 'WRONG_CURRENCY'
+  | 'WRONG_CUSTOMER';
 
 export type ModerationDecision =
   | 'APPROVE'
@@ -1753,6 +1774,18 @@ export type OfferSource =
   | 'STORE_CREDIT'
   | 'TIER_PERK'
   | 'WINBACK';
+
+export type OfferStatus =
+  | 'ACTIVE'
+  | 'EXPIRED'
+  | 'REDEEMED'
+  | 'REVOKED';
+
+export type OrderLineInput = {
+  productId: string | number;
+  quantity: number;
+  unitPrice: string;
+};
 
 /** A change to the program; fields left out keep their value. */
 export type ProgramInput = {
@@ -1906,12 +1939,37 @@ export type RetentionDashboardQueryVariables = Exact<{
 }>;
 
 
-export type RetentionDashboardQuery = { retentionMetrics: { customerRetentionRate: number, churnRate: number, repeatPurchaseRate: number, purchaseFrequency: number, referralRate: number, reorderRate60d: number, medianDaysToSecondOrder: number | null, averageOrderValue: { amount: string, currency: string }, customerLifetimeValue: { amount: string, currency: string }, cohorts: Array<{ month: string, size: number, retention: Array<number> }> }, segmentCounts: Array<{ segment: Segment, count: number }>, programLiability: { amount: string, currency: string } };
+export type RetentionDashboardQuery = { retentionMetrics: { customerRetentionRate: number, churnRate: number, repeatPurchaseRate: number, purchaseFrequency: number, referralRate: number, reorderRate60d: number, medianDaysToSecondOrder: number | null, averageOrderValue: { amount: string, currency: string }, customerLifetimeValue: { amount: string, currency: string }, cohorts: Array<{ month: string, size: number, retention: Array<number> }> }, segmentCounts: Array<{ segment: Segment, count: number }>, programLiability: { amount: string, currency: string }, offerPerformance: Array<{ source: OfferSource, issued: number, redeemed: number, redemptionRate: number, costShare: number, withinBand: boolean, attributedRevenue: { amount: string, currency: string }, discountCost: { amount: string, currency: string } }> };
+
+export type CheckCartCodeMutationVariables = Exact<{
+  code: string;
+  cart: CartInput;
+}>;
+
+
+export type CheckCartCodeMutation = { checkCode: { valid: boolean, reason: CodeRejection | null, freeShipping: boolean, discount: { amount: string, currency: string } | null, offer: { id: string, code: string, kind: OfferKind, value: string | null } | null } };
+
+export type RedeemCodeMutationVariables = Exact<{
+  code: string;
+  orderId: string | number;
+  cart: CartInput;
+}>;
+
+
+export type RedeemCodeMutation = { redeemCode: { valid: boolean, reason: CodeRejection | null, freeShipping: boolean, discount: { amount: string, currency: string } | null, offer: { id: string, code: string, status: OfferStatus, redeemedOrderId: string | null } | null } };
+
+export type ReleaseCodeMutationVariables = Exact<{
+  code: string;
+  orderId: string | number;
+}>;
+
+
+export type ReleaseCodeMutation = { releaseCode: { id: string, code: string, status: OfferStatus, usageLimit: number, usedCount: number } };
 
 export type LoyaltyWidgetQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type LoyaltyWidgetQuery = { me: { id: string, firstName: string | null, locale: string | null, referralCode: string, referralLink: string, loyalty: { balance: number, pending: number, lifetimeEarned: number, expiringPoints: number, expiringAt: string | null, tier: { name: string, threshold: { amount: string, currency: string } }, nextTier: { name: string, threshold: { amount: string, currency: string } } | null, amountToNextTier: { amount: string, currency: string } | null }, storeCredit: { amount: string, currency: string }, redemptions: Array<{ id: string, code: string, pointsSpent: number, expiresAt: string, usedAt: string | null, reward: { id: string, name: string } }>, referralStats: { invited: number, converted: number, earned: { amount: string, currency: string } }, pendingReviews: Array<{ orderId: string, deliveredAt: string, product: { id: string } }>, challengeProgress: Array<{ progress: number, completed: boolean, challenge: { id: string } }> } | null, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, challenges: Array<{ id: string, title: string, description: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
+export type LoyaltyWidgetQuery = { me: { id: string, firstName: string | null, locale: string | null, referralCode: string, referralLink: string, loyalty: { balance: number, pending: number, lifetimeEarned: number, expiringPoints: number, expiringAt: string | null, tier: { name: string, threshold: { amount: string, currency: string } }, nextTier: { name: string, threshold: { amount: string, currency: string } } | null, amountToNextTier: { amount: string, currency: string } | null }, storeCredit: { amount: string, currency: string }, offers: Array<{ id: string, code: string, source: OfferSource, kind: OfferKind, value: string | null, currency: string | null, expiresAt: string | null, minOrder: { amount: string, currency: string } | null }>, referralStats: { invited: number, converted: number, earned: { amount: string, currency: string } }, pendingReviews: Array<{ orderId: string, deliveredAt: string, product: { id: string } }>, challengeProgress: Array<{ progress: number, completed: boolean, challenge: { id: string } }> } | null, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, challenges: Array<{ id: string, title: string, description: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
 
 export type RedeemRewardMutationVariables = Exact<{
   rewardId: string | number;
@@ -1934,6 +1992,21 @@ export type JoinChallengeMutationVariables = Exact<{
 
 
 export type JoinChallengeMutation = { joinChallenge: { progress: number, completed: boolean, challenge: { id: string, title: string } } };
+
+export type CheckoutBenefitsQueryVariables = Exact<{
+  cart: CartInput;
+}>;
+
+
+export type CheckoutBenefitsQuery = { checkoutBenefits: { freeShipping: boolean, tier: { name: string } | null, offers: Array<{ id: string, code: string, kind: OfferKind, value: string | null, currency: string | null, expiresAt: string | null, minOrder: { amount: string, currency: string } | null }> } };
+
+export type CheckCodeMutationVariables = Exact<{
+  code: string;
+  cart: CartInput;
+}>;
+
+
+export type CheckCodeMutation = { checkCode: { valid: boolean, reason: CodeRejection | null, freeShipping: boolean, discount: { amount: string, currency: string } | null, offer: { id: string, code: string, kind: OfferKind, value: string | null, expiresAt: string | null } | null } };
 
 export type ProductReviewsQueryVariables = Exact<{
   id: string | number;
