@@ -85,24 +85,32 @@ async def test_a_check_changes_nothing_and_refusals_change_nothing(points_pool):
     assert await points_pool.fetchval("SELECT count(*) FROM outbox WHERE shop_id = $1", shop) == before
 
 
-async def test_an_order_placed_with_the_code_uses_it_once_and_its_cancellation_gives_it_back(points_pool):
+async def test_an_order_placed_with_codes_uses_them_once_and_its_cancellation_gives_them_back(points_pool):
     shop = new_shop()
     offer = await referral_offer(points_pool, shop)
+    async with transaction(points_pool) as conn:  # a shareable 20 % code
+        other = await issuing.issue(conn, shop, Ask(key="promo", source="MANUAL", kind="PERCENTAGE", value=D(20)))
     placed = events.OrderPlaced(
         shop=shop, order_id="o-1", customer_id="friend", currency="EUR", total=D("20.90"), net_amount=D("16.00"),
         placed_at=datetime.now(UTC), lines=[events.OrderLine(product_id="p", quantity=2, unit_price=D("10.00"))],
-        discount_codes=[offer["code"].lower(), "SHOPIFY-SUMMER"], shipping_total=D("4.90"), discount_total=D("4.00"))
+        discount_codes=[offer["code"].lower(), other["code"], "SHOPIFY-SUMMER"], shipping_total=D("4.90"),
+        discount_total=D("3.00"))
     same = await checkout.redeem(points_pool, shop, offer["code"], "o-1", cart())  # the checkout redeemed it first
     await handle(points_pool, placed)
     await handle(points_pool, placed)  # a replay under a new event id
-    assert same.valid and len(await outbox(points_pool, shop, "offer.redeemed")) == 1
-    assert (await checkout.redeem(points_pool, shop, offer["code"], "o-2", cart())).reason == "USED"
+    redeemed = await outbox(points_pool, shop, "offer.redeemed")
+    assert same.valid and sorted((e["code"], e["order_id"], e["discount"]) for e in redeemed) == sorted([
+        (offer["code"], "o-1", "4.00"),  # what the checkout got; the order changes nothing
+        (other["code"], "o-1", "3.00")])  # 20 % of the lines' 20.00, at most the order's discount total
+    for code in (offer["code"], other["code"]):
+        assert (await checkout.redeem(points_pool, shop, code, "o-2", cart())).reason == "USED"
 
     await handle(points_pool, events.OrderCancelled(shop=shop, order_id="o-1", customer_id="friend", currency="EUR",
                                                     total=D("20.90"), net_amount=D("16.00"),
                                                     placed_at=placed.placed_at))
     released = await outbox(points_pool, shop, "offer.released")
-    assert [(e["order_id"], e["reason"], e["usable"]) for e in released] == [("o-1", "cancelled", True)]
+    assert sorted((e["code"], e["order_id"], e["reason"], e["usable"]) for e in released) == sorted([
+        (offer["code"], "o-1", "cancelled", True), (other["code"], "o-1", "cancelled", True)])
     assert (await checkout.redeem(points_pool, shop, offer["code"], "o-2", cart())).valid  # usable again
 
 
