@@ -142,13 +142,11 @@ async def issued_by_source(conn: Executor, shop: str, start: datetime, end: date
 async def money_by_source(conn: Executor, shop: str, start: datetime, end: datetime,
                           currency: str) -> list[asyncpg.Record]:
     """Per source, for the offers issued in [start, end): the net revenue (after refunds) of the paid
-    orders in `currency` that use them, each order once, and the discounts those orders got (a
-    validateRewardCode use, which knew no cart, costs its fixed amount)."""
+    orders in `currency` that use them, each order once, and the discounts those orders got. (A
+    validateRewardCode use names no order: it counts in neither.)"""
     return await conn.fetch(
         """WITH used AS (
-               SELECT o.source, u.order_id,
-                      coalesce(u.discount, CASE WHEN o.kind IN ('FIXED_AMOUNT', 'STORE_CREDIT') THEN o.value END, 0)
-                          AS discount
+               SELECT o.source, u.order_id, coalesce(u.discount, 0) AS discount
                FROM offers o JOIN offer_uses u ON u.shop_id = o.shop_id AND u.offer_id = o.id
                JOIN order_points p ON p.shop_id = u.shop_id AND p.order_id = u.order_id
                WHERE o.shop_id = $1 AND o.created_at >= $2 AND o.created_at < $3 AND u.released_at IS NULL
