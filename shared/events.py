@@ -146,6 +146,10 @@ class OrderPlaced(OrderEvent):
     lines: list[OrderLine] = []
     referral_code: str | None = None
     discount_codes: list[str] = []
+    # Optional, same version: the order's shipping and discount totals (what a free-shipping code
+    # saved; at most what a code's discount can have been). None from senders that do not know them.
+    shipping_total: Decimal | None = None
+    discount_total: Decimal | None = None
     shipping_address_hash: str | None = None
     payment_fingerprint: str | None = None
     device_id: str | None = None

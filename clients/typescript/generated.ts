@@ -80,6 +80,17 @@ export type BulkAdjustmentRow = {
   reason: Scalars['String']['input'];
 };
 
+/** A checkout's cart; amounts are decimal strings in `currency`. */
+export type CartInput = {
+  currency: Scalars['String']['input'];
+  /** Who checks out (ingest); a customer token checks for itself. */
+  customerId?: InputMaybe<Scalars['ID']['input']>;
+  lines?: InputMaybe<Array<OrderLineInput>>;
+  shippingTotal?: InputMaybe<Scalars['String']['input']>;
+  /** The goods, after the cart's other discounts. */
+  subtotal: Scalars['String']['input'];
+};
+
 export type Challenge = {
   __typename?: 'Challenge';
   /** Null: every customer may join. */
@@ -175,6 +186,36 @@ export type ChallengeStatus =
   | 'ENDED'
   | 'SCHEDULED';
 
+export type CheckoutBenefits = {
+  __typename?: 'CheckoutBenefits';
+  /** The tier perk: this customer ships for free. */
+  freeShipping: Scalars['Boolean']['output'];
+  /** The customer's offers that apply to this cart now. */
+  offers: Array<Offer>;
+  tier?: Maybe<Tier>;
+};
+
+export type CodeCheck = {
+  __typename?: 'CodeCheck';
+  /** What the offer takes off this cart, exactly. */
+  discount?: Maybe<Money>;
+  freeShipping: Scalars['Boolean']['output'];
+  offer?: Maybe<Offer>;
+  /** Why not, when not valid. */
+  reason?: Maybe<CodeRejection>;
+  valid: Scalars['Boolean']['output'];
+};
+
+export type CodeRejection =
+  | 'EXPIRED'
+  | 'MIN_ORDER'
+  | 'NOT_STARTED'
+  | 'REVOKED'
+  | 'UNKNOWN'
+  | 'USED'
+  | 'WRONG_CURRENCY'
+  | 'WRONG_CUSTOMER';
+
 export type Cohort = {
   __typename?: 'Cohort';
   /** YYYY-MM (UTC) of the first counting order */
@@ -193,7 +234,7 @@ export type Customer = {
   challengeProgress: Array<ChallengeProgress>;
   email?: Maybe<Scalars['String']['output']>;
   firstName?: Maybe<Scalars['String']['output']>;
-  /** The single-use discount a referred friend received, if any. */
+  /** The single-use discount a referred friend received, once issued. */
   friendOffer?: Maybe<FriendOffer>;
   id: Scalars['ID']['output'];
   /** Ambassadors have at least the program's threshold of conversions. */
@@ -205,6 +246,8 @@ export type Customer = {
   notificationPreferences: NotificationPreferences;
   /** Messages sent or planned for the customer, newest first. */
   notifications: NotificationConnection;
+  /** The customer's offer codes, newest first, optionally of one status (customer or admin). */
+  offers: Array<Offer>;
   /** The customer's orders, newest first. */
   orders: OrderConnection;
   /** Delivered products waiting for the customer's review. */
@@ -238,6 +281,11 @@ export type Customer = {
 export type CustomerNotificationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type CustomerOffersArgs = {
+  status?: InputMaybe<OfferStatus>;
 };
 
 
@@ -339,6 +387,10 @@ export type FlowStep = {
   channels: Array<NotificationChannel>;
   delaySeconds: Scalars['Int']['output'];
   key: Scalars['String']['output'];
+  /** The offer the message carries, asked of the points program when it is due (its value and lifetime are the program's default for this source: configureProgram); null: none, or it comes with the event. */
+  offerSource?: Maybe<Scalars['String']['output']>;
+  /** WINBACK: the day of the series whose default applies (120, 135). */
+  offerStep?: Maybe<Scalars['Int']['output']>;
   template: Scalars['String']['output'];
 };
 
@@ -352,9 +404,31 @@ export type FlowStepInput = {
 
 export type FriendOffer = {
   __typename?: 'FriendOffer';
+  /** Issued by the points service: checkCode / redeemCode take it. */
   code: Scalars['String']['output'];
+  /** After this it no longer works. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The order value it needs. */
+  minimumOrder?: Maybe<Money>;
   percentOff: Scalars['Int']['output'];
   used: Scalars['Boolean']['output'];
+};
+
+/** An offer issued by hand; terms left out come from the source's default. */
+export type IssueOfferInput = {
+  currency?: InputMaybe<Scalars['String']['input']>;
+  /** Null: a shareable code. */
+  customerId?: InputMaybe<Scalars['ID']['input']>;
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** The same key: the same offer. */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  kind?: InputMaybe<OfferKind>;
+  minOrder?: InputMaybe<Scalars['String']['input']>;
+  source?: OfferSource;
+  startsAt?: InputMaybe<Scalars['DateTime']['input']>;
+  usageLimit?: InputMaybe<Scalars['Int']['input']>;
+  validDays?: InputMaybe<Scalars['Int']['input']>;
+  value?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** A place on a leaderboard. Tie rule: more progress first; on equal progress the earlier completion, then the earlier last progress, then the earlier join. */
@@ -410,6 +484,8 @@ export type Mutation = {
   adjustStoreCredit: Money;
   /** Adjust many customers' points in one call (admin), up to 10 000 rows. Idempotent per batch key and row; a bad row is reported in errors and the others are applied. */
   bulkAdjustPoints: BulkAdjustmentResult;
+  /** Whether a code applies to a cart, and the discount it gives (ingest or customer). Changes nothing: a mutation only so that it is rate-limited like one. */
+  checkCode: CodeCheck;
   /** Admin: the shop's notification settings; absent fields keep their value. */
   configureNotifications: NotificationSettings;
   /** Change the program (admin): a new version; history keeps the old one. */
@@ -422,6 +498,8 @@ export type Mutation = {
   endChallenge: Challenge;
   /** GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin). */
   eraseCustomer: Scalars['Boolean']['output'];
+  /** Issue an offer by hand (admin); terms left out come from the source's default. */
+  issueOffer: Offer;
   /** Take part in a challenge (customer); joining twice is harmless. */
   joinChallenge: ChallengeProgress;
   /** Launch a challenge (admin); announces challenge.launched (the invitations). Idempotent on idempotencyKey. */
@@ -436,14 +514,20 @@ export type Mutation = {
   recordEngagement: Scalars['Boolean']['output'];
   /** Record an order as PLACED (ingest). Idempotent on id. */
   recordOrder: Order;
+  /** Use a code for an order (ingest). The same order again answers the same; once the code has no use left, any other order hears USED. */
+  redeemCode: CodeCheck;
   /** Spend points on a reward (customer): a single-use code. The same idempotencyKey returns the same redemption; with another reward it is a CONFLICT. */
   redeemReward: Redemption;
   /** Turn store credit into a single-use STORE_CREDIT code for the checkout (customer). Idempotent on idempotencyKey. */
   redeemStoreCredit: Redemption;
   /** Run the daily segment and RFM pass now (admin); returns how many customers moved. */
   refreshSegments: Scalars['Int']['output'];
+  /** Give a code back: the checkout was abandoned or the order cancelled before payment (ingest). */
+  releaseCode: Offer;
   /** The merchant's public reply to a review (admin); replaces an earlier one. */
   replyToReview: Review;
+  /** Stop an offer's code from working (admin). */
+  revokeOffer: Offer;
   /** Review a product (customer). Again for the same product replaces the review and sends it back to moderation. */
   submitReview: Review;
   /** Admin: enable or disable a flow, change a step's delay or template. */
@@ -458,7 +542,7 @@ export type Mutation = {
   upsertReward: Reward;
   /** Admin: add or change an outbound webhook endpoint (signed POSTs of events). */
   upsertWebhookEndpoint: WebhookEndpoint;
-  /** Verify and consume a reward code at checkout, exactly once (ingest). */
+  /** Verify and consume a reward code at checkout, exactly once (ingest). Superseded by checkCode and redeemCode, which know the cart and the order; kept for existing integrations. */
   validateRewardCode: RewardCodeCheck;
   /** Count the review as helpful, once per customer; not for one's own review. */
   voteReviewHelpful: Review;
@@ -483,6 +567,12 @@ export type MutationAdjustStoreCreditArgs = {
 
 export type MutationBulkAdjustPointsArgs = {
   input: BulkAdjustmentInput;
+};
+
+
+export type MutationCheckCodeArgs = {
+  cart: CartInput;
+  code: Scalars['String']['input'];
 };
 
 
@@ -513,6 +603,11 @@ export type MutationEndChallengeArgs = {
 
 export type MutationEraseCustomerArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationIssueOfferArgs = {
+  input: IssueOfferInput;
 };
 
 
@@ -557,6 +652,13 @@ export type MutationRecordOrderArgs = {
 };
 
 
+export type MutationRedeemCodeArgs = {
+  cart: CartInput;
+  code: Scalars['String']['input'];
+  orderId: Scalars['ID']['input'];
+};
+
+
 export type MutationRedeemRewardArgs = {
   idempotencyKey: Scalars['String']['input'];
   rewardId: Scalars['ID']['input'];
@@ -569,9 +671,21 @@ export type MutationRedeemStoreCreditArgs = {
 };
 
 
+export type MutationReleaseCodeArgs = {
+  code: Scalars['String']['input'];
+  orderId: Scalars['ID']['input'];
+};
+
+
 export type MutationReplyToReviewArgs = {
   body: Scalars['String']['input'];
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationRevokeOfferArgs = {
+  id: Scalars['ID']['input'];
+  reason?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -726,6 +840,128 @@ export type NotificationStatus =
   | 'SENT'
   | 'SUPPRESSED';
 
+/** An incentive as a code a checkout can check and redeem. */
+export type Offer = {
+  __typename?: 'Offer';
+  /** Case, spaces and dashes do not matter when it is typed. */
+  code: Scalars['String']['output'];
+  currency?: Maybe<Scalars['String']['output']>;
+  /** Bound to this customer; null: shareable. */
+  customerId?: Maybe<Scalars['ID']['output']>;
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  kind: OfferKind;
+  /** The subtotal (after other discounts) it needs. */
+  minOrder?: Maybe<Money>;
+  /** The order that used it last. */
+  redeemedOrderId?: Maybe<Scalars['ID']['output']>;
+  source: OfferSource;
+  startsAt?: Maybe<Scalars['DateTime']['output']>;
+  status: OfferStatus;
+  usageLimit: Scalars['Int']['output'];
+  /** Uses by orders, not counting released ones. */
+  usedCount: Scalars['Int']['output'];
+  /** An amount in `currency`, or a percentage ("20" = 20 %). */
+  value?: Maybe<Scalars['String']['output']>;
+};
+
+/** What an offer of a source is when its request leaves the terms out. */
+export type OfferDefault = {
+  __typename?: 'OfferDefault';
+  enabled: Scalars['Boolean']['output'];
+  kind: OfferKind;
+  minOrder?: Maybe<Money>;
+  source: OfferSource;
+  /** WINBACK: the step, in days without an order. */
+  step?: Maybe<Scalars['Int']['output']>;
+  validDays: Scalars['Int']['output'];
+  /** PUNCH_CARD: the program's punchCardPercent. */
+  value?: Maybe<Scalars['String']['output']>;
+};
+
+/** A change to one source's default; fields left out keep their value. */
+export type OfferDefaultInput = {
+  enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  kind?: InputMaybe<OfferKind>;
+  minOrder?: InputMaybe<Scalars['String']['input']>;
+  source: OfferSource;
+  /** WINBACK only; a new step adds one. */
+  step?: InputMaybe<Scalars['Int']['input']>;
+  validDays?: InputMaybe<Scalars['Int']['input']>;
+  value?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type OfferKind =
+  | 'FIXED_AMOUNT'
+  | 'FREE_PRODUCT'
+  | 'FREE_SHIPPING'
+  | 'PERCENTAGE'
+  | 'STORE_CREDIT';
+
+/** Rates and shares are percentages (85.0 = 85 %). */
+export type OfferPerformance = {
+  __typename?: 'OfferPerformance';
+  /** Net revenue, after refunds, of the paid orders that use them (each order once). */
+  attributedRevenue: Money;
+  /** Discount cost as a share of attributed revenue. */
+  costShare: Scalars['Float']['output'];
+  /** The discounts those orders got. */
+  discountCost: Money;
+  /** Offers issued in the period. */
+  issued: Scalars['Int']['output'];
+  /** Of those, the offers an order uses. */
+  redeemed: Scalars['Int']['output'];
+  redemptionRate: Scalars['Float']['output'];
+  source: OfferSource;
+  /** The cost share is at most 5 % (the 3–5 % band's top). */
+  withinBand: Scalars['Boolean']['output'];
+};
+
+export type OfferSettings = {
+  __typename?: 'OfferSettings';
+  birthdayGift: Money;
+  /** Tiers whose birthday offer is the store-credit gift instead of the BIRTHDAY default. */
+  birthdayGiftTiers: Array<Scalars['String']['output']>;
+  defaults: Array<OfferDefault>;
+  /** Tiers whose checkout ships for free. */
+  freeShippingTiers: Array<Scalars['String']['output']>;
+  /** The highest amount a requested offer may have. */
+  maxAmount: Money;
+  /** The highest percentage a requested offer may have. */
+  maxPercent: Scalars['String']['output'];
+  /** A cancelled or fully refunded order gives its codes back while they have not expired. */
+  restoreCodesOnCancel: Scalars['Boolean']['output'];
+};
+
+/** A change to the offer settings; fields left out keep their value. */
+export type OfferSettingsInput = {
+  birthdayGift?: InputMaybe<Scalars['String']['input']>;
+  birthdayGiftTiers?: InputMaybe<Array<Scalars['String']['input']>>;
+  defaults?: InputMaybe<Array<OfferDefaultInput>>;
+  freeShippingTiers?: InputMaybe<Array<Scalars['String']['input']>>;
+  maxAmount?: InputMaybe<Scalars['String']['input']>;
+  maxPercent?: InputMaybe<Scalars['String']['input']>;
+  restoreCodesOnCancel?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+export type OfferSource =
+  | 'AT_RISK'
+  | 'BIRTHDAY'
+  | 'CHALLENGE'
+  | 'MANUAL'
+  | 'PUNCH_CARD'
+  | 'REFERRAL'
+  | 'REWARD'
+  | 'STORE_CREDIT'
+  | 'TIER_PERK'
+  | 'WINBACK';
+
+export type OfferStatus =
+  | 'ACTIVE'
+  | 'EXPIRED'
+  | 'REDEEMED'
+  | 'REVOKED';
+
 export type Order = {
   __typename?: 'Order';
   customerId: Scalars['ID']['output'];
@@ -874,6 +1110,8 @@ export type Program = {
   effectiveCashback: Scalars['String']['output'];
   expiryMonths: Scalars['Int']['output'];
   mediaReviewCredit: Money;
+  /** Offers: the default per source, the tier perks at checkout, limits. */
+  offers: OfferSettings;
   pendingDays: Scalars['Int']['output'];
   pointValue: Money;
   punchCardOrders: Scalars['Int']['output'];
@@ -896,6 +1134,7 @@ export type ProgramInput = {
   /** Accept a cashback above the ceiling. */
   force?: Scalars['Boolean']['input'];
   mediaReviewCredit?: InputMaybe<Scalars['String']['input']>;
+  offers?: InputMaybe<OfferSettingsInput>;
   pendingDays?: InputMaybe<Scalars['Int']['input']>;
   pointValue?: InputMaybe<Scalars['String']['input']>;
   punchCardOrders?: InputMaybe<Scalars['Int']['input']>;
@@ -914,6 +1153,8 @@ export type Query = {
   challenge?: Maybe<Challenge>;
   /** The shop's challenges, optionally of one status (public). */
   challenges: Array<Challenge>;
+  /** What applies to a signed-in customer's cart now: the tier's free shipping, usable offers. */
+  checkoutBenefits: CheckoutBenefits;
   /** Any customer of the shop (admin). */
   customer?: Maybe<Customer>;
   /** A segment's customers by id, e.g. a win-back or challenge audience (admin). */
@@ -930,6 +1171,8 @@ export type Query = {
   notificationFlows: Array<NotificationFlow>;
   /** Admin: links, caps, retries and channel providers (secrets are not shown). */
   notificationSettings: NotificationSettings;
+  /** Per source, the offers issued in [from, to) and what the orders using them brought (admin). */
+  offerPerformance: Array<OfferPerformance>;
   /** A product page's review data (public; X-Shop names the shop). */
   product: Product;
   /** The program in force (admin). */
@@ -974,6 +1217,11 @@ export type QueryChallengesArgs = {
 };
 
 
+export type QueryCheckoutBenefitsArgs = {
+  cart: CartInput;
+};
+
+
 export type QueryCustomerArgs = {
   id: Scalars['ID']['input'];
 };
@@ -1001,6 +1249,12 @@ export type QueryModerationQueueArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   status?: ReviewStatus;
+};
+
+
+export type QueryOfferPerformanceArgs = {
+  from: Scalars['DateTime']['input'];
+  to: Scalars['DateTime']['input'];
 };
 
 
@@ -1089,6 +1343,7 @@ export type ReferralProgram = {
   ambassadorThreshold: Scalars['Int']['output'];
   currency: Scalars['String']['output'];
   friendDiscountPercent: Scalars['Int']['output'];
+  friendOfferValidDays: Scalars['Int']['output'];
   minimumOrder: Money;
   returnWindowDays: Scalars['Float']['output'];
   rewardAmount: Money;
@@ -1105,6 +1360,8 @@ export type ReferralProgramInput = {
   ambassadorThreshold?: InputMaybe<Scalars['Int']['input']>;
   currency?: InputMaybe<Scalars['String']['input']>;
   friendDiscountPercent?: InputMaybe<Scalars['Int']['input']>;
+  /** 1–730 days */
+  friendOfferValidDays?: InputMaybe<Scalars['Int']['input']>;
   minimumOrder?: InputMaybe<Scalars['String']['input']>;
   /** Decimal days, e.g. "14" */
   returnWindowDays?: InputMaybe<Scalars['String']['input']>;
@@ -1407,6 +1664,17 @@ export type ActionRewardsInput = {
   socialShare?: number | null | undefined;
 };
 
+/** A checkout's cart; amounts are decimal strings in `currency`. */
+export type CartInput = {
+  currency: string;
+  /** Who checks out (ingest); a customer token checks for itself. */
+  customerId?: string | number | null | undefined;
+  lines?: Array<OrderLineInput> | null | undefined;
+  shippingTotal?: string | null | undefined;
+  /** The goods, after the cart's other discounts. */
+  subtotal: string;
+};
+
 export type ChallengeEvent =
   | 'ORDER_PAID'
   | 'REFERRAL_CONVERTED'
@@ -1451,6 +1719,16 @@ export type ChallengeStatus =
   | 'ENDED'
   | 'SCHEDULED';
 
+export type CodeRejection =
+  | 'EXPIRED'
+  | 'MIN_ORDER'
+  | 'NOT_STARTED'
+  | 'REVOKED'
+  | 'UNKNOWN'
+  | 'USED'
+  | 'WRONG_CURRENCY'
+  | 'WRONG_CUSTOMER';
+
 export type ModerationDecision =
   | 'APPROVE'
   | 'REJECT';
@@ -1468,6 +1746,60 @@ export type NotificationStatus =
   | 'SENT'
   | 'SUPPRESSED';
 
+/** A change to one source's default; fields left out keep their value. */
+export type OfferDefaultInput = {
+  enabled?: boolean | null | undefined;
+  kind?: OfferKind | null | undefined;
+  minOrder?: string | null | undefined;
+  source: OfferSource;
+  /** WINBACK only; a new step adds one. */
+  step?: number | null | undefined;
+  validDays?: number | null | undefined;
+  value?: string | null | undefined;
+};
+
+export type OfferKind =
+  | 'FIXED_AMOUNT'
+  | 'FREE_PRODUCT'
+  | 'FREE_SHIPPING'
+  | 'PERCENTAGE'
+  | 'STORE_CREDIT';
+
+/** A change to the offer settings; fields left out keep their value. */
+export type OfferSettingsInput = {
+  birthdayGift?: string | null | undefined;
+  birthdayGiftTiers?: Array<string> | null | undefined;
+  defaults?: Array<OfferDefaultInput> | null | undefined;
+  freeShippingTiers?: Array<string> | null | undefined;
+  maxAmount?: string | null | undefined;
+  maxPercent?: string | null | undefined;
+  restoreCodesOnCancel?: boolean | null | undefined;
+};
+
+export type OfferSource =
+  | 'AT_RISK'
+  | 'BIRTHDAY'
+  | 'CHALLENGE'
+  | 'MANUAL'
+  | 'PUNCH_CARD'
+  | 'REFERRAL'
+  | 'REWARD'
+  | 'STORE_CREDIT'
+  | 'TIER_PERK'
+  | 'WINBACK';
+
+export type OfferStatus =
+  | 'ACTIVE'
+  | 'EXPIRED'
+  | 'REDEEMED'
+  | 'REVOKED';
+
+export type OrderLineInput = {
+  productId: string | number;
+  quantity: number;
+  unitPrice: string;
+};
+
 /** A change to the program; fields left out keep their value. */
 export type ProgramInput = {
   actionRewards?: ActionRewardsInput | null | undefined;
@@ -1479,6 +1811,7 @@ export type ProgramInput = {
   /** Accept a cashback above the ceiling. */
   force?: boolean;
   mediaReviewCredit?: string | null | undefined;
+  offers?: OfferSettingsInput | null | undefined;
   pendingDays?: number | null | undefined;
   pointValue?: string | null | undefined;
   punchCardOrders?: number | null | undefined;
@@ -1619,12 +1952,37 @@ export type RetentionDashboardQueryVariables = Exact<{
 }>;
 
 
-export type RetentionDashboardQuery = { retentionMetrics: { customerRetentionRate: number, churnRate: number, repeatPurchaseRate: number, purchaseFrequency: number, referralRate: number, reorderRate60d: number, medianDaysToSecondOrder: number | null, averageOrderValue: { amount: string, currency: string }, customerLifetimeValue: { amount: string, currency: string }, cohorts: Array<{ month: string, size: number, retention: Array<number> }> }, segmentCounts: Array<{ segment: Segment, count: number }>, programLiability: { amount: string, currency: string } };
+export type RetentionDashboardQuery = { retentionMetrics: { customerRetentionRate: number, churnRate: number, repeatPurchaseRate: number, purchaseFrequency: number, referralRate: number, reorderRate60d: number, medianDaysToSecondOrder: number | null, averageOrderValue: { amount: string, currency: string }, customerLifetimeValue: { amount: string, currency: string }, cohorts: Array<{ month: string, size: number, retention: Array<number> }> }, segmentCounts: Array<{ segment: Segment, count: number }>, programLiability: { amount: string, currency: string }, offerPerformance: Array<{ source: OfferSource, issued: number, redeemed: number, redemptionRate: number, costShare: number, withinBand: boolean, attributedRevenue: { amount: string, currency: string }, discountCost: { amount: string, currency: string } }> };
+
+export type CheckCartCodeMutationVariables = Exact<{
+  code: string;
+  cart: CartInput;
+}>;
+
+
+export type CheckCartCodeMutation = { checkCode: { valid: boolean, reason: CodeRejection | null, freeShipping: boolean, discount: { amount: string, currency: string } | null, offer: { id: string, code: string, kind: OfferKind, value: string | null } | null } };
+
+export type RedeemCodeMutationVariables = Exact<{
+  code: string;
+  orderId: string | number;
+  cart: CartInput;
+}>;
+
+
+export type RedeemCodeMutation = { redeemCode: { valid: boolean, reason: CodeRejection | null, freeShipping: boolean, discount: { amount: string, currency: string } | null, offer: { id: string, code: string, status: OfferStatus, redeemedOrderId: string | null } | null } };
+
+export type ReleaseCodeMutationVariables = Exact<{
+  code: string;
+  orderId: string | number;
+}>;
+
+
+export type ReleaseCodeMutation = { releaseCode: { id: string, code: string, status: OfferStatus, usageLimit: number, usedCount: number } };
 
 export type LoyaltyWidgetQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type LoyaltyWidgetQuery = { me: { id: string, firstName: string | null, locale: string | null, referralCode: string, referralLink: string, loyalty: { balance: number, pending: number, lifetimeEarned: number, expiringPoints: number, expiringAt: string | null, tier: { name: string, threshold: { amount: string, currency: string } }, nextTier: { name: string, threshold: { amount: string, currency: string } } | null, amountToNextTier: { amount: string, currency: string } | null }, storeCredit: { amount: string, currency: string }, redemptions: Array<{ id: string, code: string, pointsSpent: number, expiresAt: string, usedAt: string | null, reward: { id: string, name: string } }>, referralStats: { invited: number, converted: number, earned: { amount: string, currency: string } }, pendingReviews: Array<{ orderId: string, deliveredAt: string, product: { id: string } }>, challengeProgress: Array<{ progress: number, completed: boolean, challenge: { id: string } }> } | null, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, challenges: Array<{ id: string, title: string, description: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
+export type LoyaltyWidgetQuery = { me: { id: string, firstName: string | null, locale: string | null, referralCode: string, referralLink: string, loyalty: { balance: number, pending: number, lifetimeEarned: number, expiringPoints: number, expiringAt: string | null, tier: { name: string, threshold: { amount: string, currency: string } }, nextTier: { name: string, threshold: { amount: string, currency: string } } | null, amountToNextTier: { amount: string, currency: string } | null }, storeCredit: { amount: string, currency: string }, offers: Array<{ id: string, code: string, source: OfferSource, kind: OfferKind, value: string | null, currency: string | null, expiresAt: string | null, minOrder: { amount: string, currency: string } | null }>, referralStats: { invited: number, converted: number, earned: { amount: string, currency: string } }, pendingReviews: Array<{ orderId: string, deliveredAt: string, product: { id: string } }>, challengeProgress: Array<{ progress: number, completed: boolean, challenge: { id: string } }> } | null, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, challenges: Array<{ id: string, title: string, description: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
 
 export type RedeemRewardMutationVariables = Exact<{
   rewardId: string | number;
@@ -1647,6 +2005,21 @@ export type JoinChallengeMutationVariables = Exact<{
 
 
 export type JoinChallengeMutation = { joinChallenge: { progress: number, completed: boolean, challenge: { id: string, title: string } } };
+
+export type CheckoutBenefitsQueryVariables = Exact<{
+  cart: CartInput;
+}>;
+
+
+export type CheckoutBenefitsQuery = { checkoutBenefits: { freeShipping: boolean, tier: { name: string } | null, offers: Array<{ id: string, code: string, kind: OfferKind, value: string | null, currency: string | null, expiresAt: string | null, minOrder: { amount: string, currency: string } | null }> } };
+
+export type CheckCodeMutationVariables = Exact<{
+  code: string;
+  cart: CartInput;
+}>;
+
+
+export type CheckCodeMutation = { checkCode: { valid: boolean, reason: CodeRejection | null, freeShipping: boolean, discount: { amount: string, currency: string } | null, offer: { id: string, code: string, kind: OfferKind, value: string | null, expiresAt: string | null } | null } };
 
 export type ProductReviewsQueryVariables = Exact<{
   id: string | number;

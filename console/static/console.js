@@ -302,14 +302,18 @@ async function customersView(id = '') {
 const DASHBOARD = `query RetentionDashboard($from: DateTime!, $to: DateTime!) { retentionMetrics(from: $from, to: $to) {
   customerRetentionRate churnRate repeatPurchaseRate purchaseFrequency referralRate reorderRate60d
   medianDaysToSecondOrder averageOrderValue { amount currency } customerLifetimeValue { amount currency }
-  cohorts { month size retention } } segmentCounts { segment count } programLiability { amount currency } }`;
+  cohorts { month size retention } } segmentCounts { segment count } programLiability { amount currency }
+  offerPerformance(from: $from, to: $to) { source issued redeemed redemptionRate attributedRevenue { amount currency }
+    discountCost { amount currency } costShare withinBand } }`;
 // docs/domain.md, Retention metrics: e-commerce average retention ≈ 28 %; a good repeat purchase rate is 20–30 %, 40–50 % with strong retention work.
 const BENCHMARKS = { retention: 28, repeatLow: 20, repeatHigh: 30, repeatStrong: 40 };
+// What an incentive may cost as a share of the revenue it brings back: 3–5 %.
+const OFFER_BAND = { low: 3, high: 5 };
 
 async function dashboardView() {
   const to = new Date();
   const from = new Date(to.getTime() - 365 * 86400000);
-  const { retentionMetrics: m, segmentCounts, programLiability } = await gql(DASHBOARD, { from: from.toISOString(), to: to.toISOString() });
+  const { retentionMetrics: m, segmentCounts, programLiability, offerPerformance } = await gql(DASHBOARD, { from: from.toISOString(), to: to.toISOString() });
   const tile = (label, value, bench, good) => `<div class="tile"><div class="muted">${label}</div>
     <div class="value ${good === undefined ? '' : good ? 'good' : 'bad'}">${value}</div><div class="bench">${bench || ''}</div></div>`;
   app.innerHTML = `<section><h2>Retention · last 12 months</h2><div class="tiles" data-testid="kpis">
@@ -325,7 +329,35 @@ async function dashboardView() {
       ${tile('Program liability', `<span data-testid="liability">${money(programLiability)}</span>`, 'outstanding points × point value')}
     </div></section>
     <div class="grid2"><section><h2>Cohort retention</h2>${heatmap(m.cohorts)}</section>
-    <section><h2>Segments</h2>${bars(segmentCounts)}</section></div>`;
+    <section><h2>Segments</h2>${bars(segmentCounts)}</section></div>
+    <section><h2>Offers · what each source brought back</h2>${offersTable(offerPerformance)}</section>`;
+}
+
+function offersTable(rows) {
+  if (!rows.length) return '<p class="muted">No offers issued in this period.</p>';
+  return `<div class="grid2"><table data-testid="offer-performance"><tr><th>Source</th><th>Issued</th><th>Redeemed</th>
+      <th>Rate</th><th>Attributed revenue</th><th>Discount cost</th><th>Cost share</th></tr>
+    ${rows.map((r) => `<tr data-source="${esc(r.source)}"><th>${esc(r.source)}</th><td>${r.issued}</td><td>${r.redeemed}</td>
+      <td>${pct(r.redemptionRate)}</td><td>${money(r.attributedRevenue)}</td><td>${money(r.discountCost)}</td>
+      <td class="${r.withinBand ? 'good' : 'bad'}">${pct(r.costShare)}</td></tr>`).join('')}</table>
+    ${offersChart(rows)}</div>
+    <p class="muted">Of the offers issued in the period: how many an order used, the net revenue of those orders after
+      refunds, and their discounts. A cost share within the ${OFFER_BAND.low}–${OFFER_BAND.high} % band pays for itself.</p>`;
+}
+
+// Cost share per source, with the 3–5 % band shaded; the scale reaches at least 10 %.
+function offersChart(rows) {
+  const width = 260;
+  const top = Math.max(10, ...rows.map((r) => r.costShare));
+  const x = (v) => 90 + (Math.min(v, top) / top) * width;
+  const h = 26;
+  const height = rows.length * h + 22;
+  return `<svg data-testid="offer-chart" width="100%" height="${height}" role="img" aria-label="discount cost as a share of attributed revenue per source">
+    <rect x="${x(OFFER_BAND.low)}" y="0" width="${x(OFFER_BAND.high) - x(OFFER_BAND.low)}" height="${height - 18}" fill="#e3f4e8"></rect>
+    <text x="${x(OFFER_BAND.low)}" y="${height - 4}" font-size="11">${OFFER_BAND.low}–${OFFER_BAND.high} %</text>
+    ${rows.map((r, i) => `<g transform="translate(0,${i * h})"><text x="0" y="17" font-size="12">${esc(r.source)}</text>
+      <rect data-share="${r.costShare}" x="90" y="4" height="18" rx="3" fill="${r.withinBand ? '#2f6fed' : '#d9534f'}" width="${Math.max(2, x(r.costShare) - 90)}"></rect>
+      <text x="${x(r.costShare) + 6}" y="17" font-size="12">${pct(r.costShare)}</text></g>`).join('')}</svg>`;
 }
 
 function heatmap(cohorts) {

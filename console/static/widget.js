@@ -21,6 +21,9 @@
       progress: (p, g) => `${p} of ${g}`, done: 'Completed', signIn: 'Sign in to see your rewards.',
       error: 'Something went wrong', notEnough: 'Not enough points', live: 'live', storeCredit: 'Store credit',
       expiring: (n, d) => `${n} points expire on ${d}`,
+      offer: { PERCENTAGE: (v) => `${v} % off`, FIXED_AMOUNT: (v) => `${v} off`, STORE_CREDIT: (v) => `${v} store credit`,
+        FREE_SHIPPING: () => 'Free shipping', FREE_PRODUCT: () => 'A free product' },
+      minOrder: (amount) => `from ${amount}`, validUntil: (d) => `valid until ${d}`,
     },
     de: {
       points: 'Punkte', pending: 'vorgemerkt', tier: 'Stufe', toNext: (amount, tier) => `Noch ${amount} bis ${tier}`,
@@ -32,6 +35,9 @@
       signIn: 'Melde dich an, um deine Prämien zu sehen.', error: 'Etwas ist schiefgelaufen',
       notEnough: 'Nicht genug Punkte', live: 'live', storeCredit: 'Guthaben',
       expiring: (n, d) => `${n} Punkte verfallen am ${d}`,
+      offer: { PERCENTAGE: (v) => `${v} % Rabatt`, FIXED_AMOUNT: (v) => `${v} Rabatt`, STORE_CREDIT: (v) => `${v} Guthaben`,
+        FREE_SHIPPING: () => 'Kostenloser Versand', FREE_PRODUCT: () => 'Ein Gratisprodukt' },
+      minOrder: (amount) => `ab ${amount}`, validUntil: (d) => `gültig bis ${d}`,
     },
   };
 
@@ -42,7 +48,7 @@
       tier { name threshold { amount currency } } nextTier { name threshold { amount currency } }
       amountToNextTier { amount currency } expiringPoints expiringAt }
     storeCredit { amount currency }
-    redemptions { id code pointsSpent expiresAt usedAt reward { id name } }
+    offers(status: ACTIVE) { id code source kind value currency minOrder { amount currency } expiresAt }
     referralCode referralLink referralStats { invited converted earned { amount currency } }
     pendingReviews { orderId deliveredAt product { id } }
     challengeProgress { progress completed challenge { id } }
@@ -70,7 +76,7 @@
     button { font: inherit; border: 1px solid #2f6fed; background: #2f6fed; color: #fff; border-radius: 6px;
       padding: 3px 10px; cursor: pointer; } button[disabled] { opacity: .45; cursor: default; }
     button.secondary { background: #fff; color: #2f6fed; }
-    code { background: #f3f5f9; padding: 2px 6px; border-radius: 4px; font-weight: 600; }
+    code { background: #f3f5f9; padding: 2px 6px; border-radius: 4px; font-weight: 600; white-space: nowrap; }
     input, textarea, select { font: inherit; width: 100%; box-sizing: border-box; margin: 2px 0 6px; }
     .live { font-size: 11px; color: #1a7f37; } .live.off { color: #9aa1b0; }
     .flash { animation: flash 1s; } @keyframes flash { from { background: #fff3bf; } to { background: transparent; } }
@@ -200,6 +206,13 @@
       return new Intl.NumberFormat(this.lang, { style: 'currency', currency: m.currency }).format(Number(m.amount));
     }
 
+    // "20 % off", "5,00 € Rabatt", "Free shipping": an offer as the customer reads it.
+    offerText(o) {
+      const amount = o.kind === 'PERCENTAGE' ? Number(o.value).toLocaleString(this.lang)
+        : o.value ? this.money({ amount: o.value, currency: o.currency }) : '';
+      return (this.t.offer[o.kind] || (() => o.kind))(amount);
+    }
+
     tierProgress(loyalty) {
       if (!loyalty.nextTier || !loyalty.amountToNextTier) return 100;
       const from = Number(loyalty.tier.threshold.amount);
@@ -242,8 +255,12 @@
             <button data-redeem="${esc(r.id)}" ${l.balance < r.pointsCost ? `disabled title="${t.notEnough}"` : ''}>${t.redeem}</button></li>`).join('')}
         </ul>
         ${this.lastCode ? `<p>${t.code}: <code data-testid="reward-code">${esc(this.lastCode)}</code></p>` : ''}
-        ${me.redemptions.length ? `<h3>${t.yourCodes}</h3><ul data-testid="codes">${me.redemptions.map((r) => `
-          <li class="row"><span>${esc(r.reward.name)}</span><code>${esc(r.code)}</code></li>`).join('')}</ul>` : ''}
+        ${me.offers.length ? `<h3>${t.yourCodes}</h3><ul data-testid="codes">${me.offers.map((o) => `
+          <li data-offer="${esc(o.id)}"><div class="row"><span>${esc(this.offerText(o))}</span>
+            <button class="secondary" data-copy-code="${esc(o.code)}">${t.copy}</button></div>
+            <div class="row"><code data-testid="offer-code">${esc(o.code)}</code>
+            <span class="muted">${esc([o.minOrder ? t.minOrder(this.money(o.minOrder)) : '',
+              o.expiresAt ? t.validUntil(new Date(o.expiresAt).toLocaleDateString(this.lang)) : ''].filter(Boolean).join(' · '))}</span></div></li>`).join('')}</ul>` : ''}
 
         <h3>${t.refer}</h3>
         <div class="row"><input readonly data-testid="referral-link" value="${esc(me.referralLink)}">
@@ -293,6 +310,14 @@
         try { await navigator.clipboard.writeText(input.value); } catch { input.select(); document.execCommand('copy'); }
         copy.textContent = this.t.copied;
       });
+      root.querySelectorAll('[data-copy-code]').forEach((button) => button.addEventListener('click', async () => {
+        const code = button.dataset.copyCode;
+        try { await navigator.clipboard.writeText(code); } catch {
+          const field = Object.assign(document.createElement('textarea'), { value: code });
+          root.appendChild(field); field.select(); document.execCommand('copy'); field.remove();
+        }
+        button.textContent = this.t.copied;
+      }));
       root.querySelectorAll('form[data-review]').forEach((form) => form.addEventListener('submit', async (event) => {
         event.preventDefault();
         const f = new FormData(form);

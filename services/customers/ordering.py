@@ -59,6 +59,7 @@ async def place(conn: Connection, shop: str, o: NewOrder) -> asyncpg.Record:
         lines=[events.OrderLine(product_id=x.product_id, quantity=x.quantity, unit_price=x.unit_price)
                for x in o.lines],
         referral_code=o.referral_code, discount_codes=list(o.discount_codes),
+        shipping_total=o.shipping_total, discount_total=o.discount_total,
         shipping_address_hash=o.shipping_address_hash, payment_fingerprint=o.payment_fingerprint,
         device_id=o.device_id,
     ), source=SOURCE)

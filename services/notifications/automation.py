@@ -126,6 +126,9 @@ async def _plan(conn: Connection, shop: str, flow: flows.Flow, data: dict[str, A
                 variables=variables.for_message(flow.trigger, data, links, step.variables),
                 due_at=at + step.delay, flow_key=flow.key, step_key=step.key,
                 correlation=correlation, transactional=flow.transactional, triggered_at=at,
+                # its offer is asked for when it is due (delivery.py), not now: a purchase before then
+                # cancels the message, and no code was issued for nothing
+                offer_key=flows.offer_key(flow, step, contact["customer_id"], source) if step.asks else None,
             )
             if added is not None:  # else planned before
                 await delivery.queue(conn, shop, added["id"], added["due_at"])

@@ -7,15 +7,27 @@ attempt already planned is not planned twice). Waiting events older than a week 
 
   customer.registered / .updated   contacts.save_profile (then the events that waited for it)
   customer.erased                  contacts.erase
+  offer.issued                     offers.issued (a waiting message gets its offer), then automation.handle
+                                   (the referred friend's welcome)
+  offer.refused                    offers.refused (the waiting message is cancelled)
   every event a flow starts or is cancelled by   automation.handle
   every event of the catalog       also webhooks.fan_out to the shop's subscribed endpoints
 """
 
 from __future__ import annotations
 
-from services.notifications import automation, contacts, flows, webhooks
+from services.notifications import automation, contacts, flows, offers, webhooks
 from shared.db import Connection
-from shared.events import CATALOG, CustomerErased, CustomerRegistered, CustomerUpdated, Envelope, EventData
+from shared.events import (
+    CATALOG,
+    CustomerErased,
+    CustomerRegistered,
+    CustomerUpdated,
+    Envelope,
+    EventData,
+    OfferIssued,
+    OfferRefused,
+)
 from shared.handlers import AnyHandler, EventHandlers, on
 
 
@@ -28,6 +40,15 @@ async def on_customer_profile(
 async def on_event(conn: Connection, event: Envelope, data: EventData) -> None:
     """Any event that starts or cancels a flow."""
     await automation.handle(conn, event.type, data, event.time)
+
+
+async def on_offer_issued(conn: Connection, event: Envelope, data: OfferIssued) -> None:
+    await offers.issued(conn, data)
+    await automation.handle(conn, event.type, data, event.time)
+
+
+async def on_offer_refused(conn: Connection, event: Envelope, data: OfferRefused) -> None:
+    await offers.refused(conn, data)
 
 
 async def on_customer_erased(conn: Connection, event: Envelope, data: CustomerErased) -> None:
@@ -50,6 +71,8 @@ _OWN: dict[str, AnyHandler] = {
     "customer.registered": on_customer_profile,
     "customer.updated": on_customer_profile,
     "customer.erased": on_customer_erased,
+    "offer.issued": on_offer_issued,
+    "offer.refused": on_offer_refused,
 }
 # Every event of the catalog: flows use some, merchants may subscribe their webhooks to any.
 HANDLERS = EventHandlers(*(on(payload, _with_webhooks(_OWN.get(payload.type, _nothing_else)))

@@ -1,10 +1,17 @@
 """Sending a planned message when it is due: check consent, quiet hours and the frequency cap
-(marketing only), render it in the customer's locale, hand it to the channel, log the outcome.
+(marketing only), make sure a message that carries an offer has it, render it in the customer's
+locale, hand it to the channel, log the outcome.
 
 Runs as a scheduled job (shared/schedule.py), so it survives restarts. Channel failures are
 retried on the shop's own backoff (a fresh job per attempt, so the delay is the shop's, not the
 scheduler's), then the message is FAILED with the reason and `notification.failed` goes out.
-Quiet hours postpone a message rather than drop it; missing consent and the cap suppress it."""
+Quiet hours postpone a message rather than drop it; missing consent and the cap suppress it.
+
+A message whose step carries an offer is never sent without it: when it is due and has none it asks
+the points service (offer.requested, once per its natural key) and waits, SCHEDULED; offers.py puts
+the issued offer on it and makes it due again, or cancels it when the offer is refused. Unanswered,
+it asks again after as long as it has waited (an hour at first, at most a day) and gives up after a
+week."""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from services.notifications import channels, configuration, flows, policy, store, templates
+from services.notifications import variables as messages
 from services.notifications.links import Links
 from shared import events, outbox, schedule
 from shared.db import Connection
@@ -24,11 +32,19 @@ log = logging.getLogger(__name__)
 
 SOURCE = "notifications"
 SEND_JOB = "delivery.send"  # a planned message is due (registered in jobs.py)
+OFFER_ASK_AGAIN = (timedelta(hours=1), timedelta(days=1))  # bounds of the wait before asking again
+OFFER_GIVE_UP = timedelta(days=7)
 
 
 async def queue(conn: Connection, shop: str, delivery_id: str, due_at: datetime) -> None:
     """The job that sends a newly planned message when it is due."""
     await schedule.schedule(conn, shop=shop, kind=SEND_JOB, dedup_key=delivery_id, due_at=due_at,
+                            payload={"delivery_id": delivery_id})
+
+
+async def queue_again(conn: Connection, shop: str, delivery_id: str, tag: str, due_at: datetime) -> None:
+    """Another job for a message that became due again (its offer came): once per `tag`."""
+    await schedule.schedule(conn, shop=shop, kind=SEND_JOB, dedup_key=f"{delivery_id}:{tag}", due_at=due_at,
                             payload={"delivery_id": delivery_id})
 
 
@@ -76,11 +92,16 @@ def send_job(links: Links, senders: channels.Senders) -> JobHandler:
             if capped:
                 await store.mark(conn, shop, delivery_id, "SUPPRESSED", error=capped)
                 return
-        variables = {**delivery["variables"], "first_name": contact["first_name"]}
-        rendered = templates.render(delivery["template"], policy.locale_of(contact), variables)
+        if flows.carries_offer(delivery["flow_key"], delivery["step_key"]) and "offer" not in delivery["variables"]:
+            await _wait_for_offer(conn, delivery, now)
+            return  # never without its offer
+        locale = policy.locale_of(contact)
+        variables = messages.for_template(delivery["variables"], contact["first_name"], locale,
+                                          contact["pref_timezone"] or contact["timezone"])
+        rendered = templates.render(delivery["template"], locale, variables)
         message = channels.Message(
             delivery_id=delivery_id, shop=shop, customer_id=delivery["customer_id"], channel=channel,
-            template=delivery["template"], locale=policy.locale_of(contact), rendered=rendered,
+            template=delivery["template"], locale=locale, rendered=rendered,
             recipient=contact["email"] if channel == "EMAIL" else contact["phone"] or "",
             unsubscribe_url=None if delivery["transactional"] else links.unsubscribe(shop, delivery["customer_id"]),
             variables=variables,
@@ -99,6 +120,31 @@ def send_job(links: Links, senders: channels.Senders) -> JobHandler:
         ), source=SOURCE)
 
     return send_delivery
+
+
+async def _wait_for_offer(conn: Connection, delivery: asyncpg.Record, now: datetime) -> None:
+    """Ask for the offer of a due message that has none, and wait for it (offers.py takes the answer)."""
+    shop, delivery_id = delivery["shop_id"], str(delivery["id"])
+    step = flows.shipped_step(delivery["flow_key"], delivery["step_key"])
+    flow = flows.BY_KEY.get(delivery["flow_key"] or "")
+    if step is None or step.asks is None or flow is None:  # its offer was to come with its event
+        await store.mark(conn, shop, delivery_id, "CANCELLED", error="no offer to carry")
+        return
+    asked = delivery["offer_asked_at"]
+    if asked is not None and now - asked > OFFER_GIVE_UP:
+        await store.mark(conn, shop, delivery_id, "CANCELLED",
+                         error=f"its offer was not issued within {OFFER_GIVE_UP.days} days")
+        return
+    # Planned before offers were asked for: the message itself names the run.
+    key = delivery["offer_key"] or flows.offer_key(flow, step, delivery["customer_id"], f"d-{delivery_id}")
+    first = await store.offer_asked(conn, shop, delivery_id, key, now)
+    await outbox.add(conn, events.OfferRequested(
+        shop=shop, key=key, source=step.asks.source, customer_id=delivery["customer_id"],
+        starts_at=delivery["triggered_at"] if step.asks.from_event else None,
+        context={"delivery": delivery_id},
+    ), source=SOURCE)
+    wait = min(max(now - first, OFFER_ASK_AGAIN[0]), OFFER_ASK_AGAIN[1])
+    await postpone(conn, shop, delivery_id, now + wait, reason=f"waiting for its offer ({step.asks.source})")
 
 
 async def _failed(conn: Connection, delivery: asyncpg.Record, message: channels.Message,

@@ -1,5 +1,5 @@
 """Flows as data: which event starts which messages, when, on which channel, with which template,
-and which newer events make a planned message obsolete.
+which offer a step carries, and which newer events make a planned message obsolete.
 
 The shipped flows below are the automation map (docs/domain.md, Notifications); a shop overrides them in the
 `flow_overrides` table (enabled, a step's delay or template) and `effective()` merges the two.
@@ -19,14 +19,29 @@ ORDER_DELAY = "admin.order_delay"  # not a bus event: the notifyOrderDelay mutat
 MAX_DELAY = timedelta(days=400)
 
 
+OFFER_KEY_MAX = 200  # events.OfferRequested.key
+
+
+@dataclass(frozen=True)
+class OfferAsk:
+    """The offer a step asks the points service for when it comes due (offer.requested). Only the
+    source (and a win-back step's day) is named here: kind, value, minimum order and lifetime are the
+    points program's defaults for that source (configureProgram, offers.defaults), the one place a
+    merchant sets them."""
+    source: str  # WINBACK AT_RISK BIRTHDAY
+    step: int | None = None  # WINBACK: the day of the series whose default applies (120, 135)
+    from_event: bool = False  # valid from the triggering event's time (the birthday), else from issue
+
+
 @dataclass(frozen=True)
 class Step:
     key: str
     template: str
     delay: timedelta = timedelta(0)
     channels: tuple[str, ...] = ("EMAIL",)  # the first one the customer may receive is used
-    variables: dict[str, Any] = field(default_factory=dict)  # fixed values, e.g. a discount percent
-    offer: bool = False  # carries a discount or gift: ignoring it lowers the engagement score
+    variables: dict[str, Any] = field(default_factory=dict)  # fixed values for the template
+    offer: bool = False  # carries a discount or gift: never sent without it; unopened, it lowers engagement
+    asks: OfferAsk | None = None  # the offer is asked for when the step is due (else it comes with the event)
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,9 @@ class Condition:
     value: Any
 
     def holds(self, data: dict[str, Any]) -> bool:
-        actual = data.get(self.field)
+        actual: Any = data
+        for part in self.field.split("."):  # "context.opened_by": a field of a mapping in the event
+            actual = actual.get(part) if isinstance(actual, dict) else None
         if self.op == "eq":
             return bool(actual == self.value)
         if self.op == "ne":
@@ -111,18 +128,21 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
          steps=(Step("request", "review_request"), Step("reminder", "review_reminder", 4 * DAY))),
     Flow("winback", "order.placed", "No purchase since: at-risk (60 d), win-back 90/105/120/135 d",
          source="{order_id}", cancel_on=(CancelRule("order.placed"),),
-         steps=(Step("at_risk", "at_risk", 60 * DAY, offer=True), Step("value_reminder", "winback_value", 90 * DAY),
+         steps=(Step("at_risk", "at_risk", 60 * DAY, offer=True, asks=OfferAsk("AT_RISK")),
+                Step("value_reminder", "winback_value", 90 * DAY),
                 Step("content", "winback_content", 105 * DAY),
-                Step("discount_10", "winback_discount", 120 * DAY, variables={"discount_percent": 10}, offer=True),
-                Step("discount_20_survey", "winback_survey", 135 * DAY, variables={"discount_percent": 20},
-                     offer=True))),
+                Step("discount_10", "winback_discount", 120 * DAY, offer=True, asks=OfferAsk("WINBACK", 120)),
+                Step("discount_20_survey", "winback_survey", 135 * DAY, offer=True,
+                     asks=OfferAsk("WINBACK", 135)))),
     Flow("segment_at_risk", "customer.segment_changed",
          "At-risk message when the customers service moves someone to AT_RISK (off by default: the "
          "order-history win-back covers it)", enabled=False, conditions=(_eq("to_segment", "AT_RISK"),),
          source="{to_segment}:{event_month}", cancel_on=(CancelRule("order.placed"),),
-         steps=(Step("at_risk", "at_risk", offer=True),)),
+         steps=(Step("at_risk", "at_risk", offer=True, asks=OfferAsk("AT_RISK")),)),
+    # The birthday offer is valid from the birthday; for a tier with the birthday gift (Gold) the
+    # points service issues the gift (store credit) instead, and the mail says so by the offer's kind.
     Flow("birthday", "customer.birthday", "Birthday greeting with a small offer", source="{year}",
-         steps=(Step("greeting", "birthday", offer=True),)),
+         steps=(Step("greeting", "birthday", offer=True, asks=OfferAsk("BIRTHDAY", from_event=True)),)),
     Flow("tier_near", "tier.near", "Nudge with the gap to the next tier", source="{next_tier}:{event_month}",
          steps=(Step("nudge", "tier_near"),)),
     # Congratulations when spend lifts the tier, and when an admin lifts it (an override is a gesture
@@ -137,6 +157,12 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
          steps=(Step("balance", "points_earned"),)),
     Flow("points_expiring", "points.expiring", "Reminder before points expire", source="{expires_at}",
          steps=(Step("reminder", "points_expiring"),)),
+    # The referred friend's own offer, asked for by the referrals service when a sign-up opened the
+    # referral: the mail goes once points has issued it (the offer comes with the event). Offers
+    # carried over from the older friend codes, or opened by an order, send nothing.
+    Flow("referral_welcome", "offer.issued", "The referred friend's welcome with their first-order code",
+         conditions=(_eq("source", "REFERRAL"), _eq("context.opened_by", "signup")), source="{key}",
+         steps=(Step("welcome", "referral_welcome", offer=True),)),
     Flow("referral_reward", "referral.converted", "The referrer's reward is earned", customer_field="referrer_id",
          source="{referral_id}", steps=(Step("reward", "referral_reward"),)),
     Flow("credit", "credit.granted", "Store credit granted, later a reminder to use it", source="{reason}:{source_id}",
@@ -152,11 +178,30 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
 BY_KEY = {f.key: f for f in DEFAULT_FLOWS}
 
 
-def carries_offer(flow_key: str | None, step_key: str | None) -> bool:
-    """Whether a planned message's step carries an offer. A shop's override changes a step's delay,
-    template or channels, never what it is, so the shipped flow decides."""
+def shipped_step(flow_key: str | None, step_key: str | None) -> Step | None:
+    """A planned message's step as shipped. A shop's override changes a step's delay, template or
+    channels, never what it is, so whether it carries an offer, and which, is the shipped flow's."""
     flow = BY_KEY.get(flow_key or "")
-    return flow is not None and any(s.key == step_key and s.offer for s in flow.steps)
+    return flow.step(step_key or "") if flow is not None else None
+
+
+def carries_offer(flow_key: str | None, step_key: str | None) -> bool:
+    """Whether a planned message's step carries an offer (it is never sent without one)."""
+    step = shipped_step(flow_key, step_key)
+    return step is not None and step.offer
+
+
+def offer_key(flow: Flow, step: Step, customer_id: str, source: str) -> str:
+    """The natural key a step's offer is asked under, one per customer, run and step:
+    "winback:<customer>:<order>:120", "birthday:<customer>:2026:greeting". The points service issues
+    once per key (a second ask announces the same offer). A key that would be too long for the event
+    names the customer and run by a hash instead."""
+    tail = str(step.asks.step) if step.asks is not None and step.asks.step is not None else step.key
+    key = f"{flow.key}:{customer_id}:{source}:{tail}"
+    if len(key) <= OFFER_KEY_MAX:
+        return key
+    digest = hashlib.sha256(f"{customer_id}\x00{source}".encode()).hexdigest()[:32]
+    return f"{flow.key}:{digest}:{tail}"
 
 
 def events_used() -> set[str]:

@@ -101,6 +101,11 @@ class FlowStep:
     template: str
     delay_seconds: int
     channels: list[NotificationChannel]
+    offer_source: str | None = strawberry.field(default=None, description=(
+        "The offer the message carries, asked of the points program when it is due (its value and lifetime "
+        "are the program's default for this source: configureProgram); null: none, or it comes with the event."))
+    offer_step: int | None = strawberry.field(default=None, description=(
+        "WINBACK: the day of the series whose default applies (120, 135)."))
 
 
 @strawberry.type
@@ -118,7 +123,9 @@ class NotificationFlow:
         return cls(key=f.key, trigger=f.trigger, description=f.description, enabled=f.enabled,
                    transactional=f.transactional,
                    steps=[FlowStep(key=s.key, template=s.template, delay_seconds=int(s.delay.total_seconds()),
-                                   channels=[NotificationChannel(c) for c in s.channels]) for s in f.steps],
+                                   channels=[NotificationChannel(c) for c in s.channels],
+                                   offer_source=s.asks.source if s.asks else None,
+                                   offer_step=s.asks.step if s.asks else None) for s in f.steps],
                    cancelled_by=[FlowCancelRule(event=r.event, match=r.match) for r in f.cancel_on])
 
 

@@ -134,7 +134,7 @@ async def erase_customer(conn: Connection, shop: str, customer_id: str, id_hash:
         """UPDATE deliveries SET customer_id = NULL, recipient = NULL, subject = NULL, variables = '{}',
                error = CASE WHEN status = 'SCHEDULED' THEN 'customer erased' ELSE NULL END,
                status = CASE WHEN status = 'SCHEDULED' THEN 'CANCELLED' ELSE status END,
-               correlation = NULL, dedup_key = 'erased:' || id::text
+               correlation = NULL, offer_key = NULL, dedup_key = 'erased:' || id::text
            WHERE shop_id = $1 AND customer_id = $2""",
         shop, customer_id,
     )
@@ -159,19 +159,54 @@ async def is_erased(conn: Connection, shop: str, id_hash: str) -> bool:
 async def add_delivery(conn: Connection, shop: str, *, customer_id: str, channel: str,
                        template: str, dedup_key: str, variables: dict[str, Any], due_at: datetime | None = None,
                        flow_key: str | None = None, step_key: str | None = None, correlation: str | None = None,
-                       transactional: bool = True, triggered_at: datetime | None = None) -> asyncpg.Record | None:
+                       transactional: bool = True, triggered_at: datetime | None = None,
+                       offer_key: str | None = None) -> asyncpg.Record | None:
     """Log a message as SCHEDULED (due now when no time is given); its `id` and `due_at`, or None
     when it was planned before (the dedup key). `triggered_at` is the time of the event that planned
-    it (see cancel_pending)."""
+    it (see cancel_pending); `offer_key` the key its offer will be asked under."""
     return await conn.fetchrow(
         """INSERT INTO deliveries (shop_id, customer_id, channel, template, dedup_key, variables, due_at,
-                                   flow_key, step_key, correlation, transactional, triggered_at)
-           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10, $11, $12)
+                                   flow_key, step_key, correlation, transactional, triggered_at, offer_key)
+           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10, $11, $12, $13)
            ON CONFLICT (shop_id, dedup_key) DO NOTHING
            RETURNING id::text, due_at""",
         shop, customer_id, channel, template, dedup_key, variables, due_at, flow_key, step_key, correlation,
-        transactional, triggered_at,
+        transactional, triggered_at, offer_key,
     )
+
+
+async def offer_asked(conn: Connection, shop: str, delivery_id: str, key: str, at: datetime) -> datetime:
+    """Note that a message asked for its offer under `key`; returns when it first asked."""
+    first: datetime = await conn.fetchval(
+        """UPDATE deliveries SET offer_key = $3, offer_asked_at = coalesce(offer_asked_at, $4)
+           WHERE shop_id = $1 AND id = $2::uuid RETURNING offer_asked_at""",
+        shop, delivery_id, key, at,
+    )
+    return first
+
+
+async def offer_issued(conn: Connection, shop: str, delivery_id: str, key: str, offer_id: str,
+                       offer: dict[str, Any]) -> datetime | None:
+    """Give a waiting message the offer issued under its key, due at once; its due time, or None when
+    it is not waiting for that (sent, cancelled, another key, or it has its offer already)."""
+    due: datetime | None = await conn.fetchval(
+        """UPDATE deliveries SET variables = variables || jsonb_build_object('offer', $5::jsonb),
+               offer_id = $4, due_at = least(due_at, now()), error = NULL
+           WHERE shop_id = $1 AND id = $2::uuid AND status = 'SCHEDULED' AND offer_key = $3 AND offer_id IS NULL
+           RETURNING due_at""",
+        shop, delivery_id, key, offer_id, offer,
+    )
+    return due
+
+
+async def offer_refused(conn: Connection, shop: str, delivery_id: str, key: str, reason: str) -> bool:
+    """Cancel a message still waiting for the offer of `key`; False when it is not (any more)."""
+    return bool(await conn.fetchval(
+        """UPDATE deliveries SET status = 'CANCELLED', error = $4
+           WHERE shop_id = $1 AND id = $2::uuid AND status = 'SCHEDULED' AND offer_key = $3 AND offer_id IS NULL
+           RETURNING true""",
+        shop, delivery_id, key, reason,
+    ))
 
 
 async def postpone(conn: Connection, shop: str, delivery_id: str, due_at: datetime, *, reason: str,

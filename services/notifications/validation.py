@@ -84,15 +84,19 @@ def flow_change(flow: flows.Flow, enabled: bool | None, steps: list[dict[str, An
 
 
 def renders(flow: flows.Flow, step: flows.Step) -> None:
-    sample = variables.SAMPLES[flow.trigger]
-    values = {**variables.for_message(flow.trigger, sample, variables.links_for(None, None), step.variables),
-              "first_name": "Anna"}
+    """The template renders in every locale with what the flow provides; a step that carries an offer
+    needs a template that shows its code (the offer is issued for the message, and must be in it)."""
+    stored = variables.stored_sample(flow, step, variables.links_for(None, None))
     for locale in templates.LOCALES:
+        values = variables.for_template(stored, "Anna", locale, None)
         try:
-            templates.render(step.template, locale, values)
+            rendered = templates.render(step.template, locale, values)
         except TemplateError as exc:
             raise BadUserInput(f"template {step.template!r} cannot be used in {flow.key}/{step.key} ({locale}): "
                                f"{exc.message}", field="template") from exc
+        if step.offer and not all(values["offer_code"] in part for part in (rendered.text, rendered.html)):
+            raise BadUserInput(f"template {step.template!r} does not show the offer {flow.key}/{step.key} carries",
+                               field="template")
 
 
 def shop_settings(raw: dict[str, Any]) -> dict[str, Any]:

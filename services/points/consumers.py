@@ -1,8 +1,9 @@
 """Events the points service consumes, each mapped onto its use cases. Each handler runs inside the
 inbox transaction (shared/inbox.py): its ledger entries commit together with the record of the event.
-Every effect also has a natural key (the order id, the reward's idempotency key), so a replay under
-a new event id changes nothing. A handler raises to be retried with backoff (an order event that
-overtook the payment it depends on); a payload that can never be handled is dead-lettered by the bus.
+Every effect also has a natural key (the order id, the reward's idempotency key, an offer's key, an
+order's use of a code), so a replay under a new event id changes nothing. A handler raises to be
+retried with backoff (an order event that overtook the payment it depends on); a payload that can
+never be handled is dead-lettered by the bus.
 
 `customer.erased` is deliberately not consumed: this service stores no personal data, only the
 commerce platform's customer id next to points, credit and codes. The ledger and its sums stay, so
@@ -13,15 +14,18 @@ from __future__ import annotations
 
 from services.points.challenges import counting
 from services.points.loyalty import actions, earning
+from services.points.offers import checkout, issuing
 from shared.db import Connection
 from shared.events import (
     CustomerBirthday,
     CustomerRegistered,
     CustomerSegmentChanged,
     Envelope,
+    OfferRequested,
     OrderCancelled,
     OrderDelivered,
     OrderPaid,
+    OrderPlaced,
     OrderRefunded,
     ReferralConverted,
     ReviewPublished,
@@ -42,11 +46,22 @@ async def on_order_delivered(conn: Connection, event: Envelope, data: OrderDeliv
 async def on_order_refunded(conn: Connection, event: Envelope, data: OrderRefunded) -> None:
     await earning.order_refunded(conn, data, event.id)
     await counting.order_refunded(conn, data, event.id)
+    if data.fully_refunded:
+        await checkout.order_voided(conn, data.shop, data.order_id, "refunded")
 
 
 async def on_order_cancelled(conn: Connection, event: Envelope, data: OrderCancelled) -> None:
     await earning.order_cancelled(conn, data, event.id)
     await counting.order_cancelled(conn, data, event.id)
+    await checkout.order_voided(conn, data.shop, data.order_id, "cancelled")
+
+
+async def on_order_placed(conn: Connection, event: Envelope, data: OrderPlaced) -> None:
+    await checkout.order_placed(conn, data)
+
+
+async def on_offer_requested(conn: Connection, event: Envelope, data: OfferRequested) -> None:
+    await issuing.requested(conn, data)
 
 
 async def on_review_published(conn: Connection, event: Envelope, data: ReviewPublished) -> None:
@@ -76,6 +91,7 @@ async def on_customer_registered(conn: Connection, event: Envelope, data: Custom
 
 
 HANDLERS = EventHandlers(
+    on(OrderPlaced, on_order_placed),
     on(OrderPaid, on_order_paid),
     on(OrderDelivered, on_order_delivered),
     on(OrderRefunded, on_order_refunded),
@@ -86,4 +102,5 @@ HANDLERS = EventHandlers(
     on(CustomerRegistered, on_customer_registered),
     on(UgcSubmitted, on_ugc_submitted),
     on(CustomerSegmentChanged, on_segment_changed),
+    on(OfferRequested, on_offer_requested),
 )

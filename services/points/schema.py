@@ -1,7 +1,7 @@
 """The points subgraph, in one place: what Query, Mutation and the Customer entity offer. The types
-and resolvers live in the parts, loyalty/schema/ (program.py, account.py, rewards.py) and
-challenges/schema.py (challenges, badges, streaks); here they are mounted, with the descriptions the
-API documents."""
+and resolvers live in the parts, loyalty/schema/ (program.py, account.py, rewards.py),
+challenges/schema.py (challenges, badges, streaks) and offers/schema/ (checkout.py, issued.py,
+performance.py); here they are mounted, with the descriptions the API documents."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from services.points.challenges import schema as challenges_api
 from services.points.loyalty.schema import account as account_api
 from services.points.loyalty.schema import program as program_api
 from services.points.loyalty.schema import rewards as rewards_api
+from services.points.offers.schema import Offer
+from services.points.offers.schema import checkout as checkout_api
+from services.points.offers.schema import issued as offers_api
+from services.points.offers.schema import performance as performance_api
 from shared.graphql import EXTENSIONS, Money, customer_ctx
 from shared.pagination import Connection
 from shared.personal_data import customer_data_export
@@ -41,6 +45,9 @@ class Customer:
         resolver=account_api.store_credit, description="The store-credit wallet, in the shop currency.")
     redemptions: list[rewards_api.Redemption] = strawberry.field(
         resolver=rewards_api.redemptions, description="Rewards redeemed and codes granted, newest first.")
+    offers: list[Offer] = strawberry.field(
+        resolver=offers_api.customer_offers,
+        description="The customer's offer codes, newest first, optionally of one status (customer or admin).")
 
 
 @strawberry.type
@@ -61,6 +68,12 @@ class Query:
     program_liability: Money = strawberry.field(
         resolver=program_api.program_liability,
         description="Outstanding points (available and pending) × point value (admin).")
+    checkout_benefits: checkout_api.CheckoutBenefits = strawberry.field(
+        resolver=checkout_api.checkout_benefits,
+        description="What applies to a signed-in customer's cart now: the tier's free shipping, usable offers.")
+    offer_performance: list[performance_api.OfferPerformance] = strawberry.field(
+        resolver=performance_api.offer_performance,
+        description="Per source, the offers issued in [from, to) and what the orders using them brought (admin).")
 
 
 @strawberry.type
@@ -102,8 +115,25 @@ class Mutation:
         resolver=account_api.adjust_store_credit, description=(
             "Grant (positive) or withdraw (negative) store credit by hand (admin). Idempotent on idempotencyKey."))
     validate_reward_code: rewards_api.RewardCodeCheck = strawberry.mutation(
-        resolver=rewards_api.validate_reward_code,
-        description="Verify and consume a reward code at checkout, exactly once (ingest).")
+        resolver=rewards_api.validate_reward_code, description=(
+            "Verify and consume a reward code at checkout, exactly once (ingest). Superseded by checkCode and "
+            "redeemCode, which know the cart and the order; kept for existing integrations."))
+    check_code: checkout_api.CodeCheck = strawberry.mutation(
+        resolver=checkout_api.check_code, description=(
+            "Whether a code applies to a cart, and the discount it gives (ingest or customer). Changes nothing: "
+            "a mutation only so that it is rate-limited like one."))
+    redeem_code: checkout_api.CodeCheck = strawberry.mutation(
+        resolver=checkout_api.redeem_code, description=(
+            "Use a code for an order (ingest). The same order again answers the same; once the code has no use "
+            "left, any other order hears USED."))
+    release_code: Offer = strawberry.mutation(
+        resolver=checkout_api.release_code,
+        description="Give a code back: the checkout was abandoned or the order cancelled before payment (ingest).")
+    issue_offer: Offer = strawberry.mutation(
+        resolver=offers_api.issue_offer,
+        description="Issue an offer by hand (admin); terms left out come from the source's default.")
+    revoke_offer: Offer = strawberry.mutation(
+        resolver=offers_api.revoke_offer, description="Stop an offer's code from working (admin).")
 
 
 schema = strawberry.federation.Schema(

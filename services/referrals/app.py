@@ -2,10 +2,19 @@
 
 from pathlib import Path
 
+from services.referrals import offers
 from services.referrals.consumers import HANDLERS
 from services.referrals.jobs import JOBS
 from services.referrals.schema import schema
-from shared.runtime import ServiceDefinition, create_app
+from shared.db import transaction
+from shared.runtime import Runtime, ServiceDefinition, create_app
+
+
+async def on_start(runtime: Runtime) -> None:
+    """Start-up catch-up: friend offer codes minted here before go to the points service (offers.py)."""
+    async with transaction(runtime.pool) as conn:
+        await offers.schedule_carry_over(conn)
+
 
 DEFINITION = ServiceDefinition(
     name="referrals",
@@ -13,5 +22,6 @@ DEFINITION = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     consumers=HANDLERS,
     jobs=JOBS,
+    on_start=on_start,
 )
 app = create_app(DEFINITION)

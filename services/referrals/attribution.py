@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.referrals import codes, fraud, store
+from services.referrals import codes, fraud, offers, store
 from services.referrals.program import reward_for
-from services.referrals.referring import issue_friend_offer, program_of
+from services.referrals.referring import program_of
 from shared import events, outbox, schedule
 from shared.db import Connection
 from shared.schedule import Job
@@ -98,7 +98,7 @@ async def attribute(conn: Connection, shop: str, friend_id: str, code: str, *, s
     await outbox.add(conn, events.ReferralSignedUp(
         shop=shop, referral_id=str(row["id"]), referrer_id=referrer_id, friend_id=friend_id, code=code,
     ), source=SOURCE)
-    await issue_friend_offer(conn, shop, friend_id, row["id"], program["friend_discount_percent"])
+    await offers.ask(conn, shop, friend_id, row["id"], opened_by="order" if order_id else "signup")
     return row
 
 

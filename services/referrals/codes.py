@@ -1,20 +1,16 @@
-"""Referral codes and friend offer codes: short enough to type, random enough not to guess."""
+"""Referral codes: short enough to type, random enough not to guess. (The friend's offer code is
+the points service's: offers.py.)"""
 
 import secrets
 
 # Crockford's base32 alphabet: no I, L, O, U, so a code read aloud or retyped stays unambiguous.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 8  # 32^8 ≈ 1.1e12 codes; guessing is also rate-limited at the landing page
-OFFER_PREFIX = "F"  # a friend's offer code: F + a code, so it never reads as a referral code
 ATTEMPTS = 5  # fresh codes drawn when one is taken, before giving up
 
 
 def new_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
-
-
-def new_offer_code() -> str:
-    return OFFER_PREFIX + new_code()
 
 
 def normal(code: str) -> str:

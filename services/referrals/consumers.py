@@ -2,20 +2,26 @@
 runs in the inbox transaction (shared/inbox.py) and hands its event to facts.py.
 
   customer.registered / .updated   profile facts and a code; a sign-up with a code opens the referral
-  order.placed                     fingerprints, the friend's offer used, the order seen (a code opens)
+  order.placed                     fingerprints, the order seen (a code opens)
   order.paid / .delivered / .refunded / .cancelled   what the event says of the order
   customer.erased                  forget the person
+  offer.issued / .refused          the friend's offer (key "referral:<id>") has its code, or none (offers.py)
+  offer.redeemed / .released       the friend's offer used by an order, or given back
 """
 
 from __future__ import annotations
 
-from services.referrals import facts
+from services.referrals import facts, offers
 from shared.db import Connection
 from shared.events import (
     CustomerErased,
     CustomerRegistered,
     CustomerUpdated,
     Envelope,
+    OfferIssued,
+    OfferRedeemed,
+    OfferRefused,
+    OfferReleased,
     OrderCancelled,
     OrderDelivered,
     OrderPaid,
@@ -53,6 +59,22 @@ async def on_customer_erased(conn: Connection, event: Envelope, data: CustomerEr
     await facts.erase(conn, data.shop, data.customer_id)
 
 
+async def on_offer_issued(conn: Connection, event: Envelope, data: OfferIssued) -> None:
+    await offers.issued(conn, data)
+
+
+async def on_offer_refused(conn: Connection, event: Envelope, data: OfferRefused) -> None:
+    await offers.refused(conn, data)
+
+
+async def on_offer_redeemed(conn: Connection, event: Envelope, data: OfferRedeemed) -> None:
+    await offers.redeemed(conn, data)
+
+
+async def on_offer_released(conn: Connection, event: Envelope, data: OfferReleased) -> None:
+    await offers.released(conn, data)
+
+
 HANDLERS = EventHandlers(
     on(CustomerRegistered, on_customer_profile),
     on(CustomerUpdated, on_customer_profile),
@@ -62,4 +84,8 @@ HANDLERS = EventHandlers(
     on(OrderDelivered, on_order_delivered),
     on(OrderRefunded, on_order_refunded),
     on(OrderCancelled, on_order_cancelled),
+    on(OfferIssued, on_offer_issued),
+    on(OfferRefused, on_offer_refused),
+    on(OfferRedeemed, on_offer_redeemed),
+    on(OfferReleased, on_offer_released),
 )

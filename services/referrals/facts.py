@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from services.referrals import attribution, codes, store
+from services.referrals import attribution, store
 from services.referrals.fraud import email_key
 from services.referrals.referring import code_of
 from shared.db import Connection
@@ -29,14 +29,11 @@ async def profile(conn: Connection, data: CustomerProfile, at: datetime) -> None
 
 
 async def order_placed(conn: Connection, data: OrderPlaced, at: datetime) -> None:
-    """The order's address, card and device join the customer's fingerprints; the friend's offer is
-    used up by whichever order names it."""
+    """The order's address, card and device join the customer's fingerprints. (Its discount codes are
+    the points service's to redeem: the friend's offer is marked used from offer.redeemed.)"""
     await store.people.lock_friend(conn, data.shop, data.customer_id)
     await store.people.remember_order(conn, data.shop, data.customer_id, address=data.shipping_address_hash,
                                       payment=data.payment_fingerprint, device=data.device_id)
-    if data.discount_codes:
-        await store.offers.use(conn, data.shop, data.customer_id,
-                               [codes.normal(c) for c in data.discount_codes], data.order_id)
     await _order_seen(conn, data, at, referral_code=data.referral_code)
 
 
@@ -64,5 +61,6 @@ async def _order_seen(conn: Connection, data: OrderEvent, at: datetime, *, refer
 
 async def erase(conn: Connection, shop: str, customer_id: str) -> None:
     """GDPR: drop what identifies the person (name, mailbox key, fingerprints, order facts, offer
-    code); the referral rows stay as anonymous counts behind the referrer's stats."""
+    code); the referral rows stay as anonymous counts behind the referrer's stats. (The offer itself
+    is the points service's, which keeps no personal data.)"""
     await store.people.erase(conn, shop, customer_id)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from services.referrals import attribution
+from services.referrals import attribution, offers
 from shared.schedule import JobHandler
 
 JOBS: dict[str, JobHandler] = {
     attribution.CONVERT_JOB: attribution.convert_when_due,  # the friend's return window has passed
+    offers.CARRY_OVER_JOB: offers.carry_over,  # friend offer codes minted here before go to points
 }

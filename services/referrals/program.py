@@ -1,5 +1,6 @@
-"""The shop's referral program: offer, minimum order, rewards, windows, caps. Validated here;
-pure (a program is the mapping store.programs.of_shop reads)."""
+"""The shop's referral program: the friend's offer (percent, minimum order, days valid: the one place
+a merchant sets them; the points service issues the offer on these terms), rewards, windows, caps.
+Validated here; pure (a program is the mapping store.programs.of_shop reads)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def changes(given: Mapping[str, Any], current_currency: str) -> dict[str, Any]:
 def check(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Refuse values a merchant could not mean; return the changes to store."""
     bounds = {
-        "friend_discount_percent": (1, 100), "reward_points": (0, 1_000_000),
+        "friend_discount_percent": (1, 100), "friend_offer_valid_days": (1, 730), "reward_points": (0, 1_000_000),
         "ambassador_threshold": (1, 10_000), "ambassador_reward_points": (0, 1_000_000),
         "signups_per_hour": (1, 10_000), "rewards_per_month": (1, 10_000),
     }

@@ -1,14 +1,12 @@
 """The use cases of the referrals API: a customer's code (issued at first need), what a friend sees
-on the landing page, a referrer's stats, the shop's program and its configuration. Also the friend's
-offer, issued by attribution when a referral opens: both kinds of code are drawn at random until
-one is free.
+on the landing page, a referrer's stats, the shop's program and its configuration. A code is drawn
+at random until one is free. (The friend's offer is the points service's to issue: offers.py.)
 
 The program is read once per transaction (`program_of`, remembered by shared.db).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,13 +53,6 @@ async def code_of(conn: Connection, shop: str, customer_id: str) -> str:
 async def code_for(pool: asyncpg.Pool, shop: str, customer_id: str) -> str:
     async with transaction(pool) as conn:
         return await code_of(conn, shop, customer_id)
-
-
-async def issue_friend_offer(conn: Connection, shop: str, friend_id: str, referral_id: uuid.UUID,
-                             percent: int) -> None:
-    """The friend's single-use discount (one per friend; a second call keeps the first)."""
-    await _fresh(conn, codes.new_offer_code,
-                 lambda c: store.offers.add(conn, shop, friend_id, referral_id, c, percent), "friend offer code")
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,18 @@ class ReferralStats:
 
 @strawberry.type
 class FriendOffer:
-    code: str
+    code: str = strawberry.field(description="Issued by the points service: checkCode / redeemCode take it.")
     percent_off: int
     used: bool
+    minimum_order: Money | None = strawberry.field(default=None, description="The order value it needs.")
+    expires_at: datetime | None = strawberry.field(default=None, description="After this it no longer works.")
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> FriendOffer:
+        minimum = row["min_order"]
+        return cls(code=row["code"], percent_off=row["percent_off"], used=row["used_order"] is not None,
+                   minimum_order=Money.of(minimum, row["currency"]) if minimum is not None and row["currency"]
+                   else None, expires_at=row["expires_at"])
 
 
 @strawberry.type
@@ -85,6 +94,7 @@ class ReferralLanding:
 class ReferralProgram:
     currency: str
     friend_discount_percent: int
+    friend_offer_valid_days: int
     minimum_order: Money
     reward_kind: ReferralRewardKind
     reward_amount: Money
@@ -101,6 +111,7 @@ class ReferralProgram:
     def from_row(cls, p: dict[str, Any]) -> ReferralProgram:
         cur = p["currency"]
         return cls(currency=cur, friend_discount_percent=p["friend_discount_percent"],
+                   friend_offer_valid_days=p["friend_offer_valid_days"],
                    minimum_order=Money.of(p["minimum_order"], cur), reward_kind=ReferralRewardKind(p["reward_kind"]),
                    reward_amount=Money.of(p["reward_amount"], cur), reward_points=p["reward_points"],
                    ambassador_threshold=p["ambassador_threshold"],
@@ -114,6 +125,7 @@ class ReferralProgram:
 class ReferralProgramInput:
     currency: str | None = None
     friend_discount_percent: int | None = None
+    friend_offer_valid_days: int | None = strawberry.field(default=None, description="1–730 days")
     minimum_order: str | None = None
     reward_kind: ReferralRewardKind | None = None
     reward_amount: str | None = None
@@ -170,13 +182,11 @@ class Customer:
         c = customer_ctx(info, self.id)
         return (await standings(c).load(str(self.id))).ambassador
 
-    @strawberry.field(description="The single-use discount a referred friend received, if any.")
+    @strawberry.field(description="The single-use discount a referred friend received, once issued.")
     async def friend_offer(self, info: Info) -> FriendOffer | None:
         c = customer_ctx(info, self.id)
         row = await store.offers.of_friend(c.pool, c.shop, self.id)
-        if row is None:
-            return None
-        return FriendOffer(code=row["code"], percent_off=row["percent_off"], used=row["used_order"] is not None)
+        return FriendOffer.from_row(row) if row is not None else None
 
 
 def _client(info: Info) -> str:
@@ -220,6 +230,7 @@ class Mutation:
         given = {
             "currency": input.currency,
             "friend_discount_percent": input.friend_discount_percent,
+            "friend_offer_valid_days": input.friend_offer_valid_days,
             "minimum_order": input.minimum_order,
             "reward_kind": input.reward_kind.value if input.reward_kind else None,
             "reward_amount": input.reward_amount,

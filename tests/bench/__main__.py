@@ -15,6 +15,10 @@ Sections (issue 9's list), all in one run on the same machine:
                    through the gateway, and the same points data from the points subgraph directly;
                    a different customer on every request (the gateway merges identical requests).
   redeem           redeemReward with 50 customers redeeming at once.
+  codes            the checkout's checkCode and redeemCode (a shop's server key, through the gateway) at a
+                   fixed offered rate (open loop, --rate per second): throughput and p50/p99 from when
+                   each call was due. checkCode on one shareable code with varying carts; redeemCode
+                   on single-use codes, one per order.
   scale_out        orders -> points (the burst) and the rewards panel again with SCALE=1 and SCALE=2
                    (`make up SCALE=N`: N instances of every service behind haproxy), back to the
                    scale the stack had: what a second instance of everything buys on this machine.
@@ -42,7 +46,7 @@ from shared.bus import EXCHANGE
 from shared.events import new_envelope
 from tests.bench import ledger_limit, scale
 from tests.bench.cpu import Meter
-from tests.bench.load import load, percentile, summary, timed
+from tests.bench.load import load, open_loop, percentile, summary, timed
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
 from tests.stack import (
@@ -60,7 +64,7 @@ from tests.stack import (
 
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
-SECTIONS = ("ledger_limit", "orders_to_points", "consume", "panel", "redeem", "scale", "scale_out")
+SECTIONS = ("ledger_limit", "orders_to_points", "consume", "panel", "redeem", "codes", "scale", "scale_out")
 
 PANEL = """query Panel { me { id
   loyalty { balance pending tier { name } nextTier { name } amountToNextTier { amount currency } }
@@ -244,6 +248,30 @@ class Bench:
             await asyncio.gather(*(one(token) for token in tokens))
         return {**summary(latencies, time.perf_counter() - started, errors), "concurrent_customers": concurrent}
 
+    # -- checkCode and redeemCode at a fixed offered rate ------------------------------------------
+
+    async def codes(self, rate: float) -> dict:
+        issue = """mutation($k: String!, $n: Int!) { issueOffer(input: {kind: PERCENTAGE, value: "10",
+                   usageLimit: $n, validDays: 30, idempotencyKey: $k}) { code } }"""
+        shared = (await self.ok(issue, {"k": unique("bench-shared"), "n": 1_000_000}, ADMIN))["issueOffer"]["code"]
+        calls = int(rate * self.seconds)
+        single = [(await self.ok(issue, {"k": unique("bench-single"), "n": 1}, ADMIN))["issueOffer"]["code"]
+                  for _ in range(calls)]
+        check = """mutation BenchCheck($code: String!, $cart: CartInput!) { checkCode(code: $code, cart: $cart) {
+                   valid reason discount { amount } } }"""
+        redeem = """mutation BenchRedeem($code: String!, $order: ID!, $cart: CartInput!) { redeemCode(code: $code,
+                    orderId: $order, cart: $cart) { valid reason discount { amount } } }"""
+
+        def cart(i: int) -> dict:
+            return {"currency": "EUR", "subtotal": f"{20 + i % 80}.{i % 100:02d}", "shippingTotal": "4.90"}
+        gateway = gateway_url()
+        checks = await metered(open_loop(self.client, gateway, lambda i: (
+            {"query": check, "variables": {"code": shared, "cart": cart(i)}}, INGEST), rate, self.seconds))
+        redeems = await metered(open_loop(self.client, gateway, lambda i: (
+            {"query": redeem, "variables": {"code": single[i], "order": unique("bench-o"), "cart": cart(i)}},
+            INGEST), rate, self.seconds))
+        return {"check_code": checks, "redeem_code": redeems, "offered_per_s": rate}
+
     # -- scale --------------------------------------------------------------------------------------
 
     async def scale(self, sizes: list[scale.ShopSize], reseed: bool) -> dict:
@@ -315,7 +343,8 @@ async def run(args: argparse.Namespace) -> dict:
     ensure_stack()
     wanted = set(args.only.split(",")) if args.only else set(SECTIONS)
     result: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-                    "settings": {"seconds": args.seconds, "concurrency": args.concurrency, "orders": args.orders}}
+                    "settings": {"seconds": args.seconds, "concurrency": args.concurrency, "orders": args.orders,
+                                 "rate": args.rate}}
     if "ledger_limit" in wanted:
         print("ledger_limit: pgbench …", flush=True)
         result["ledger_limit"] = await ledger_limit.run(args.seconds, clients=8)
@@ -337,6 +366,9 @@ async def run(args: argparse.Namespace) -> dict:
         if "redeem" in wanted:
             print("redeem …", flush=True)
             result["redeem"] = await bench.redeem()
+        if "codes" in wanted:
+            print(f"codes: checkCode, redeemCode at {args.rate}/s …", flush=True)
+            result["codes"] = await bench.codes(args.rate)
         if "scale_out" in wanted:
             before = running_scale()
             result["scale_out"] = {}
@@ -383,6 +415,9 @@ def table(result: dict) -> str:
         load_row("points part, points subgraph direct", p["points_subgraph_direct"])
     if r := result.get("redeem"):
         load_row(f"redeemReward, {r['concurrent_customers']} at once", r)
+    if k := result.get("codes"):
+        load_row(f"checkCode, {k['offered_per_s']:g}/s offered (open loop)", k["check_code"])
+        load_row(f"redeemCode, {k['offered_per_s']:g}/s offered (open loop)", k["redeem_code"])
     for n, s in (result.get("scale_out") or {}).items():
         rows.append((f"SCALE={n}: burst of {s['consume']['events']} order.paid -> ledger",
                      f"{s['consume']['events_per_s']} events/s", "", ""))
@@ -413,6 +448,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--events", type=int, default=1000, help="consume: order.paid events in the burst")
+    parser.add_argument("--rate", type=float, default=50, help="codes: calls per second offered")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--small-only", action="store_true", help="scale: only the 10k-customer shop")
     parser.add_argument("--reseed", action="store_true", help="scale: drop and seed the shops again")

@@ -1,4 +1,5 @@
-"""Closed-loop load against a GraphQL endpoint and the figures it yields (req/s, p50, p99)."""
+"""Load against a GraphQL endpoint and the figures it yields (req/s, p50, p99): closed loop (workers
+that wait for each answer) and open loop (requests at a fixed offered rate, whatever the answers)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,34 @@ async def load(client: httpx.AsyncClient, url: str, make_request: Request, secon
     started = time.perf_counter()
     await asyncio.gather(*(worker(n) for n in range(concurrency)))
     result = summary(latencies, time.perf_counter() - started, errors)
+    if first_error:
+        result["first_error"] = first_error
+    return result
+
+
+async def open_loop(client: httpx.AsyncClient, url: str, make_request: Request, rate: float,
+                    seconds: float) -> dict:
+    """Requests sent at `rate` per second for `seconds`, each when it is due, whether or not earlier
+    ones have answered; a latency counts from when its request was due, so a slow server shows in
+    p99 instead of slowing the senders down (no coordinated omission)."""
+    latencies: list[float] = []
+    errors = 0
+    first_error: str | None = None
+    started = time.perf_counter()
+
+    async def one(i: int) -> None:
+        nonlocal errors, first_error
+        due = started + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        body, headers = make_request(i)
+        response = await client.post(url, json=body, headers=headers)
+        latencies.append(time.perf_counter() - due)
+        if response.status_code != 200 or response.json().get("errors"):
+            errors += 1
+            first_error = first_error or response.text[:300]
+
+    await asyncio.gather(*(one(i) for i in range(int(rate * seconds))))
+    result = {**summary(latencies, time.perf_counter() - started, errors), "offered_per_s": rate}
     if first_error:
         result["first_error"] = first_error
     return result

@@ -1,5 +1,5 @@
 // The admin console end to end: sign in, launch and end a challenge, moderate a review, look up a
-// customer, the retention dashboard. Everything it shows comes through the public GraphQL API.
+// customer, the retention dashboard with its offers table and chart. Everything it shows comes through the public GraphQL API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONSOLE, eventually, gql, launchBrowser, newCustomer, newShop, order, screenshot, unique, watchErrors } from './support.mjs';
@@ -140,6 +140,18 @@ test('customer lookup and retention dashboard', async () => {
   const shop = newShop();
   const customer = await newCustomer(shop);
   await order(shop, customer, ['PAID']);
+  // A referral offer used by a paid order: the dashboard's offers table and chart show it.
+  const { issueOffer: offer } = await gql('mutation($i: IssueOfferInput!) { issueOffer(input: $i) { code } }',
+    { i: { customerId: customer, source: 'REFERRAL' } }, shop.admin);
+  const used = unique('o');
+  await gql('mutation($i: OrderInput!) { recordOrder(input: $i) { id } }', { i: {
+    id: used, customerId: customer, currency: 'EUR', total: '20.90', shippingTotal: '4.90', discountTotal: '4.00',
+    discountCodes: [offer.code], placedAt: new Date().toISOString(),
+    lines: [{ productId: 'p-mug', quantity: 1, unitPrice: '20.00' }] } }, shop.admin);
+  await gql('mutation($id: ID!) { updateOrderStatus(id: $id, status: PAID) { id } }', { id: used }, shop.admin);
+  const window = { from: new Date(Date.now() - 3600000).toISOString(), to: new Date(Date.now() + 60000).toISOString() };
+  await eventually(async () => (await gql('query($from: DateTime!, $to: DateTime!) { offerPerformance(from: $from, to: $to) { attributedRevenue { amount } } }',
+    window, shop.admin)).offerPerformance[0]?.attributedRevenue.amount === '16.00', { what: 'the order attributed to the offer' });
   await gql('mutation($c: ID!) { adjustPoints(customerId: $c, delta: 30, reason: "goodwill", idempotencyKey: "k1") { balance } }',
     { c: customer }, shop.admin);
   const { page, errors } = await signedIn(shop);
@@ -158,6 +170,10 @@ test('customer lookup and retention dashboard', async () => {
   assert.ok(liability.replace(/[^\d.]/g, '').startsWith(Number(programLiability.amount).toFixed(2)), `${liability} vs ${programLiability.amount}`);
   assert.match(await page.textContent('[data-testid=kpis]'), /benchmark ≈ 28 %/);
   await page.waitForSelector('[data-testid=segments] rect');
+  await page.waitForSelector('[data-testid=offer-performance]');
+  assert.match(await page.textContent('[data-testid=offer-performance] tr[data-source=REFERRAL]'),
+    /REFERRAL\s*1\s*1\s*100\.0 %\s*€16\.00\s*€4\.00\s*25\.0 %/);
+  assert.equal(await page.getAttribute('[data-testid=offer-chart] rect[data-share]', 'data-share'), '25');
   await screenshot(page, 'console-dashboard');
   assert.deepEqual(errors, []);
   await page.close();

@@ -1,5 +1,6 @@
 // The storefront widget on the demo page: points, tier progress, redeem a reward and see the code,
-// review a delivered product, join a challenge, German, and live updates after an order is paid.
+// the customer's codes with a copy button, review a delivered product, join a challenge, German, and
+// live updates after an order is paid.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONSOLE, eventually, gql, launchBrowser, newCustomer, newShop, order, screenshot, unique, watchErrors } from './support.mjs';
@@ -46,6 +47,37 @@ test('redeem a reward in the widget and see its code', async () => {
   await screenshot(page, 'widget-redeemed');
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('your codes: every usable offer with its value, minimum, expiry and a copy button (en, de)', async () => {
+  const shop = newShop();
+  const customer = await newCustomer(shop);
+  const issue = 'mutation($i: IssueOfferInput!) { issueOffer(input: $i) { id code } }';
+  const { issueOffer: percent } = await gql(issue, { i: { customerId: customer, kind: 'PERCENTAGE', value: '20', minOrder: '12.00', validDays: 30 } }, shop.admin);
+  const { issueOffer: shipping } = await gql(issue, { i: { customerId: customer, source: 'AT_RISK' } }, shop.admin);
+  const { issueOffer: used } = await gql(issue, { i: { customerId: customer, kind: 'FIXED_AMOUNT', value: '5.00' } }, shop.admin);
+  await gql('mutation($c: String!, $o: ID!, $cart: CartInput!) { redeemCode(code: $c, orderId: $o, cart: $cart) { valid } }',
+    { c: used.code, o: unique('o'), cart: { currency: 'EUR', subtotal: '30.00', customerId: customer } }, shop.admin);
+
+  for (const [lang, texts] of [['en', ['20 % off', 'from €12.00', 'Free shipping', 'valid until']],
+    ['de', ['20 % Rabatt', 'ab 12,00', 'Kostenloser Versand', 'gültig bis']]]) {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 1000 }, permissions: ['clipboard-read', 'clipboard-write'] });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${CONSOLE}/demo?lang=${lang}&token=${encodeURIComponent(shop.customerToken(customer))}`);
+    await $(page, 'codes').waitFor({ timeout: 15000 });
+    const shown = await page.locator('flywheel-rewards >> [data-testid=offer-code]').allTextContents();
+    assert.deepEqual(shown.sort(), [percent.code, shipping.code].sort(), 'the used code is not listed');
+    const list = await $(page, 'codes').textContent();
+    for (const text of texts) assert.ok(list.includes(text), `${lang}: "${text}" in ${list}`);
+    const copy = page.locator(`flywheel-rewards >> li[data-offer="${percent.id}"] button[data-copy-code]`);
+    await copy.click();
+    assert.equal((await copy.textContent()).trim(), lang === 'de' ? 'Kopiert' : 'Copied');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), percent.code);
+    await screenshot(page, `widget-codes-${lang}`);
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
 });
 
 test('the balance changes live when an order is paid (no reload, no polling)', async () => {

@@ -5,6 +5,7 @@ matrix test fails on one that is not, so a new operation cannot ship without a d
   customer  a customer token only
   ingest    the commerce platform's ingest key (admins may do it too)
   admin     an admin key or admin token only
+  checkout  a customer token, or the ingest key (admins too): a checkout checking a code
 """
 
 RULES: dict[str, str] = {
@@ -33,6 +34,8 @@ RULES: dict[str, str] = {
     "challenges": "public",
     "challenge": "public",
     "badgeCatalog": "public",
+    "checkoutBenefits": "customer",
+    "offerPerformance": "admin",
     # mutations
     "upsertCustomer": "ingest",
     "recordOrder": "ingest",
@@ -46,6 +49,11 @@ RULES: dict[str, str] = {
     "redeemStoreCredit": "customer",
     "adjustStoreCredit": "admin",
     "validateRewardCode": "ingest",
+    "checkCode": "checkout",
+    "redeemCode": "ingest",
+    "releaseCode": "ingest",
+    "issueOffer": "admin",
+    "revokeOffer": "admin",
     "updateNotificationPreferences": "customer",
     "recordEngagement": "ingest",
     "configureSegments": "admin",

@@ -40,6 +40,7 @@ ALLOWED = {
     "customer": {"customer_a", "customer_b"},
     "ingest": {"ingest", "admin"},
     "admin": {"admin"},
+    "checkout": {"customer_a", "customer_b", "ingest", "admin"},
 }
 SCALARS = {"ID": "authz-x", "String": "authz-x", "Int": 1, "Float": 1.0, "Boolean": True,
            "DateTime": "2026-01-01T00:00:00+00:00", "Date": "2000-01-01", "JSON": {}}

@@ -9,8 +9,8 @@ from tests.bench import __main__ as bench
 
 
 async def test_the_bench_sections_run_and_print_a_table(stack):
-    args = argparse.Namespace(seconds=1, concurrency=2, orders=4, events=20, only="ledger_limit,consume,panel",
-                              small_only=True, reseed=False)
+    args = argparse.Namespace(seconds=1, concurrency=2, orders=4, events=20, only="ledger_limit,consume,panel,codes",
+                              small_only=True, reseed=False, rate=10)
     result = await bench.run(args)
     assert result["ledger_limit"]["tx_per_s"] > 0 and result["ledger_limit"]["transactions"] > 0
     assert result["consume"]["credited"] == 20  # every event of the burst reached the ledger
@@ -20,6 +20,8 @@ async def test_the_bench_sections_run_and_print_a_table(stack):
         assert result["panel"][part]["errors"] == 0, result["panel"][part].get("first_error")
         assert result["panel"][part]["cpu_ms_per_request"]["gateway" if part != "points_subgraph_direct"
                                                             else "points"] > 0
+    for call in ("check_code", "redeem_code"):  # every call answered, at the rate offered
+        assert (result["codes"][call]["requests"], result["codes"][call]["errors"]) == (10, 0)
     printed = bench.table(result)
     assert "ledger tx, pgbench" in printed and "rewards panel via gateway" in printed
-    assert "burst of 20 order.paid" in printed
+    assert "burst of 20 order.paid" in printed and "checkCode, 10/s offered (open loop)" in printed

@@ -19,8 +19,9 @@ SOON = datetime.now(UTC) + timedelta(days=30)
 
 def cases():
     return [
+        # the greeting waits for its offer: points issues the birthday default, 10 % (the code is real)
         ("birthday", lambda s, c: events.CustomerBirthday(shop=s, customer_id=c, year=2026),
-         "Alles Gute zum Geburtstag, Jonas!", None),
+         "Alles Gute zum Geburtstag, Jonas!", "Unser Geburtstagsgeschenk für dich: 10 % Rabatt"),
         ("tier_near", lambda s, c: events.TierNear(shop=s, customer_id=c, next_tier="Gold",
                                                    amount_to_next=Decimal("20"), currency="EUR"),
          "Dir fehlen nur 20.00 EUR bis Gold", None),

@@ -5,10 +5,12 @@ window, every fraud reason, reversal, caps and ambassadors. Each test runs in a 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
+from tests.e2e.notifications_support import mails
 from tests.stack import codes, customer_token, db, publish_raw, unique
 from tests.support import eventually
 
@@ -19,7 +21,10 @@ STATE = """query($id: ID!) { customer(id: $id) {
   referrals { status rejectionReason reward { amount currency } rewardPoints }
   referralStats { invited converted rejected reversed earned { amount currency } earnedPoints }
   isAmbassador } }"""
-OFFER = "query($id: ID!) { customer(id: $id) { friendOffer { code percentOff used } } }"
+OFFER = """query($id: ID!) { customer(id: $id) { friendOffer { code percentOff used minimumOrder { amount currency }
+  expiresAt } } }"""
+CHECK = """mutation($code: String!, $cart: CartInput!) { checkCode(code: $code, cart: $cart) {
+  valid reason discount { amount currency } offer { source customerId } } }"""
 
 
 class Shop:
@@ -89,19 +94,43 @@ async def test_guessing_codes_is_rate_limited_per_client(gql):
 async def test_a_friend_signs_up_orders_and_after_the_window_the_referrer_earns_credit(gql):
     shop = await Shop(gql, returnWindowDays="0").setup()
     anna = await shop.customer()
-    ben = await shop.customer(firstName="Ben", referralCode=await shop.code(anna))
+    ben = await shop.customer(firstName="Ben", referralCode=await shop.code(anna), acceptsEmail=True)
     async def issued():
         return (await gql.ok(OFFER, {"id": ben}, shop.admin))["customer"]["friendOffer"]
     offer = await eventually(issued, what="the friend's offer")
-    assert offer["percentOff"] == 20 and offer["used"] is False
+    # Issued by the points service on the referral program's terms: the checkout knows the code.
+    assert offer["code"].startswith("FLY-") and offer["percentOff"] == 20 and offer["used"] is False
+    assert offer["minimumOrder"] == {"amount": "12.00", "currency": "EUR"}
+    days = (datetime.fromisoformat(offer["expiresAt"]) - datetime.now(UTC)).total_seconds() / 86400
+    assert 29.9 < days <= 30
     assert (await shop.referrals(anna))["referralStats"]["invited"] == 1
+    me = customer_token(ben, shop=shop.id)
+    check = (await gql.ok(CHECK, {"code": offer["code"], "cart": {"currency": "EUR", "subtotal": "20.00"}},
+                          me))["checkCode"]
+    assert (check["valid"], check["discount"], check["offer"]) == (
+        True, {"amount": "4.00", "currency": "EUR"}, {"source": "REFERRAL", "customerId": ben})
+    low = (await gql.ok(CHECK, {"code": offer["code"], "cart": {"currency": "EUR", "subtotal": "11.99"}},
+                        me))["checkCode"]
+    assert (low["valid"], low["reason"]) == (False, "MIN_ORDER")
 
+    async def welcome():  # the friend's welcome mail carries the same code
+        return [m for m in await mails(f"{ben}@example.com") if m["subject"].startswith("Welcome!")]
+    mail = (await eventually(welcome, what="the friend's welcome mail"))[0]
+    assert mail["subject"] == "Welcome! Your gift: 20 % off your next order"
+    assert f"Your code: {offer['code']}" in mail["text"] and "on orders from €12.00" in mail["text"]
+
+    # The order that uses it makes it used (points redeems the order's codes and says so).
     await shop.order(ben, "PAID", "DELIVERED", discountCodes=[offer["code"]])
     state = await shop.settled(anna, status="CONVERTED")
     assert state["referrals"][0]["reward"] == {"amount": "20.00", "currency": "EUR"}
     assert state["referralStats"] == {"invited": 1, "converted": 1, "rejected": 0, "reversed": 0,
                                       "earned": {"amount": "20.00", "currency": "EUR"}, "earnedPoints": 0}
-    assert (await gql.ok(OFFER, {"id": ben}, shop.admin))["customer"]["friendOffer"]["used"] is True
+    async def used():
+        return (await gql.ok(OFFER, {"id": ben}, shop.admin))["customer"]["friendOffer"]["used"]
+    await eventually(used, what="the friend's offer used by the order")
+    other = (await gql.ok(CHECK, {"code": offer["code"], "cart": {"currency": "EUR", "subtotal": "20.00"}},
+                          me))["checkCode"]
+    assert (other["valid"], other["reason"]) == (False, "USED")
 
     async def credited():  # the points service books the reward in the referrer's wallet
         wallet = await gql.ok("query($id: ID!) { customer(id: $id) { storeCredit { amount currency } } }",

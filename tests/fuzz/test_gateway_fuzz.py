@@ -68,7 +68,8 @@ CALLERS = {
     "ingest": {"x-api-key": "fuzz-ingest-key"},  # API_KEYS in .env: fuzz-ingest-key:ingest:fuzz
     "anonymous": {"x-shop": SHOP},
 }
-ENTITLED = {"public": "anonymous", "customer": "customer", "ingest": "ingest", "admin": "admin"}
+ENTITLED = {"public": "anonymous", "customer": "customer", "ingest": "ingest", "admin": "admin",
+            "checkout": "customer"}
 
 # Custom scalars: mostly well-formed values (so calls get past coercion into the services' rules),
 # sometimes anything at all.

@@ -10,6 +10,7 @@ so concurrent events of one customer are each counted and a completion is grante
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -20,9 +21,12 @@ from services.points.challenges import badges, goals, store, streaks
 from services.points.loyalty import configuration, ledger, posting
 from services.points.loyalty import store as loyalty_store
 from services.points.loyalty.ledger import Entry
+from services.points.offers import issuing
+from services.points.offers.terms import Ask, Refusal
 from shared import events, outbox
 from shared.db import Connection
 
+log = logging.getLogger(__name__)
 
 def _goal(c: asyncpg.Record) -> goals.Goal:
     return goals.Goal(c["goal_event"], c["goal_count"], c["goal_with_media"], c["goal_hashtag"], c["goal_measure"])
@@ -52,10 +56,18 @@ async def count(conn: Connection, shop: str, h: goals.Happening, event_id: str) 
 async def _complete(conn: Connection, shop: str, c: asyncpg.Record, customer_id: str,
                     at: datetime, *, revoked: int) -> None:
     """The reward once per completion: the ledger key is per challenge, customer and completion (see
-    `_revoke`), the badge once per name."""
+    `_revoke`), the badge once per name; and a code when the program gives challenge codes (the
+    CHALLENGE offer default, off unless the merchant turns it on), under the same key."""
     await store.mark_completed(conn, shop, c["id"], customer_id, at)
+    prog = await configuration.seeded(conn, shop)
+    code = prog.offers.default("CHALLENGE")
+    if code is not None and code.enabled:
+        try:
+            await issuing.issue(conn, shop, Ask(key=goals.completion_key(c["id"], customer_id, revoked),
+                                                source="CHALLENGE", customer_id=customer_id))
+        except Refusal as refusal:  # settings changed since the default was set (a lower maxAmount)
+            log.warning("challenge %s: no code for %s: %s", c["id"], customer_id, refusal.message)
     if c["reward_points"] > 0:
-        prog = await configuration.seeded(conn, shop)
         await posting.credit_available(conn, shop, Entry(
             customer_id=customer_id, kind="earn", delta=c["reward_points"], reason=f"challenge {c['title']}",
             idempotency_key=goals.completion_key(c["id"], customer_id, revoked), actor="system",
@@ -102,6 +114,7 @@ async def _revoke(conn: Connection, shop: str, c: asyncpg.Record, customer_id: s
     events and be rewarded again under the next completion key."""
     await store.clear_completion(conn, shop, c["id"], customer_id)
     key = goals.completion_key(c["id"], customer_id, revoked)
+    await issuing.revoke_unused(conn, shop, key, f"challenge {c['title']}: refunded")
     granted = await loyalty_store.ledger.entry_by_key(conn, shop, key)
     if granted is not None and granted["delta"] > 0:
         await posting.reverse(conn, shop, customer_id, granted["delta"], bucket=ledger.AVAILABLE,

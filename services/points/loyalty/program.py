@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from services.points.offers.settings import DEFAULT_SETTINGS, OfferSettings, SettingsChange
+from services.points.offers.settings import apply_change as change_offers
 from shared.errors import BadUserInput
 from shared.money import currency_code, parse_amount
 
@@ -46,6 +48,7 @@ class Program:
     punch_card_orders: int = 3  # the nth paid order unlocks the punch-card reward
     punch_card_percent: Decimal = Decimal(10)
     cashback_ceiling: Decimal = DEFAULT_CEILING
+    offers: OfferSettings = DEFAULT_SETTINGS  # offers/settings.py: defaults per source, perks, limits
 
     @property
     def effective_cashback(self) -> Decimal:
@@ -71,6 +74,7 @@ class Program:
             punch_card_orders=int(data.get("punch_card_orders", 3)),
             punch_card_percent=Decimal(data.get("punch_card_percent", "10")),
             cashback_ceiling=Decimal(data.get("cashback_ceiling", str(DEFAULT_CEILING))),
+            offers=OfferSettings.from_json(data.get("offers")),
         )
 
 
@@ -122,6 +126,7 @@ class ProgramChange:
     punch_card_orders: int | None = None
     punch_card_percent: str | None = None
     cashback_ceiling: str | None = None
+    offers: SettingsChange | None = None
     force: bool = False
 
 
@@ -202,6 +207,9 @@ def apply_change(current: Program, change: ProgramChange) -> Program:
         cashback_ceiling=(current.cashback_ceiling if change.cashback_ceiling is None else
                           _decimal(change.cashback_ceiling, "cashbackCeiling", low=Decimal(0), high=Decimal(1))),
     )
+    if change.offers is not None:
+        nxt = replace(nxt, offers=change_offers(current.offers, change.offers, currency,
+                                                tuple(t.name for t in nxt.tiers)))
     if nxt.effective_cashback > nxt.cashback_ceiling and not change.force:
         raise BadUserInput(
             f"effective cashback {nxt.effective_cashback * 100:.2f} % exceeds the ceiling of "

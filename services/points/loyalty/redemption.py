@@ -1,10 +1,12 @@
 """Single-use codes: points spent on a catalog reward, the punch card's code, store credit turned
-into a code, and the checkout consuming a code exactly once."""
+into a code, and the checkout consuming a code exactly once (validateRewardCode). Each code is also
+an offer (offers/issuing.py), issued in the same transaction under the key `redemption:<id>`: the
+offer is what checkCode / redeemCode / validateRewardCode use, the redemption keeps what was spent."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -13,6 +15,8 @@ from services.points import SOURCE
 from services.points.loyalty import accounts, configuration, posting, rewards, store, wallet
 from services.points.loyalty.ledger import Entry
 from services.points.loyalty.program import Program
+from services.points.offers import checkout, issuing
+from services.points.offers.terms import Ask
 from shared import events, outbox
 from shared.db import Connection, transaction
 from shared.errors import Conflict, NotFound
@@ -40,12 +44,20 @@ async def _of(conn: Connection, shop: str, redemption: asyncpg.Record) -> Redeem
     return Redeemed(redemption, await _reward(conn, shop, redemption["reward_id"]))
 
 
+def _source(reward_id: str) -> str:
+    return {rewards.PUNCH_CARD_ID: "PUNCH_CARD", wallet.STORE_CREDIT_ID: "STORE_CREDIT"}.get(reward_id, "REWARD")
+
+
 async def _issue(conn: Connection, shop: str, customer_id: str, reward: asyncpg.Record, key: str, points: int,
-                 value: Decimal | None, currency: str) -> asyncpg.Record:
+                 value: Decimal | None, currency: str, valid_for: timedelta = rewards.CODE_VALIDITY) -> asyncpg.Record:
     redemption = await store.rewards.add_redemption(
         conn, shop, id=rewards.redemption_id(), customer_id=customer_id, reward_id=reward["id"], key=key,
         code=rewards.new_code(), kind=reward["kind"], points=points, value=value, currency=currency,
-        expires_at=datetime.now(UTC) + rewards.CODE_VALIDITY)
+        expires_at=datetime.now(UTC) + valid_for)
+    await issuing.issue(conn, shop, Ask(
+        key=f"redemption:{redemption['id']}", source=_source(reward["id"]), customer_id=customer_id,
+        kind=reward["kind"], value=value, currency=currency, expires_at=redemption["expires_at"],
+        code=redemption["code"], reward_id=reward["id"], redemption_id=redemption["id"]), trusted=True)
     if reward["limit_total"] is not None:  # counted only where a total limit needs it (see `redeem`)
         await store.rewards.count_redeemed(conn, shop, reward["id"])
     await outbox.add(conn, events.RewardRedeemed(
@@ -96,7 +108,9 @@ async def grant_punch_card(conn: Connection, shop: str, customer_id: str, prog: 
     key = "punch-card"
     if await store.rewards.redemption_by_key(conn, shop, customer_id, key) is not None:
         return
-    await _issue(conn, shop, customer_id, row, key, 0, row["value"], prog.currency)
+    default = prog.offers.default("PUNCH_CARD")
+    valid_for = timedelta(days=default.valid_days) if default is not None else rewards.CODE_VALIDITY
+    await _issue(conn, shop, customer_id, row, key, 0, row["value"], prog.currency, valid_for)
 
 
 async def spend_credit(pool: asyncpg.Pool, shop: str, customer_id: str, amount: str, key: str) -> Redeemed:
@@ -120,13 +134,10 @@ async def spend_credit(pool: asyncpg.Pool, shop: str, customer_id: str, amount: 
 
 
 async def use_code(pool: asyncpg.Pool, shop: str, code: str) -> tuple[rewards.CodeCheck, Redeemed | None]:
-    """Consume a code exactly once at checkout: the check, and the redemption when the code exists."""
+    """Consume a code exactly once at checkout (validateRewardCode): the check, and the redemption when
+    the code is one. The code's offer counts the use, so checkCode and redeemCode see it too."""
     normal = rewards.normalise_code(code)
     async with transaction(pool) as conn:
-        used = await store.rewards.use_code(conn, shop, normal)
-        if used is not None:
-            return rewards.CodeCheck(True, None), await _of(conn, shop, used)
-        row = await store.rewards.redemption_by_code(conn, shop, normal)
-        check = rewards.check_code(row is not None, row["used_at"] if row else None,
-                                   row["expires_at"] if row else None, datetime.now(UTC))
-        return check, await _of(conn, shop, row) if row else None
+        reason, redemption_id = await checkout.consume_reward_code(conn, shop, normal)
+        row = await store.rewards.redemption_by_code(conn, shop, normal) if redemption_id else None
+        return rewards.CodeCheck(reason is None, reason), await _of(conn, shop, row) if row else None

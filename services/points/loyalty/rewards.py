@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from services.points.loyalty.program import Tier
@@ -117,14 +117,4 @@ def normalise_code(code: str) -> str:
 @dataclass(frozen=True)
 class CodeCheck:
     valid: bool
-    reason: str | None  # UNKNOWN | USED | EXPIRED
-
-
-def check_code(found: bool, used_at: datetime | None, expires_at: datetime | None, now: datetime) -> CodeCheck:
-    if not found:
-        return CodeCheck(False, "UNKNOWN")
-    if used_at is not None:
-        return CodeCheck(False, "USED")
-    if expires_at is not None and expires_at <= now:
-        return CodeCheck(False, "EXPIRED")
-    return CodeCheck(True, None)
+    reason: str | None  # UNKNOWN | USED | EXPIRED | REVOKED

@@ -8,8 +8,9 @@ from typing import Any
 from shared.db import Connection, Executor
 
 # The columns of `programs` a merchant may change (a fixed whitelist for the UPDATE below).
-PROGRAM_COLUMNS = ("friend_discount_percent", "minimum_order", "reward_kind", "reward_amount", "reward_points",
-                   "ambassador_threshold", "ambassador_reward_amount", "ambassador_reward_points",
+PROGRAM_COLUMNS = ("friend_discount_percent", "friend_offer_valid_days", "minimum_order", "reward_kind",
+                   "reward_amount", "reward_points", "ambassador_threshold", "ambassador_reward_amount",
+                   "ambassador_reward_points",
                    "return_window_days", "signups_per_hour", "rewards_per_month", "shared_address_rejects",
                    "currency")
 

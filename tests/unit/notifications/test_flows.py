@@ -12,7 +12,11 @@ def test_the_automation_map_ships_as_data():
             "credit.granted", "challenge.launched", "challenge.completed", flows.ORDER_DELAY} <= triggers
     winback = flows.BY_KEY["winback"]
     assert [s.delay.days for s in winback.steps] == [60, 90, 105, 120, 135]
-    assert [s.variables.get("discount_percent") for s in winback.steps][-2:] == [10, 20]
+    # The offer steps ask the points program for its defaults (WINBACK day 120 and 135, AT_RISK):
+    # no value is kept here, so the merchant sets each in one place.
+    assert [(s.asks.source, s.asks.step) if s.asks else None for s in winback.steps] == [
+        ("AT_RISK", None), None, None, ("WINBACK", 120), ("WINBACK", 135)]
+    assert not any(s.variables for f in flows.DEFAULT_FLOWS for s in f.steps)
     delivered = flows.BY_KEY["order_delivered"]
     assert [s.delay.days for s in delivered.steps] == [0, 21, 28]
     assert flows.BY_KEY["order_care_tips"].steps[0].delay == timedelta(days=1)
@@ -89,9 +93,39 @@ def test_only_steps_with_a_discount_or_gift_carry_an_offer():
     assert not flows.carries_offer("challenge_launched", "invitation")
     assert not flows.carries_offer("no-such-flow", "at_risk")
     assert not flows.carries_offer(None, None)
+    assert flows.carries_offer("referral_welcome", "welcome")
     offered = {(f.key, s.key) for f in flows.DEFAULT_FLOWS for s in f.steps if s.offer}
     assert offered == {("winback", "at_risk"), ("winback", "discount_10"), ("winback", "discount_20_survey"),
-                       ("segment_at_risk", "at_risk"), ("birthday", "greeting")}
+                       ("segment_at_risk", "at_risk"), ("birthday", "greeting"), ("referral_welcome", "welcome")}
+    # Every offer step asks for its offer, except the friend's welcome, whose offer comes with its event.
+    assert {(f.key, s.key) for f in flows.DEFAULT_FLOWS for s in f.steps if s.asks} == offered - {
+        ("referral_welcome", "welcome")}
+    assert flows.BY_KEY["birthday"].steps[0].asks == flows.OfferAsk("BIRTHDAY", from_event=True)
+
+
+def test_an_offer_is_asked_under_one_key_per_customer_run_and_step():
+    winback = flows.BY_KEY["winback"]
+    assert flows.offer_key(winback, winback.step("discount_10"), "c-1", "o-1") == "winback:c-1:o-1:120"
+    assert flows.offer_key(winback, winback.step("discount_20_survey"), "c-1", "o-1") == "winback:c-1:o-1:135"
+    assert flows.offer_key(winback, winback.step("at_risk"), "c-1", "o-1") == "winback:c-1:o-1:at_risk"
+    birthday = flows.BY_KEY["birthday"]
+    assert flows.offer_key(birthday, birthday.steps[0], "c-1", "2026") == "birthday:c-1:2026:greeting"
+    # Ids are up to 200 characters each; the event's key at most 200: then a hash names customer and run.
+    long = flows.offer_key(winback, winback.step("discount_10"), "c" * 200, "o" * 200)
+    assert len(long) <= 200 and long.startswith("winback:") and long.endswith(":120") and "c" * 20 not in long
+    assert long == flows.offer_key(winback, winback.step("discount_10"), "c" * 200, "o" * 200)
+    assert long != flows.offer_key(winback, winback.step("discount_10"), "c" * 200, "o" * 199)
+
+
+def test_the_friends_welcome_follows_a_sign_up_referrals_issued_offer_only():
+    welcome = flows.BY_KEY["referral_welcome"]
+    signup = {"source": "REFERRAL", "context": {"referral": "r-1", "opened_by": "signup"}}
+    assert welcome.trigger == "offer.issued" and welcome.applies_to(signup)
+    assert not welcome.applies_to({**signup, "source": "WINBACK"})
+    assert not welcome.applies_to({**signup, "context": {"referral": "r-1", "opened_by": "carry_over"}})
+    assert not welcome.applies_to({**signup, "context": {"referral": "r-1", "opened_by": "order"}})
+    assert not welcome.applies_to({"source": "REFERRAL", "context": {}})
+    assert welcome.source_of({"key": "referral:r-1"}, AT) == "referral:r-1"
 
 
 def test_the_events_flows_use_are_their_triggers_and_cancellers_but_not_the_admins_delay_note():

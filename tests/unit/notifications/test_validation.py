@@ -38,6 +38,22 @@ def test_a_template_needing_what_the_flow_lacks_cannot_be_chosen():
         validation.renders(flow, flows.Step("greeting", "no_such_template"))
 
 
+def test_an_offer_step_keeps_a_template_that_shows_its_offer():
+    winback = flows.BY_KEY["winback"]
+    discount = winback.step("discount_10")
+    # The offer is issued for the message: a template without its code would hide it.
+    with pytest.raises(BadUserInput, match="does not show the offer"):
+        validation.flow_change(winback, None, [{"key": "discount_10", "template": "winback_value"}])
+    # The same discount mail for the other win-back offer step, or the at-risk step, is fine.
+    assert validation.flow_change(winback, None, [{"key": "discount_20_survey", "template": "winback_discount"},
+                                                  {"key": "at_risk", "template": "winback_survey"}]) == {
+        "discount_20_survey": {"template": "winback_discount"}, "at_risk": {"template": "winback_survey"}}
+    # A step without an offer cannot take a template that shows one: it would have nothing to show.
+    with pytest.raises(BadUserInput, match="cannot be used"):
+        validation.flow_change(winback, None, [{"key": "content", "template": "winback_discount"}])
+    validation.renders(winback, discount)
+
+
 def test_a_delay_note_is_trimmed_and_limited():
     assert validation.delay_note(None) == ""
     assert validation.delay_note("  Sorry, the mug is late.  ") == "Sorry, the mug is late."

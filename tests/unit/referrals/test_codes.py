@@ -1,6 +1,6 @@
-"""Referral and friend offer codes."""
+"""Referral codes."""
 
-from services.referrals.codes import ALPHABET, LENGTH, new_code, new_offer_code, normal
+from services.referrals.codes import ALPHABET, LENGTH, new_code, normal
 
 
 def test_referral_codes_are_random_and_unambiguous():
@@ -10,6 +10,5 @@ def test_referral_codes_are_random_and_unambiguous():
     assert not set("ILOU") & set(ALPHABET)
 
 
-def test_offer_codes_never_read_as_referral_codes_and_typed_codes_are_matched_normalised():
-    assert new_offer_code().startswith("F") and len(new_offer_code()) == LENGTH + 1
+def test_typed_codes_are_matched_normalised():
     assert normal("  ab12cd34 ") == "AB12CD34"

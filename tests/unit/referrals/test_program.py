@@ -21,6 +21,7 @@ def test_ambassadors_earn_more():
 @pytest.mark.parametrize("changes", [
     {"friend_discount_percent": 0}, {"friend_discount_percent": 101}, {"rewards_per_month": 0},
     {"return_window_days": Decimal("400")}, {"reward_kind": "cash"}, {"signups_per_hour": 10**6},
+    {"friend_offer_valid_days": 0}, {"friend_offer_valid_days": 731},
 ])
 def test_program_refuses_what_a_merchant_cannot_mean(changes):
     with pytest.raises(BadUserInput):
@@ -46,7 +47,8 @@ def test_ambassadors_have_at_least_the_threshold_of_conversions():
     assert is_ambassador(PROGRAM, 5)
 
 
-NOTHING = dict.fromkeys(("currency", "friend_discount_percent", "minimum_order", "reward_kind", "reward_amount",
+NOTHING = dict.fromkeys(("currency", "friend_discount_percent", "friend_offer_valid_days",
+                         "minimum_order", "reward_kind", "reward_amount",
                          "reward_points", "ambassador_threshold", "ambassador_reward_amount",
                          "ambassador_reward_points", "return_window_days", "signups_per_hour", "rewards_per_month",
                          "shared_address_rejects"))
@@ -58,6 +60,7 @@ def test_a_change_is_parsed_in_the_currency_the_program_will_have():
     assert changes({**NOTHING, "currency": "USD", "reward_amount": "12.50"}, "EUR") == {
         "currency": "USD", "reward_amount": Decimal("12.50")}
     assert changes(NOTHING, "EUR") == {}
+    assert changes({**NOTHING, "friend_offer_valid_days": 730}, "EUR") == {"friend_offer_valid_days": 730}
     with pytest.raises(BadUserInput):
         changes({**NOTHING, "currency": "JPY", "reward_amount": "12.50"}, "EUR")  # yen have no cents
     assert changes({**NOTHING, "reward_amount": "1250"}, "JPY") == {"reward_amount": Decimal("1250")}

@@ -8,6 +8,7 @@ from strawberry.types import Info
 
 from services.points.loyalty import configuration
 from services.points.loyalty import program as rules
+from services.points.offers.schema import settings as offer_settings
 from shared.db import Executor
 from shared.graphql import Context, Money, ctx, request_loader
 
@@ -51,6 +52,8 @@ class Program:
     punch_card_percent: str
     cashback_ceiling: str = strawberry.field(description="Highest allowed effective cashback, 0.05 = 5 %.")
     effective_cashback: str = strawberry.field(description="Earn rate × highest multiplier × point value.")
+    offers: offer_settings.OfferSettings = strawberry.field(
+        description="Offers: the default per source, the tier perks at checkout, limits.")
 
     @classmethod
     def of(cls, p: rules.Program) -> Program:
@@ -65,6 +68,7 @@ class Program:
             media_review_credit=Money.of(p.media_review_credit, p.currency),
             punch_card_orders=p.punch_card_orders, punch_card_percent=str(p.punch_card_percent),
             cashback_ceiling=str(p.cashback_ceiling), effective_cashback=str(p.effective_cashback),
+            offers=offer_settings.OfferSettings.of(p.offers, p.currency, str(p.punch_card_percent)),
         )
 
 
@@ -128,6 +132,7 @@ class ProgramInput:
     punch_card_orders: int | None = None
     punch_card_percent: str | None = None
     cashback_ceiling: str | None = strawberry.field(default=None, description="0.05 = 5 % (the default).")
+    offers: offer_settings.OfferSettingsInput | None = None
     force: bool = strawberry.field(default=False, description="Accept a cashback above the ceiling.")
 
 
@@ -144,5 +149,6 @@ async def configure_program(info: Info, input: ProgramInput) -> Program:
         review_credit=input.review_credit, media_review_credit=input.media_review_credit,
         punch_card_orders=input.punch_card_orders, punch_card_percent=input.punch_card_percent,
         cashback_ceiling=input.cashback_ceiling, force=input.force,
+        offers=None if input.offers is None else offer_settings.change(input.offers),
     )
     return Program.of(await configuration.configure(c.pool, c.shop, change, actor="admin"))

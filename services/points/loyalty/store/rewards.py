@@ -116,13 +116,5 @@ async def redemptions(conn: Executor, shop: str, customer_id: str) -> list[async
         shop, customer_id)
 
 
-async def use_code(conn: Connection, shop: str, code: str) -> asyncpg.Record | None:
-    """Consume a code exactly once: the UPDATE's WHERE is the check, so two checkouts cannot both win."""
-    return await conn.fetchrow(
-        """UPDATE redemptions SET used_at = now()
-           WHERE shop_id = $1 AND code = $2 AND used_at IS NULL AND expires_at > now()
-           RETURNING *""", shop, code)
-
-
 async def redemption_by_code(conn: Executor, shop: str, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM redemptions WHERE shop_id = $1 AND code = $2", shop, code)
