@@ -61,6 +61,9 @@ class Query:
     program_liability: Money = strawberry.field(
         resolver=program_api.program_liability,
         description="Outstanding points (available and pending) × point value (admin).")
+    not_eligible_orders: list[program_api.NotEligibleOrders] = strawberry.field(
+        resolver=program_api.not_eligible_orders,
+        description="Paid orders that earned nothing for want of an exchange rate, per currency (admin).")
 
 
 @strawberry.type
