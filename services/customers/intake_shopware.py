@@ -16,7 +16,7 @@ import asyncpg
 
 from services.customers import erasure, intake, ordering, registration, shopware, store
 from services.customers.intake import Effect
-from services.customers.platforms import connections, pushing
+from services.customers.platforms import connecting, connections, pushing
 from services.customers.platforms.adapters import PlatformError
 from services.customers.platforms.connecting import Link, link
 from services.customers.platforms.shopware_admin import ShopwareAdmin
@@ -41,6 +41,8 @@ async def apply(pool: asyncpg.Pool, link_: Link, d: shopware.Delivery, keys: lis
 
 async def _apply(conn: Connection, link_: Link, d: shopware.Delivery) -> str:
     shop = link_.shop
+    if d.event == shopware.APP_DELETED:
+        return await connecting.uninstalled(conn, link_)
     if d.event == shopware.CUSTOMER_WRITTEN:
         ids = shopware.entity_ids(d.payload, "customer")
         for customer_id in ids:

@@ -40,8 +40,9 @@ SHIPPED = "state_enter.order_delivery.state.shipped"
 DELIVERED = "state_enter.order.state.completed"
 CUSTOMER_WRITTEN = "customer.written"
 CUSTOMER_DELETED = ("customer.deleted", "checkout.customer.deleted")
+APP_DELETED = "app.deleted"  # the app was removed from the shop: like Shopify's app/uninstalled
 ORDER_EVENTS = (ORDER_PLACED, PAID, REFUNDED, REFUNDED_PARTIALLY, CANCELLED, SHIPPED, DELIVERED)
-EVENTS = (*ORDER_EVENTS, CUSTOMER_WRITTEN, *CUSTOMER_DELETED)
+EVENTS = (*ORDER_EVENTS, CUSTOMER_WRITTEN, *CUSTOMER_DELETED, APP_DELETED)
 MAX_SKEW_SECONDS = 600  # a registration more than 10 minutes off our clock is refused
 MAX_WEBHOOK_AGE_SECONDS = 86_400  # Shopware retries a failed webhook within hours, not days
 

@@ -141,6 +141,10 @@ async def test_written_customers_are_read_back_and_deleted_ones_erased(gql, http
     assert (await sw.deliver(http, "customer.deleted", deleted)).json() == {"ok": f"customer {customer_id} erased"}
     assert (await shop.customer(customer_id))["email"] is None
 
+    assert (await sw.deliver(http, "app.deleted", [])).json() == {"ok": "connection uninstalled"}
+    assert (await shop.connection(sw.connection_id))["status"] == "UNINSTALLED"
+    assert (await sw.deliver(http, shopware.ORDER_PLACED, {"order": order_payload()})).status_code == 403
+
 
 async def test_bad_shopware_deliveries_are_refused_counted_and_change_nothing(gql, http, platform_fake):
     sw, shop_id = await connected_shop(gql, http, platform_fake)
