@@ -2,7 +2,7 @@
 creates the code at the fake Shopify Admin API (every request checked against the documented
 mutation shapes) and at the fake Shopware Admin API; offer.redeemed (used up) and offer.revoked
 switch it off, offer.released (usable) back on; failures are counted, retried with backoff, and never
-touch the offer itself."""
+touch the offer itself. The last test has points publish those events for a real offer and order."""
 
 from __future__ import annotations
 
@@ -12,9 +12,17 @@ from decimal import Decimal
 
 from shared import events
 from tests.e2e.customers_support import customers_value
-from tests.e2e.platforms_support import DISCONNECT, connect_shopify, new_domain, new_shop
+from tests.e2e.platforms_support import (
+    DISCONNECT,
+    big_id,
+    connect_shopify,
+    new_domain,
+    new_shop,
+    recent,
+    shopify_order,
+)
 from tests.e2e.test_platforms_shopware import connected_shop
-from tests.stack import publish_event
+from tests.stack import publish_event, unique
 from tests.support import eventually
 
 
@@ -138,3 +146,57 @@ async def test_issued_offers_become_shopware_promotions_with_individual_codes(gq
     connection = await sw.shop.connection(sw.connection_id)
     assert connection["offersPushed"] == 3
     assert ("POST", "/api/oauth/token") in fake.requests
+
+
+ISSUE = """mutation($input: IssueOfferInput!) { issueOffer(input: $input) { id code status customerId } }"""
+REVOKE = """mutation($id: ID!) { revokeOffer(id: $id, reason: "withdrawn by the admin") { status } }"""
+OFFER_STATE = """query($id: ID!) { customer(id: $id) { offers { code status redeemedOrderId } } }"""
+
+
+async def test_offers_points_issues_follow_their_shopify_code_through_a_real_order(gql, http, platform_fake):
+    """Not hand-fed events: points issues the offer (issueOffer), the store's own order carrying the
+    code (orders/create with discount_codes) redeems it, its cancellation (orders/cancelled) gives it
+    back, the admin revokes it; each offer event points publishes moves the code at Shopify."""
+    shop = new_shop(gql)
+    token = f"shpat_{uuid.uuid4().hex}"
+    domain = new_domain()
+    fake = platform_fake.add_shopify(domain, token)
+    store = await connect_shopify(gql, shop, token=token, domain=domain)
+    buyer = big_id()
+    issued = (await gql.ok(ISSUE, {"input": {"customerId": str(buyer), "source": "MANUAL", "kind": "FIXED_AMOUNT",
+                                              "value": "10.00", "currency": "USD", "validDays": 30,
+                                              "idempotencyKey": unique("k")}}, shop.admin))["issueOffer"]
+    code = issued["code"]
+    await eventually(lambda: code in fake.discounts, what="the issued offer's code at Shopify")
+    made = fake.discounts[code]
+    assert made.active and made.kind == "basic" and fake.errors == []
+    assert made.input["customerSelection"] == {"customers": {"add": [f"gid://shopify/Customer/{buyer}"]}}
+    assert made.input["customerGets"]["value"] == {"discountAmount": {"amount": "10", "appliesOnEachItem": False}}
+
+    order = shopify_order(buyer, financial_status="paid", total_price="189.00",
+                          discount_codes=[{"code": code.lower(), "amount": "10.00", "type": "fixed_amount"}],
+                          total_discounts="10.00")
+    order.pop("total_discounts_set", None)
+    assert (await store.deliver(http, "orders/create", order)).json() == {"ok": "order PAID"}
+    await eventually(lambda: not fake.discounts[code].active, what="the code used up at Shopify too")
+
+    async def offer_state() -> dict:
+        offers = (await gql.ok(OFFER_STATE, {"id": str(buyer)}, shop.admin))["customer"]["offers"]
+        return next(o for o in offers if o["code"] == code)
+    assert await offer_state() == {"code": code, "status": "REDEEMED", "redeemedOrderId": str(order["id"])}
+
+    cancelled = {**order, "cancelled_at": recent(0.5), "cancel_reason": "customer", "financial_status": "voided"}
+    assert (await store.deliver(http, "orders/cancelled", cancelled)).json() == {"ok": "order CANCELLED"}
+    await eventually(lambda: fake.discounts[code].active, what="the given-back code on again at Shopify")
+    assert (await offer_state())["status"] == "ACTIVE"
+
+    assert (await gql.ok(REVOKE, {"id": issued["id"]}, shop.admin))["revokeOffer"]["status"] == "REVOKED"
+    await eventually(lambda: not fake.discounts[code].active, what="the revoked code off at Shopify")
+
+    async def counted():
+        connection = await shop.connection(store.connection_id)
+        return connection["offersPushed"] == 4 and connection  # created, off, on, off
+    connection = await eventually(counted, what="four pushes counted")
+    assert connection["pushFailures"] == 0 and fake.errors == []
+    assert [c[0] for c in fake.calls if c[0].startswith("discount")] == [
+        "discountCodeBasicCreate", "discountCodeDeactivate", "discountCodeActivate", "discountCodeDeactivate"]
