@@ -120,8 +120,9 @@ const countFailure = (address: string, now: number): void => {
   failures.set(address, { start: now, count: 1 });
 };
 
-const refusal = (fetchAPI: any, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
-  new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+const refusal = (fetchAPI: any, status: number, message: string, extensions: { code: string; retryAfter?: number },
+  headers: Record<string, string> = {}) =>
+  new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions }] }), {
     status,
     headers: { 'content-type': 'application/json', ...headers },
   });
@@ -133,9 +134,10 @@ export const authentication = () => ({
     const now = Date.now();
     const failed = failuresOf(address, now);
     if (failed && failed.count >= failuresPerMinute) {
-      const wait = Math.ceil((failed.start + WINDOW_MS - now) / 1000);
+      // As the gateway's other limits answer (protections.ts): 429, Retry-After and extensions.retryAfter.
+      const wait = Math.max(1, Math.ceil((failed.start + WINDOW_MS - now) / 1000));
       endResponse(refusal(fetchAPI, 429, 'too many failed credentials from this address; try again later',
-        'RATE_LIMITED', { 'retry-after': String(wait) }));
+        { code: 'RATE_LIMITED', retryAfter: wait }, { 'retry-after': String(wait) }));
       return;
     }
     try {
@@ -143,7 +145,7 @@ export const authentication = () => ({
     } catch (error) {
       if (!(error instanceof Refused)) throw error;
       if (error.guess) countFailure(address, now);
-      endResponse(refusal(fetchAPI, 401, error.message, 'UNAUTHENTICATED', { 'www-authenticate': 'Bearer' }));
+      endResponse(refusal(fetchAPI, 401, error.message, { code: 'UNAUTHENTICATED' }, { 'www-authenticate': 'Bearer' }));
     }
   },
 });

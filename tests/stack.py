@@ -108,6 +108,17 @@ def codes(body: dict) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
 
 
+def throttled(response: httpx.Response, window: int = 60) -> int:
+    """A gateway rate limit's refusal (gateway/protections.ts, callers.ts): the request refused as a
+    whole with RATE_LIMITED and HTTP 429, and Retry-After, the whole seconds until the caller's window
+    frees a slot (1 to the window), also as extensions.retryAfter. Answers that number."""
+    body = response.json()
+    assert (response.status_code, codes(body)) == (429, ["RATE_LIMITED"]), (response.status_code, body)
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= window and body["errors"][0]["extensions"]["retryAfter"] == retry_after, body
+    return retry_after
+
+
 async def db(service: str) -> Connection:
     conn = await asyncpg.connect(dsn(service))
     await init_connection(conn)  # json/jsonb as Python values, as in the services

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import secrets
 
-from tests.stack import ADMIN, codes, gateway_url
+from tests.stack import ADMIN, codes, gateway_url, throttled
 
 
-async def test_referral_lookups_are_rate_limited_per_client_address(gql, new_customer):
+async def test_referral_lookups_are_rate_limited_per_client_address(gql, http, new_customer):
     customer = await new_customer()
     code = (await gql.ok('query($id: ID!) { customer(id: $id) { referralCode } }', {"id": customer["id"]},
                         ADMIN))["customer"]["referralCode"]
@@ -19,6 +19,7 @@ async def test_referral_lookups_are_rate_limited_per_client_address(gql, new_cus
     answers = [await gql(query, {"c": code}, client) for _ in range(61)]
     assert all(not a.get("errors") for a in answers[:60])
     assert codes(answers[60]) == ["RATE_LIMITED"]
+    throttled(await http.post(gateway_url(), json={"query": query, "variables": {"c": code}}, headers=client))
     assert not (await gql(query, {"c": code}, {"x-forwarded-for": "198.51.100.77"})).get("errors")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from services.customers.platforms.secrets import DEV_KEY, new_key
 from tests.e2e.conftest import gql, http, new_customer, stack  # noqa: F401  (the e2e fixtures, shared)
 from tests.gateways import gateway_process, service_process, spare_port
 
@@ -39,6 +40,9 @@ def edge(stack) -> Iterator[Edge]:  # noqa: F811
         "FLYWHEEL_ENV": "production", "GATEWAY_SECRET": secret, "JWT_SECRET": secrets.token_urlsafe(48),
         "ADMIN_API_KEY": admin_key, "INGEST_API_KEY": secrets.token_urlsafe(32), "API_KEYS": "",
         "CUSTOMERS_PUBLIC_PORT": str(public_port),
+        # Production seals connection secrets with a key of its own; the development key stays behind
+        # it (as in a rotation) since this instance shares the stack's database and its connections.
+        "PLATFORM_SECRET_KEYS": f"{new_key()},{DEV_KEY}",
     }
     with service_process("customers-production", "customers", **customers_settings) as customers:
         gateway_settings = {
