@@ -922,7 +922,7 @@ export type Query = {
   exportCustomerData: CustomerDataExport;
   /** Admin: messages that failed for good, newest first, with the reason. */
   failedNotifications: NotificationConnection;
-  /** The signed-in customer (customer token). */
+  /** The signed-in customer (customer token). NOT_FOUND for an id the shop never sent (upsertCustomer or its platform's webhook comes first) or has erased: nothing is answered or created for it (docs/auth.md). */
   me?: Maybe<Customer>;
   /** Reviews waiting for a decision (admin), oldest first; or those in another status. */
   moderationQueue: ReviewConnection;
