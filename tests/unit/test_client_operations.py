@@ -98,3 +98,15 @@ def test_the_rewards_panel_covers_the_widget_catalog_included():
     for field in ("balance", "nextTier", "amountToNextTier", "redemptions", "referralLink", "pendingReviews",
                   "challengeProgress", "rewardsCatalog", "challenges(status: ACTIVE)"):
         assert field in panel, field
+
+
+def test_the_operations_the_client_readmes_show_are_the_registered_ones():
+    registered: dict[str, str] = {}
+    for path in (ROOT / "gateway/persisted").glob("*.graphql"):
+        registered |= _operations(path.read_text())
+    shown: dict[str, str] = {}
+    for readme in (ROOT / "clients/README.md", CLIENTS / "README.md"):
+        for text in re.findall(r"[`']((?:query|mutation) [A-Z]\w*[^`']*)[`']", readme.read_text()):
+            shown |= _operations(text)
+    assert {"UpsertCustomer", "ValidateRewardCode"} <= shown.keys()
+    assert {name: text for name, text in shown.items() if registered.get(name) != text} == {}
