@@ -1414,7 +1414,7 @@ export type RatingSummary = {
 
 export type Redemption = {
   __typename?: 'Redemption';
-  /** Single use; the checkout consumes it with validateRewardCode. */
+  /** Single use, also one of the customer's offers: the checkout checks it with checkCode and uses it with redeemCode (or validateRewardCode, superseded). */
   code: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
   expiresAt: Scalars['DateTime']['output'];

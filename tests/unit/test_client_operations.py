@@ -108,5 +108,5 @@ def test_the_operations_the_client_readmes_show_are_the_registered_ones():
     for readme in (ROOT / "clients/README.md", CLIENTS / "README.md"):
         for text in re.findall(r"[`']((?:query|mutation) [A-Z]\w*[^`']*)[`']", readme.read_text()):
             shown |= _operations(text)
-    assert {"UpsertCustomer", "ValidateRewardCode"} <= shown.keys()
+    assert {"UpsertCustomer", "CheckCode", "RedeemCode", "ValidateRewardCode"} <= shown.keys()
     assert {name: text for name, text in shown.items() if registered.get(name) != text} == {}
