@@ -51,20 +51,24 @@ def _rabbitmq_pid() -> int | None:
     return None
 
 
-def roots() -> dict[str, int]:
-    found: dict[str, int] = {}
+def roots() -> dict[str, list[int]]:
+    """The root processes of each part. With SCALE=N a service runs as <service>.1 … <service>.N
+    (infra/local/stack.sh): its instances count as one part, the service's."""
+    found: dict[str, list[int]] = {}
     for pidfile in sorted((RUN / "pids").glob("*.pid")):
         try:
-            found[pidfile.stem] = int(pidfile.read_text().split()[0])
+            pid = int(pidfile.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             continue
+        name, _, instance = pidfile.stem.rpartition(".")
+        found.setdefault(name if name and instance.isdigit() else pidfile.stem, []).append(pid)
     try:
-        found["postgres"] = int((RUN / "pg" / "postmaster.pid").read_text().split()[0])
+        found["postgres"] = [int((RUN / "pg" / "postmaster.pid").read_text().split()[0])]
     except (OSError, ValueError, IndexError):
         pass
     if (rabbit := _rabbitmq_pid()) is not None:
-        found["rabbitmq"] = rabbit
-    found["load generator"] = os.getpid()
+        found["rabbitmq"] = [rabbit]
+    found["load generator"] = [os.getpid()]
     return found
 
 
@@ -73,9 +77,11 @@ def sample() -> dict[str, float]:
     stats = {int(p.name): s for p in Path("/proc").iterdir() if p.name.isdigit() and (s := _stat(int(p.name)))}
     parents = {pid: s[0] for pid, s in stats.items()}
     out = {}
-    for name, pid in roots().items():
-        if pid in stats:
-            out[name] = sum(stats[p][1] for p in _tree(pid, parents) if p in stats)
+    for name, pids in roots().items():
+        running = [pid for pid in pids if pid in stats]
+        if running:
+            members = set().union(*(_tree(pid, parents) for pid in running))
+            out[name] = sum(stats[p][1] for p in members if p in stats)
     return out
 
 
