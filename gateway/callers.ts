@@ -46,7 +46,15 @@ export const clientAddress = (request: Request, serverContext: any): string => {
 };
 
 // --- credentials -----------------------------------------------------------------------------------
-export type Caller = { kind: 'public' | 'key' | 'customer' | 'admin'; identity: string };
+// shop and customer as the subgraphs will see them (shared/auth.py): a token's shop claim, else
+// DEFAULT_SHOP; for public callers X-Shop, else DEFAULT_SHOP. The response cache keys on them.
+export type Caller = {
+  kind: 'public' | 'key' | 'customer' | 'admin';
+  identity: string;
+  shop?: string;
+  customer?: string;
+};
+export const DEFAULT_SHOP = env('DEFAULT_SHOP') ?? 'default';
 
 const digest = (key: string): string => createHash('sha256').update(key).digest('hex');
 // Keys are compared by their SHA-256: the lookup time says nothing about how close a guess came.
@@ -87,7 +95,13 @@ const identify = (headers: Headers, address: string): Caller => {
     }
     if (typeof claims?.sub !== 'string' || typeof claims?.exp !== 'number') throw new Refused('invalid token', false);
     const admin = Array.isArray(claims.roles) && claims.roles.includes('admin');
-    return { kind: admin ? 'admin' : 'customer', identity: `${admin ? 'admin' : 'customer'}:${claims.shop ?? ''}:${claims.sub}` };
+    const shop = typeof claims.shop === 'string' && claims.shop ? claims.shop : DEFAULT_SHOP;
+    return {
+      kind: admin ? 'admin' : 'customer',
+      identity: `${admin ? 'admin' : 'customer'}:${claims.shop ?? ''}:${claims.sub}`,
+      shop,
+      ...(admin ? {} : { customer: claims.sub }),
+    };
   }
   return { kind: 'public', identity: `address:${address}` };
 };
@@ -95,6 +109,11 @@ const identify = (headers: Headers, address: string): Caller => {
 // The rate limiters' view of a request (gateway/protections.ts): the caller checked in onRequest.
 export const callerOf = (context: any): Caller =>
   identities.get(context?.request) ?? { kind: 'public', identity: `address:${clientAddress(context?.request, context)}` };
+
+// The response cache's view (cache.ts): the checked credential's caller, or a public one whose shop is
+// X-Shop's (an invalid shop id is the subgraph's BAD_USER_INPUT, an error, so never cached).
+export const callerOfRequest = (request: Request): Caller =>
+  identities.get(request) ?? { kind: 'public', identity: 'public', shop: request.headers.get('x-shop') || DEFAULT_SHOP };
 
 // --- failed credentials per client address ---------------------------------------------------------
 // One counter per address and minute; the map is swept when it grows, so it holds at most the
