@@ -72,7 +72,7 @@ export const operationOf = (query: string | undefined, operationName: string | u
   if (found) return found;
   found = { kind: 'other', public: false, leaderboard: false };
   try {
-    const document = parse(query ?? '');
+    const document = parse(query ?? '', { noLocation: true });
     const operation = getOperationAST(document, operationName);
     if (operation) {
       const fields = new Set<string>();
@@ -148,6 +148,8 @@ const buildResponseCacheKey = ({ documentString, variableValues, operationName, 
   decisions.set(request, decision);
   const read = reads.getStore();
   if (read && operation.leaderboard) read.tags.push('Leaderboard');
+  // A customer's entry belongs to the customer whatever it shows (even without `me { id }`).
+  if (read && decision.private) read.tags.push(`Customer.${caller.customer}`);
   return sha256([scope ?? `none\n${Math.random()}`, documentString ?? '', operationName ?? '',
     JSON.stringify(variableValues ?? {})].join('\n'));
 };

@@ -89,16 +89,15 @@ const unavailable = () =>
   });
 
 export const loadShedding = () => ({
-  onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution }: any) {
+  // The slot is taken when the execution itself starts, not before: a later plugin may still end the
+  // operation first (the rate limiter throws RATE_LIMITED), and then it must hold nothing. It is given
+  // back when the execution settles, whatever the outcome.
+  onExecute({ args, executeFn, setExecuteFn }: any) {
     const operation = getOperationAST(args.document, args.operationName)?.operation;
     const gate = operation === 'mutation' ? gates.write : gates.read;
-    const admitted = (release: Release | undefined): void => {
-      if (!release) {
-        setResultAndStopExecution({ errors: [unavailable()] });
-        return;
-      }
-      // The slot is held while the operation executes (subgraph calls included), however it ends.
-      setExecuteFn((executeArgs: unknown) => {
+    setExecuteFn((executeArgs: unknown) => {
+      const run = (release: Release | undefined): any => {
+        if (!release) return { errors: [unavailable()] };
         let result: any;
         try {
           result = executeFn(executeArgs);
@@ -109,10 +108,10 @@ export const loadShedding = () => ({
         if (typeof result?.then === 'function') return result.finally(release);
         release();
         return result;
-      });
-    };
-    const slot = gate.acquire();
-    return slot instanceof Promise ? slot.then(admitted) : admitted(slot);
+      };
+      const slot = gate.acquire();
+      return slot instanceof Promise ? slot.then(run) : run(slot);
+    });
   },
   // A subgraph that refused (its own limit): the whole answer says so in its status.
   onResultProcess({ result }: any) {

@@ -75,3 +75,20 @@ async def test_a_subgraph_over_its_limit_refuses_fast_and_recovers(http, stack):
         assert refused.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
         for _ in range(3):
             assert (await http.post(f"{base}/graphql", json=body)).status_code == 200
+
+
+async def test_requests_a_rate_limit_stops_give_their_slots_back(http, small_gateway):
+    # The rate limiter ends these before they execute: each must still hand its slot back, or two
+    # of them would leave this gateway (2 read slots) refusing everything.
+    landing = "query($c: String!) { referralLanding(code: $c) { code } }"
+    client = {"x-forwarded-for": "198.51.100.21"}
+    codes = []
+    for _ in range(66):
+        body = (await http.post(small_gateway, json={"query": landing, "variables": {"c": "NO-SUCH"}},
+                                headers=client)).json()
+        codes += [e["extensions"]["code"] for e in body.get("errors", [])]
+    assert codes.count("RATE_LIMITED") >= 5
+    for _ in range(4):
+        response = await http.post(small_gateway, json={"query": HEAVY, "variables": {"id": unique("c")}},
+                                   headers=ADMIN)
+        assert response.status_code == 200 and not response.json().get("errors")
