@@ -50,7 +50,7 @@ const PUBLIC_ROOT_FIELDS = new Set(['tiers', 'rewardsCatalog', 'badgeCatalog', '
 // Fields whose value depends on who asks (LeaderboardEntry.isMe, Review.customerId, …).
 const CALLER_FIELDS = new Set(['isMe', 'customerId']);
 
-type Operation = { kind: 'query' | 'mutation' | 'other'; public: boolean; leaderboard: boolean };
+type Operation = { kind: 'query' | 'mutation' | 'other'; public: boolean; leaderboard: boolean; roots: string[] };
 const operations = new Map<string, Operation>();
 const MAX_OPERATIONS = 2000;
 
@@ -70,7 +70,7 @@ export const operationOf = (query: string | undefined, operationName: string | u
   const memoKey = `${operationName ?? ''}\n${query ?? ''}`;
   let found = operations.get(memoKey);
   if (found) return found;
-  found = { kind: 'other', public: false, leaderboard: false };
+  found = { kind: 'other', public: false, leaderboard: false, roots: [] };
   try {
     const document = parse(query ?? '', { noLocation: true });
     const operation = getOperationAST(document, operationName);
@@ -95,6 +95,7 @@ export const operationOf = (query: string | undefined, operationName: string | u
         kind: operation.operation === 'query' ? 'query' : operation.operation === 'mutation' ? 'mutation' : 'other',
         public: !callerDependent && [...fields].every((field) => PUBLIC_ROOT_FIELDS.has(field)),
         leaderboard,
+        roots: [...fields],
       };
     }
   } catch {
@@ -148,6 +149,9 @@ const buildResponseCacheKey = ({ documentString, variableValues, operationName, 
   decisions.set(request, decision);
   const read = reads.getStore();
   if (read && operation.leaderboard) read.tags.push('Leaderboard');
+  // A public list is linked to its root field ("Query.badgeCatalog"): its items may have no id (a
+  // badge, a tier), and an item added later is in no entry yet; what changes the list drops the field.
+  if (read && decision.cacheable) read.tags.push(...operation.roots.filter((f) => f !== '__typename').map((f) => `Query.${f}`));
   // A customer's entry belongs to the customer whatever it shows (even without `me { id }`).
   if (read && decision.private) read.tags.push(`Customer.${caller.customer}`);
   return sha256([scope ?? `none\n${Math.random()}`, documentString ?? '', operationName ?? '',
@@ -345,10 +349,11 @@ const SERVED_FROM_CACHE = Symbol.for('servedFromResponseCache');
 // Admin mutations that add to (or reorder) a public list: an entity the lists do not hold yet cannot
 // be found by its id, so every entry holding the type goes. '*': everything (the program's tiers
 // have no id and move every customer's tier progress).
+export const CHALLENGE_LISTS = ['Challenge', 'Leaderboard', 'Query.challenges', 'Query.challenge', 'Query.badgeCatalog'];
 const LIST_CHANGES: Record<string, string[]> = {
-  upsertReward: ['Reward'],
-  launchChallenge: ['Challenge', 'Leaderboard'],
-  endChallenge: ['Challenge', 'Leaderboard'],
+  upsertReward: ['Reward', 'Query.rewardsCatalog'],
+  launchChallenge: CHALLENGE_LISTS,
+  endChallenge: CHALLENGE_LISTS,
   configureProgram: ['*'],
   configureReferrals: ['*'],
 };

@@ -25,7 +25,7 @@
 import { hostname } from 'node:os';
 import amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { cacheEnabled, onLocalInvalidation, setConsumerConnected, store } from './cache.ts';
+import { CHALLENGE_LISTS, cacheEnabled, onLocalInvalidation, setConsumerConnected, store } from './cache.ts';
 import { env, positive } from './settings.ts';
 
 const EXCHANGE = 'flywheel.events';
@@ -79,7 +79,7 @@ export const EVENTS: Record<string, string[]> = {
   'reward.redeemed': [],
   'credit.granted': [],
   'credit.spent': [],
-  'challenge.launched': ['Challenge'], // a new one in every list of challenges
+  'challenge.launched': CHALLENGE_LISTS, // a new one in every list of challenges (and maybe a badge)
   'challenge.completed': ['Leaderboard'],
   'offer.issued': [],
   'offer.redeemed': [],
@@ -116,7 +116,7 @@ export const entitiesOf = (type: string, data: Data): string[] => {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const atTime = (iso: unknown): void => {
   const wait = typeof iso === 'string' ? Date.parse(iso) - Date.now() : NaN;
-  if (wait > 0 && wait < MAX_TIMER_MS) setTimeout(() => store.invalidate(['Challenge', 'Leaderboard']), wait + 50).unref();
+  if (wait > 0 && wait < MAX_TIMER_MS) setTimeout(() => store.invalidate(CHALLENGE_LISTS), wait + 50).unref();
 };
 
 export const handle = (type: string, body: Buffer): void => {

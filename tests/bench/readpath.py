@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import tempfile
 from pathlib import Path
@@ -98,7 +99,7 @@ async def open_loop(requests: list[list], tokens: list[dict], rate: float) -> di
         result["cpu_ms_per_request"] = meter.per_request(len(requests))
         return result
     finally:
-        Path(f.name).unlink(missing_ok=True)
+        os.unlink(f.name)
 
 
 async def run(customers: list[str], seconds: float, rates: tuple[int, ...] = RATES, seed: int = 21) -> dict:

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.chaos
 RABBIT = str(ROOT / "infra/local/rabbitmq.sh")
 BALANCE = "query OutageBalance { me { id loyalty { balance } } }"
 TIERS = "query OutageTiers { tiers { name } }"
-ADJUST = """mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta: 25, reason: "outage", idempotencyKey: $k)
-  { balance } }"""
+ADJUST = """mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta: 25, reason: "outage",
+  idempotencyKey: $k) { balance } }"""
 
 
 async def read(client: httpx.AsyncClient, query: str, headers: dict) -> tuple[dict, str]:

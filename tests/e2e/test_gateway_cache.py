@@ -167,7 +167,8 @@ async def test_a_code_redeemed_at_checkout_leaves_the_customers_offers_within_a_
     panel = await cached(http, PANEL, token)
     assert [o["code"] for o in panel["me"]["offers"]] == [offer["code"]]
     redeemed = await gql.ok("""mutation($code: String!, $o: ID!, $c: ID!) { redeemCode(code: $code, orderId: $o,
-                              cart: {currency: "EUR", subtotal: "50.00", shippingTotal: "4.90", customerId: $c}) { valid } }""",
+                              cart: {currency: "EUR", subtotal: "50.00", shippingTotal: "4.90", customerId: $c})
+                              { valid } }""",
                             {"code": offer["code"], "o": unique("o"), "c": anna}, shop.admin)
     assert redeemed["redeemCode"]["valid"]
     await visible_within_a_second(http, gql, anna, shop.admin, token, lambda c: c["offers"] == [])

@@ -11,9 +11,11 @@ import pytest
 from shared.runtime import ConcurrencyLimit, max_concurrent
 
 
-def blocking_app(release: asyncio.Event, started: list[str]):
+def blocking_app(release: asyncio.Event, started: list[str], two_in: asyncio.Event):
     async def app(scope, receive, send):
         started.append(scope["path"])
+        if len(started) == 2:
+            two_in.set()
         await release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": b'{"data": {}}'})
@@ -21,12 +23,11 @@ def blocking_app(release: asyncio.Event, started: list[str]):
 
 
 async def test_requests_past_the_limit_are_refused_at_once_and_slots_come_back():
-    release, started = asyncio.Event(), []
-    limited = ConcurrencyLimit(blocking_app(release, started), limit=2)
+    release, started, two_in = asyncio.Event(), [], asyncio.Event()
+    limited = ConcurrencyLimit(blocking_app(release, started, two_in), limit=2)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=limited), base_url="http://svc") as client:
         held = [asyncio.create_task(client.post("/graphql", json={})) for _ in range(2)]
-        while len(started) < 2:
-            await asyncio.sleep(0)
+        await asyncio.wait_for(two_in.wait(), timeout=5)
         refused = await asyncio.wait_for(client.post("/graphql", json={}), timeout=1)
         assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
         assert refused.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
