@@ -126,14 +126,15 @@ export const gatewayConfig = defineConfig({
   graphiql: !production,
   ...(production ? { disableIntrospection: true } : {}),
   cors,
-  // Order matters: bodies and credentials are refused before anything is parsed or limited. The
-  // response cache (below) answers hits before execution; loadShedding gates what executes.
+  // Order matters: an overloaded gateway refuses first (loadShedding, which also gates what
+  // executes); bodies and credentials are refused before anything is parsed or limited. The
+  // response cache (below) answers hits before execution.
   plugins: () => [
+    loadShedding(),
     requestBodies(),
     authentication(),
     varyByOrigin(),
     cacheFreshness(),
-    loadShedding(),
     ...rateLimiting(),
     errorShaping({ hideSuggestions: production }),
   ],

@@ -16,7 +16,12 @@ import { performance } from 'node:perf_hooks';
 
 const plan = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const url = new URL(plan.url);
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 2048 });
+// Connections are bounded, as a load balancer's are: past SOCKETS in flight, a request waits for a
+// free connection (and its latency, counted from the due time, shows the wait). Unbounded, thousands
+// of connections overflow the server's accept queue and the dropped ones hang.
+const SOCKETS = Number(process.env.OPENLOOP_SOCKETS ?? 256);
+const TIMEOUT_MS = Number(process.env.OPENLOOP_TIMEOUT_MS ?? 30_000);
+const agent = new http.Agent({ keepAlive: true, maxSockets: SOCKETS, maxFreeSockets: SOCKETS });
 const total = plan.requests.length;
 const interval = 1000 / plan.rate;
 const results = new Array(total);
@@ -32,6 +37,7 @@ const send = (i, due) => {
     const chunks = [];
     response.on('data', (chunk) => chunks.push(chunk));
     response.on('end', () => {
+      if (results[i]) return;
       const latency = performance.now() - due;
       let failed = response.statusCode !== 200;
       if (!failed) {
@@ -46,7 +52,9 @@ const send = (i, due) => {
       finish();
     });
   });
+  request.setTimeout(TIMEOUT_MS, () => request.destroy(new Error(`no answer in ${TIMEOUT_MS} ms`)));
   request.on('error', (error) => {
+    if (results[i]) return;
     results[i] = { label, latency: performance.now() - due, status: 0, cache: '', failed: true,
       error: error.message, end: performance.now() };
     finish();
