@@ -22,7 +22,8 @@
 // cache: events may have been missed (fail fresh, never stale).
 //
 // Responses carry x-flywheel-cache: hit | miss (cacheable, not found) | bypass (not cacheable now).
-// Hits are answered before execution: neither the rate limits nor the overload gate see them.
+// Hits are answered before execution: neither the rate limits nor the overload slots see them (the
+// event-loop guard of overload.ts does).
 //
 // Environment:
 //   CACHE_ENABLED            false: no response cache at all                         (true)
