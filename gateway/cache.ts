@@ -9,7 +9,9 @@
 //   customer reads any other query of a verified customer token (callers.ts checked it): one entry per
 //                  shop and customer, never shared across customers.
 //   nothing else   admins' and API keys' reads, anonymous reads of anything else, mutations, errors,
-//                  and checkoutBenefits (a checkout check, TTL 0) always go to the subgraphs.
+//                  answers with extensions.warnings, callers whose token expired (their answers carry
+//                  the TOKEN_EXPIRED warning, callers.ts) and checkoutBenefits (a checkout check,
+//                  TTL 0) always go to the subgraphs.
 //
 // Freshness: entries live until an event or mutation changes one of their entities (typename and
 // id, e.g. Customer.c-1, Product.p-mug; the plugin adds __typename and id to every selection), TTLs
@@ -138,7 +140,8 @@ const buildResponseCacheKey = ({ documentString, variableValues, operationName, 
   const caller = callerOfRequest(request);
   let scope: string | undefined;
   const decision: Decision = { cacheable: false, private: false, mutation: operation.kind === 'mutation' };
-  if (operation.kind === 'query' && documentString) {
+  // An expired token's caller is public only for now, and its answer carries a warning: never cached.
+  if (operation.kind === 'query' && documentString && !caller.tokenExpired) {
     if (operation.public && (caller.kind === 'public' || caller.kind === 'customer')) {
       scope = `public\n${caller.shop}`; // shared by everyone in the shop
     } else if (sessionId) {
@@ -165,6 +168,11 @@ const enabled = (request: any): boolean => {
   if (decision.mutation) return true; // mutations invalidate what they return (invalidateViaMutation)
   return decision.cacheable && (!decision.private || consumerConnected);
 };
+
+// Only a clean answer is kept: no errors (a refusal, a failing subgraph) and no warnings (an expired
+// token's TOKEN_EXPIRED is its caller's alone).
+const clean = (result: any): boolean =>
+  !!result && typeof result === 'object' && !result.errors?.length && !result.extensions?.warnings;
 
 // --- the store -----------------------------------------------------------------------------------
 // The mesh plugin writes, per response R with entities E1..En: `response-cache:R` (the result) and
@@ -218,7 +226,8 @@ export class EntityStore {
   set(key: string, value: unknown, options?: { ttl?: number }): void {
     const rest = key.slice(PREFIX.length);
     if (HEX_KEY.test(rest)) {
-      this.store(rest, value, options?.ttl);
+      if (clean(value)) this.store(rest, value, options?.ttl);
+      else this.counts.refused += 1;
       return;
     }
     const colon = rest.lastIndexOf(':');
@@ -340,6 +349,7 @@ export const responseCaching = () =>
           Offer: shortTtlMs, // ACTIVE ends at expiresAt
         },
         invalidateViaMutation: true,
+        shouldCacheResult: ({ result }: any) => clean(result),
         includeExtensionMetadata: false,
       }
     : undefined;

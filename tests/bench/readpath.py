@@ -38,6 +38,7 @@ PERSISTED = ROOT / "gateway" / "persisted"
 RATES = (50, 100, 250, 500, 1000)
 PRODUCTS = [f"bench-product-{i}" for i in range(50)]
 ACTIVE_VISITS = 50
+SHOP = "bench"  # the benchmarks' own shop (tests/bench/__main__.py's BENCH_SHOP)
 PANEL, PRODUCT, CATALOG, CHALLENGES = 0, 1, 2, 3
 LABELS = {PANEL: "panel", PRODUCT: "product", CATALOG: "catalog", CHALLENGES: "challenges"}
 
@@ -84,7 +85,8 @@ def warm_requests() -> list[list]:
 
 
 async def open_loop(requests: list[list], tokens: list[dict], rate: float) -> dict:
-    plan = {"url": gateway_url(), "rate": rate, "templates": templates(), "headers": [{}, *tokens],
+    # Anonymous reads look at the benchmarks' shop, as the customers' tokens do (never `default`).
+    plan = {"url": gateway_url(), "rate": rate, "templates": templates(), "headers": [{"x-shop": SHOP}, *tokens],
             "requests": requests}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(plan, f)
@@ -104,7 +106,7 @@ async def open_loop(requests: list[list], tokens: list[dict], rate: float) -> di
 
 async def run(customers: list[str], seconds: float, rates: tuple[int, ...] = RATES, seed: int = 21) -> dict:
     rng = random.Random(seed)
-    tokens = [customer_token(c, ttl=3600) for c in customers]
+    tokens = [customer_token(c, shop=SHOP, ttl=3600) for c in customers]
     out: dict = {"customers": len(customers), "seconds": seconds, "rates": {}}
     for rate in rates:
         n = int(rate * seconds)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from shared import events
 from tests.e2e.challenges_support import join, launch
 from tests.e2e.points_support import new_shop
-from tests.stack import ADMIN, INGEST, customer_token, gateway_url, publish_event, unique
+from tests.stack import ADMIN, INGEST, PUBLIC, customer_token, gateway_url, publish_event, unique
 from tests.support import eventually
 
 PANEL = """query CachePanel { me { id firstName loyalty { balance pending tier { name } }
@@ -47,8 +47,8 @@ async def cached(http, query: str, headers: dict | None = None, variables: dict 
     return await eventually(hit, timeout=15, interval=0.2, what="a cache hit")
 
 
-async def customer(gql, shop: str | None = None) -> str:
-    customer_id = unique("c")
+async def customer(gql, shop: str | None = None, customer_id: str | None = None) -> str:
+    customer_id = customer_id or unique("c")
     await gql.ok("mutation($i: CustomerInput!) { upsertCustomer(input: $i) { id } }",
                  {"i": {"id": customer_id, "email": f"{customer_id}@example.com", "firstName": customer_id}},
                  customer_token("admin", shop=shop, roles=["admin"]) if shop else INGEST)
@@ -73,19 +73,20 @@ async def visible_within_a_second(http, gql, customer_id: str, admin: dict, toke
 
 async def test_customer_reads_are_never_shared_across_customers_or_shops(http, gql):
     anna, ben = await customer(gql), await customer(gql)
+    # The same customer id in another shop is another customer. (Its events drop anna's entries here
+    # too: entities are named by typename and id alone, which costs a read, never a stale one.)
+    other_shop = unique("shop")
+    await customer(gql, other_shop, anna)
     await gql.ok(ADJUST, {"c": anna, "d": 70, "k": unique("k")}, ADMIN)
     mine = await cached(http, PANEL, customer_token(anna))
     assert mine["me"]["id"] == anna and mine["me"]["loyalty"]["balance"] == 70
 
     data, status = await read(http, PANEL, customer_token(ben))  # the same document, another customer
     assert status == "miss" and data["me"]["id"] == ben and data["me"]["loyalty"]["balance"] == 0
-    # The same customer id in another shop is another customer.
-    other_shop = unique("shop")
-    await customer(gql, other_shop)
     data, status = await read(http, PANEL, customer_token(anna, shop=other_shop))
-    assert status == "miss" and (data["me"] is None or data["me"]["loyalty"]["balance"] == 0)
+    assert status == "miss" and data["me"]["id"] == anna and data["me"]["loyalty"]["balance"] == 0
     # Nobody gets a customer entry without the customer's verified token.
-    anonymous = await http.post(gateway_url(), json={"query": PANEL})
+    anonymous = await http.post(gateway_url(), json={"query": PANEL}, headers=PUBLIC)
     assert anonymous.json()["data"]["me"] is None and anonymous.headers["x-flywheel-cache"] == "bypass"
     forged = await http.post(gateway_url(), json={"query": PANEL},
                              headers=customer_token(anna, secret="not-the-secret-0123456789abcdef0123"))
@@ -157,21 +158,53 @@ async def test_points_earned_and_a_tier_change_are_visible_within_a_second(http,
     await visible_within_a_second(http, gql, anna, shop.admin, token, lambda c: c["loyalty"]["tier"]["name"] == target)
 
 
-async def test_a_code_redeemed_at_checkout_leaves_the_customers_offers_within_a_second(http, gql):
+async def test_each_offer_event_reaches_the_customers_offers_within_a_second(http, gql):
+    """offer.issued, offer.redeemed (a code used at checkout), offer.released (given back) and
+    offer.revoked each change the customer's offers: each is in their next read within 1 s."""
     shop = await new_shop(gql)
     anna = await shop.new_customer()
     token = shop.customer(anna)
+    panel = await cached(http, PANEL, token)
+    assert panel["me"]["offers"] == []
+    # An admin's issueOffer: only its offer.issued tells the gateway that anna has an offer now.
     offer = (await gql.ok("""mutation($c: ID!, $k: String!) { issueOffer(input: {kind: PERCENTAGE, value: "10",
                              customerId: $c, validDays: 30, idempotencyKey: $k}) { id code } }""",
                           {"c": anna, "k": unique("k")}, shop.admin))["issueOffer"]
-    panel = await cached(http, PANEL, token)
-    assert [o["code"] for o in panel["me"]["offers"]] == [offer["code"]]
+    codes = lambda c: [o["code"] for o in c["offers"]]  # noqa: E731
+    await visible_within_a_second(http, gql, anna, shop.admin, token, lambda c: codes(c) == [offer["code"]])
+    await cached(http, PANEL, token)
+    order = unique("o")
     redeemed = await gql.ok("""mutation($code: String!, $o: ID!, $c: ID!) { redeemCode(code: $code, orderId: $o,
                               cart: {currency: "EUR", subtotal: "50.00", shippingTotal: "4.90", customerId: $c})
                               { valid } }""",
-                            {"code": offer["code"], "o": unique("o"), "c": anna}, shop.admin)
+                            {"code": offer["code"], "o": order, "c": anna}, shop.admin)
     assert redeemed["redeemCode"]["valid"]
     await visible_within_a_second(http, gql, anna, shop.admin, token, lambda c: c["offers"] == [])
+    await cached(http, PANEL, token)
+    await gql.ok("mutation($code: String!, $o: ID!) { releaseCode(code: $code, orderId: $o) { status } }",
+                 {"code": offer["code"], "o": order}, shop.admin)
+    await visible_within_a_second(http, gql, anna, shop.admin, token, lambda c: codes(c) == [offer["code"]])
+    await cached(http, PANEL, token)
+    await gql.ok('mutation($id: ID!) { revokeOffer(id: $id, reason: "cache test") { status } }', {"id": offer["id"]},
+                 shop.admin)
+    await visible_within_a_second(http, gql, anna, shop.admin, token, lambda c: c["offers"] == [])
+
+
+async def test_an_expired_token_is_never_served_from_the_cache_nor_cached(http, gql):
+    """An expired token's caller is public, its answer carries TOKEN_EXPIRED: neither the warning nor
+    the answer may reach anyone else, and it gets no one's cached entry."""
+    anna = await customer(gql)
+    await cached(http, CATALOG, PUBLIC)
+    expired = customer_token(anna, ttl=-120)
+    for _ in range(3):
+        response = await http.post(gateway_url(), json={"query": CATALOG}, headers=expired)
+        body = response.json()
+        assert response.headers["x-flywheel-cache"] == "bypass"
+        assert [w["code"] for w in body["extensions"]["warnings"]] == ["TOKEN_EXPIRED"]
+    data, status = await read(http, CATALOG, PUBLIC)
+    assert status == "hit"
+    response = await http.post(gateway_url(), json={"query": CATALOG}, headers=PUBLIC)
+    assert "warnings" not in (response.json().get("extensions") or {})
 
 
 async def test_a_published_review_and_the_challenge_progress_it_makes_are_visible_within_a_second(http, gql):
@@ -196,26 +229,26 @@ async def test_a_published_review_reaches_the_cached_product_page(http, gql):
     product = unique("p")
     anna = await customer(gql)
     await buy(gql, anna, [product], deliver=True)
-    page = await cached(http, PRODUCT, {}, {"id": product})
+    page = await cached(http, PRODUCT, PUBLIC, {"id": product})
     assert page["product"]["ratingSummary"]["count"] == 0
     review = await submit(gql, anna, product, rating=4)
-    data, _ = await read(http, PRODUCT, {}, {"id": product})
+    data, _ = await read(http, PRODUCT, PUBLIC, {"id": product})
     assert data["product"]["ratingSummary"]["count"] == 0  # pending moderation: not on the page
     await publish(gql, review["id"])
     started = time.monotonic()
 
     async def shown():
-        data, _ = await read(http, PRODUCT, {}, {"id": product})
+        data, _ = await read(http, PRODUCT, PUBLIC, {"id": product})
         return data["product"]["ratingSummary"]["count"] == 1 and data
     data = await eventually(shown, timeout=5, interval=0.05, what="the review on the product page")
     assert time.monotonic() - started <= 1.0
     assert data["product"]["reviews"]["edges"][0]["node"]["id"] == review["id"]
     # A helpful vote (a mutation returning the review) reaches the page at once.
-    await cached(http, PRODUCT, {}, {"id": product})
+    await cached(http, PRODUCT, PUBLIC, {"id": product})
     other = await customer(gql)
     await gql.ok("mutation($id: ID!) { voteReviewHelpful(reviewId: $id) { id helpfulCount } }", {"id": review["id"]},
                  customer_token(other))
-    data, _ = await read(http, PRODUCT, {}, {"id": product})
+    data, _ = await read(http, PRODUCT, PUBLIC, {"id": product})
     assert data["product"]["reviews"]["edges"][0]["node"]["helpfulCount"] == 1
 
 

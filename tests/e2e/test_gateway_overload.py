@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.gateways import gateway_process, service_process
-from tests.stack import ADMIN, INGEST, unique
+from tests.stack import ADMIN, INGEST, PUBLIC, unique
 
 # Not cacheable (an admin's read): every one executes.
 HEAVY = """query($id: ID!) { customer(id: $id) { id loyalty { balance tier { name } } referralStats { invited }
@@ -67,21 +67,21 @@ async def test_an_overloaded_gateway_refuses_fast_keeps_checkouts_and_recovers(h
 async def test_a_subgraph_over_its_limit_refuses_fast_and_recovers(http, stack):
     with service_process("points-overload", "points", SUBGRAPH_MAX_CONCURRENT="1") as base:
         body = {"query": "{ tiers { name } rewardsCatalog { id } badgeCatalog { name } }"}
-        answers = await asyncio.gather(*(http.post(f"{base}/graphql", json=body) for _ in range(30)))
+        answers = await asyncio.gather(*(http.post(f"{base}/graphql", json=body, headers=PUBLIC) for _ in range(30)))
         statuses = [a.status_code for a in answers]
         assert 503 in statuses and 200 in statuses, statuses
         refused = next(a for a in answers if a.status_code == 503)
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
         for _ in range(3):
-            assert (await http.post(f"{base}/graphql", json=body)).status_code == 200
+            assert (await http.post(f"{base}/graphql", json=body, headers=PUBLIC)).status_code == 200
 
 
 async def test_requests_a_rate_limit_stops_give_their_slots_back(http, small_gateway):
     # The rate limiter ends these before they execute: each must still hand its slot back, or two
     # of them would leave this gateway (2 read slots) refusing everything.
     landing = "query($c: String!) { referralLanding(code: $c) { code } }"
-    client = {"x-forwarded-for": "198.51.100.21"}
+    client = {**PUBLIC, "x-forwarded-for": "198.51.100.21"}
     codes = []
     for _ in range(66):
         body = (await http.post(small_gateway, json={"query": landing, "variables": {"c": "NO-SUCH"}},
