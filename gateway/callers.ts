@@ -50,7 +50,17 @@ export const clientAddress = (request: Request, serverContext: any): string => {
 };
 
 // --- credentials -----------------------------------------------------------------------------------
-export type Caller = { kind: 'public' | 'key' | 'customer' | 'admin'; identity: string; tokenExpired?: boolean };
+// shop and customer as the subgraphs will see them (shared/auth.py): a token's shop claim, else
+// DEFAULT_SHOP; for public callers X-Shop, else DEFAULT_SHOP. The response cache keys on them.
+// tokenExpired: a public caller only because its genuine token expired (shop: the token's).
+export type Caller = {
+  kind: 'public' | 'key' | 'customer' | 'admin';
+  identity: string;
+  shop?: string;
+  customer?: string;
+  tokenExpired?: boolean;
+};
+export const DEFAULT_SHOP = env('DEFAULT_SHOP') ?? 'default';
 
 const digest = (key: string): string => createHash('sha256').update(key).digest('hex');
 // Keys are compared by their SHA-256: the lookup time says nothing about how close a guess came.
@@ -87,7 +97,11 @@ const identify = (headers: Headers, address: string): Caller => {
       claims = jwt.verify(token, jwtSecret, { algorithms: ['HS256'], clockTolerance: 30 });
     } catch (error) {
       // jsonwebtoken checks the signature before the expiry: an expired token is the shop's own.
-      if (error instanceof jwt.TokenExpiredError) return { kind: 'public', identity: `address:${address}`, tokenExpired: true };
+      if (error instanceof jwt.TokenExpiredError) {
+        const expired: any = jwt.decode(token);
+        const shop = typeof expired?.shop === 'string' && expired.shop ? expired.shop : DEFAULT_SHOP;
+        return { kind: 'public', identity: `address:${address}`, shop, tokenExpired: true };
+      }
       throw new Refused('invalid token', true);
     }
     // The rest of shared/auth.py's rules for a genuine signature: sub and exp required, no aud, no iat
@@ -100,7 +114,13 @@ const identify = (headers: Headers, address: string): Caller => {
       throw new Refused('invalid token', false);
     }
     const admin = Array.isArray(claims.roles) && claims.roles.includes('admin');
-    return { kind: admin ? 'admin' : 'customer', identity: `${admin ? 'admin' : 'customer'}:${claims.shop ?? ''}:${claims.sub}` };
+    const shop = typeof claims.shop === 'string' && claims.shop ? claims.shop : DEFAULT_SHOP;
+    return {
+      kind: admin ? 'admin' : 'customer',
+      identity: `${admin ? 'admin' : 'customer'}:${claims.shop ?? ''}:${claims.sub}`,
+      shop,
+      ...(admin ? {} : { customer: claims.sub }),
+    };
   }
   return { kind: 'public', identity: `address:${address}` };
 };
@@ -108,6 +128,11 @@ const identify = (headers: Headers, address: string): Caller => {
 // The rate limiters' view of a request (gateway/protections.ts): the caller checked in onRequest.
 export const callerOf = (context: any): Caller =>
   identities.get(context?.request) ?? { kind: 'public', identity: `address:${clientAddress(context?.request, context)}` };
+
+// The response cache's view (cache.ts): the checked credential's caller, or a public one whose shop is
+// X-Shop's (an invalid shop id is the subgraph's BAD_USER_INPUT, an error, so never cached).
+export const callerOfRequest = (request: Request): Caller =>
+  identities.get(request) ?? { kind: 'public', identity: 'public', shop: request.headers.get('x-shop') || DEFAULT_SHOP };
 
 // --- failed credentials per client address ---------------------------------------------------------
 // One counter per address and minute; the map is swept when it grows, so it holds at most the

@@ -9,14 +9,18 @@
 //   OTEL_EXPORTER_OTLP_ENDPOINT      set: export spans over OTLP/HTTP as service "gateway"
 //   GATEWAY_SECRET                   sent to every subgraph in x-flywheel-gateway; in production
 //                                    the subgraphs answer nothing else (settings.ts)
-//   protections.ts and callers.ts list theirs (limits, CORS, trusted proxies)
+//   protections.ts, callers.ts, cache.ts, invalidation.ts and overload.ts list theirs (limits, CORS,
+//   trusted proxies, the response cache and its events, load shedding)
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { cacheFreshness, responseCaching } from './cache.ts';
 import { authentication, clientAddress } from './callers.ts';
+import { startInvalidation } from './invalidation.ts';
+import { loadShedding } from './overload.ts';
 import {
   cors,
   errorShaping,
@@ -88,6 +92,8 @@ const TRACE_HEADERS = ['traceparent', 'tracestate'];
 const forwardedHeaders = otlpEndpoint ? FORWARDED_HEADERS : [...FORWARDED_HEADERS, ...TRACE_HEADERS];
 
 const persistedDocuments = persistedOperations();
+const caching = responseCaching();
+startInvalidation();
 
 export const gatewayConfig = defineConfig({
   supergraph: env('SUPERGRAPH_FILE') ?? './supergraph.graphql',
@@ -120,14 +126,20 @@ export const gatewayConfig = defineConfig({
   graphiql: !production,
   ...(production ? { disableIntrospection: true } : {}),
   cors,
-  // Order matters: bodies and credentials are refused before anything is parsed or limited.
+  // Order matters: an overloaded gateway refuses first (loadShedding, which also gates what
+  // executes); bodies and credentials are refused before anything is parsed or limited. The
+  // response cache (below) answers hits before execution.
   plugins: () => [
+    loadShedding(),
     requestBodies(),
     authentication(),
     varyByOrigin(),
+    cacheFreshness(),
     ...rateLimiting(),
     errorShaping({ hideSuggestions: production }),
   ],
+  // Public reads per shop, customer reads per customer, invalidated by events (cache.ts).
+  ...(caching ? { responseCaching: caching as any } : {}),
   // PERSISTED_OPERATIONS=allow|only: the registered operations of gateway/persisted/ by hash.
   ...(persistedDocuments ? { persistedDocuments } : {}),
   landingPage: false,

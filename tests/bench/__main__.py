@@ -11,11 +11,16 @@ Sections (issue 9's list), all in one run on the same machine, in the shops `ben
                    answer to the ledger row (outbox relay, RabbitMQ, inbox, earn rule): events/s and lag;
                    reported as a share of ledger_limit. Also one order at a time, the time until the
                    customer's own `me { loyalty { pending } }` shows its points.
-  panel            the storefront rewards panel through the gateway (`me` → loyalty and tier, referral
-                   link, pending reviews, challenge progress: four subgraphs), the points part of it
-                   through the gateway, and the same points data from the points subgraph directly;
-                   a different customer on every request (the gateway merges identical requests).
-  redeem           redeemReward with 50 customers redeeming at once.
+  panel            closed loop (--concurrency workers): the storefront rewards panel through the gateway
+                   (`me` → loyalty and tier, referral link, pending reviews, challenge progress: four
+                   subgraphs), the points part of it through the gateway, and the same points data from
+                   the points subgraph directly; a different customer on every request (the gateway
+                   merges identical requests), every request a cache miss (a `visit` variable no request
+                   had before); and the full panel again from the response cache (hits).
+  readpath         open loop (tests/bench/readpath.py, openloop.mjs): the realistic read mix and cold
+                   misses at 50, 100, 250, 500, 1000 req/s offered (--rates), hits and misses apart, and
+                   the overload row (cold misses at twice what they achieved).
+  redeem           redeemReward with 50 customers redeeming at once, and at 50/s offered (open loop).
   codes            the checkout's checkCode and redeemCode (a shop's server key, through the gateway) at a
                    fixed offered rate (open loop, --rate per second): throughput and p50/p99 from when
                    each call was due. checkCode on one shareable code with varying carts; redeemCode
@@ -45,7 +50,7 @@ import httpx
 from shared import events
 from shared.bus import EXCHANGE
 from shared.events import new_envelope
-from tests.bench import ledger_limit, scale
+from tests.bench import ledger_limit, readpath, scale
 from tests.bench.cpu import Meter
 from tests.bench.load import load, open_loop, percentile, summary, timed
 from tests.conftest import ROOT
@@ -68,7 +73,8 @@ INGEST = {"x-api-key": "bench-ingest-key"}
 
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
-SECTIONS = ("ledger_limit", "orders_to_points", "consume", "panel", "redeem", "codes", "scale", "scale_out")
+SECTIONS = ("ledger_limit", "orders_to_points", "consume", "panel", "readpath", "redeem", "codes", "scale",
+            "scale_out")
 
 PANEL = """query Panel { me { id
   loyalty { balance pending tier { name } nextTier { name } amountToNextTier { amount currency } }
@@ -91,8 +97,8 @@ SEGMENTS = "query Segments { segmentCounts { segment count } }"
 
 
 class Bench:
-    def __init__(self, client: httpx.AsyncClient, seconds: float, concurrency: int):
-        self.client, self.seconds, self.concurrency = client, seconds, concurrency
+    def __init__(self, client: httpx.AsyncClient, seconds: float, concurrency: int, rate: float = 50):
+        self.client, self.seconds, self.concurrency, self.rate = client, seconds, concurrency, rate
 
     async def ok(self, query: str, variables: dict, headers: dict) -> dict:
         body = (await self.client.post(gateway_url(), json={"query": query, "variables": variables},
@@ -211,17 +217,23 @@ class Bench:
         tokens = [customer_token(c, shop=BENCH_SHOP, ttl=3600) for c in customers]
         n = len(customers)
         gateway, points = gateway_url(), subgraph_url("points")
-        full = await metered(load(self.client, gateway, lambda i: ({"query": PANEL}, tokens[i % n]),
-                                  self.seconds, self.concurrency))
-        points_part = await metered(load(self.client, gateway, lambda i: ({"query": PANEL_POINTS}, tokens[i % n]),
-                                         self.seconds, self.concurrency))
+        run = unique("closed")  # each request a key never seen: a miss, as before the cache
+
+        def cold(query: str):
+            return lambda i: ({"query": query, "variables": {"visit": f"{run}-{i}"}}, tokens[i % n])
+        full = await metered(load(self.client, gateway, cold(PANEL), self.seconds, self.concurrency))
+        points_part = await metered(load(self.client, gateway, cold(PANEL_POINTS), self.seconds, self.concurrency))
+        for i in range(n):  # warm: one entry per customer
+            await self.client.post(gateway, json={"query": PANEL}, headers=tokens[i])
+        cached = await metered(load(self.client, gateway, lambda i: ({"query": PANEL}, tokens[i % n]),
+                                    self.seconds, self.concurrency))
         direct = await metered(load(
             self.client, points,
             lambda i: ({"query": POINTS_DIRECT,
                         "variables": {"r": [{"__typename": "Customer", "id": customers[i % n]}]}}, tokens[i % n]),
             self.seconds, self.concurrency))
         return {"gateway_full_panel": full, "gateway_points_part": points_part, "points_subgraph_direct": direct,
-                "customers": n, "concurrency": self.concurrency}
+                "gateway_full_panel_cached": cached, "customers": n, "concurrency": self.concurrency}
 
     # -- redeemReward under contention ------------------------------------------------------------
 
@@ -250,7 +262,13 @@ class Bench:
         started = time.perf_counter()
         for _ in range(rounds):
             await asyncio.gather(*(one(token) for token in tokens))
-        return {**summary(latencies, time.perf_counter() - started, errors), "concurrent_customers": concurrent}
+        at_once = {**summary(latencies, time.perf_counter() - started, errors), "concurrent_customers": concurrent}
+        # At a fixed offered rate, each customer redeeming now and then (open loop, from the due time).
+        # Each customer has 1000 points, 100 redemptions: enough for any --seconds at 50/s over 50.
+        fixed = await metered(open_loop(self.client, gateway_url(), lambda i: (
+            {"query": redeem, "variables": {"r": reward, "k": unique("k")}}, tokens[i % concurrent]),
+            self.rate, self.seconds))
+        return {**at_once, "open_loop": fixed}
 
     # -- checkCode and redeemCode at a fixed offered rate ------------------------------------------
 
@@ -354,7 +372,7 @@ async def run(args: argparse.Namespace) -> dict:
         result["ledger_limit"] = await ledger_limit.run(args.seconds, clients=8)
     limits = httpx.Limits(max_connections=args.concurrency * 4, max_keepalive_connections=args.concurrency * 4)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        bench = Bench(client, args.seconds, args.concurrency)
+        bench = Bench(client, args.seconds, args.concurrency, args.rate)
         if "orders_to_points" in wanted:
             print("orders_to_points …", flush=True)
             result["orders_to_points"] = await bench.orders_to_points(
@@ -367,6 +385,11 @@ async def run(args: argparse.Namespace) -> dict:
         if "panel" in wanted:
             print("panel …", flush=True)
             result["panel"] = await bench.panel()
+        if "readpath" in wanted:
+            print("readpath (open loop) …", flush=True)
+            rates = tuple(int(r) for r in args.rates.split(","))
+            result["readpath"] = await readpath.run(await bench.customers(args.readpath_customers, "read"),
+                                                    args.seconds, rates)
         if "redeem" in wanted:
             print("redeem …", flush=True)
             result["redeem"] = await bench.redeem()
@@ -414,11 +437,17 @@ def table(result: dict) -> str:
         share = f" = {c['share_of_ledger_limit'] * 100:.1f} % of limit" if c.get("share_of_ledger_limit") else ""
         rows.append((f"burst of {c['events']} order.paid -> ledger", f"{c['events_per_s']} events/s{share}", "", ""))
     if p := result.get("panel"):
-        load_row("rewards panel via gateway (4 subgraphs)", p["gateway_full_panel"])
-        load_row("points part via gateway", p["gateway_points_part"])
-        load_row("points part, points subgraph direct", p["points_subgraph_direct"])
+        load_row("rewards panel via gateway (4 subgraphs), misses, closed loop", p["gateway_full_panel"])
+        load_row("points part via gateway, misses, closed loop", p["gateway_points_part"])
+        load_row("points part, points subgraph direct, closed loop", p["points_subgraph_direct"])
+        if p.get("gateway_full_panel_cached"):
+            load_row("rewards panel via gateway, cache hits, closed loop", p["gateway_full_panel_cached"])
+    if rp := result.get("readpath"):
+        rows.extend(readpath.rows(rp))
     if r := result.get("redeem"):
         load_row(f"redeemReward, {r['concurrent_customers']} at once", r)
+        if r.get("open_loop"):
+            load_row(f"redeemReward, {r['open_loop']['offered_per_s']:g}/s offered (open loop)", r["open_loop"])
     if k := result.get("codes"):
         load_row(f"checkCode, {k['offered_per_s']:g}/s offered (open loop)", k["check_code"])
         load_row(f"redeemCode, {k['offered_per_s']:g}/s offered (open loop)", k["redeem_code"])
@@ -442,7 +471,7 @@ def table(result: dict) -> str:
     lines += [f"{a:<{width}}  {b:<34} {c:>11} {d:>13}" for a, b, c, d in rows]
     m = result["machine"]
     lines.append(f"\nmachine: {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, SCALE={m['scale']}, "
-                 f"load average before: {m['load_before']:.2f}")
+                 f"load average before: {m['load_before']:.2f}, after: {result.get('load_after', 0):.2f}")
     return "\n".join(lines)
 
 
@@ -452,13 +481,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--events", type=int, default=1000, help="consume: order.paid events in the burst")
-    parser.add_argument("--rate", type=float, default=50, help="codes: calls per second offered")
+    parser.add_argument("--rate", type=float, default=50,
+                        help="codes, redeem: calls per second offered (open loop)")
+    parser.add_argument("--rates", default=",".join(map(str, readpath.RATES)),
+                        help="readpath: offered rates, req/s")
+    parser.add_argument("--readpath-customers", type=int, default=200, help="readpath: signed-in customers")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--small-only", action="store_true", help="scale: only the 10k-customer shop")
     parser.add_argument("--reseed", action="store_true", help="scale: drop and seed the shops again")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
     result = asyncio.run(run(args))
+    result["load_after"] = os.getloadavg()[0]
     text = json.dumps(result, indent=2)
     HISTORY.mkdir(parents=True, exist_ok=True)
     (HISTORY / f"bench-{result['at'].replace(':', '')}.json").write_text(text + "\n")

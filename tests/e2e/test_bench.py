@@ -9,8 +9,9 @@ from tests.bench import __main__ as bench
 
 
 async def test_the_bench_sections_run_and_print_a_table(stack):
-    args = argparse.Namespace(seconds=1, concurrency=2, orders=4, events=20, only="ledger_limit,consume,panel,codes",
-                              small_only=True, reseed=False, rate=10)
+    args = argparse.Namespace(seconds=1, concurrency=2, orders=4, events=20,
+                              only="ledger_limit,consume,panel,readpath,codes", small_only=True, reseed=False, rate=10,
+                              rates="10", readpath_customers=5)
     result = await bench.run(args)
     assert result["ledger_limit"]["tx_per_s"] > 0 and result["ledger_limit"]["transactions"] > 0
     assert result["consume"]["credited"] == 20  # every event of the burst reached the ledger
@@ -20,8 +21,15 @@ async def test_the_bench_sections_run_and_print_a_table(stack):
         assert result["panel"][part]["errors"] == 0, result["panel"][part].get("first_error")
         assert result["panel"][part]["cpu_ms_per_request"]["gateway" if part != "points_subgraph_direct"
                                                             else "points"] > 0
+    assert result["panel"]["gateway_full_panel_cached"]["errors"] == 0
+    mix, cold = result["readpath"]["rates"]["10"]["mix"], result["readpath"]["rates"]["10"]["cold"]
+    assert (mix["all"]["requests"], mix["all"]["errors"], mix["all"]["refused"]) == (10, 0, 0), mix
+    assert (cold["all"]["requests"], cold["all"]["errors"]) == (10, 0), cold
+    assert cold["by"]["cache:miss"]["requests"] == 10  # every cold request executed
+    assert result["readpath"]["after_overload"]["all"]["errors"] == 0
     for call in ("check_code", "redeem_code"):  # every call answered, at the rate offered
         assert (result["codes"][call]["requests"], result["codes"][call]["errors"]) == (10, 0)
     printed = bench.table(result)
     assert "ledger tx, pgbench" in printed and "rewards panel via gateway" in printed
     assert "burst of 20 order.paid" in printed and "checkCode, 10/s offered (open loop)" in printed
+    assert "read mix at 10/s, all" in printed and "cold misses at 10/s" in printed and "overload:" in printed

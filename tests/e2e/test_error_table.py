@@ -1,9 +1,11 @@
 """docs/api.md's error table is what the gateway answers: each row's request, sent under the three
 Accept headers the table names, gets that row's code, HTTP status and `data` (partial: a `data` entry;
-none: no `data` entry). Every row has a request here, but the two that need a broken subgraph."""
+none: no `data` entry). Every row has a request here, but the two that need a broken subgraph; the two
+over-capacity rows get theirs from a gateway and a points instance started with tiny limits."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -14,10 +16,12 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
-from tests.stack import INGEST, PUBLIC, customer_token, gateway_url, unique
+from tests.gateways import gateway_process, service_process
+from tests.stack import ADMIN, INGEST, PUBLIC, customer_token, gateway_url, unique
 
 ACCEPTS = (None, "application/json", "application/graphql-response+json")
 NOT_TRIGGERED_HERE = {"`INTERNAL_SERVER_ERROR`", "`DOWNSTREAM_SERVICE_ERROR`"}  # a subgraph must fail
+OVER_CAPACITY = {"`UNAVAILABLE` (gateway)", "`UNAVAILABLE` (service)"}  # test_over_capacity_rows
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def rows() -> dict[str, Row]:
 
 def test_the_table_names_every_code_the_services_raise(rows):
     raised = set(re.findall(r'code = "(\w+)"', (ROOT / "shared/errors.py").read_text()))
-    gateway = {code for name in ("callers.ts", "protections.ts")
+    gateway = {code for name in ("callers.ts", "protections.ts", "overload.ts")
                for code in re.findall(r"code: '(\w+)'", (ROOT / "gateway" / name).read_text())}
     assert raised | (gateway - {"TOKEN_EXPIRED"}) <= {row.code for row in rows.values()}
 
@@ -135,7 +139,7 @@ async def test_each_row_is_what_the_gateway_answers(http, gql, new_customer, row
     if (ROOT / ".env").exists() and "PERSISTED_OPERATIONS=only" in (ROOT / ".env").read_text():
         pytest.skip("the table's requests send documents; this stack runs registered operations only")
     cases = await requests(http, gql, new_customer)
-    assert cases.keys() | NOT_TRIGGERED_HERE == rows.keys()
+    assert cases.keys() | NOT_TRIGGERED_HERE | OVER_CAPACITY == rows.keys()
     seen = {}
     for case, request in cases.items():
         answers = [await send(http, request, accept) for accept in ACCEPTS]
@@ -145,3 +149,34 @@ async def test_each_row_is_what_the_gateway_answers(http, gql, new_customer, row
                       {tuple(e["extensions"]["code"] for e in b["errors"]) for b in bodies})
     expected = {case: (rows[case].statuses, {rows[case].data}, {(rows[case].code,)}) for case in cases}
     assert seen == expected
+
+
+async def test_over_capacity_rows(http, rows):
+    """A gateway with one write slot and no time to wait refuses a burst of mutations itself (503, no
+    data); in front of a points instance that takes one request at a time, a burst of reads (it has
+    read slots to spare) meets the service's refusal (503, data). Each under the three headers."""
+    mutation = q("""mutation($cart: CartInput!) { checkCode(code: "NO-SUCH-CODE", cart: $cart) { valid } }""",
+                 {"cart": {"currency": "EUR", "subtotal": "30.00", "customerId": unique("c")}}, INGEST)
+    read = q("{ tiers { name } rewardsCatalog { id } badgeCatalog { name } }", headers=ADMIN)
+    with service_process("points-error-table", "points", SUBGRAPH_MAX_CONCURRENT="1") as points, \
+            gateway_process("error-table", POINTS_URL=f"{points}/graphql", GATEWAY_MAX_WRITES="1",
+                            GATEWAY_QUEUED_WRITES="1", GATEWAY_WRITE_WAIT_MS="1", GATEWAY_MAX_READS="64",
+                            GATEWAY_QUEUED_READS="64") as url:
+        async def burst(request: Request, accept: str | None, refused_by_gateway: bool) -> httpx.Response:
+            headers = {**request.headers, **({"accept": accept} if accept else {})}
+            for _ in range(20):
+                answers = await asyncio.gather(*(http.post(url, json=request.json, headers=headers)
+                                                 for _ in range(24)))
+                for answer in answers:
+                    body = answer.json()
+                    codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+                    if "UNAVAILABLE" in codes and ("data" not in body) == refused_by_gateway:
+                        return answer
+            raise AssertionError(f"no UNAVAILABLE ({'gateway' if refused_by_gateway else 'service'}) under {accept}")
+
+        for case, request, by_gateway in (("`UNAVAILABLE` (gateway)", mutation, True),
+                                          ("`UNAVAILABLE` (service)", read, False)):
+            answers = [await burst(request, accept, by_gateway) for accept in ACCEPTS]
+            assert tuple(a.status_code for a in answers) == rows[case].statuses, case
+            assert {"partial" if "data" in a.json() else "none" for a in answers} == {rows[case].data}, case
+            assert all(a.headers.get("retry-after") == "1" for a in answers), case

@@ -1,0 +1,161 @@
+// Load shedding: past what the stack can answer in time, refuse at once (HTTP 503, Retry-After,
+// UNAVAILABLE) instead of queueing until every answer is late.
+//
+// Every operation the gateway executes (a cache hit is answered before, and is not counted) takes a
+// slot of its class: reads (queries) or writes (mutations: checkout, orders), so a flood of panel
+// reads never starves a checkout. No slot free: the operation waits in a short queue; the queue full,
+// or no slot within the wait, it is refused. Sized from measuring this machine (docs/operations.md,
+// "Overload"): a cache-miss panel costs 13-28 ms of CPU across the stack (more when other work
+// shares the cores), so 2 cores answer 70-150 of them a second, p50 ~25 ms when idle; 8 in flight
+// reach that rate, and 8 waiting for at most 100 ms keep an accepted read near 250 ms at p99.
+//
+// And before anything is read: when the gateway's own event loop lags (it is short of CPU, cache
+// hits included, which take no slot), new requests are refused at once until it catches up.
+//
+// A subgraph refuses too when its own limit is reached (shared/runtime.py, SUBGRAPH_MAX_CONCURRENT):
+// its UNAVAILABLE error makes the gateway's answer a 503 with Retry-After as well.
+//
+// Environment:
+//   GATEWAY_MAX_READS          queries executing at once                          (8)
+//   GATEWAY_MAX_WRITES         mutations executing at once                        (16)
+//   GATEWAY_QUEUED_READS       queries waiting for a slot                         (8)
+//   GATEWAY_QUEUED_WRITES      mutations waiting for a slot                       (256)
+//   GATEWAY_QUEUE_WAIT_MS      longest wait of a query for a slot                 (100)
+//   GATEWAY_WRITE_WAIT_MS      longest wait of a mutation for a slot              (2000)
+//   GATEWAY_MAX_LAG_MS         event-loop lag (smoothed) past which requests are refused; 0: never (250)
+//   OVERLOAD_RETRY_AFTER       seconds in Retry-After                             (1)
+import { performance } from 'node:perf_hooks';
+import { getOperationAST, GraphQLError } from 'graphql';
+import { env, positive } from './settings.ts';
+
+const retryAfter = String(positive('OVERLOAD_RETRY_AFTER', 1));
+const maxLagMs = Number(env('GATEWAY_MAX_LAG_MS') ?? 250);
+if (!Number.isFinite(maxLagMs) || maxLagMs < 0) throw new Error('GATEWAY_MAX_LAG_MS must be 0 or more');
+
+type Release = () => void;
+
+export class Gate {
+  private active = 0;
+  private waiting: { admit: (release: Release | undefined) => void; timer: NodeJS.Timeout }[] = [];
+  readonly counts = { admitted: 0, queued: 0, refused: 0 };
+
+  constructor(readonly name: string, readonly limit: number, readonly queue: number, readonly waitMs: number) {}
+
+  /** A release function, at once or after a wait; undefined when refused. */
+  acquire(): Release | undefined | Promise<Release | undefined> {
+    if (this.active < this.limit) {
+      this.active += 1;
+      this.counts.admitted += 1;
+      return this.releaser();
+    }
+    if (this.waiting.length >= this.queue) {
+      this.counts.refused += 1;
+      return undefined;
+    }
+    this.counts.queued += 1;
+    return new Promise((admit) => {
+      const waiter = {
+        admit,
+        timer: setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          this.counts.refused += 1;
+          admit(undefined);
+        }, this.waitMs),
+      };
+      this.waiting.push(waiter);
+    });
+  }
+
+  private releaser(): Release {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const next = this.waiting.shift();
+      if (next) {
+        clearTimeout(next.timer);
+        this.counts.admitted += 1;
+        next.admit(this.releaser()); // the slot passes on: active stays
+      } else {
+        this.active -= 1;
+      }
+    };
+  }
+}
+
+export const gates = {
+  read: new Gate('read', positive('GATEWAY_MAX_READS', 8), positive('GATEWAY_QUEUED_READS', 8),
+    positive('GATEWAY_QUEUE_WAIT_MS', 100)),
+  write: new Gate('write', positive('GATEWAY_MAX_WRITES', 16), positive('GATEWAY_QUEUED_WRITES', 256),
+    positive('GATEWAY_WRITE_WAIT_MS', 2000)),
+};
+
+// The event loop's lag: a timer due every 20 ms, how late it fires, smoothed over ~0.5 s (one late
+// tick, a GC pause, is not an overload).
+const TICK_MS = 20;
+let lagMs = 0;
+let expected = performance.now() + TICK_MS;
+if (maxLagMs > 0) {
+  setInterval(() => {
+    const now = performance.now();
+    lagMs = 0.96 * lagMs + 0.04 * Math.max(0, now - expected);
+    expected = now + TICK_MS;
+  }, TICK_MS).unref();
+}
+export const eventLoopLag = (): number => lagMs;
+
+const HTTP_UNAVAILABLE = { status: 503, headers: { 'retry-after': retryAfter } };
+
+const unavailable = () =>
+  new GraphQLError('the service is over capacity; try again shortly', {
+    extensions: { code: 'UNAVAILABLE', http: HTTP_UNAVAILABLE },
+  });
+
+const refusalBody = JSON.stringify({
+  errors: [{ message: 'the service is over capacity; try again shortly', extensions: { code: 'UNAVAILABLE' } }],
+});
+
+export const loadShedding = () => ({
+  // Short of CPU: refused before the body is read or anything is parsed.
+  onRequest({ request, endResponse, fetchAPI }: any) {
+    if (maxLagMs > 0 && lagMs > maxLagMs && request.method === 'POST') {
+      endResponse(new fetchAPI.Response(refusalBody, {
+        status: 503, headers: { 'content-type': 'application/json', 'retry-after': retryAfter },
+      }));
+    }
+  },
+  // The slot is taken when the execution itself starts, not before: a later plugin may still end the
+  // operation first (the rate limiter throws RATE_LIMITED), and then it must hold nothing. It is given
+  // back when the execution settles, whatever the outcome.
+  onExecute({ args, executeFn, setExecuteFn }: any) {
+    const operation = getOperationAST(args.document, args.operationName)?.operation;
+    const gate = operation === 'mutation' ? gates.write : gates.read;
+    setExecuteFn((executeArgs: unknown) => {
+      const run = (release: Release | undefined): any => {
+        if (!release) return { errors: [unavailable()] };
+        let result: any;
+        try {
+          result = executeFn(executeArgs);
+        } catch (error) {
+          release();
+          throw error;
+        }
+        if (typeof result?.then === 'function') return result.finally(release);
+        release();
+        return result;
+      };
+      const slot = gate.acquire();
+      return slot instanceof Promise ? slot.then(run) : run(slot);
+    });
+  },
+  // A subgraph that refused (its own limit): the whole answer says so in its status.
+  onResultProcess({ result }: any) {
+    for (const one of Array.isArray(result) ? result : [result]) {
+      for (const error of one?.errors ?? []) {
+        if (error?.extensions?.code === 'UNAVAILABLE' && !error.extensions.http) {
+          error.extensions = { ...error.extensions, http: HTTP_UNAVAILABLE };
+        }
+      }
+    }
+  },
+});
