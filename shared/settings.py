@@ -66,6 +66,10 @@ class Settings:
     # their own, on PUBLIC_HOST
     public_port: int | None = None
     public_host: str = "127.0.0.1"
+    # The consumer's batches (shared/bus.py): at most this many events per transaction, and at most
+    # this long a wait for more once the first one arrived
+    batch_size: int = 100
+    batch_wait_ms: float = 10.0
 
     @property
     def database(self) -> str:
@@ -115,4 +119,6 @@ class Settings:
             max_request_bytes=int(_env("MAX_REQUEST_BYTES", "2000000")),
             public_port=int(public_port) if public_port else None,
             public_host=_env("PUBLIC_HOST", "127.0.0.1"),
+            batch_size=max(1, int(_env("CONSUMER_BATCH_SIZE", "100"))),
+            batch_wait_ms=max(0.0, float(_env("CONSUMER_BATCH_WAIT_MS", "10"))),
         )
