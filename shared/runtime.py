@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from shared import edge
 from shared.bus import Bus, Consumer, QueueTopology
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.dead_letters import DeadLetterKeeper
 from shared.errors import FlywheelError
 from shared.graphql import FlywheelGraphQL
 from shared.handlers import EventHandlers
@@ -96,9 +97,11 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             bus.add_consumer(
                 Consumer(
                     bus=bus, pool=pool, topology=QueueTopology(f"{definition.name}.events"),
-                    handlers=definition.consumers,
+                    handlers=definition.consumers, batch_size=settings.batch_size,
+                    batch_wait_ms=settings.batch_wait_ms,
                 )
             )
+            bus.add_consumer(DeadLetterKeeper(pool, f"{definition.name}.events"))
         bus.start_in_background()
         relay = Relay(pool, bus, dsn)
         relay.start()

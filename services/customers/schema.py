@@ -15,6 +15,7 @@ from strawberry.types import Info
 from services.customers import ordering, orders, profiles, registration, store
 from services.customers import schema_gdpr as gdpr
 from services.customers import schema_insights as insights
+from shared.dead_letters_schema import dead_letters_part, root_query
 from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -168,6 +169,9 @@ class OrderInput:
     device_id: str | None = None
 
 
+DeadLetters = dead_letters_part("customers")
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="The signed-in customer (customer token).")
@@ -204,6 +208,7 @@ class Query:
     export_customer_data = strawberry.field(
         resolver=gdpr.export_customer_data, graphql_type=gdpr.CustomerDataExport,
         description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
+    dead_letters = root_query(DeadLetters)
 
 
 @strawberry.type
@@ -264,7 +269,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, Order, gdpr.CustomerDataExport],
+    types=[Customer, Order, gdpr.CustomerDataExport, DeadLetters],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )
