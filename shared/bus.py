@@ -25,7 +25,8 @@ applies them in one transaction with a savepoint per event (shared/inbox.py). Th
   any other exception                 -> rolled back alone; to the next retry queue with attempt+1,
                                          ack; after the last step -> DLQ with the error, ack
   the batch's transaction fails       -> each event is tried again alone, in a transaction of its
-                                         own, so one bad event cannot hold back the others
+                                         own, so one bad event cannot hold back the others (the
+                                         database unreachable: every event to the retry queues)
   process dies mid-batch              -> RabbitMQ redelivers (after a commit too, before the ack);
                                          the inbox makes it harmless; the quorum queue's delivery
                                          limit dead-letters a crash loop
@@ -386,8 +387,8 @@ class Consumer:
                 return await handle_batch(self.pool, self.topology.name, batch, self._traced(messages))
             except Exception as exc:
                 span.record_exception(exc)
-                if len(batch) == 1:
-                    return [Outcome(applied=False, error=exc)]
+                if len(batch) == 1 or _unreachable(exc):  # no event of the batch caused it: retry them all
+                    return [Outcome(applied=False, error=exc) for _ in batch]
                 log.warning("%s: the batch of %d failed as a whole (%r); each event alone now",
                             self.topology.name, len(batch), exc)
         outcomes: list[Outcome] = []
@@ -469,6 +470,13 @@ class Consumer:
             return
         with contextlib.suppress(Exception):  # a channel lost meanwhile: the broker redelivers it
             await message.ack()
+
+
+def _unreachable(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection: trying each event alone would
+    only wait that many times."""
+    return isinstance(error, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError
+                      | asyncpg.CannotConnectNowError | asyncpg.AdminShutdownError)
 
 
 async def _ack_all(messages: Sequence[AbstractIncomingMessage]) -> None:
