@@ -268,7 +268,12 @@ class Consumer:
             },
         )
         self._channel, self._queue, self._exchange = channel, queue, exchange
-        await self.rebind(unbind_unknown=True)
+        try:
+            await self.rebind(unbind_unknown=True)
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:  # the database is away
+            log.warning("%s: bindings read from data follow later (%s)", t.name, exc)
+            async with self._rebinding:
+                await self._bind(set(self.handlers.routing_keys()), unbind_unknown=True)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work(), name=f"{t.name}-batches")
         if self.handlers.follows_data and (self._follower is None or self._follower.done()):
@@ -302,18 +307,24 @@ class Consumer:
         last one to run binds what the last change needs. Returns the keys bound."""
         if self._queue is None or self._exchange is None:
             return []
-        async with self._rebinding, self.pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", REBIND_LOCK)
-            try:
-                wanted = set(await self.handlers.bindings(conn))
-                for key in sorted(wanted - self._bound):
-                    await self._queue.bind(self._exchange, routing_key=key)
-                stale = (set(self.handlers.known_routing_keys()) if unbind_unknown else self._bound) - wanted
-                for key in sorted(stale):
-                    await self._queue.unbind(self._exchange, routing_key=key)
-                self._bound = wanted
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", REBIND_LOCK)
+        async with self._rebinding:
+            if not self.handlers.follows_data:  # nothing to read: no database needed
+                return await self._bind(set(self.handlers.routing_keys()), unbind_unknown)
+            async with self.pool.acquire() as conn:
+                await conn.execute("SELECT pg_advisory_lock($1)", REBIND_LOCK)
+                try:
+                    return await self._bind(set(await self.handlers.bindings(conn)), unbind_unknown)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", REBIND_LOCK)
+
+    async def _bind(self, wanted: set[str], unbind_unknown: bool) -> list[str]:
+        assert self._queue is not None and self._exchange is not None
+        for key in sorted(wanted - self._bound):
+            await self._queue.bind(self._exchange, routing_key=key)
+        stale = (set(self.handlers.known_routing_keys()) if unbind_unknown else self._bound) - wanted
+        for key in sorted(stale):
+            await self._queue.unbind(self._exchange, routing_key=key)
+        self._bound = wanted
         return sorted(wanted)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
