@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+from services.points import consumers
 from services.points.challenges import organising
+from shared.events import OrderRefunded, new_envelope
+from shared.inbox import Delivered, handle_batch
 from tests.integration.points.conftest import handle, new_shop, paid
 
 PROGRAM_READ = re.compile(r"\bFROM programs\b")
@@ -43,3 +47,26 @@ async def test_one_paid_order_reads_the_program_once_and_locks_the_account_once(
     assert progress == 3
     assert await points_pool.fetchval(
         "SELECT count(*) FROM redemptions WHERE shop_id = $1 AND reward_id = 'punch-card'", shop) == 1
+
+
+async def test_a_batch_of_paid_orders_reads_the_program_once_and_locks_each_account_once(points_pool, statements):
+    """The batch shares its transaction's memo (shared/inbox.py): a shop's program is read once for the
+    batch and each customer's account locked once, whichever event comes first; every event still
+    earns, and a failing one (an unknown currency's refund before its payment) leaves the rest."""
+    shop, customers = new_shop(), ["anna", "ben", "cleo"]
+    await handle(points_pool, paid(shop, "seed", "o-seed"))  # the shop's first write seeds the program
+    events = [paid(shop, customers[i % 3], f"o-{i}") for i in range(9)]
+    early_refund = OrderRefunded(shop=shop, order_id="o-never-paid", customer_id="ben", currency="EUR",
+                                 total=Decimal("10"), net_amount=Decimal(0), placed_at=datetime.now(UTC),
+                                 refunded_amount=Decimal("5"), fully_refunded=False)
+    batch = [Delivered(new_envelope(e, source="test"), e, consumers.HANDLERS.dispatch)
+             for e in [*events[:4], early_refund, *events[4:]]]
+    async with statements.counted() as ran:
+        outcomes = await handle_batch(points_pool, "points", batch)
+    assert [o.applied for o in outcomes] == [True] * 4 + [False] + [True] * 5
+    assert isinstance(outcomes[4].error, LookupError)  # retried alone; the batch committed
+    assert len(program_reads(ran)) == 1, program_reads(ran)
+    assert len(account_locks(ran)) == 3, account_locks(ran)  # anna, ben, cleo: once each
+    pending = await points_pool.fetch("SELECT customer_id, pending FROM accounts WHERE shop_id = $1 AND"
+                                      " customer_id = ANY($2::text[]) ORDER BY 1", shop, customers)
+    assert [(r["customer_id"], r["pending"]) for r in pending] == [("anna", 30), ("ben", 30), ("cleo", 30)]
