@@ -88,7 +88,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        setup_tracing(definition.name, settings.trace_dir, settings.otlp_endpoint)
+        setup_tracing(definition.name, settings.trace_dir, settings.otlp_endpoint, sql=settings.trace_sql)
         dsn = settings.dsn()
         await migrate(dsn, [("shared", SHARED_MIGRATIONS), (definition.name, definition.migrations)])
         pool = await create_pool(dsn)

@@ -58,6 +58,7 @@ class Settings:
     referral_base_url: str = "http://localhost:3000/r/"
     trace_dir: str = ".run/traces"
     otlp_endpoint: str = ""
+    trace_sql: bool = True  # a span per SQL statement (TRACE_SQL=0: off)
     # FLYWHEEL_ENV=production: subgraphs answer the gateway only, weak credentials refuse to start
     production: bool = False
     gateway_secret: str = field(default=DEV_GATEWAY_SECRET, repr=False)
@@ -114,6 +115,7 @@ class Settings:
             referral_base_url=_env("REFERRAL_BASE_URL", "http://localhost:3000/r/"),
             trace_dir=_env("TRACE_DIR", ".run/traces"),
             otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+            trace_sql=_env("TRACE_SQL", "1") != "0",
             production=production,
             gateway_secret=_env("GATEWAY_SECRET", "" if production else DEV_GATEWAY_SECRET),
             max_request_bytes=int(_env("MAX_REQUEST_BYTES", "2000000")),

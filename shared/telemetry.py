@@ -25,7 +25,10 @@ from opentelemetry.sdk.util import ns_to_iso_str
 _configured = False
 
 
-def setup_tracing(service: str, trace_dir: str, otlp_endpoint: str = "") -> None:
+def setup_tracing(service: str, trace_dir: str, otlp_endpoint: str = "", *, sql: bool = True) -> None:
+    """`sql`: a span per SQL statement too (TRACE_SQL, on by default). Off, a consumer's trace keeps
+    its per-event spans and loses the statements under them: a quarter of a busy consumer's CPU went
+    into those spans (README, Benchmarks)."""
     global _configured
     if _configured:
         return
@@ -44,7 +47,8 @@ def setup_tracing(service: str, trace_dir: str, otlp_endpoint: str = "") -> None
             BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces"))
         )
     trace.set_tracer_provider(provider)
-    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]  # the package ships no annotations
+    if sql:
+        AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]  # the package ships no annotations
     _configured = True
 
 
