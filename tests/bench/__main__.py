@@ -3,7 +3,8 @@ bench/results.json (and a dated copy in bench/results/).
 
     .venv/bin/python -m tests.bench [--seconds 10] [--concurrency 16] [--orders 200] [--only panel,scale]
 
-Sections (issue 9's list), all in one run on the same machine:
+Sections (issue 9's list), all in one run on the same machine, in the shops `bench` (API_KEYS in
+.env.example), `bench-consume-…` and the scale shops: never in `default`:
   ledger_limit     pgbench on the points schema: insert a ledger row with a unique key + update the
                    balance. The machine's own ceiling for points changes.
   orders_to_points recordOrder + PAID through the gateway by the commerce platform's key; from the PAID
@@ -57,9 +58,6 @@ from tests.bench.load import load, open_loop, percentile, summary, timed
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
 from tests.stack import (
-    ADMIN,
-    DEFAULT_SHOP,
-    INGEST,
     amqp_url,
     customer_token,
     db,
@@ -69,6 +67,11 @@ from tests.stack import (
     subgraph_url,
     unique,
 )
+
+# The benchmarks' own shop (never `default`, the developer's): its keys are in .env.example's API_KEYS.
+BENCH_SHOP = "bench"
+ADMIN = {"x-api-key": "bench-admin-key"}
+INGEST = {"x-api-key": "bench-ingest-key"}
 
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
@@ -115,7 +118,7 @@ class Bench:
 
     async def orders_to_points(self, orders: int, ledger_tx_per_s: float | None) -> dict:
         customers = await self.customers(32)
-        tokens = [customer_token(c, ttl=3600) for c in customers]
+        tokens = [customer_token(c, shop=BENCH_SHOP, ttl=3600) for c in customers]
         paid_at: dict[str, float] = {}
         write_latencies: list[float] = []
         queue: asyncio.Queue[str] = asyncio.Queue()
@@ -138,7 +141,7 @@ class Bench:
             first_paid = min(paid_at.values())
             deadline = time.monotonic() + 180
             while True:
-                landed = await ledger_times(DEFAULT_SHOP, list(paid_at))
+                landed = await ledger_times(BENCH_SHOP, list(paid_at))
                 if len(landed) == len(paid_at) or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.2)
@@ -217,14 +220,14 @@ class Bench:
             out["bus"][f"{rate:g}"] = await pipeline.bus_latency(rate, self.seconds)
             print(f"  latency: {rate:g} orders/s through the gateway …", flush=True)
             out["gateway"][f"{rate:g}"] = await pipeline.gateway_latency(
-                self.ok, RECORD, STATUS, order_input, INGEST, DEFAULT_SHOP, customers, rate, self.seconds, most)
+                self.ok, RECORD, STATUS, order_input, INGEST, BENCH_SHOP, customers, rate, self.seconds, most)
         return out
 
     # -- the storefront rewards panel -----------------------------------------------------------
 
     async def panel(self) -> dict:
         customers = await self.customers(max(self.concurrency * 4, 64), "panel")
-        tokens = [customer_token(c, ttl=3600) for c in customers]
+        tokens = [customer_token(c, shop=BENCH_SHOP, ttl=3600) for c in customers]
         n = len(customers)
         gateway, points = gateway_url(), subgraph_url("points")
         full = await metered(load(self.client, gateway, lambda i: ({"query": PANEL}, tokens[i % n]),
@@ -249,7 +252,7 @@ class Bench:
             await self.ok("""mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta: 1000,
                              reason: "bench", idempotencyKey: $k) { balance } }""",
                           {"c": customer_id, "k": unique("bench")}, ADMIN)
-        tokens = [customer_token(c, ttl=3600) for c in customers]
+        tokens = [customer_token(c, shop=BENCH_SHOP, ttl=3600) for c in customers]
         latencies: list[float] = []
         errors = 0
         redeem = "mutation($r: ID!, $k: String!) { redeemReward(rewardId: $r, idempotencyKey: $k) { code } }"

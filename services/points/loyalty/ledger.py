@@ -9,6 +9,7 @@ minus reversals). Releasing points moves them between buckets and earns nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
 from shared.errors import BadUserInput
@@ -41,6 +42,11 @@ class Entry:
     source_event_id: str | None = None
     rule_version: int | None = None
     bucket: str = AVAILABLE
+    # A purchase in another currency than the program's: its currency, the merchant's rate and the
+    # rate's date (docs/domain.md, Currencies).
+    fx_currency: str | None = None
+    fx_rate: Decimal | None = None
+    fx_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +85,14 @@ def points_for_purchase(net_amount: Decimal, earn_rate: Decimal = DEFAULT_EARN_R
 
 
 def purchase_entry(customer_id: str, order_id: str, points: int, event_id: str, rule_version: int,
-                   *, pending: bool = True) -> Entry | None:
+                   *, pending: bool = True, fx: tuple[str, Decimal, date] | None = None) -> Entry | None:
+    """`fx`: (the order's currency, the rate, its date) when the order was converted."""
     if points <= 0:
         return None
     return Entry(customer_id=customer_id, kind="earn", delta=points, reason=f"purchase {order_id}",
                  idempotency_key=f"order:{order_id}:earn", actor="system", source_event_id=event_id,
-                 rule_version=rule_version, bucket=PENDING if pending else AVAILABLE)
+                 rule_version=rule_version, bucket=PENDING if pending else AVAILABLE,
+                 fx_currency=fx[0] if fx else None, fx_rate=fx[1] if fx else None, fx_date=fx[2] if fx else None)
 
 
 def release_entries(customer_id: str, order_id: str, points: int, rule_version: int) -> list[Entry]:
