@@ -7,7 +7,7 @@ PY := .venv/bin/python
 # Runs a command with .env exported (created from .env.example when missing).
 WITH_ENV := infra/local/stack.sh exec
 
-.PHONY: help up down status logs install test test-scale test-scale-ci unit compose compose-check clients demo lint lock bench chaos
+.PHONY: help up down status logs install test test-scale test-scale-ci unit compose compose-check clients demo lint lock bench chaos dead-letters replay-dead-letters
 
 help: ## this list
 	@echo "make up       start postgres, rabbitmq, mail sink, the five services and the gateway"
@@ -97,3 +97,11 @@ chaos: ## under order load: restart RabbitMQ, kill -9 points, restart Postgres; 
 
 bench: ## benchmarks (starts the stack if needed): a table, and bench/results.json (BENCH_ARGS="--only panel")
 	$(WITH_ENV) $(PY) -m tests.bench $(BENCH_ARGS)
+
+dead-letters: ## each service's dead letters: count, oldest, reasons grouped, the oldest ones (SERVICE=…, SHOP=…)
+	$(WITH_ENV) $(PY) -m shared.dead_letters list $(if $(SERVICE),--service $(SERVICE)) $(if $(SHOP),--shop $(SHOP))
+
+replay-dead-letters: ## after a fix: SERVICE=… and LETTERS=1,2 | REASON=text | TYPE=order.paid | SHOP=… | ALL=1 (AGAIN=1: replayed ones too)
+	$(WITH_ENV) $(PY) -m shared.dead_letters replay --service "$(SERVICE)" $(if $(LETTERS),--letters "$(LETTERS)") \
+		$(if $(REASON),--reason "$(REASON)") $(if $(TYPE),--type "$(TYPE)") $(if $(SHOP),--shop "$(SHOP)") \
+		$(if $(ALL),--all) $(if $(AGAIN),--again)

@@ -6,7 +6,11 @@ starts of several instances apply each file exactly once.
 
 Use cases open their transaction with `transaction(pool)`: it also scopes a memo (`remembered`) for
 what several steps of one transaction read (a shop's program, say), so it is read once per
-transaction and never carried into the next one.
+transaction and never carried into the next one. A consumer's batch of events is one transaction
+with a savepoint per event (shared/inbox.py): the events share the batch's memo, and each event sees
+it through `savepoint_memo`, so what a rolled-back event remembered or forgot leaves no trace.
+Upkeep that only depends on the state a transaction ends with (a customer's summary and segment) is
+asked for with `at_end`: it runs once per key, after the last step, before the commit.
 
 Each migration file runs in one transaction, except a file whose first line is `-- migrate: without transaction`:
 it holds one statement that Postgres refuses inside a transaction (CREATE INDEX CONCURRENTLY, which
@@ -17,6 +21,7 @@ again (IF NOT EXISTS), since a crash between it and its bookkeeping row applies 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -60,11 +65,13 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 
 _memo: ContextVar[dict[str, Any] | None] = ContextVar("flywheel_transaction_memo", default=None)
+_AT_END = "\x00at_end"  # the memo's entry for the work `at_end` put off: key -> work
 
 
 @contextlib.contextmanager
 def memo_scope() -> Iterator[None]:
-    """A fresh memo for the transaction (or savepoint) about to run in this task."""
+    """A fresh memo for the transaction (or savepoint) about to run in this task. Its `at_end` work
+    is run by `end_scope` (or `ending_scope`), not by leaving this block."""
     token = _memo.set({})
     try:
         yield
@@ -73,13 +80,46 @@ def memo_scope() -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
+async def ending_scope() -> AsyncIterator[None]:
+    """memo_scope() whose `at_end` work runs when the block ends without an error: for a transaction
+    (or a job's savepoint) about to run in this task."""
+    with memo_scope():
+        yield
+        await run_at_end()
+
+
+def _own_copy(value: Any) -> Any:
+    # Remembered values are treated as read-only, except the containers a step adds to (the accounts
+    # this transaction holds): a savepoint gets its own copy of those.
+    return copy.copy(value) if isinstance(value, set | dict | list) else value
+
+
+@contextlib.contextmanager
+def savepoint_memo() -> Iterator[None]:
+    """The memo of one savepoint of the current transaction (one event of a batch): it starts as
+    what the transaction remembers so far; when the block ends without an error, what the savepoint
+    remembered, forgot or put off becomes the transaction's; when it raises (its savepoint rolled
+    back), the transaction's memo is as it was before. Outside a memo, a fresh one."""
+    parent = _memo.get()
+    child = {} if parent is None else {k: _own_copy(v) for k, v in parent.items()}
+    token = _memo.set(child)
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+    if parent is not None:  # reached only without an error
+        parent.clear()
+        parent.update(child)
+
+
+@contextlib.asynccontextmanager
 async def transaction(pool: asyncpg.Pool, *, isolation: Isolation | None = None,
                       readonly: bool = False) -> AsyncIterator[Connection]:
-    """A pooled connection inside one transaction, with its own memo: the one way a use case
-    opens its transaction."""
+    """A pooled connection inside one transaction, with its own memo (and its `at_end` work run
+    before the commit): the one way a use case opens its transaction."""
     async with pool.acquire() as conn:
         async with conn.transaction(isolation=isolation, readonly=readonly):
-            with memo_scope():
+            async with ending_scope():
                 yield conn
 
 
@@ -98,6 +138,31 @@ def forget(key: str) -> None:
     memo = _memo.get()
     if memo is not None:
         memo.pop(key, None)
+
+
+async def at_end(key: str, work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work()` once for `key` when the transaction's steps are done, just before it commits,
+    however many steps ask for it: upkeep that only depends on the state the transaction ends with
+    (a customer's order summary and segment after a batch of their events). A later request under
+    the same key replaces the earlier work. Outside a transaction's memo, `work()` runs now."""
+    memo = _memo.get()
+    if memo is None:
+        await work()
+        return
+    pending = memo.setdefault(_AT_END, {})
+    pending.pop(key, None)  # re-inserted last: the work runs in the order of the latest requests
+    pending[key] = work
+
+
+async def run_at_end() -> None:
+    """Run the `at_end` work of the current memo (and whatever that work puts off in turn), in the
+    order it was asked for. The transaction and `shared/inbox.py`'s batches call this before their
+    commit; an error propagates, so the transaction rolls back."""
+    memo = _memo.get()
+    while memo is not None and (pending := memo.get(_AT_END)):
+        key = next(iter(pending))
+        work = pending.pop(key)
+        await work()
 
 
 def _migration_files(folder: Path) -> list[Path]:

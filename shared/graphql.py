@@ -122,6 +122,20 @@ def customer_ctx(info: Info, customer_id: str) -> Context:
     return context
 
 
+def admin_entity_part(entity: str, key: str, attribute: str, service: str, field: Any, description: str) -> type:
+    """A subgraph's part of an admin-only federated entity that every subgraph extends with one field
+    named after itself (the GDPR export, the dead letters): `@key(fields: key)`, the key held as
+    `attribute`, `field` under the service's name; a reference is resolved for admins only."""
+
+    def resolve_reference(cls: type[Any], /, info: Info, **representation: Any) -> Any:
+        info.context.principal.require_admin()
+        return cls(**{attribute: strawberry.ID(str(representation.get(key, "")))})
+
+    namespace = {"__annotations__": {attribute: strawberry.ID}, service: field,
+                 "resolve_reference": classmethod(resolve_reference)}
+    return strawberry.federation.type(keys=[key], description=description)(type(entity, (), namespace))
+
+
 def guarded_reference(cls: type, info: Info, id: strawberry.ID) -> Any:
     """`resolve_reference` for an entity keyed by a customer id (the gateway's _entities calls,
     or anyone calling a subgraph directly): only that customer or an admin gets it."""

@@ -6,12 +6,19 @@ so the queue is bound to exactly the types the registry names, and mypy checks t
 accepts the payload it is registered for (a handler may take a base class or a union of payloads).
 
 A handler runs inside the inbox transaction of shared/inbox.py and gets that connection; it
-raises to be retried (shared/bus.py says what retry and dead-letter mean).
+raises to be retried (shared/bus.py says what retry and dead-letter mean). The transaction is a
+batch's: the handler runs in a savepoint of its own, after the events delivered before it of the same
+customer, and shares what the batch remembers (shared/db.py).
+
+Bindings: the queue is bound to the routing keys of the subscriptions, except those made with
+`on(…, bind=False)`: such an event is handled when it arrives, but its binding is decided by the
+registry's `also_bind`, a reading of the service's own data (notifications: the event types its
+merchants' webhook endpoints subscribe to), so a service does not pay for events nobody wants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,41 +29,70 @@ P = TypeVar("P", bound=EventData)
 
 # What the registry keeps once a subscription is checked: any payload of its class.
 AnyHandler = Callable[[Connection, Envelope, Any], Awaitable[None]]
+# More routing keys to bind, read from the service's own data on the connection given.
+AlsoBind = Callable[[Connection], Awaitable[Iterable[str]]]
 
 
 @dataclass(frozen=True)
 class Subscription:
     payload: type[EventData]
     handler: AnyHandler
+    bind: bool = True  # False: handled when delivered, bound only when `also_bind` names the type
 
     @property
     def routing_key(self) -> str:
         return self.payload.type
 
 
-def on(payload: type[P], handler: Callable[[Connection, Envelope, P], Awaitable[None]]) -> Subscription:
-    """Subscribe `handler` to the events whose payload is `payload` (a class of the catalog)."""
+def on(payload: type[P], handler: Callable[[Connection, Envelope, P], Awaitable[None]], *,
+       bind: bool = True) -> Subscription:
+    """Subscribe `handler` to the events whose payload is `payload` (a class of the catalog);
+    `bind=False`: the queue is bound to them only when the registry's `also_bind` says so."""
     if CATALOG.get((payload.type, payload.version)) is not payload:
         raise ValueError(f"{payload.__name__} is not an event of the catalog")
-    return Subscription(payload, handler)
+    return Subscription(payload, handler, bind)
 
 
 class EventHandlers:
     """The registry: payload class → handler. One subscription per class."""
 
-    def __init__(self, *subscriptions: Subscription) -> None:
+    def __init__(self, *subscriptions: Subscription, also_bind: AlsoBind | None = None) -> None:
         self._by_payload: dict[type[EventData], AnyHandler] = {}
+        self._bound: set[str] = set()
+        self._also_bind = also_bind
         for s in subscriptions:
             if s.payload in self._by_payload:
                 raise ValueError(f"{s.payload.__name__} has two handlers")
             self._by_payload[s.payload] = s.handler
+            if s.bind:
+                self._bound.add(s.routing_key)
 
     def handler_for(self, payload: EventData) -> AnyHandler | None:
         return self._by_payload.get(type(payload))
 
     def routing_keys(self) -> list[str]:
-        """The event types to bind the service's queue to, sorted."""
+        """The event types the service's queue is always bound to, sorted."""
+        return sorted(self._bound)
+
+    def handled_routing_keys(self) -> list[str]:
+        """Every event type the registry has a handler for (bound or not), sorted."""
         return sorted({p.type for p in self._by_payload})
+
+    @staticmethod
+    def known_routing_keys() -> list[str]:
+        """Every event type of the catalog: what a queue may have been bound to by any version."""
+        return sorted({t for t, _ in CATALOG})
+
+    @property
+    def follows_data(self) -> bool:
+        """True when some bindings come from the service's data (`also_bind`)."""
+        return self._also_bind is not None
+
+    async def bindings(self, conn: Connection) -> list[str]:
+        """The routing keys to bind now: the static ones, and those `also_bind` reads that the
+        registry handles, sorted."""
+        more = set(await self._also_bind(conn)) if self._also_bind is not None else set()
+        return sorted(self._bound | (more & set(self.handled_routing_keys())))
 
     def __iter__(self) -> Iterator[type[EventData]]:
         return iter(self._by_payload)

@@ -1,10 +1,16 @@
 """The transactional outbox: events are rows written in the same transaction as the state change,
 then published by a relay with publisher confirms and marked sent.
 
-If the broker or the service dies between commit and publish, the row is still there and goes out
-when both are back; if it dies between publish and mark, the event goes out twice with the same
-id and the consumers' inbox drops the second copy. The relay wakes on NOTIFY (sent at commit) and
-also polls, so a lost notification only delays an event by one poll interval.
+The relay works in rounds: it takes up to `batch_size` unpublished rows (committed ones only: it
+reads them in a transaction of its own, `FOR UPDATE SKIP LOCKED`, so another instance's relay takes
+others), publishes them all in their order on the confirmed channel without waiting for each
+confirm, awaits the confirms together, and marks the confirmed rows published with one UPDATE, in
+the same transaction as it took them. If the broker or the service dies between commit and publish,
+the row is still there and goes out when both are back; if it dies between publish and mark, the
+event goes out twice with the same id and the consumers' inbox drops the second copy. A row the
+broker did not confirm stays unpublished (its attempts and last error noted) and goes out in a later
+round, possibly after rows behind it that were confirmed. The relay wakes on NOTIFY (sent at commit)
+and also polls, so a lost notification only delays an event by one poll interval.
 """
 
 from __future__ import annotations
@@ -15,11 +21,10 @@ import logging
 from collections.abc import Sequence
 
 import asyncpg
-from opentelemetry import context as otel_context
 
 from shared.background import BackgroundLoops
 from shared.bus import Bus
-from shared.db import Connection
+from shared.db import Connection, remembered
 from shared.events import Envelope, EventData, new_envelope
 from shared.telemetry import context_from, quiet
 
@@ -40,12 +45,30 @@ async def add_many(conn: Connection, items: Sequence[EventData], *, source: str)
     envelopes = [new_envelope(data, source=source) for data in items]
     if not envelopes:
         return []
-    await conn.executemany(
-        "INSERT INTO outbox (id, shop_id, type, envelope) VALUES ($1, $2, $3, $4)",
-        [(e.id, e.shop, e.type, e.model_dump(mode="json")) for e in envelopes],
-    )
-    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+    if len(envelopes) == 1:
+        e = envelopes[0]
+        await conn.execute("INSERT INTO outbox (id, shop_id, type, envelope) VALUES ($1, $2, $3, $4)",
+                           e.id, e.shop, e.type, e.model_dump(mode="json"))
+    else:
+        await conn.executemany(
+            "INSERT INTO outbox (id, shop_id, type, envelope) VALUES ($1, $2, $3, $4)",
+            [(e.id, e.shop, e.type, e.model_dump(mode="json")) for e in envelopes],
+        )
+    await _wake_relay(conn)
     return envelopes
+
+
+async def _wake_relay(conn: Connection) -> None:
+    """NOTIFY the relay, once per transaction: Postgres delivers one notification per channel and
+    payload at commit however often it was sent, so a batch of events that write many outbox rows
+    sends it once (the memo knows; a rolled-back savepoint's NOTIFY goes with it, and so does what its
+    memo knew)."""
+    async def not_yet() -> list[bool]:
+        return []
+    sent = await remembered(f"outbox:notified:{id(conn)}", not_yet)
+    if not sent:
+        await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+        sent.append(True)
 
 
 class Relay:
@@ -123,31 +146,28 @@ class Relay:
                    FOR UPDATE SKIP LOCKED""",
                 self.batch_size,
             )
-            sent: list[int] = []
-            error: Exception | None = None
-            for row in rows:
-                envelope = Envelope.model_validate(row["envelope"])
-                token = otel_context.attach(context_from(row["envelope"]))
-                try:
-                    await self.bus.publish(envelope)
-                except Exception as exc:
-                    error = exc
-                    break
-                finally:
-                    otel_context.detach(token)
-                sent.append(row["id"])
+            if not rows:
+                errors: list[BaseException | None] = []
+            else:
+                errors = await self.bus.publish_all([(Envelope.model_validate(r["envelope"]),
+                                                      context_from(r["envelope"])) for r in rows])
+            sent = [row["id"] for row, error in zip(rows, errors, strict=True) if error is None]
+            failed = [row["id"] for row, error in zip(rows, errors, strict=True) if error is not None]
+            error = next((e for e in errors if e is not None), None)
             if sent:
                 await conn.execute(
                     "UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])", sent
                 )
-            if error is not None:
+            if failed:
                 await conn.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                    rows[len(sent)]["id"], str(error)[:1000],
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::uuid[])",
+                    failed, str(error)[:1000],
                 )
         if error is not None:
-            log.warning("outbox: broker refused or unreachable (%s); %d sent this pass", error, len(sent))
-        elif len(sent) < self.batch_size:
+            log.warning("outbox: broker refused or unreachable (%s); %d sent this pass, %d not",
+                        error, len(sent), len(failed))
+            return 0  # not a full round: wait for the next wake-up or poll before trying again
+        if len(sent) < self.batch_size:
             await self._forget_old()
         return len(sent)
 

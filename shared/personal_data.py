@@ -21,6 +21,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from shared.db import Connection, transaction
+from shared.graphql import admin_entity_part
 
 PERSON_COLUMNS = ("customer_id", "referrer_id", "friend_id")
 PLUMBING = ("outbox", "inbox", "scheduled_jobs", "schema_migrations")
@@ -77,15 +78,8 @@ def customer_data_export(service: str, export: Export = export_person) -> type:
         async with transaction(context.pool, isolation="repeatable_read", readonly=True) as conn:
             return cast(JSON, await export(conn, context.shop, str(self.customer_id)))
 
-    def resolve_reference(cls: type[Any], /, info: Info, **representation: Any) -> Any:
-        info.context.principal.require_admin()
-        return cls(customer_id=strawberry.ID(str(representation.get("customerId", ""))))
-
-    namespace = {
-        "__annotations__": {"customer_id": strawberry.ID},
-        service: strawberry.field(resolver=resolve, description=f"What the {service} service holds about the person."),
-        "resolve_reference": classmethod(resolve_reference),
-    }
-    return strawberry.federation.type(keys=["customerId"], description=(
+    return admin_entity_part(
+        "CustomerDataExport", "customerId", "customer_id", service,
+        strawberry.field(resolver=resolve, description=f"What the {service} service holds about the person."),
         "A GDPR export of one person. Each subgraph adds one JSON field named after itself with what it "
-        "holds; the gateway joins them in one query."))(type("CustomerDataExport", (), namespace))
+        "holds; the gateway joins them in one query.")

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shared import edge
 from shared.bus import Bus, Consumer, QueueTopology
 from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.dead_letters import DeadLetterKeeper
 from shared.errors import FlywheelError
 from shared.graphql import FlywheelGraphQL
 from shared.handlers import EventHandlers
@@ -129,7 +130,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        setup_tracing(definition.name, settings.trace_dir, settings.otlp_endpoint)
+        setup_tracing(definition.name, settings.trace_dir, settings.otlp_endpoint, sql=settings.trace_sql)
         dsn = settings.dsn()
         await migrate(dsn, [("shared", SHARED_MIGRATIONS), (definition.name, definition.migrations)])
         pool = await create_pool(dsn)
@@ -138,9 +139,11 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             bus.add_consumer(
                 Consumer(
                     bus=bus, pool=pool, topology=QueueTopology(f"{definition.name}.events"),
-                    handlers=definition.consumers,
+                    handlers=definition.consumers, batch_size=settings.batch_size,
+                    batch_wait_ms=settings.batch_wait_ms,
                 )
             )
+            bus.add_consumer(DeadLetterKeeper(pool, f"{definition.name}.events"))
         bus.start_in_background()
         relay = Relay(pool, bus, dsn)
         relay.start()

@@ -20,7 +20,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from shared.background import BackgroundLoops
-from shared.db import Connection, memo_scope
+from shared.db import Connection, ending_scope
 from shared.telemetry import context_from, inject_into, quiet, tracer
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class Scheduler:
                 ) as span:
                     try:
                         async with conn.transaction():  # savepoint: a failed handler leaves no trace
-                            with memo_scope():
+                            async with ending_scope():
                                 await self.handlers[job.kind](conn, job)
                     except Exception as exc:
                         span.record_exception(exc)

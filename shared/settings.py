@@ -58,6 +58,7 @@ class Settings:
     referral_base_url: str = "http://localhost:3000/r/"
     trace_dir: str = ".run/traces"
     otlp_endpoint: str = ""
+    trace_sql: bool = True  # a span per SQL statement (TRACE_SQL=0: off)
     # FLYWHEEL_ENV=production: subgraphs answer the gateway only, weak credentials refuse to start
     production: bool = False
     gateway_secret: str = field(default=DEV_GATEWAY_SECRET, repr=False)
@@ -66,6 +67,10 @@ class Settings:
     # their own, on PUBLIC_HOST
     public_port: int | None = None
     public_host: str = "127.0.0.1"
+    # The consumer's batches (shared/bus.py): at most this many events per transaction, and at most
+    # this long a wait for more once the first one arrived
+    batch_size: int = 100
+    batch_wait_ms: float = 10.0
 
     @property
     def database(self) -> str:
@@ -110,9 +115,12 @@ class Settings:
             referral_base_url=_env("REFERRAL_BASE_URL", "http://localhost:3000/r/"),
             trace_dir=_env("TRACE_DIR", ".run/traces"),
             otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+            trace_sql=_env("TRACE_SQL", "1") != "0",
             production=production,
             gateway_secret=_env("GATEWAY_SECRET", "" if production else DEV_GATEWAY_SECRET),
             max_request_bytes=int(_env("MAX_REQUEST_BYTES", "2000000")),
             public_port=int(public_port) if public_port else None,
             public_host=_env("PUBLIC_HOST", "127.0.0.1"),
+            batch_size=max(1, int(_env("CONSUMER_BATCH_SIZE", "100"))),
+            batch_wait_ms=max(0.0, float(_env("CONSUMER_BATCH_WAIT_MS", "10"))),
         )

@@ -419,6 +419,59 @@ export type CustomerStats = {
   totalSpent: Money;
 };
 
+/** One dead letter waiting (not replayed yet). */
+export type DeadLetter = {
+  __typename?: 'DeadLetter';
+  attempts: Scalars['Int']['output'];
+  deadAt: Scalars['DateTime']['output'];
+  eventId?: Maybe<Scalars['String']['output']>;
+  eventType?: Maybe<Scalars['String']['output']>;
+  /** What `make replay-dead-letters LETTERS=…` takes. */
+  id: Scalars['ID']['output'];
+  reason: Scalars['String']['output'];
+  /** How often it was replayed before and died again. */
+  replays: Scalars['Int']['output'];
+};
+
+/** A service's dead letters of the caller's shop: events it gave up on (poison, or failing through every retry), waiting to be replayed after a fix. */
+export type DeadLetterQueue = {
+  __typename?: 'DeadLetterQueue';
+  count: Scalars['Int']['output'];
+  /** The oldest waiting ones, at most 20. */
+  letters: Array<DeadLetter>;
+  oldest?: Maybe<Scalars['DateTime']['output']>;
+  queue: Scalars['String']['output'];
+  reasons: Array<DeadLetterReason>;
+};
+
+/** Dead letters of one reason (ids and values left out). */
+export type DeadLetterReason = {
+  __typename?: 'DeadLetterReason';
+  count: Scalars['Int']['output'];
+  eventTypes: Array<Scalars['String']['output']>;
+  /** One reason in full. */
+  example: Scalars['String']['output'];
+  newest: Scalars['DateTime']['output'];
+  oldest: Scalars['DateTime']['output'];
+  reason: Scalars['String']['output'];
+};
+
+/** Each service's dead letters (admin, the caller's shop). Each subgraph adds one field named after itself; the gateway joins them in one query. */
+export type DeadLetters = {
+  __typename?: 'DeadLetters';
+  /** The customers service's dead letters. */
+  customers: DeadLetterQueue;
+  /** The notifications service's dead letters. */
+  notifications: DeadLetterQueue;
+  /** The points service's dead letters. */
+  points: DeadLetterQueue;
+  /** The referrals service's dead letters. */
+  referrals: DeadLetterQueue;
+  /** The reviews service's dead letters. */
+  reviews: DeadLetterQueue;
+  shop: Scalars['ID']['output'];
+};
+
 export type EngagementInput = {
   /** When it happened; default now */
   at?: InputMaybe<Scalars['DateTime']['input']>;
@@ -1280,6 +1333,8 @@ export type Query = {
   customer?: Maybe<Customer>;
   /** A segment's customers by id, e.g. a win-back or challenge audience (admin). */
   customers: CustomerConnection;
+  /** Admin: each service's dead letters of the shop: count, oldest, reasons grouped, the oldest letters (replayed with `make replay-dead-letters`, docs/operations.md). */
+  deadLetters: DeadLetters;
   /** GDPR export: every subgraph adds its own JSON field to the result (admin). */
   exportCustomerData: CustomerDataExport;
   /** Admin: messages that failed for good, newest first, with the reason. */

@@ -1,6 +1,7 @@
 """Engagement: site visits and email sends, opens and clicks (recordEngagement, and the
 notification events). Each counts once under its key and moves the customer's score and segment
-in the same transaction; nothing is recorded about an unknown or erased customer."""
+in the same transaction (once per customer per batch of events, at its end); nothing is recorded
+about an unknown or erased customer."""
 
 from __future__ import annotations
 
@@ -37,5 +38,5 @@ async def add(conn: Connection, shop: str, customer_id: str, kind: str, at: date
     inserted = await store.engagements.add(conn, shop, customer_id, kind, at, notification_id=notification_id,
                                            key=key, offer=offer)
     if inserted:
-        await segmenting.refresh_customer(conn, shop, customer_id)
+        await segmenting.refresh_customer_at_end(conn, shop, customer_id)
     return inserted

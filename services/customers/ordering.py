@@ -131,7 +131,7 @@ async def _apply(conn: Connection, shop: str, row: asyncpg.Record, status: str, 
     row = await store.orders.set_status(conn, shop, row["id"], status=change.status,
                                         refunded_total=change.refunded_total, stamp=status, at=at)
     await outbox.add(conn, await _status_event(conn, shop, row, change), source=SOURCE)
-    await segmenting.refresh_customer(conn, shop, row["customer_id"])
+    await segmenting.refresh_customer_at_end(conn, shop, row["customer_id"])
     return row
 
 

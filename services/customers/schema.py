@@ -16,6 +16,7 @@ from services.customers import ordering, orders, profiles, registration, store
 from services.customers import schema_gdpr as gdpr
 from services.customers import schema_insights as insights
 from services.customers import schema_platforms as platforms
+from shared.dead_letters_schema import dead_letters_part, root_query
 from shared.errors import NotFound
 from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
@@ -170,6 +171,9 @@ class OrderInput:
     device_id: str | None = None
 
 
+DeadLetters = dead_letters_part("customers")
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description=(
@@ -212,6 +216,7 @@ class Query:
     export_customer_data = strawberry.field(
         resolver=gdpr.export_customer_data, graphql_type=gdpr.CustomerDataExport,
         description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
+    dead_letters = root_query(DeadLetters)
     commerce_connections: list[platforms.CommerceConnection] = strawberry.field(
         resolver=platforms.commerce_connections,
         description="The shop's Shopify stores and Shopware shops: state and what each took and refused (admin).")
@@ -288,7 +293,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, Order, gdpr.CustomerDataExport],
+    types=[Customer, Order, gdpr.CustomerDataExport, DeadLetters],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

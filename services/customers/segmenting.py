@@ -13,7 +13,7 @@ import asyncpg
 from services.customers import SOURCE, metrics, store
 from services.customers.segments import SEGMENTS, Facts, SegmentRules, engagement_score, segment
 from shared import events, outbox, schedule
-from shared.db import Connection, Executor, forget, remembered, transaction
+from shared.db import Connection, Executor, at_end, forget, remembered, transaction
 from shared.schedule import Job
 
 DAILY_JOB = "customers.daily"
@@ -97,6 +97,14 @@ async def refresh_customer(conn: Connection, shop: str, customer_id: str, now: d
     row = await store.segments.facts(conn, shop, customer_id, _since(shop_rules, now))
     if row is not None:
         await _move(conn, shop, [row], shop_rules, now)
+
+
+async def refresh_customer_at_end(conn: Connection, shop: str, customer_id: str) -> None:
+    """refresh_customer once, when the transaction's steps are done (shared.db.at_end): a batch of
+    events (or a webhook's several transitions) about one customer summarises their orders and moves
+    their segment once, from the state it ends with, which is what one refresh after each step would
+    have left."""
+    await at_end(f"customers.refresh:{shop}\x1f{customer_id}", lambda: refresh_customer(conn, shop, customer_id))
 
 
 async def resummarise(pool: asyncpg.Pool, shop: str, customer_id: str) -> None:

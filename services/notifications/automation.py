@@ -30,23 +30,23 @@ class ContactNotYetKnown(Exception):
 async def handle(conn: Connection, event_type: str, data: EventData, at: datetime) -> None:
     """An event that starts or cancels a flow, in the consumer's transaction. What later messages
     need of it is kept first (the order, the segment, the tier). An event about a customer whose
-    profile has not arrived waits for it (contacts.save_profile plans it); a segment or tier change
-    for such a customer is retried instead, until the profile is there."""
+    profile has not arrived is parked (waiting_events) and resumed when the profile arrives
+    (contacts.save_profile → resume), however long a backlog delays it: never retried into the
+    dead-letter queue."""
     if isinstance(data, OrderEvent):
         await store.save_order(conn, data.shop, order_id=data.order_id, customer_id=data.customer_id,
                                currency=data.currency, total=data.total,
                                status=event_type.split(".")[1].upper(), placed_at=data.placed_at)
-    if isinstance(data, CustomerSegmentChanged) and not await store.save_segment(
-            conn, data.shop, data.customer_id, data.to_segment):
-        if not await store.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
-            raise ContactNotYetKnown(data.customer_id)
-        return
-    if isinstance(data, TierChanged) and not await store.save_tier(
-            conn, data.shop, data.customer_id, data.to_tier, at):
-        if not await store.is_erased(conn, data.shop, policy.id_hash(data.customer_id)):
-            raise ContactNotYetKnown(data.customer_id)  # retried until the profile has arrived
-        return
     payload = data.model_dump(mode="json")
+    if not await _keep(conn, data.shop, event_type, payload, at):  # a segment or tier of no contact yet
+        customer_id = payload["customer_id"]
+        if await store.is_erased(conn, data.shop, policy.id_hash(customer_id)):
+            return
+        # Under the customer's lock, as below: the profile may have committed meanwhile.
+        await store.lock_customer(conn, data.shop, customer_id)
+        if not await _keep(conn, data.shop, event_type, payload, at):
+            await store.wait_for_contact(conn, data.shop, customer_id, event_type, payload, at)
+            return
     try:
         await run(conn, data.shop, event_type, payload, at)
     except ContactNotYetKnown as missing:
@@ -57,6 +57,23 @@ async def handle(conn: Connection, event_type: str, data: EventData, at: datetim
             await run(conn, data.shop, event_type, payload, at)
         else:
             await store.wait_for_contact(conn, data.shop, missing.customer_id, event_type, payload, at)
+
+
+async def _keep(conn: Connection, shop: str, event_type: str, data: dict[str, Any], at: datetime) -> bool:
+    """Keep on the contact what later messages need of a segment or tier change; False when the
+    customer has no contact (yet). True for any other event."""
+    if event_type == CustomerSegmentChanged.type:
+        return await store.save_segment(conn, shop, data["customer_id"], data["to_segment"])
+    if event_type == TierChanged.type:
+        return await store.save_tier(conn, shop, data["customer_id"], data["to_tier"], at)
+    return True
+
+
+async def resume(conn: Connection, shop: str, event_type: str, data: dict[str, Any], at: datetime) -> None:
+    """A parked event, now that its customer's profile has arrived (contacts.save_profile, under the
+    customer's lock): what `handle` keeps of it, then its plans."""
+    if await _keep(conn, shop, event_type, data, at):
+        await run(conn, shop, event_type, data, at)
 
 
 async def notify_order_delay(pool: asyncpg.Pool, shop: str, order_id: str, note: str) -> None:

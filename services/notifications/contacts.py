@@ -28,7 +28,7 @@ async def save_profile(conn: Connection, data: CustomerProfile) -> None:
         accepts_sms=data.accepts_sms, accepts_whatsapp=data.accepts_whatsapp,
     )
     for waiting in await store.take_waiting_events(conn, data.shop, data.customer_id):
-        await automation.run(conn, data.shop, waiting["event_type"], waiting["data"], waiting["happened_at"])
+        await automation.resume(conn, data.shop, waiting["event_type"], waiting["data"], waiting["happened_at"])
 
 
 async def update_preferences(pool: asyncpg.Pool, shop: str, customer_id: str, given: dict[str, Any]

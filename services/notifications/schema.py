@@ -28,6 +28,7 @@ from services.notifications.schema_types import (
     WebhookEndpoint,
     WebhookEndpointInput,
 )
+from shared.dead_letters_schema import dead_letters_part
 from shared.errors import NotFound
 from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference, rows_loader
 from shared.ids import external_id
@@ -148,6 +149,7 @@ class Mutation:
                 raise NotFound("unknown webhook endpoint", field="id") from exc
         row = await webhooks.save_endpoint(c.pool, c.shop, endpoint_id, url=input.url, secret=input.secret,
                                            event_types=input.event_types, enabled=input.enabled)
+        await webhooks.follow_subscriptions(c.runtime.bus)
         return WebhookEndpoint.from_row(row)
 
     @strawberry.mutation(description="Admin: tell the customer honestly that an order is late (once per message).")
@@ -162,7 +164,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, customer_data_export("notifications")],
+    types=[Customer, customer_data_export("notifications"), dead_letters_part("notifications")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -393,6 +393,19 @@ async def save_webhook_endpoint(conn: Connection, shop: str, endpoint_id: str | 
            WHERE shop_id = $1 AND id = $2::uuid RETURNING *""", shop, endpoint_id, url, secret, event_types, enabled)
 
 
+async def enabled_webhook_endpoints(conn: Executor, shop: str) -> list[asyncpg.Record]:
+    """(id, event_types) of the shop's enabled endpoints, by id."""
+    return await conn.fetch(
+        "SELECT id::text, event_types FROM webhook_endpoints WHERE shop_id = $1 AND enabled ORDER BY id", shop)
+
+
+async def webhook_event_types(conn: Executor) -> list[str]:
+    """The event types some enabled endpoint of any shop subscribes to, sorted."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT unnest(event_types) AS event_type FROM webhook_endpoints WHERE enabled ORDER BY 1")
+    return [r["event_type"] for r in rows]
+
+
 async def subscribed_endpoints(conn: Connection, shop: str, event_type: str) -> list[str]:
     rows = await conn.fetch(
         """SELECT id::text FROM webhook_endpoints

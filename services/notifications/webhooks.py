@@ -13,7 +13,8 @@ import httpx
 
 from services.notifications import channels, configuration, policy, store, validation
 from shared import schedule
-from shared.db import Connection, transaction
+from shared.bus import Bus
+from shared.db import Connection, remembered, transaction
 from shared.errors import NotFound
 from shared.events import CATALOG, Envelope, EventData
 from shared.schedule import Job, JobHandler
@@ -36,12 +37,41 @@ async def save_endpoint(pool: asyncpg.Pool, shop: str, endpoint_id: str | None, 
     return row
 
 
+async def subscribed_types(conn: Connection) -> list[str]:
+    """The event types some enabled endpoint of any shop subscribes to: the notifications queue is
+    bound to these besides its flows' (consumers.py)."""
+    return await store.webhook_event_types(conn)
+
+
+async def follow_subscriptions(bus: Bus) -> None:
+    """Bind the queue to what the endpoints subscribe to now (after an endpoint was saved). When the
+    broker is unreachable the consumer's periodic pass does it later (shared/bus.py)."""
+    try:
+        await bus.rebind()
+    except Exception as exc:
+        log.warning("webhooks: the queue's bindings follow later (%s)", exc)
+
+
+async def _endpoints(conn: Connection, shop: str) -> dict[str, list[str]]:
+    """The shop's enabled endpoints by event type, read once per transaction (a batch of events)."""
+    async def load() -> dict[str, list[str]]:
+        by_type: dict[str, list[str]] = {}
+        for row in await store.enabled_webhook_endpoints(conn, shop):
+            for event_type in row["event_types"]:
+                by_type.setdefault(event_type, []).append(row["id"])
+        return by_type
+    return await remembered(f"notifications.webhook_endpoints:{shop}", load)
+
+
 async def fan_out(conn: Connection, envelope: Envelope, data: EventData) -> int:
     """Log one delivery per subscribed endpoint and queue it; a redelivered event adds none."""
+    endpoints = (await _endpoints(conn, envelope.shop)).get(envelope.type, [])
+    if not endpoints:
+        return 0
     payload = envelope.model_dump(mode="json", exclude={"traceparent", "tracestate"})
     customer_id = getattr(data, "customer_id", None) or getattr(data, "referrer_id", None)
     planned = 0
-    for endpoint_id in await store.subscribed_endpoints(conn, envelope.shop, envelope.type):
+    for endpoint_id in endpoints:
         delivery_id = await store.add_webhook_delivery(conn, envelope.shop, endpoint_id, envelope.id,
                                                        envelope.type, customer_id, payload)
         if delivery_id is not None:

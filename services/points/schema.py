@@ -16,6 +16,7 @@ from services.points.offers.schema import Offer
 from services.points.offers.schema import checkout as checkout_api
 from services.points.offers.schema import issued as offers_api
 from services.points.offers.schema import performance as performance_api
+from shared.dead_letters_schema import dead_letters_part
 from shared.graphql import EXTENSIONS, Money, customer_ctx
 from shared.pagination import Connection
 from shared.personal_data import customer_data_export
@@ -142,7 +143,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, account_api.Order, customer_data_export("points")],
+    types=[Customer, account_api.Order, customer_data_export("points"), dead_letters_part("points")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

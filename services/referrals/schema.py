@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.referrals import codes, referring, store
+from shared.dead_letters_schema import dead_letters_part
 from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, guarded_reference, request_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
@@ -249,7 +250,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, customer_data_export("referrals")],
+    types=[Customer, customer_data_export("referrals"), dead_letters_part("referrals")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.reviews import listing, ratings, reviewing, store, submissions
+from shared.dead_letters_schema import dead_letters_part
 from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference, rows_loader
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
@@ -232,7 +233,7 @@ class Mutation:
 schema = strawberry.federation.Schema(
     query=Query,
     mutation=Mutation,
-    types=[Customer, Product, customer_data_export("reviews")],
+    types=[Customer, Product, customer_data_export("reviews"), dead_letters_part("reviews")],
     extensions=EXTENSIONS,
     federation_version="2.9",
 )

@@ -9,8 +9,15 @@ Sections (issue 9's list), all in one run on the same machine, in the shops `ben
                    balance. The machine's own ceiling for points changes.
   orders_to_points recordOrder + PAID through the gateway by the commerce platform's key; from the PAID
                    answer to the ledger row (outbox relay, RabbitMQ, inbox, earn rule): events/s and lag;
-                   reported as a share of ledger_limit. Also one order at a time, the time until the
+                   reported as a share of ledger_limit (orders/s: the goal is 150). Also one order at a
+                   time, the time until the
                    customer's own `me { loyalty { pending } }` shows its points.
+  consume          a burst of order.paid put on the exchange at once: events/s into the ledger as a share
+                   of ledger_limit, and the CPU milliseconds one event costs each part of the stack.
+  latency          order.paid -> ledger row at fixed offered rates (--latency-rates, default 10,50,200 per second,
+                   open loop; tests/bench/pipeline.py): published on the exchange for --seconds (the
+                   pipeline alone), and as orders through the gateway (from when each order was due; at
+                   most --orders of them); p50/p99 of when each row became visible.
   panel            closed loop (--concurrency workers): the storefront rewards panel through the gateway
                    (`me` → loyalty and tier, referral link, pending reviews, challenge progress: four
                    subgraphs), the points part of it through the gateway, and the same points data from
@@ -50,7 +57,7 @@ import httpx
 from shared import events
 from shared.bus import EXCHANGE
 from shared.events import new_envelope
-from tests.bench import ledger_limit, readpath, scale
+from tests.bench import ledger_limit, pipeline, readpath, scale
 from tests.bench.cpu import Meter
 from tests.bench.load import load, open_loop, percentile, summary, timed
 from tests.conftest import ROOT
@@ -73,8 +80,8 @@ INGEST = {"x-api-key": "bench-ingest-key"}
 
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
-SECTIONS = ("ledger_limit", "orders_to_points", "consume", "panel", "readpath", "redeem", "codes", "scale",
-            "scale_out")
+SECTIONS = ("ledger_limit", "orders_to_points", "consume", "latency", "panel", "readpath", "redeem", "codes",
+            "scale", "scale_out")
 
 PANEL = """query Panel { me { id
   loyalty { balance pending tier { name } nextTier { name } amountToNextTier { amount currency } }
@@ -140,7 +147,7 @@ class Bench:
             first_paid = min(paid_at.values())
             deadline = time.monotonic() + 180
             while True:
-                landed = await ledger_times(list(paid_at))
+                landed = await ledger_times(BENCH_SHOP, list(paid_at))
                 if len(landed) == len(paid_at) or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.2)
@@ -202,13 +209,25 @@ class Bench:
                 order_ids = [e.data["order_id"] for e in envelopes]
                 deadline = time.monotonic() + 300
                 while True:
-                    landed = await ledger_times(order_ids)
+                    landed = await ledger_times(shop, order_ids)
                     if len(landed) == len(order_ids) or time.monotonic() > deadline:
                         break
                     await asyncio.sleep(0.5)
                 elapsed = time.perf_counter() - started
         return {"events": events_count, "credited": len(landed), "publish_s": round(published, 2),
                 "events_per_s": round(len(landed) / elapsed, 1), "cpu_ms_per_event": meter.per_request(len(landed))}
+
+    async def latency(self, rates: list[float], most: int) -> dict:
+        """order.paid -> ledger row at each offered rate, on the bus and through the gateway."""
+        customers = await self.customers(32, "latency")
+        out: dict = {"bus": {}, "gateway": {}}
+        for rate in rates:
+            print(f"  latency: {rate:g} order.paid/s on the bus …", flush=True)
+            out["bus"][f"{rate:g}"] = await pipeline.bus_latency(rate, self.seconds)
+            print(f"  latency: {rate:g} orders/s through the gateway …", flush=True)
+            out["gateway"][f"{rate:g}"] = await pipeline.gateway_latency(
+                self.ok, RECORD, STATUS, order_input, INGEST, BENCH_SHOP, customers, rate, self.seconds, most)
+        return out
 
     # -- the storefront rewards panel -----------------------------------------------------------
 
@@ -341,12 +360,14 @@ async def metered(measure) -> dict:
     return result
 
 
-async def ledger_times(order_ids: list[str]) -> dict[str, datetime]:
+async def ledger_times(shop: str, order_ids: list[str]) -> dict[str, datetime]:
+    """When each order's earn row was written (its transaction's start: tests/bench/pipeline.py has
+    the visibility times)."""
     conn = await db("points")
     try:
         rows = await conn.fetch(
-            "SELECT idempotency_key, created_at FROM ledger_entries WHERE idempotency_key = ANY($1::text[])",
-            [f"order:{o}:earn" for o in order_ids])
+            "SELECT idempotency_key, created_at FROM ledger_entries"
+            " WHERE shop_id = $1 AND idempotency_key = ANY($2::text[])", shop, [f"order:{o}:earn" for o in order_ids])
     finally:
         await conn.close()
     return {r["idempotency_key"].split(":")[1]: r["created_at"] for r in rows}
@@ -366,7 +387,8 @@ async def run(args: argparse.Namespace) -> dict:
     wanted = set(args.only.split(",")) if args.only else set(SECTIONS)
     result: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
                     "settings": {"seconds": args.seconds, "concurrency": args.concurrency, "orders": args.orders,
-                                 "rate": args.rate}}
+                                 "rate": args.rate, "events": args.events,
+                                 "rates": getattr(args, "rates", "")}}
     if "ledger_limit" in wanted:
         print("ledger_limit: pgbench …", flush=True)
         result["ledger_limit"] = await ledger_limit.run(args.seconds, clients=8)
@@ -382,6 +404,9 @@ async def run(args: argparse.Namespace) -> dict:
             result["consume"] = await bench.consume(args.events)
             if ledger_tx := result.get("ledger_limit", {}).get("tx_per_s"):
                 result["consume"]["share_of_ledger_limit"] = round(result["consume"]["events_per_s"] / ledger_tx, 4)
+        if "latency" in wanted:
+            print("latency …", flush=True)
+            result["latency"] = await bench.latency([float(r) for r in args.latency_rates.split(",") if r], args.orders)
         if "panel" in wanted:
             print("panel …", flush=True)
             result["panel"] = await bench.panel()
@@ -411,7 +436,15 @@ async def run(args: argparse.Namespace) -> dict:
             print("scale (seeding takes minutes the first time) …", flush=True)
             sizes = [scale.SMALL, scale.LARGE] if not args.small_only else [scale.SMALL]
             result["scale"] = await bench.scale(sizes, args.reseed)
+    result["machine"]["load_after"] = os.getloadavg()[0]
     return result
+
+
+def cpu_parts(cpu: dict[str, float], top: int = 6) -> str:
+    """`total 17.4: points 6.2, notifications 3.8, …` (the costliest parts first)."""
+    parts = [(k, v) for k, v in cpu.items() if k not in ("total", "cores_busy")][:top]
+    return (f"total {cpu['total']}, {cpu['cores_busy']} cores busy: "
+            + ", ".join(f"{k} {v}" for k, v in parts))
 
 
 def table(result: dict) -> str:
@@ -429,6 +462,7 @@ def table(result: dict) -> str:
         share = f" = {o['share_of_ledger_limit'] * 100:.1f} % of limit" if o.get("share_of_ledger_limit") else ""
         rows.append(("order.paid -> ledger row (lag)", f"{o['events_per_s']} events/s{share}",
                      f"{o['lag_p50_ms']} ms", f"{o['lag_p99_ms']} ms"))
+        rows.append(("  CPU ms per order", cpu_parts(o["cpu_ms_per_order"]), "", ""))
         load_row("recordOrder + PAID (writes)", o["write"])
         b = o["order_to_balance"]
         rows.append(("order -> customer sees pending points", "one at a time", f"{b['p50_ms']} ms",
@@ -436,6 +470,15 @@ def table(result: dict) -> str:
     if c := result.get("consume"):
         share = f" = {c['share_of_ledger_limit'] * 100:.1f} % of limit" if c.get("share_of_ledger_limit") else ""
         rows.append((f"burst of {c['events']} order.paid -> ledger", f"{c['events_per_s']} events/s{share}", "", ""))
+        rows.append(("  CPU ms per event of the burst", cpu_parts(c["cpu_ms_per_event"]), "", ""))
+    if lat := result.get("latency"):
+        for rate, r in lat["bus"].items():
+            rows.append((f"order.paid -> ledger, {rate}/s offered (bus)", f"{r['credited']}/{r['sent']} credited",
+                         f"{r['p50_ms']} ms", f"{r['p99_ms']} ms"))
+        for rate, r in lat["gateway"].items():
+            errors = f", {r['errors']} errors" if r.get("errors") else ""
+            rows.append((f"order due -> ledger, {rate} orders/s offered (gateway)",
+                         f"{r['orders_per_s']} orders/s{errors}", f"{r['p50_ms']} ms", f"{r['p99_ms']} ms"))
     if p := result.get("panel"):
         load_row("rewards panel via gateway (4 subgraphs), misses, closed loop", p["gateway_full_panel"])
         load_row("points part via gateway, misses, closed loop", p["gateway_points_part"])
@@ -470,8 +513,9 @@ def table(result: dict) -> str:
     lines = [f"{'measure':<{width}}  {'throughput':<34} {'p50':>11} {'p99':>13}"]
     lines += [f"{a:<{width}}  {b:<34} {c:>11} {d:>13}" for a, b, c, d in rows]
     m = result["machine"]
+    after = f", after: {m['load_after']:.2f}" if "load_after" in m else ""
     lines.append(f"\nmachine: {m['cpus']} cores ({m['cpu']}), {m['memory_gib']} GiB, SCALE={m['scale']}, "
-                 f"load average before: {m['load_before']:.2f}, after: {result.get('load_after', 0):.2f}")
+                 f"load average before: {m['load_before']:.2f}{after}")
     return "\n".join(lines)
 
 
@@ -486,13 +530,14 @@ def main() -> None:
     parser.add_argument("--rates", default=",".join(map(str, readpath.RATES)),
                         help="readpath: offered rates, req/s")
     parser.add_argument("--readpath-customers", type=int, default=200, help="readpath: signed-in customers")
+    parser.add_argument("--latency-rates", default="10,50,200",
+                        help="latency: offered order.paid (and orders) per second")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--small-only", action="store_true", help="scale: only the 10k-customer shop")
     parser.add_argument("--reseed", action="store_true", help="scale: drop and seed the shops again")
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    result["load_after"] = os.getloadavg()[0]
     text = json.dumps(result, indent=2)
     HISTORY.mkdir(parents=True, exist_ok=True)
     (HISTORY / f"bench-{result['at'].replace(':', '')}.json").write_text(text + "\n")

@@ -26,6 +26,7 @@ RULES: dict[str, str] = {
     "segmentCounts": "admin",
     "segmentRules": "admin",
     "exportCustomerData": "admin",
+    "deadLetters": "admin",
     "customers": "admin",
     "failedNotifications": "admin",
     "webhookEndpoints": "admin",

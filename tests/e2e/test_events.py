@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
-import aio_pika
-
+from shared.events import OrderPaid, new_envelope
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, order_input
-from tests.stack import ADMIN, INGEST, amqp_url, customer_token, db, publish_raw
+from tests.stack import ADMIN, INGEST, customer_token, db, publish_raw, shop_admin, unique
 from tests.support import eventually
 
 BALANCE = "{ me { loyalty { pending } } }"  # paid orders earn pending points
@@ -51,6 +52,14 @@ async def test_a_replayed_order_paid_event_credits_once(gql, new_customer, paid_
     assert (await gql.ok(BALANCE, headers=token))["me"]["loyalty"]["pending"] == 45
 
 
+async def dead_letter(service: str, message_id: str):
+    conn = await db(service)
+    try:
+        return await conn.fetchrow("SELECT * FROM dead_letters WHERE message_id = $1", message_id)
+    finally:
+        await conn.close()
+
+
 async def test_poison_in_a_service_queue_is_dead_lettered_and_orders_keep_flowing(gql, new_customer, paid_order):
     message_id = f"poison-{secrets.token_hex(6)}"
     await publish_raw(b'{"specversion": "1.0", "broken": true', "order.paid", message_id)
@@ -60,21 +69,36 @@ async def test_poison_in_a_service_queue_is_dead_lettered_and_orders_keep_flowin
     async def credited():
         return (await gql.ok(BALANCE, headers=customer_token(customer["id"])))["me"]["loyalty"]["pending"] == 45
     await eventually(credited, what="an order behind the poison")
+    # From points.events.dlq into points' dead_letters table, where an operator reads and replays it.
+    dead = await eventually(lambda: dead_letter("points", message_id), what="the poison among points' dead letters")
+    assert dead["reason"].startswith("PoisonMessage: not a Flywheel CloudEvent") and dead["shop_id"] is None
+    assert dead["event_type"] == "order.paid" and bytes(dead["body"]).startswith(b'{"specversion"')
 
-    async def in_dlq():
-        connection = await aio_pika.connect(amqp_url())
-        async with connection:
-            channel = await connection.channel()
-            queue = await channel.declare_queue("points.events.dlq", passive=True)
-            while (message := await queue.get(fail=False)) is not None:
-                if message.message_id == message_id:
-                    await message.ack()
-                    return message
-                await message.nack(requeue=True)
-                return None
-        return None
-    dead = await eventually(in_dlq, what="the poison in points.events.dlq")
-    assert "not a Flywheel CloudEvent" in dead.headers["x-flywheel-error"]
+
+DEAD_LETTERS = """{ deadLetters { points { queue count oldest reasons { reason count eventTypes }
+                    letters { id eventId eventType reason } } notifications { count } customers { count } } }"""
+
+
+async def test_an_admin_sees_the_dead_letters_of_their_shop_by_service_and_reason(gql):
+    """An event of a version nobody handles is dead-lettered at once: the shop's admin finds it under
+    points with its reason; another shop's admin does not."""
+    shop, other = unique("dl-shop"), unique("dl-other")
+    paid = OrderPaid(shop=shop, order_id=unique("o"), customer_id=unique("c"), currency="EUR", total=Decimal("10"),
+                     net_amount=Decimal("10"), placed_at=datetime.now(UTC))
+    envelope = new_envelope(paid, source="tests").model_copy(update={"dataversion": 99})
+    await publish_raw(envelope.model_dump_json().encode(), "order.paid", envelope.id)
+
+    async def listed():
+        data = await gql.ok(DEAD_LETTERS, headers=shop_admin(shop))
+        return data["deadLetters"]["points"]["count"] == 1 and data["deadLetters"]
+    found = await eventually(listed, what="the letter in the shop's deadLetters")
+    points = found["points"]
+    assert points["queue"] == "points.events" and points["oldest"]
+    assert points["reasons"] == [{"reason": "PoisonMessage: unknown event order.paid …", "count": 1,
+                                  "eventTypes": ["order.paid"]}]
+    assert [(x["eventId"], x["eventType"]) for x in points["letters"]] == [(envelope.id, "order.paid")]
+    assert found["customers"]["count"] == 0
+    assert (await gql.ok(DEAD_LETTERS, headers=shop_admin(other)))["deadLetters"]["points"]["count"] == 0
 
 
 def spans(service: str, trace_id: str) -> list[dict]:

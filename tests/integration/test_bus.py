@@ -1,7 +1,9 @@
-"""The bus, outbox, inbox, retries and dead letters against the real broker and database."""
+"""The bus, outbox, inbox (in batches), retries, dead letters and bindings against the real broker and
+database."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 
@@ -9,8 +11,10 @@ import aio_pika
 
 from shared import outbox
 from shared.bus import ATTEMPT_HEADER, ERROR_HEADER, Bus, Consumer, QueueTopology
-from shared.events import PointsEarned, new_envelope
+from shared.db import at_end, remembered
+from shared.events import PointsEarned, PointsExpired, new_envelope
 from shared.handlers import EventHandlers, on
+from shared.inbox import Delivered, handle_batch
 from shared.outbox import Relay
 from tests.support import eventually
 
@@ -162,5 +166,209 @@ async def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue_with_it
         assert dead.headers[ATTEMPT_HEADER] == 2 and "no such tier" in dead.headers[ERROR_HEADER]
         assert await effects(pool, envelope.id) == 0
         assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", envelope.id) == 0
+    finally:
+        await bus.close()
+
+
+# ---- batches ---------------------------------------------------------------------------------------
+
+
+def delivered(envelope, handler):
+    return Delivered(envelope, envelope.payload(), handler)
+
+
+async def test_a_batch_with_duplicates_of_its_own_events_applies_each_once_within_and_across_batches(pool):
+    consumer = f"test.{uuid.uuid4().hex[:8]}"
+    a, b = new_envelope(earned("dup-a"), source="test"), new_envelope(earned("dup-b"), source="test")
+    outcomes = await handle_batch(pool, consumer, [delivered(e, record) for e in (a, b, a, a)])
+    assert [o.applied for o in outcomes] == [True, True, False, False]
+    assert all(o.duplicate for o in outcomes[2:])
+    again = await handle_batch(pool, consumer, [delivered(e, record) for e in (b, a)])  # a later batch
+    assert [o.duplicate for o in again] == [True, True]
+    assert (await effects(pool, a.id), await effects(pool, b.id)) == (1, 1)
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer) == 2
+
+
+async def test_a_failing_event_is_rolled_back_alone_and_the_rest_of_its_batch_commits(pool):
+    consumer = f"test.{uuid.uuid4().hex[:8]}"
+    remembered_by: list[str] = []
+
+    async def half_done(conn, event, data):
+        await record(conn, event, data)  # rolled back with its savepoint
+        await remembered("program", lambda: _value("read by the failed event"))
+        raise ValueError("no such tier")
+
+    async def reads_program(conn, event, data):
+        remembered_by.append(await remembered("program", lambda: _value(f"read by {data.customer_id}")))
+        await record(conn, event, data)
+
+    good, bad, later = (new_envelope(earned(c), source="test") for c in ("ok-1", "bad", "ok-2"))
+    outcomes = await handle_batch(pool, consumer, [delivered(good, reads_program), delivered(bad, half_done),
+                                                   delivered(later, reads_program)])
+    assert [o.applied for o in outcomes] == [True, False, True]
+    assert isinstance(outcomes[1].error, ValueError)
+    assert (await effects(pool, good.id), await effects(pool, bad.id), await effects(pool, later.id)) == (1, 0, 1)
+    # The failed event's inbox row went with it (it is retried), and what it read is not the batch's.
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1 AND event_id = $2", consumer,
+                               bad.id) == 0
+    assert remembered_by == ["read by ok-1", "read by ok-1"]
+
+
+async def _value(value):
+    return value
+
+
+async def test_events_of_one_customer_keep_their_order_inside_a_batch(pool):
+    consumer = f"test.{uuid.uuid4().hex[:8]}"
+    applied: list[str] = []
+
+    async def note(conn, event, data):
+        applied.append(f"{data.customer_id}:{data.source_id}")
+
+    def of(customer, n):
+        return new_envelope(PointsEarned(shop="default", customer_id=customer, points=1, balance=n, reason="t",
+                                         source_id=str(n)), source="test")
+    sent = [of("c-b", 1), of("c-a", 2), of("c-b", 3), of("c-a", 4), of("c-b", 5)]
+    await handle_batch(pool, consumer, [delivered(e, note) for e in sent])
+    assert [x for x in applied if x.startswith("c-a")] == ["c-a:2", "c-a:4"]
+    assert [x for x in applied if x.startswith("c-b")] == ["c-b:1", "c-b:3", "c-b:5"]
+
+
+async def test_upkeep_asked_for_by_several_events_runs_once_per_batch_before_the_commit(pool):
+    consumer = f"test.{uuid.uuid4().hex[:8]}"
+
+    async def engaged(conn, event, data):
+        await record(conn, event, data)
+
+        async def summarise():
+            await conn.execute("INSERT INTO effects (event_id, note) VALUES ($1, 'summary')",
+                               f"{consumer}:{data.customer_id}")
+        await at_end(f"summary:{data.customer_id}", summarise)
+
+    sent = [new_envelope(earned(c), source="test") for c in ("u-1", "u-2", "u-1", "u-1")]
+    await handle_batch(pool, consumer, [delivered(e, engaged) for e in sent])
+    assert await effects(pool, f"{consumer}:u-1") == 1 and await effects(pool, f"{consumer}:u-2") == 1
+
+
+async def test_a_batch_on_the_broker_survives_a_crash_between_commit_and_ack(settings, pool, names):
+    """The first consumer commits its batch and dies before acking: the broker gives the messages to
+    the next one, whose inbox finds them all and applies nothing twice."""
+    crashed = asyncio.Event()
+
+    class CrashingConsumer(Consumer):
+        async def _ack(self, messages):
+            crashed.set()
+            await self.bus._connection.close()  # type: ignore[union-attr]  # the process dies here
+
+    sent = [new_envelope(earned(f"crash-{i}"), source="test") for i in range(30)]
+    first = Bus(settings.amqp_url, exchange=names["exchange"], client_name="test-crashing")
+    first.add_consumer(CrashingConsumer(bus=first, pool=pool, handlers=EventHandlers(on(PointsEarned, record)),
+                                        topology=QueueTopology(names["queue"], retry_delays_ms=(100, 200)),
+                                        batch_size=50, batch_wait_ms=200))
+    await first.connect()
+    try:
+        for envelope in sent:
+            await first.publish(envelope)
+        await asyncio.wait_for(crashed.wait(), 30)
+    finally:
+        await first.close()
+
+    committed = await pool.fetchval("SELECT count(*) FROM effects WHERE event_id = ANY($1::text[])",
+                                    [e.id for e in sent])
+    assert committed > 0  # the crashed consumer's first batch, committed and never acked
+    second = await start(settings, pool, names, EventHandlers(on(PointsEarned, record)))
+    try:
+        async def queue_drained():
+            connection = await aio_pika.connect(settings.amqp_url)
+            async with connection:
+                channel = await connection.channel()
+                queue = await channel.declare_queue(names["queue"], passive=True)
+                return queue.declaration_result.message_count == 0
+        await eventually(queue_drained, what="the redelivered batch acked by the next consumer")
+        await asyncio.sleep(0.5)
+        counts = await pool.fetch("SELECT event_id, count(*) AS n FROM effects WHERE event_id = ANY($1::text[])"
+                                  " GROUP BY 1", [e.id for e in sent])
+        assert len(counts) == len(sent) and all(r["n"] == 1 for r in counts)
+    finally:
+        await second.close()
+
+
+async def test_a_batch_that_fails_as_a_whole_is_tried_again_event_by_event(settings, pool, names):
+    """Upkeep at the end of a batch fails for one event's customer: the batch rolls back, each event is
+    tried alone, and only that one is retried and dead-lettered; the others are applied once."""
+    async def with_upkeep(conn, event, data):
+        await record(conn, event, data)
+
+        async def upkeep():
+            if data.customer_id == "upkeep-broken":
+                raise RuntimeError("segment rules missing")
+        await at_end(f"upkeep:{data.customer_id}", upkeep)
+
+    bus = Bus(settings.amqp_url, exchange=names["exchange"], client_name="test")
+    bus.add_consumer(Consumer(bus=bus, pool=pool, handlers=EventHandlers(on(PointsEarned, with_upkeep)),
+                              topology=QueueTopology(names["queue"], retry_delays_ms=(100, 200)),
+                              batch_size=20, batch_wait_ms=300))
+    await bus.connect()
+    try:
+        sent = [new_envelope(earned(c), source="test") for c in ("upkeep-1", "upkeep-broken", "upkeep-2")]
+        for envelope in sent:
+            await bus.publish(envelope)
+        dead = await eventually(lambda: get_from(settings, names["queue"] + ".dlq"), what="the broken one in the DLQ")
+        assert dead.message_id == sent[1].id and "segment rules missing" in dead.headers[ERROR_HEADER]
+        assert [await effects(pool, e.id) for e in sent] == [1, 0, 1]
+    finally:
+        await bus.close()
+
+
+# ---- bindings --------------------------------------------------------------------------------------
+
+
+async def queued(settings, queue_name: str) -> int:
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, passive=True)
+        return queue.declaration_result.message_count
+
+
+async def test_the_queue_is_bound_to_the_handled_types_only_and_loses_bindings_an_earlier_version_left(
+        settings, pool, names):
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:  # an earlier version bound the queue to points.expired too
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(names["exchange"], aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(names["queue"], durable=True, arguments={
+            "x-queue-type": "quorum", "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": names["queue"] + ".dlq", "x-delivery-limit": 20})
+        await queue.bind(exchange, routing_key="points.expired")
+    subscribed: set[str] = set()
+
+    async def also(conn):
+        return subscribed
+
+    handlers = EventHandlers(on(PointsEarned, record), on(PointsExpired, record, bind=False), also_bind=also)
+    bus = Bus(settings.amqp_url, exchange=names["exchange"], client_name="test")
+    consumer = Consumer(bus=bus, pool=pool, handlers=handlers,
+                        topology=QueueTopology(names["queue"], retry_delays_ms=(100, 200)))
+    bus.add_consumer(consumer)
+    await bus.connect()
+    try:
+        expired = PointsExpired(shop="default", customer_id="c-x", points=5, balance=0)
+        ignored = new_envelope(expired, source="test")
+        await bus.publish(ignored)
+        good = new_envelope(earned("bound"), source="test")
+        await bus.publish(good)
+        await eventually(lambda: effects(pool, good.id), what="the bound type")
+        assert await effects(pool, ignored.id) == 0
+        subscribed.add("points.expired")  # a merchant's endpoint subscribes to it now
+        await bus.rebind()
+        followed = new_envelope(expired, source="test")
+        await bus.publish(followed)
+        await eventually(lambda: effects(pool, followed.id), what="the type followed from the data")
+        subscribed.clear()
+        assert await consumer.rebind() == ["points.earned"]
+        await bus.publish(new_envelope(expired, source="test"))
+        await asyncio.sleep(0.3)
+        assert await queued(settings, names["queue"]) == 0 and await effects(pool, ignored.id) == 0
     finally:
         await bus.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifications import automation, consumers, store, variables
+from services.notifications import automation, consumers, contacts, store, variables
 from shared import events
 from shared.db import create_pool
 from tests.integration.conftest import throwaway_database
@@ -138,4 +138,40 @@ async def test_the_consumer_parks_such_an_event_until_the_profile_arrives(engine
         await consumers.on_customer_profile(conn, events.new_envelope(profile, source="test"), profile)
     steps = await engine_pool.fetch("SELECT step_key FROM deliveries WHERE shop_id = $1 ORDER BY step_key", shop)
     assert [r["step_key"] for r in steps] == ["granted", "reminder"]
+    assert await engine_pool.fetchval("SELECT count(*) FROM waiting_events WHERE shop_id = $1", shop) == 0
+
+
+async def test_a_segment_or_tier_change_before_the_profile_is_parked_and_kept_when_it_arrives(engine_pool):
+    """A backlog delays customer.registered: the segment and tier changes that overtook it are parked,
+    not retried into the dead-letter queue, and the profile's arrival keeps them and plans their flows."""
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-early"
+    changes = [events.CustomerSegmentChanged(shop=shop, customer_id=customer_id, from_segment="REGULAR",
+                                             to_segment="AT_RISK"),
+               events.TierChanged(shop=shop, customer_id=customer_id, from_tier="Silver", to_tier="Gold",
+                                  direction="up")]
+    for change in changes:
+        async with engine_pool.acquire() as conn, conn.transaction():
+            await consumers.on_event(conn, events.new_envelope(change, source="test"), change)  # no raise
+    assert await engine_pool.fetchval("SELECT count(*) FROM waiting_events WHERE shop_id = $1", shop) == 2
+    profile = events.CustomerRegistered(shop=shop, customer_id=customer_id, email="early@example.com",
+                                        first_name="Eva", accepts_email=True)
+    async with engine_pool.acquire() as conn, conn.transaction():
+        await consumers.on_customer_profile(conn, events.new_envelope(profile, source="test"), profile)
+    kept = await engine_pool.fetchrow("SELECT segment, tier FROM contacts WHERE shop_id = $1 AND customer_id = $2",
+                                      shop, customer_id)
+    assert (kept["segment"], kept["tier"]) == ("AT_RISK", "Gold")
+    flows = [r["flow_key"] for r in await engine_pool.fetch("SELECT flow_key FROM deliveries WHERE shop_id = $1", shop)]
+    assert flows == ["tier_up"]  # the at-risk flow of segment changes is off by default
+    assert await engine_pool.fetchval("SELECT count(*) FROM waiting_events WHERE shop_id = $1", shop) == 0
+
+
+async def test_a_segment_change_of_an_erased_customer_is_neither_parked_nor_retried(engine_pool):
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-gone"
+    await contact(engine_pool, shop, customer_id)
+    async with engine_pool.acquire() as conn, conn.transaction():
+        await contacts.erase(conn, shop, customer_id)
+    change = events.CustomerSegmentChanged(shop=shop, customer_id=customer_id, from_segment="NEW",
+                                           to_segment="AT_RISK")
+    async with engine_pool.acquire() as conn, conn.transaction():
+        await consumers.on_event(conn, events.new_envelope(change, source="test"), change)
     assert await engine_pool.fetchval("SELECT count(*) FROM waiting_events WHERE shop_id = $1", shop) == 0

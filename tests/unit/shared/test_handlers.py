@@ -73,3 +73,23 @@ def test_the_type_checker_refuses_a_handler_for_another_payload(tmp_path: Path,
     assert status == 1, out + err
     # Only the second registration is wrong: a ReviewPublished handler cannot take an OrderPaid.
     assert len(errors) == 1 and "registrations.py:9:" in errors[0], out
+
+
+def test_every_service_binds_what_it_handles_the_offers_included() -> None:
+    """A handler whose type the queue is not bound to never runs: a silent loss. Every service binds
+    every type it handles; notifications binds those its flows, contacts and offers use, and the
+    others only while a merchant's webhook endpoint subscribes to them."""
+    from services.customers.consumers import HANDLERS as customers
+    from services.notifications import consumers as notifications
+    from services.points.consumers import HANDLERS as points
+    from services.referrals.consumers import HANDLERS as referrals
+    from services.reviews.consumers import HANDLERS as reviews
+
+    for registry in (customers, points, referrals, reviews):
+        assert registry.routing_keys() == registry.handled_routing_keys()
+        assert not registry.follows_data
+    assert {"offer.issued", "offer.redeemed", "offer.revoked", "offer.released"} <= set(customers.routing_keys())
+    assert {"offer.requested", "order.placed", "order.cancelled", "order.refunded"} <= set(points.routing_keys())
+    assert notifications.HANDLERS.routing_keys() == sorted(notifications._OWN)
+    assert {"offer.issued", "offer.refused", "customer.registered"} <= set(notifications.HANDLERS.routing_keys())
+    assert notifications.HANDLERS.follows_data
