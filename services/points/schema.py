@@ -12,6 +12,7 @@ from services.points.challenges import schema as challenges_api
 from services.points.loyalty.schema import account as account_api
 from services.points.loyalty.schema import program as program_api
 from services.points.loyalty.schema import rewards as rewards_api
+from services.points.loyalty.schema import simulation as simulation_api
 from services.points.offers.schema import Offer
 from services.points.offers.schema import checkout as checkout_api
 from services.points.offers.schema import issued as offers_api
@@ -68,6 +69,10 @@ class Query:
     program_liability: Money = strawberry.field(
         resolver=program_api.program_liability,
         description="Outstanding points (available and pending) × point value (admin).")
+    simulate_program: simulation_api.ProgramComparison = strawberry.field(
+        resolver=simulation_api.simulate_program, description=(
+            "The shop's orders, refunds and actions of [from, to) replayed under a proposed change of the program "
+            "and under the current program, side by side (admin). Writes nothing; at most 3 years."))
     checkout_benefits: checkout_api.CheckoutBenefits = strawberry.field(
         resolver=checkout_api.checkout_benefits,
         description="What applies to a signed-in customer's cart now: the tier's free shipping, usable offers.")

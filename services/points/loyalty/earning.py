@@ -8,7 +8,7 @@ changes nothing; the customer's account is locked first, so the steps of one cus
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from services.points.loyalty import accounts, configuration, ledger, posting, redemption, store, tiering
@@ -28,8 +28,7 @@ async def order_paid(conn: Connection, data: events.OrderPaid, event_id: str, pa
         return  # already earned, or cancelled before this event arrived: a natural key, not only the inbox
     st, _ = await accounts.standing(conn, shop, acct, data.customer_id, prog, paid_at)
     multiplier = accounts.applied(acct, st, prog, paid_at).multiplier
-    same_currency = data.currency == prog.currency
-    points = ledger.points_for_purchase(data.net_amount, prog.earn_rate, multiplier) if same_currency else 0
+    points = ledger.order_points(data.net_amount, data.currency, prog.currency, prog.earn_rate, multiplier)
     await store.orders.record_earning(conn, shop, data.order_id, data.customer_id, data.currency, data.net_amount,
                                       prog.earn_rate, multiplier, prog.version, points, paid_at)
     entry = ledger.purchase_entry(data.customer_id, data.order_id, points, event_id, prog.version)
@@ -57,8 +56,8 @@ async def _start_return_window(conn: Connection, shop: str, order_id: str, deliv
     if row["status"] != "PENDING" or row["release_at"] is not None:
         return
     prog = await configuration.seeded(conn, shop)
-    due = delivered_at + timedelta(days=prog.pending_days)
-    await store.orders.set_release_at(conn, shop, order_id, due)
+    due = ledger.release_at(delivered_at, prog.pending_days)
+    await store.orders.set_release_at(conn, shop, order_id, due, delivered_at)
     await schedule.schedule(conn, shop=shop, kind=RELEASE_JOB, dedup_key=order_id, due_at=due,
                             payload={"order_id": order_id})
 
@@ -101,7 +100,7 @@ async def take_back(conn: Connection, shop: str, order_id: str, customer_id: str
     # prefix could also hit another order whose id starts with this one.
     if points == 0:
         return
-    bucket = ledger.PENDING if row["status"] == "PENDING" else ledger.AVAILABLE
+    bucket = ledger.takeback_bucket(row["status"])
     await posting.reverse(conn, shop, customer_id, points, bucket=bucket, reason=f"{reason} {order_id}",
                           key=f"order:{order_id}:reverse:{row['taken_back'] + points}", event_id=event_id,
                           rule_version=row["rule_version"])

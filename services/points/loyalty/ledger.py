@@ -9,6 +9,7 @@ minus reversals). Releasing points moves them between buckets and earns nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from shared.errors import BadUserInput
@@ -76,6 +77,25 @@ def points_for_purchase(net_amount: Decimal, earn_rate: Decimal = DEFAULT_EARN_R
     if net_amount <= 0:
         return 0
     return int((net_amount * earn_rate * multiplier).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def order_points(net_amount: Decimal, currency: str, program_currency: str, earn_rate: Decimal,
+                 multiplier: Decimal) -> int:
+    """What a paid order earns: its net amount at the earn rate and the tier's multiplier, in the program's
+    currency only (an order in another currency earns 0). The live ledger and the simulation both ask this."""
+    if currency != program_currency:
+        return 0
+    return points_for_purchase(net_amount, earn_rate, multiplier)
+
+
+def release_at(delivered_at: datetime, pending_days: int) -> datetime:
+    """When an order's pending points become available: the return window after its delivery."""
+    return delivered_at + timedelta(days=pending_days)
+
+
+def takeback_bucket(order_status: str) -> str:
+    """Points still pending come out of the pending bucket, released ones out of the available bucket."""
+    return PENDING if order_status == "PENDING" else AVAILABLE
 
 
 def purchase_entry(customer_id: str, order_id: str, points: int, event_id: str, rule_version: int,
