@@ -528,6 +528,8 @@ export type Mutation = {
   replyToReview: Review;
   /** Stop an offer's code from working (admin). */
   revokeOffer: Offer;
+  /** simulateProgram as jobs, a page of customers each, for a period too large to answer at once (admin); poll programSimulation(id). Writes nothing but the run. */
+  startProgramSimulation: ProgramSimulationRun;
   /** Review a product (customer). Again for the same product replaces the review and sends it back to moderation. */
   submitReview: Review;
   /** Admin: enable or disable a flow, change a step's delay or template. */
@@ -686,6 +688,13 @@ export type MutationReplyToReviewArgs = {
 export type MutationRevokeOfferArgs = {
   id: Scalars['ID']['input'];
   reason?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationStartProgramSimulationArgs = {
+  from: Scalars['DateTime']['input'];
+  input: ProgramInput;
+  to: Scalars['DateTime']['input'];
 };
 
 
@@ -1123,6 +1132,14 @@ export type Program = {
   version: Scalars['Int']['output'];
 };
 
+export type ProgramComparison = {
+  __typename?: 'ProgramComparison';
+  current: ProgramSimulation;
+  /** What to know about the answer: a proposed program the ceiling would refuse, a period without orders. */
+  notes: Array<Scalars['String']['output']>;
+  proposed: ProgramSimulation;
+};
+
 /** A change to the program; fields left out keep their value. */
 export type ProgramInput = {
   actionRewards?: InputMaybe<ActionRewardsInput>;
@@ -1141,6 +1158,48 @@ export type ProgramInput = {
   punchCardPercent?: InputMaybe<Scalars['String']['input']>;
   reviewCredit?: InputMaybe<Scalars['String']['input']>;
   tiers?: InputMaybe<Array<TierInput>>;
+};
+
+/** What a program would have done over the period, replayed on the shop's history. */
+export type ProgramSimulation = {
+  __typename?: 'ProgramSimulation';
+  /** Points issued × point value / net revenue of the period's paid orders (0.03 = 3 %). */
+  effectiveCashback: Scalars['Float']['output'];
+  /** (Pending + available points at `to`) × point value. */
+  liability: Money;
+  /** Net amount of the period's paid orders, after refunds. */
+  netRevenue: Money;
+  /** Orders paid in the period. */
+  orders: Scalars['Int']['output'];
+  /** Available points at `to`. */
+  pointsAvailable: Scalars['Int']['output'];
+  /** Points that lapsed in the period. */
+  pointsExpired: Scalars['Int']['output'];
+  /** Points earned in the period: purchases (after their refunds), actions and challenges. */
+  pointsIssued: Scalars['Int']['output'];
+  /** Pending points at `to` (inside a return window). */
+  pointsPending: Scalars['Int']['output'];
+  /** Points issued × the period's observed redemption rate (points redeemed / earned) × point value. */
+  rewardCost: Money;
+  /** Customers per tier at `to`, lowest first. */
+  tierDistribution: Array<TierCount>;
+  /** The period's effective cashback lies in the 3–5 % band. */
+  withinBand: Scalars['Boolean']['output'];
+  /** The program's effective cashback (earn rate × top multiplier × point value) and the period's are at most its ceiling: configureProgram would accept it without force. */
+  withinCeiling: Scalars['Boolean']['output'];
+};
+
+/** A simulation run as jobs (startProgramSimulation), polled with programSimulation. */
+export type ProgramSimulationRun = {
+  __typename?: 'ProgramSimulationRun';
+  /** Once done. */
+  comparison?: Maybe<ProgramComparison>;
+  /** Customers replayed so far. */
+  customersDone: Scalars['Int']['output'];
+  done: Scalars['Boolean']['output'];
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  startedAt: Scalars['DateTime']['output'];
 };
 
 export type Query = {
@@ -1179,6 +1238,8 @@ export type Query = {
   program: Program;
   /** Outstanding points (available and pending) × point value (admin). */
   programLiability: Money;
+  /** A run of startProgramSimulation: how far it got, and the comparison once done (admin). */
+  programSimulation: ProgramSimulationRun;
   /** What a friend sees on the referral link: no personal data but a first name. */
   referralLanding: ReferralLanding;
   /** The shop's referral program (admin). */
@@ -1191,6 +1252,8 @@ export type Query = {
   segmentCounts: Array<SegmentCount>;
   /** The shop's segment thresholds (admin). */
   segmentRules: SegmentRules;
+  /** The shop's orders, refunds and actions of [from, to) replayed under a proposed change of the program and under the current program, side by side (admin). Writes nothing; at most 3 years. */
+  simulateProgram: ProgramComparison;
   /** The shop's VIP tiers, lowest first (public). */
   tiers: Array<Tier>;
   /** Admin: the log of outbound webhook deliveries, newest first. */
@@ -1263,6 +1326,11 @@ export type QueryProductArgs = {
 };
 
 
+export type QueryProgramSimulationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type QueryReferralLandingArgs = {
   code: Scalars['String']['input'];
 };
@@ -1270,6 +1338,13 @@ export type QueryReferralLandingArgs = {
 
 export type QueryRetentionMetricsArgs = {
   from: Scalars['DateTime']['input'];
+  to: Scalars['DateTime']['input'];
+};
+
+
+export type QuerySimulateProgramArgs = {
+  from: Scalars['DateTime']['input'];
+  input: ProgramInput;
   to: Scalars['DateTime']['input'];
 };
 
@@ -1596,6 +1671,12 @@ export type Tier = {
   perks: Array<Scalars['String']['output']>;
   /** Qualifying spend over a rolling 12 months. */
   threshold: Money;
+};
+
+export type TierCount = {
+  __typename?: 'TierCount';
+  customers: Scalars['Int']['output'];
+  tier: Scalars['String']['output'];
 };
 
 export type TierInput = {

@@ -4,7 +4,7 @@ nothing is written, whatever the input.
 
 The replay runs a page of customers at a time (their facts read, then replayed in a worker thread so the
 service keeps answering). Answered at once up to SYNC_ORDERS paid orders in the period; a larger period is
-answered by startProgramSimulation as a job the console polls (simulation_runs.py)."""
+answered by startProgramSimulation as jobs, a page each, that the console polls (simulation_runs.py)."""
 
 from __future__ import annotations
 
@@ -81,17 +81,18 @@ async def facts(conn: Executor, shop: str, ids: list[str], start: datetime,
     for customer_id in ids:
         s = starts.get(customer_id)
         out.append(simulation.CustomerFacts(
-            customer_id=customer_id, available=s["available"] if s else 0, pending=s["pending"] if s else 0,
+            customer_id=customer_id, available=int(s["available"]) if s else 0,
+            pending=int(s["pending"]) if s else 0,
             last_activity=s["last_activity"] if s else None, orders=tuple(orders[customer_id]),
             entries=tuple(entries[customer_id])))
     return out
 
 
 async def replay_page(conn: Executor, shop: str, p: Plan, start: datetime, end: datetime, after: str,
-                      size: int = PAGE) -> tuple[str | None, list[simulation.Totals]]:
+                      size: int | None = None) -> tuple[str | None, list[simulation.Totals]]:
     """One page of customers after `after`, replayed under (proposed, current): the last id (None when
     there were none) and the page's totals."""
-    ids = await store.simulation.customers(conn, shop, end, after, size)
+    ids = await store.simulation.customers(conn, shop, end, after, size or PAGE)
     if not ids:
         return None, [simulation.Totals(), simulation.Totals()]
     customers = await facts(conn, shop, ids, start, end)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.points.loyalty import accounts, earning, simulating, simulation, store
+from services.points.loyalty import accounts, earning, simulating, simulation, simulation_runs, store
 from services.points.loyalty.program import ProgramChange, TierChange
 from shared.auth import Principal
 from shared.db import transaction
@@ -22,6 +22,7 @@ from shared.events import (
     ReferralConverted,
     ReviewPublished,
 )
+from shared.schedule import Job
 from tests.integration.points.conftest import graphql, handle, new_shop, paid
 
 
@@ -40,7 +41,7 @@ async def _history(pool, shop: str, program: str = "") -> datetime:
     returns its start."""
     start = datetime.now(UTC) - timedelta(seconds=1)
     # No return window, so the release jobs the test runs at once are due when they run.
-    await graphql(pool, shop, "mutation { configureProgram(input: {pendingDays: 0 %s}) { version } }" % program)
+    await graphql(pool, shop, "mutation { configureProgram(input: {pendingDays: 0" + program + "}) { version } }")
     # anna: a delivered, released order; then enough for Silver; the next earns ×1.25, is partly refunded;
     # the second is cancelled after its release (taken from the available bucket).
     await handle(pool, paid(shop, "anna", "a-1", "120"))
@@ -168,3 +169,26 @@ async def test_the_replay_and_the_store_agree_on_qualifying_spend(points_pool):
     for order in customers[0].orders:
         replayed.add(order)
     assert replayed.at(now, "EUR") == live == Decimal(150)
+
+
+async def test_a_run_as_jobs_answers_what_simulate_program_answers(points_pool, monkeypatch):
+    shop = new_shop()
+    start = await _history(points_pool, shop)
+    end = datetime.now(UTC)
+    change = ProgramChange(earn_rate="1.5", expiry_months=0)
+    at_once = await simulating.simulate(points_pool, shop, change, start, end)
+    monkeypatch.setattr(simulating, "PAGE", 1)  # a page per customer
+    run = await simulation_runs.start(points_pool, shop, change, start, end, "admin")
+    assert not run.done and run.comparison is None
+    pages = 0
+    while not run.done:
+        async with transaction(points_pool) as conn:
+            await simulation_runs.page(conn, Job(0, shop, simulation_runs.JOB, "", end, {"run": run.id}, 0, False))
+            run = await simulation_runs.read(conn, shop, run.id)
+        pages += 1
+    assert pages == 4 and run.customers == 3  # anna, ben, cleo, then an empty page
+    assert run.comparison is not None
+    assert run.comparison.proposed.totals == at_once.proposed.totals
+    assert run.comparison.current == at_once.current
+    assert await points_pool.fetchval(
+        "SELECT count(*) FROM scheduled_jobs WHERE shop_id = $1 AND kind = $2", shop, simulation_runs.JOB) == 4

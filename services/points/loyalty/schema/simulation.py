@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from services.points.loyalty import simulating, simulation
+from services.points.loyalty import simulating, simulation, simulation_runs
 from services.points.loyalty.schema.program import ProgramInput, change_of
 from shared.graphql import Money, ctx
 
@@ -70,3 +70,35 @@ async def simulate_program(info: Info, input: ProgramInput,
     c.principal.require_admin()
     result = await simulating.simulate(c.pool, c.shop, change_of(input), from_, to)
     return ProgramComparison.of(result, result.proposed_currency, result.current_currency)
+
+
+
+@strawberry.type(description="A simulation run as jobs (startProgramSimulation), polled with programSimulation.")
+class ProgramSimulationRun:
+    id: strawberry.ID
+    done: bool
+    customers_done: int = strawberry.field(description="Customers replayed so far.")
+    started_at: datetime
+    finished_at: datetime | None
+    comparison: ProgramComparison | None = strawberry.field(description="Once done.")
+
+    @classmethod
+    def of(cls, r: simulation_runs.Run) -> ProgramSimulationRun:
+        c = r.comparison
+        return cls(id=strawberry.ID(r.id), done=r.done, customers_done=r.customers, started_at=r.started_at,
+                   finished_at=r.finished_at,
+                   comparison=None if c is None else ProgramComparison.of(c, c.proposed_currency, c.current_currency))
+
+
+async def start_program_simulation(info: Info, input: ProgramInput,
+                                   from_: Annotated[datetime, strawberry.argument(name="from")],
+                                   to: datetime) -> ProgramSimulationRun:
+    c = ctx(info)
+    c.principal.require_admin()
+    return ProgramSimulationRun.of(await simulation_runs.start(c.pool, c.shop, change_of(input), from_, to, "admin"))
+
+
+async def program_simulation(info: Info, id: strawberry.ID) -> ProgramSimulationRun:
+    c = ctx(info)
+    c.principal.require_admin()
+    return ProgramSimulationRun.of(await simulation_runs.read(c.pool, c.shop, str(id)))

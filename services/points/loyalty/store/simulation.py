@@ -1,13 +1,16 @@
 """SQL of a simulation (simulateProgram): what the replay reads of a shop's history, one page of
-customers at a time. Reads only."""
+customers at a time (reads only), and the runs of startProgramSimulation (their own table)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
-from shared.db import Executor
+from services.points.loyalty.store.rows import one
+from shared.db import Connection, Executor
 
 # Entries the replay works out itself (purchases, releases, their takebacks, shortfalls settled,
 # lapses) are left out; the others it takes as they were made.
@@ -79,3 +82,34 @@ async def paid_orders(conn: Executor, shop: str, start: datetime, end: datetime)
     return int(await conn.fetchval(
         "SELECT count(*) FROM order_points WHERE shop_id = $1 AND paid_at >= $2 AND paid_at < $3 AND currency <> ''",
         shop, start, end))
+
+
+# ---- runs of startProgramSimulation ---------------------------------------------------------------
+
+
+async def add_run(conn: Connection, shop: str, id: str, proposed: dict[str, Any], current: dict[str, Any],
+                  start: datetime, end: datetime, rate: Decimal, orders: int, totals: list[dict[str, Any]],
+                  actor: str) -> asyncpg.Record:
+    return await one(
+        conn,
+        """INSERT INTO simulation_runs (shop_id, id, proposed, current, period_from, period_to, rate, orders, after,
+               totals, actor)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '', $9, $10) RETURNING *""",
+        shop, id, proposed, current, start, end, rate, orders, totals, actor)
+
+
+async def run(conn: Executor, shop: str, id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM simulation_runs WHERE shop_id = $1 AND id = $2", shop, id)
+
+
+async def lock_run(conn: Connection, shop: str, id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM simulation_runs WHERE shop_id = $1 AND id = $2 FOR UPDATE", shop, id)
+
+
+async def advance_run(conn: Connection, shop: str, id: str, after: str | None, customers: int,
+                      totals: list[dict[str, Any]]) -> None:
+    """A page done: where the run has got to (None: finished) and its totals so far."""
+    await conn.execute(
+        """UPDATE simulation_runs SET after = $3, customers = customers + $4, totals = $5,
+               finished_at = CASE WHEN $3::text IS NULL THEN now() END
+           WHERE shop_id = $1 AND id = $2""", shop, id, after, customers, totals)
