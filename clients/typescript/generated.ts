@@ -254,6 +254,8 @@ export type Customer = {
   pendingReviews: Array<PendingReview>;
   /** Ledger entries, newest first. */
   pointsHistory: PointsTransactionConnection;
+  /** The shop's model's prediction (admin); null without one: see predictionStatus for why. */
+  prediction?: Maybe<CustomerPrediction>;
   /** Rewards redeemed and codes granted, newest first. */
   redemptions: Array<Redemption>;
   /** The code a friend enters at checkout or sign-up. */
@@ -345,6 +347,19 @@ export type CustomerInput = {
   referralCode?: InputMaybe<Scalars['String']['input']>;
   /** IANA name, e.g. Europe/Berlin */
   timezone?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What the shop's buy-till-you-die model says of a customer (admin). */
+export type CustomerPrediction = {
+  __typename?: 'CustomerPrediction';
+  /** Expected orders in the next 90 days. */
+  expectedOrders90d: Scalars['Float']['output'];
+  /** Expected orders in the next 365 days × expected net spend per order (Gamma-Gamma), undiscounted. */
+  expectedValue12m?: Maybe<Money>;
+  fittedAt: Scalars['DateTime']['output'];
+  model: Scalars['String']['output'];
+  /** Probability the customer still buys here (BG/NBD: 1 for a one-time buyer, by the model's construction). */
+  probabilityActive: Scalars['Float']['output'];
 };
 
 /** Counting orders (PAID, SHIPPED, DELIVERED) at their net amount. */
@@ -520,6 +535,8 @@ export type Mutation = {
   redeemReward: Redemption;
   /** Turn store credit into a single-use STORE_CREDIT code for the checkout (customer). Idempotent on idempotencyKey. */
   redeemStoreCredit: Redemption;
+  /** Fit the shop's prediction models now (admin); nightly at 02:00 UTC otherwise. Past ~500k buyers the gateway's timeout answers first and the nightly job is the way. */
+  refreshPredictions: PredictionStatus;
   /** Run the daily segment and RFM pass now (admin); returns how many customers moved. */
   refreshSegments: Scalars['Int']['output'];
   /** Give a code back: the checkout was abandoned or the order cancelled before payment (ingest). */
@@ -1076,6 +1093,28 @@ export type PointsTransactionEdge = {
   node: PointsTransaction;
 };
 
+export type PredictionState =
+  | 'FITTED'
+  | 'NEVER_FITTED'
+  | 'NOT_FITTED'
+  | 'TOO_FEW_BUYERS';
+
+/** Whether the shop's customers have predictions, and why not (admin). */
+export type PredictionStatus = {
+  __typename?: 'PredictionStatus';
+  /** Customers with a counting order when it was fitted. */
+  buyers: Scalars['Int']['output'];
+  fittedAt?: Maybe<Scalars['DateTime']['output']>;
+  minimumBuyers: Scalars['Int']['output'];
+  minimumRepeatBuyers: Scalars['Int']['output'];
+  model: Scalars['String']['output'];
+  /** The fitted parameters (time in days). */
+  parameters?: Maybe<Scalars['JSON']['output']>;
+  reason?: Maybe<Scalars['String']['output']>;
+  repeatBuyers: Scalars['Int']['output'];
+  status: PredictionState;
+};
+
 export type PreferencesInput = {
   email?: InputMaybe<Scalars['Boolean']['input']>;
   locale?: InputMaybe<Scalars['String']['input']>;
@@ -1232,6 +1271,8 @@ export type Query = {
   notificationSettings: NotificationSettings;
   /** Per source, the offers issued in [from, to) and what the orders using them brought (admin). */
   offerPerformance: Array<OfferPerformance>;
+  /** Whether the shop's customers have predictions, the fitted model, or why not (admin). */
+  predictionStatus: PredictionStatus;
   /** A product page's review data (public; X-Shop names the shop). */
   product: Product;
   /** The program in force (admin). */
@@ -1627,6 +1668,8 @@ export type SegmentRules = {
   emailDays: Scalars['Int']['output'];
   engagementThreshold: Scalars['Int']['output'];
   newDays: Scalars['Int']['output'];
+  /** A repeat buyer whose predicted probability of being active falls below it is AT_RISK (0: off). */
+  predictedAtRiskBelow: Scalars['Float']['output'];
   purchaseGapDays: Scalars['Int']['output'];
   regularDays: Scalars['Int']['output'];
   regularMinOrders: Scalars['Int']['output'];
@@ -1643,6 +1686,8 @@ export type SegmentRulesInput = {
   emailDays?: InputMaybe<Scalars['Int']['input']>;
   engagementThreshold?: InputMaybe<Scalars['Int']['input']>;
   newDays?: InputMaybe<Scalars['Int']['input']>;
+  /** 0 switches it off. */
+  predictedAtRiskBelow?: InputMaybe<Scalars['Float']['input']>;
   purchaseGapDays?: InputMaybe<Scalars['Int']['input']>;
   regularDays?: InputMaybe<Scalars['Int']['input']>;
   regularMinOrders?: InputMaybe<Scalars['Int']['input']>;

@@ -3,6 +3,6 @@
 `store.retention`, `store.personal_data`. Nothing here opens a transaction, applies a rule or
 chooses an event: the use-case modules do (README.md)."""
 
-from services.customers.store import engagements, orders, personal_data, profiles, retention, segments
+from services.customers.store import engagements, orders, personal_data, predictions, profiles, retention, segments
 
-__all__ = ["engagements", "orders", "personal_data", "profiles", "retention", "segments"]
+__all__ = ["engagements", "orders", "personal_data", "predictions", "profiles", "retention", "segments"]
