@@ -1926,6 +1926,12 @@ export type OrderLineInput = {
   unitPrice: string;
 };
 
+export type PredictionState =
+  | 'FITTED'
+  | 'NEVER_FITTED'
+  | 'NOT_FITTED'
+  | 'TOO_FEW_BUYERS';
+
 /** A change to the program; fields left out keep their value. */
 export type ProgramInput = {
   actionRewards?: ActionRewardsInput | null | undefined;
@@ -2070,7 +2076,7 @@ export type CustomerLookupQueryVariables = Exact<{
 }>;
 
 
-export type CustomerLookupQuery = { customer: { id: string, email: string | null, firstName: string | null, locale: string | null, segment: Segment, loyalty: { balance: number, pending: number, lifetimeEarned: number, tier: { name: string }, nextTier: { name: string } | null, amountToNextTier: { amount: string, currency: string } | null }, pointsHistory: { edges: Array<{ node: { id: string, delta: number, kind: string, bucket: string, reason: string, createdAt: string } }> }, referrals: Array<{ id: string, status: ReferralStatus, rejectionReason: string | null }>, referralStats: { invited: number, converted: number, rejected: number, reversed: number, earned: { amount: string, currency: string } }, reviews: Array<{ id: string, rating: number, title: string | null, status: ReviewStatus, createdAt: string, product: { id: string } }>, notifications: { edges: Array<{ node: { id: string, channel: NotificationChannel, template: string, status: NotificationStatus, createdAt: string, sentAt: string | null, error: string | null } }> } } | null };
+export type CustomerLookupQuery = { customer: { id: string, email: string | null, firstName: string | null, locale: string | null, segment: Segment, prediction: { probabilityActive: number, expectedOrders90d: number, model: string, fittedAt: string, expectedValue12m: { amount: string, currency: string } | null } | null, loyalty: { balance: number, pending: number, lifetimeEarned: number, tier: { name: string }, nextTier: { name: string } | null, amountToNextTier: { amount: string, currency: string } | null }, pointsHistory: { edges: Array<{ node: { id: string, delta: number, kind: string, bucket: string, reason: string, createdAt: string } }> }, referrals: Array<{ id: string, status: ReferralStatus, rejectionReason: string | null }>, referralStats: { invited: number, converted: number, rejected: number, reversed: number, earned: { amount: string, currency: string } }, reviews: Array<{ id: string, rating: number, title: string | null, status: ReviewStatus, createdAt: string, product: { id: string } }>, notifications: { edges: Array<{ node: { id: string, channel: NotificationChannel, template: string, status: NotificationStatus, createdAt: string, sentAt: string | null, error: string | null } }> } } | null };
 
 export type RetentionDashboardQueryVariables = Exact<{
   from: string;
@@ -2078,7 +2084,41 @@ export type RetentionDashboardQueryVariables = Exact<{
 }>;
 
 
-export type RetentionDashboardQuery = { retentionMetrics: { customerRetentionRate: number, churnRate: number, repeatPurchaseRate: number, purchaseFrequency: number, referralRate: number, reorderRate60d: number, medianDaysToSecondOrder: number | null, averageOrderValue: { amount: string, currency: string }, customerLifetimeValue: { amount: string, currency: string }, cohorts: Array<{ month: string, size: number, retention: Array<number> }> }, segmentCounts: Array<{ segment: Segment, count: number }>, programLiability: { amount: string, currency: string }, offerPerformance: Array<{ source: OfferSource, issued: number, redeemed: number, redemptionRate: number, costShare: number, withinBand: boolean, attributedRevenue: { amount: string, currency: string }, discountCost: { amount: string, currency: string } }> };
+export type RetentionDashboardQuery = { retentionMetrics: { customerRetentionRate: number, churnRate: number, repeatPurchaseRate: number, purchaseFrequency: number, referralRate: number, reorderRate60d: number, medianDaysToSecondOrder: number | null, averageOrderValue: { amount: string, currency: string }, customerLifetimeValue: { amount: string, currency: string }, cohorts: Array<{ month: string, size: number, retention: Array<number> }> }, segmentCounts: Array<{ segment: Segment, count: number }>, programLiability: { amount: string, currency: string }, predictionStatus: { status: PredictionState, reason: string | null, buyers: number, repeatBuyers: number, minimumBuyers: number, minimumRepeatBuyers: number, fittedAt: string | null }, offerPerformance: Array<{ source: OfferSource, issued: number, redeemed: number, redemptionRate: number, costShare: number, withinBand: boolean, attributedRevenue: { amount: string, currency: string }, discountCost: { amount: string, currency: string } }> };
+
+export type SimulateQueryVariables = Exact<{
+  input: ProgramInput;
+  from: string;
+  to: string;
+}>;
+
+
+export type SimulateQuery = { simulateProgram: { notes: Array<string>, proposed: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> }, current: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> } } };
+
+export type StartSimulationMutationVariables = Exact<{
+  input: ProgramInput;
+  from: string;
+  to: string;
+}>;
+
+
+export type StartSimulationMutation = { startProgramSimulation: { id: string } };
+
+export type PollSimulationQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type PollSimulationQuery = { programSimulation: { done: boolean, customersDone: number, comparison: { notes: Array<string>, proposed: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> }, current: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> } } | null } };
+
+export type ComparisonFragment = { notes: Array<string>, proposed: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> }, current: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> } };
+
+export type SideFragment = { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> };
+
+export type RefitMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RefitMutation = { refreshPredictions: { status: PredictionState } };
 
 export type CheckCartCodeMutationVariables = Exact<{
   code: string;

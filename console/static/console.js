@@ -207,14 +207,20 @@ async function programView() {
   });
 }
 
-const SIDE = `orders pointsIssued pointsPending pointsAvailable pointsExpired effectiveCashback withinCeiling withinBand
-  liability { amount currency } rewardCost { amount currency } netRevenue { amount currency } tierDistribution { tier customers }`;
-const COMPARISON = `proposed { ${SIDE} } current { ${SIDE} } notes`;
+// The comparison, as a fragment each query carries (the literal stays one valid document).
 const SIMULATE = `query Simulate($input: ProgramInput!, $from: DateTime!, $to: DateTime!) {
-  simulateProgram(input: $input, from: $from, to: $to) { ${COMPARISON} } }`;
+  simulateProgram(input: $input, from: $from, to: $to) { ...Comparison } }
+fragment Comparison on ProgramComparison { proposed { ...Side } current { ...Side } notes }
+fragment Side on ProgramSimulation { orders pointsIssued pointsPending pointsAvailable pointsExpired effectiveCashback
+  withinCeiling withinBand liability { amount currency } rewardCost { amount currency } netRevenue { amount currency }
+  tierDistribution { tier customers } }`;
 const START_SIMULATION = `mutation StartSimulation($input: ProgramInput!, $from: DateTime!, $to: DateTime!) {
   startProgramSimulation(input: $input, from: $from, to: $to) { id } }`;
-const POLL_SIMULATION = `query PollSimulation($id: ID!) { programSimulation(id: $id) { done customersDone comparison { ${COMPARISON} } } }`;
+const POLL_SIMULATION = `query PollSimulation($id: ID!) { programSimulation(id: $id) { done customersDone comparison { ...Comparison } } }
+fragment Comparison on ProgramComparison { proposed { ...Side } current { ...Side } notes }
+fragment Side on ProgramSimulation { orders pointsIssued pointsPending pointsAvailable pointsExpired effectiveCashback
+  withinCeiling withinBand liability { amount currency } rewardCost { amount currency } netRevenue { amount currency }
+  tierDistribution { tier customers } }`;
 
 function isoDay(ms) { return new Date(ms).toISOString().slice(0, 10); }
 
