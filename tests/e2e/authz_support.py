@@ -36,6 +36,9 @@ RULES: dict[str, str] = {
     "badgeCatalog": "public",
     "checkoutBenefits": "customer",
     "offerPerformance": "admin",
+    "simulateProgram": "admin",
+    "programSimulation": "admin",
+    "predictionStatus": "admin",
     # mutations
     "upsertCustomer": "ingest",
     "recordOrder": "ingest",
@@ -58,6 +61,8 @@ RULES: dict[str, str] = {
     "recordEngagement": "ingest",
     "configureSegments": "admin",
     "refreshSegments": "admin",
+    "refreshPredictions": "admin",
+    "startProgramSimulation": "admin",
     "eraseCustomer": "admin",
     "updateNotificationFlow": "admin",
     "configureNotifications": "admin",
