@@ -137,6 +137,15 @@ async def test_a_doubled_earn_rate_costs_more_and_nothing_is_written(points_pool
     assert await points_pool.fetchval("SELECT max(version) FROM programs WHERE shop_id = $1", shop) == 2
 
 
+async def test_a_shop_too_large_to_answer_at_once_is_told_to_start_a_run(points_pool, monkeypatch):
+    shop = new_shop()
+    start = await _history(points_pool, shop)
+    monkeypatch.setattr(simulating, "SYNC_ORDERS", 4)
+    with pytest.raises(BadUserInput) as refused:
+        await simulating.simulate(points_pool, shop, ProgramChange(), start, datetime.now(UTC))
+    assert refused.value.extensions["orders"] == 5 and "startProgramSimulation" in refused.value.message
+
+
 async def test_bad_periods_and_shops_without_orders_get_clear_answers(points_pool):
     now = datetime.now(UTC)
     for start, end in ((now, now - timedelta(days=1)), (now - timedelta(days=4 * 365), now),

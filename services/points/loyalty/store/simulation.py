@@ -78,6 +78,12 @@ async def observed(conn: Executor, shop: str, start: datetime, end: datetime) ->
     return row
 
 
+async def orders_before(conn: Executor, shop: str, end: datetime) -> int:
+    """Paid orders before `end`: what a replay reads (the history before the period too)."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM order_points WHERE shop_id = $1 AND paid_at < $2 AND currency <> ''", shop, end))
+
+
 async def paid_orders(conn: Executor, shop: str, start: datetime, end: datetime) -> int:
     return int(await conn.fetchval(
         "SELECT count(*) FROM order_points WHERE shop_id = $1 AND paid_at >= $2 AND paid_at < $3 AND currency <> ''",
