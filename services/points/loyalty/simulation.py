@@ -241,7 +241,7 @@ def action_points(entry: EntryFacts, prog: Program, versions: Versions) -> int:
 
 
 # Event kinds in the order they go at the same instant.
-_PAY, _DELIVER, _CHANGE, _ENTRY, _RELEASE, _REVIEW, _LAPSE = range(7)
+_PAY, _DELIVER, _CHANGE, _ENTRY, _RELEASE, _REVIEW = range(6)
 
 
 def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: datetime, end: datetime,
@@ -300,13 +300,24 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
         plan_review(review)
     for made in customer.entries:
         push(made.at, _ENTRY, made)
-    if last_activity is not None:
-        push(expiry.lapse_at(last_activity, versions.at(last_activity).expiry_months), _LAPSE, last_activity)
+    # Each activity plans a lapse (posting._plan_expiry) that does nothing if a newer activity came first,
+    # so only the latest activity's matters: it is looked at before each event and at the end, once the
+    # shortest possible span of its months (28 days each) has passed.
+    months = versions.at(last_activity).expiry_months if last_activity is not None else 0
 
     def activity(at: datetime) -> None:
-        nonlocal last_activity
-        last_activity = at
-        push(expiry.lapse_at(at, prog.expiry_months), _LAPSE, at)
+        nonlocal last_activity, months
+        last_activity, months = at, prog.expiry_months
+
+    def lapse_before(at: datetime) -> None:
+        """expiring.lapse, if the last activity's lapse fell before `at`: the whole balance."""
+        nonlocal available, months
+        if last_activity is None or months <= 0 or at - last_activity < timedelta(days=28 * months):
+            return
+        due = expiry.lapse_at(last_activity, months)
+        if due is not None and due < at:
+            out.expired += available
+            available, months = 0, 0  # lapsed: nothing more until the next activity
 
     def credit_available(points: int) -> None:
         """posting.credit_available: into the available bucket, then settle a shortfall."""
@@ -333,6 +344,7 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
 
     while queue:
         at, kind, _, item = heapq.heappop(queue)
+        lapse_before(at)
         if kind == _PAY:
             facts = item
             st = tiers.standing(tier.stored, tier.since, spend.at(at, prog.currency), prog.tiers, at)
@@ -356,8 +368,8 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
         elif kind == _RELEASE:
             order = orders[item]
             if order.status == "PENDING":
-                remaining = order.earned - order.taken
-                if ledger.release_entries(customer.customer_id, item, remaining, prog.version):
+                remaining = order.earned - order.taken  # earning.release: ledger.release_entries moves it
+                if remaining > 0:
                     pending -= remaining
                     credit_available(remaining)
                 order.status = "AVAILABLE"
@@ -394,11 +406,8 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
                 take(-entry.delta, entry.bucket)
         elif kind == _REVIEW:
             plan_review(_refresh(tier, spend.at(at, prog.currency), prog, at))
-        elif kind == _LAPSE:
-            if item == last_activity and available > 0:  # expiring.lapse: the whole balance
-                out.expired += available
-                available = 0
 
+    lapse_before(end)
     out.pending, out.available = pending, available
     out.revenue = sum((o.facts.net_at(end) for o in orders.values()
                        if o.facts.paid_at >= start and o.facts.currency == prog.currency), Decimal(0))
