@@ -26,7 +26,8 @@ Sections (issue 9's list), all in one run on the same machine:
                    balance reads, tier reads, retentionMetrics over a year and segmentCounts on both.
   simulation       a year of the scale shops replayed with the earn rate doubled: simulateProgram on the
                    10k shop (answered at once), startProgramSimulation polled to the end on both
-                   (--small-only: the 10k shop alone).
+                   (--small-only: the 10k shop alone); on the 10k shop also refreshPredictions and
+                   one customer's prediction read.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ SIMULATION_FIELDS = """orders pointsIssued pointsPending pointsAvailable pointsE
   liability { amount } rewardCost { amount } withinCeiling withinBand tierDistribution { tier customers }"""
 SIMULATE = f"""query Simulate($from: DateTime!, $to: DateTime!) {{ simulateProgram(input: {{earnRate: "2"}},
   from: $from, to: $to) {{ proposed {{ {SIMULATION_FIELDS} }} current {{ {SIMULATION_FIELDS} }} notes }} }}"""
+PREDICTION = "query Prediction($id: ID!) { customer(id: $id) { prediction { probabilityActive expectedOrders90d } } }"
 START_SIMULATION = """mutation Start($from: DateTime!, $to: DateTime!) { startProgramSimulation(
   input: {earnRate: "2"}, from: $from, to: $to) { id } }"""
 POLL_SIMULATION = f"""query Poll($id: ID!) {{ programSimulation(id: $id) {{ done customersDone
@@ -326,6 +328,12 @@ class Bench:
             if size.orders <= simulating.SYNC_ORDERS:  # larger shops: startProgramSimulation alone
                 result["at_once"] = await timed(self.client, gateway_url(), {"query": SIMULATE, "variables": year},
                                                 admin, samples=3)
+                # Beside it, the shop's prediction fit on demand and one customer's prediction read.
+                result["refresh_predictions"] = await timed(
+                    self.client, gateway_url(), {"query": "mutation { refreshPredictions { status } }"}, admin,
+                    samples=1)
+                result["prediction_read"] = await timed(
+                    self.client, gateway_url(), {"query": PREDICTION, "variables": {"id": "c1"}}, admin, samples=5)
             started = time.perf_counter()
             run = (await self.ok(START_SIMULATION, year, admin))["startProgramSimulation"]["id"]
             while True:
@@ -482,6 +490,9 @@ def table(result: dict) -> str:
             failed = f" ({', '.join(sorted(set(m['errors'])))})" if m.get("errors") else ""
             rows.append((f"simulateProgram 1 year, {label}", f"one at a time{failed}", f"{m['p50_ms']} ms",
                          f"max {m['max_ms']} ms"))
+        for key, what in (("refresh_predictions", "refreshPredictions"), ("prediction_read", "Customer.prediction")):
+            if m := s.get(key):
+                rows.append((f"{what}, {label}", "one at a time", f"{m['p50_ms']} ms", f"max {m['max_ms']} ms"))
         j = s["as_job"]
         rows.append((f"startProgramSimulation 1 year, {label}", f"{j['customers']:,} customers replayed",
                      f"{j['seconds']} s", "" if j["done"] else "not done"))
