@@ -1,6 +1,6 @@
 // What the gateway refuses before any subgraph sees a request: bodies over the limit (counted as they
 // arrive, chunked or not), compressed bodies and bodies that are not JSON, browser origins not on the
-// allow-list, callers over their rate, unregistered documents (when persisted operations are
+// allow-list, callers over their rate (429 with Retry-After), unregistered documents (when persisted operations are
 // enforced) and, in production, introspection; the code every error leaves with; and what it keeps to
 // itself in production: "Did you mean …?" hints. Depth and token limits sit in gateway.config.ts;
 // client addresses and credentials in callers.ts.
@@ -34,68 +34,97 @@ const redemptionsPerMinute = positive('REDEMPTIONS_PER_MINUTE', 60);
 const codeChecksPerMinute = positive('CODE_CHECKS_PER_MINUTE', 1200);
 
 // --- rate limits -----------------------------------------------------------------------------------
+// A request over a limit is refused as a whole (GraphQL over HTTP lets such a request answer 429):
+// RATE_LIMITED, HTTP 429 and `Retry-After`, the seconds until the caller's window frees a slot,
+// also given as extensions.retryAfter. Refused calls count too: whoever keeps guessing keeps the door
+// shut, and whoever waits as told gets in.
+//
 // The limiter's own InMemoryStore keeps every identity it ever saw and copies all of them on each
 // call; this one keeps an identity only while it has calls inside its window, and ignores EXEMPT
-// (callers a limiter does not apply to).
+// (callers a limiter does not apply to). One store per limit (its `max`), so that it can tell when a
+// slot frees: the limiter writes a call's timestamps to it and then, in the same synchronous step,
+// turns a refusal into an error (transformError), which reads the wait the write left behind.
 const EXEMPT = 'exempt';
+const WINDOW = '1m';
+const WINDOW_MS = 60_000;
 type Identity = { contextIdentity: string; fieldIdentity: string };
 
 class WindowStore {
   private calls = new Map<string, { timestamps: number[]; until: number }>();
   private writes = 0;
+  private refusedFor = WINDOW_MS;
+
+  constructor(private readonly max: number) {}
 
   getForIdentity({ contextIdentity, fieldIdentity }: Identity): number[] {
     if (contextIdentity === EXEMPT) return [];
     return this.calls.get(`${contextIdentity}\n${fieldIdentity}`)?.timestamps ?? [];
   }
 
-  setForIdentity({ contextIdentity, fieldIdentity }: Identity, timestamps: number[], windowMs = 60_000): void {
+  setForIdentity({ contextIdentity, fieldIdentity }: Identity, timestamps: number[], windowMs = WINDOW_MS): void {
     if (contextIdentity === EXEMPT) return;
     const key = `${contextIdentity}\n${fieldIdentity}`;
     if (timestamps.length === 0) this.calls.delete(key);
     else this.calls.set(key, { timestamps, until: timestamps[timestamps.length - 1] + windowMs });
+    // More calls than the limit in the window (this one counted): the next is let in once all but
+    // max - 1 of them are older than the window, i.e. when the one at length - max leaves it.
+    const now = Date.now();
+    if (timestamps.length > this.max) this.refusedFor = timestamps[timestamps.length - this.max] + windowMs - now;
     if (++this.writes % 1000 === 0) {
-      const now = Date.now();
       for (const [known, { until }] of this.calls) if (until <= now) this.calls.delete(known);
     }
   }
+
+  // Whole seconds, at least 1 and at most the window.
+  retryAfter(): number {
+    return Math.min(WINDOW_MS / 1000, Math.max(1, Math.ceil(this.refusedFor / 1000)));
+  }
 }
 
-const limiter = (identifyFn: (context: any) => string, configByField: any[]) =>
-  useRateLimiter({
-    identifyFn,
-    store: new WindowStore() as any,
-    transformError: (message: string) => new GraphQLError(message, { extensions: { code: 'RATE_LIMITED' } }),
-    configByField,
+const rateLimited = (message: string, retryAfter: number): GraphQLError =>
+  new GraphQLError(message, {
+    extensions: { code: 'RATE_LIMITED', retryAfter, http: { status: 429, headers: { 'retry-after': String(retryAfter) } } },
   });
+
+type Limited = { type: string; field: string; message?: string; identifyFn?: (context: any) => string };
+
+const limiter = (identifyFn: (context: any) => string, max: number, fields: Limited[]) => {
+  const store = new WindowStore(max);
+  return useRateLimiter({
+    identifyFn,
+    store: store as any,
+    transformError: (message: string) => rateLimited(message, store.retryAfter()),
+    configByField: fields.map((config) => ({ ...config, max, window: WINDOW })),
+  });
+};
 
 // Checkout fields: what a customer spends and tries at checkout, and what a shop's checkout asks
 // with its key. The rates are far above a real checkout's (a customer redeeming or trying a code
 // more than once a second; one shop validating 20 codes a second) and far below a guessing run's.
 const CUSTOMER_CHECKOUT = '@(redeemReward|redeemStoreCredit|checkCode)';
 const KEY_CHECKOUT = '@(validateRewardCode|checkCode|redeemCode|releaseCode)';
-const CHECKOUT_MESSAGE = 'too many redemptions or code checks; try again in a minute';
+const CHECKOUT_MESSAGE = 'too many redemptions or code checks; try again later';
 
 export const rateLimiting = () => [
   // Per caller (credential, else client address) and root field.
-  limiter((context) => callerOf(context).identity, [
-    { type: 'Query', field: '!(referralLanding)', max: perMinute, window: '1m' },
-    { type: 'Mutation', field: '*', max: perMinute, window: '1m' },
-    // Guessing referral codes is the abuse to expect here: a tight limit per client address.
+  limiter((context) => callerOf(context).identity, perMinute, [
+    { type: 'Query', field: '!(referralLanding)' },
+    { type: 'Mutation', field: '*' },
+  ]),
+  // Guessing referral codes is the abuse to expect here: a tight limit per client address.
+  limiter((context) => callerOf(context).identity, landingPerMinute, [
     {
       type: 'Query',
       field: 'referralLanding',
-      max: landingPerMinute,
-      window: '1m',
       identifyFn: (context: any) => `landing:${clientAddress(context?.request, context)}`,
-      message: 'too many referral lookups; try again in a minute',
+      message: 'too many referral lookups; try again later',
     },
   ]),
-  limiter((context) => (callerOf(context).kind === 'customer' ? callerOf(context).identity : EXEMPT), [
-    { type: 'Mutation', field: CUSTOMER_CHECKOUT, max: redemptionsPerMinute, window: '1m', message: CHECKOUT_MESSAGE },
+  limiter((context) => (callerOf(context).kind === 'customer' ? callerOf(context).identity : EXEMPT), redemptionsPerMinute, [
+    { type: 'Mutation', field: CUSTOMER_CHECKOUT, message: CHECKOUT_MESSAGE },
   ]),
-  limiter((context) => (['key', 'admin'].includes(callerOf(context).kind) ? callerOf(context).identity : EXEMPT), [
-    { type: 'Mutation', field: KEY_CHECKOUT, max: codeChecksPerMinute, window: '1m', message: CHECKOUT_MESSAGE },
+  limiter((context) => (['key', 'admin'].includes(callerOf(context).kind) ? callerOf(context).identity : EXEMPT), codeChecksPerMinute, [
+    { type: 'Mutation', field: KEY_CHECKOUT, message: CHECKOUT_MESSAGE },
   ]),
 ];
 
@@ -258,10 +287,22 @@ export const persistedOperations = () => {
 // coercion ("… Did you mean the enum value "PAID"?"), so every result's errors are cleaned here.
 const SUGGESTION = /\s*Did you mean [^?]*\?/g;
 
+// GraphQL over HTTP: an answer without a data entry (a request error: nothing ran) is a 400 under
+// application/graphql-response+json, as Yoga already answers parse and validation errors; under
+// application/json it stays 200 (`spec: true` tells Yoga so). Without this, the depth limit and the
+// persisted-operation errors left with 200 under both. An error that already says its HTTP answer
+// keeps it: a rate limit's 429 with Retry-After under any media type (rateLimited above; the
+// failed-credentials limit answers the same in callers.ts). Yoga keeps extensions.http out of the body.
+const REQUEST_ERROR = { spec: true, status: 400 };
+
 const shaped = (result: any, hideSuggestions: boolean): void => {
+  const requestError = result && typeof result === 'object' && !('data' in result);
   for (const error of result?.errors ?? []) {
     if (!error?.extensions?.code && !error?.path) {
       error.extensions = { ...error.extensions, code: 'BAD_USER_INPUT' };
+    }
+    if (requestError && !error?.extensions?.http) {
+      error.extensions = { ...error.extensions, http: REQUEST_ERROR };
     }
     if (hideSuggestions && typeof error?.message === 'string') {
       error.message = error.message.replace(SUGGESTION, '').trim();

@@ -225,6 +225,63 @@ export type Cohort = {
   size: Scalars['Int']['output'];
 };
 
+/** A store (Shopify) or shop (Shopware 6) that sends this shop's orders and customers. Its secrets are stored encrypted and never shown. */
+export type CommerceConnection = {
+  __typename?: 'CommerceConnection';
+  /** Flywheel can reach the platform's Admin API (offers are pushed as discount codes). */
+  adminAccess: Scalars['Boolean']['output'];
+  apiVersion?: Maybe<Scalars['String']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  /** Shopify: the myshopify.com domain; Shopware: the shop id. */
+  domain: Scalars['String']['output'];
+  /** Deliveries that could not apply yet (the platform retries). */
+  eventsFailed: Scalars['Int']['output'];
+  /** Deliveries refused: signature, body, payload, disconnected. */
+  eventsRefused: Scalars['Int']['output'];
+  /** Deliveries applied (or obsolete), redeliveries not counted. */
+  eventsTaken: Scalars['Int']['output'];
+  id: Scalars['ID']['output'];
+  lastError?: Maybe<Scalars['String']['output']>;
+  lastErrorAt?: Maybe<Scalars['DateTime']['output']>;
+  lastEventAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Discount codes created, switched off or on in the platform. */
+  offersPushed: Scalars['Int']['output'];
+  platform: CommercePlatform;
+  pushFailures: Scalars['Int']['output'];
+  /** Shopware: the app registration handshake was confirmed. */
+  registered: Scalars['Boolean']['output'];
+  /** Shopware: the shop's address (its Admin API). */
+  shopUrl?: Maybe<Scalars['String']['output']>;
+  status: ConnectionStatus;
+};
+
+/** A platform's request for everything held about a person (Shopify's customers/data_request); `export` is that person's exportCustomerData. */
+export type CommerceDataRequest = {
+  __typename?: 'CommerceDataRequest';
+  customerId: Scalars['ID']['output'];
+  domain: Scalars['String']['output'];
+  /** Everything Flywheel holds about the person, every service's part; null when nothing is held. */
+  export?: Maybe<CustomerDataExport>;
+  id: Scalars['ID']['output'];
+  /** Whether Flywheel held anything about the person when asked. */
+  known: Scalars['Boolean']['output'];
+  ordersRequested: Array<Scalars['String']['output']>;
+  platform: CommercePlatform;
+  receivedAt: Scalars['DateTime']['output'];
+  /** The platform's id of the request. */
+  requestId: Scalars['String']['output'];
+};
+
+export type CommercePlatform =
+  | 'SHOPIFY'
+  | 'SHOPWARE';
+
+export type ConnectionStatus =
+  | 'ACTIVE'
+  | 'DISCONNECTED'
+  | 'FAILING'
+  | 'UNINSTALLED';
+
 export type Customer = {
   __typename?: 'Customer';
   /** Badges held, oldest first. */
@@ -391,6 +448,23 @@ export type EngagementKind =
   | 'EMAIL_OPEN'
   | 'SITE_VISIT';
 
+/** 1 unit of `currency` = `rate` × the program's base currency, as set on `date`. */
+export type ExchangeRate = {
+  __typename?: 'ExchangeRate';
+  currency: Scalars['String']['output'];
+  date: Scalars['Date']['output'];
+  rate: Scalars['String']['output'];
+};
+
+/** 1 unit of `currency` = `rate` × the base currency. */
+export type ExchangeRateInput = {
+  currency: Scalars['String']['input'];
+  /** The day the rate is from; today when left out. */
+  date?: InputMaybe<Scalars['Date']['input']>;
+  /** A decimal string, e.g. "0.61". */
+  rate: Scalars['String']['input'];
+};
+
 export type FlowCancelRule = {
   __typename?: 'FlowCancelRule';
   event: Scalars['String']['output'];
@@ -509,6 +583,12 @@ export type Mutation = {
   configureReferrals: ReferralProgram;
   /** Change the shop's segment thresholds; unset fields keep their value (admin). */
   configureSegments: SegmentRules;
+  /** Connect a Shopify store, or reconnect it with new secrets (admin). With an Admin API token its webhooks are subscribed and offers pushed as discount codes. */
+  connectShopifyStore: CommerceConnection;
+  /** Connect a Shopware 6 shop ahead of its app registration, or reconnect it (admin). */
+  connectShopwareShop: CommerceConnection;
+  /** Stop taking a platform's events and pushing to it; privacy requests are still honoured (admin). */
+  disconnectCommerce: CommerceConnection;
   /** End a challenge now (admin) and grant its leaderboard bonus. */
   endChallenge: Challenge;
   /** GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin). */
@@ -612,6 +692,21 @@ export type MutationConfigureReferralsArgs = {
 
 export type MutationConfigureSegmentsArgs = {
   input: SegmentRulesInput;
+};
+
+
+export type MutationConnectShopifyStoreArgs = {
+  input: ShopifyStoreInput;
+};
+
+
+export type MutationConnectShopwareShopArgs = {
+  input: ShopwareShopInput;
+};
+
+
+export type MutationDisconnectCommerceArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -759,6 +854,14 @@ export type MutationValidateRewardCodeArgs = {
 
 export type MutationVoteReviewHelpfulArgs = {
   reviewId: Scalars['ID']['input'];
+};
+
+/** Paid orders that earned nothing for want of an exchange rate. */
+export type NotEligibleOrders = {
+  __typename?: 'NotEligibleOrders';
+  currency: Scalars['String']['output'];
+  lastPaidAt: Scalars['DateTime']['output'];
+  orders: Scalars['Int']['output'];
 };
 
 export type Notification = {
@@ -995,6 +1098,8 @@ export type Order = {
   placedAt: Scalars['DateTime']['output'];
   /** Points the order earned and still keeps. */
   pointsEarned: Scalars['Int']['output'];
+  /** Why the order earns nothing (NOT_ELIGIBLE). */
+  pointsNote?: Maybe<Scalars['String']['output']>;
   pointsStatus: PointsStatus;
   refunded: Money;
   status: OrderStatus;
@@ -1066,6 +1171,7 @@ export type PendingReview = {
 
 export type PointsStatus =
   | 'AVAILABLE'
+  | 'NOT_ELIGIBLE'
   | 'PENDING'
   | 'REVERSED';
 
@@ -1075,8 +1181,12 @@ export type PointsTransaction = {
   bucket: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
   delta: Scalars['Int']['output'];
+  exchangeRate?: Maybe<Scalars['String']['output']>;
+  exchangeRateDate?: Maybe<Scalars['Date']['output']>;
   id: Scalars['ID']['output'];
   kind: Scalars['String']['output'];
+  /** A purchase in another currency than the program's: its currency, converted at exchangeRate. */
+  orderCurrency?: Maybe<Scalars['String']['output']>;
   reason: Scalars['String']['output'];
   ruleVersion?: Maybe<Scalars['Int']['output']>;
 };
@@ -1149,6 +1259,8 @@ export type ProductReviewsArgs = {
 export type Program = {
   __typename?: 'Program';
   actionRewards: ActionRewards;
+  /** The program's currency (the same as `currency`): orders in others earn at exchangeRates. */
+  baseCurrency: Scalars['String']['output'];
   /** Highest allowed effective cashback, 0.05 = 5 %. */
   cashbackCeiling: Scalars['String']['output'];
   currency: Scalars['String']['output'];
@@ -1156,6 +1268,7 @@ export type Program = {
   earnRate: Scalars['String']['output'];
   /** Earn rate × highest multiplier × point value. */
   effectiveCashback: Scalars['String']['output'];
+  exchangeRates: Array<ExchangeRate>;
   expiryMonths: Scalars['Int']['output'];
   mediaReviewCredit: Money;
   /** Offers: the default per source, the tier perks at checkout, limits. */
@@ -1182,10 +1295,14 @@ export type ProgramComparison = {
 /** A change to the program; fields left out keep their value. */
 export type ProgramInput = {
   actionRewards?: InputMaybe<ActionRewardsInput>;
+  /** The program's currency (= currency). */
+  baseCurrency?: InputMaybe<Scalars['String']['input']>;
   /** 0.05 = 5 % (the default). */
   cashbackCeiling?: InputMaybe<Scalars['String']['input']>;
   currency?: InputMaybe<Scalars['String']['input']>;
   earnRate?: InputMaybe<Scalars['String']['input']>;
+  /** Replaces every rate ([] removes them); orders in a currency without one earn nothing (Order.pointsStatus NOT_ELIGIBLE). */
+  exchangeRates?: InputMaybe<Array<ExchangeRateInput>>;
   expiryMonths?: InputMaybe<Scalars['Int']['input']>;
   /** Accept a cashback above the ceiling. */
   force?: Scalars['Boolean']['input'];
@@ -1253,6 +1370,10 @@ export type Query = {
   challenges: Array<Challenge>;
   /** What applies to a signed-in customer's cart now: the tier's free shipping, usable offers. */
   checkoutBenefits: CheckoutBenefits;
+  /** The shop's Shopify stores and Shopware shops: state and what each took and refused (admin). */
+  commerceConnections: Array<CommerceConnection>;
+  /** Privacy data requests the platforms sent, newest first, each with its export (admin). */
+  commerceDataRequests: Array<CommerceDataRequest>;
   /** Any customer of the shop (admin). */
   customer?: Maybe<Customer>;
   /** A segment's customers by id, e.g. a win-back or challenge audience (admin). */
@@ -1261,10 +1382,12 @@ export type Query = {
   exportCustomerData: CustomerDataExport;
   /** Admin: messages that failed for good, newest first, with the reason. */
   failedNotifications: NotificationConnection;
-  /** The signed-in customer (customer token). */
+  /** The signed-in customer (customer token). NOT_FOUND for an id the shop never sent (upsertCustomer or its platform's webhook comes first) or has erased: nothing is answered or created for it (docs/auth.md). */
   me?: Maybe<Customer>;
   /** Reviews waiting for a decision (admin), oldest first; or those in another status. */
   moderationQueue: ReviewConnection;
+  /** Paid orders that earned nothing for want of an exchange rate, per currency (admin). */
+  notEligibleOrders: Array<NotEligibleOrders>;
   /** Admin: the shop's flows with its overrides applied. */
   notificationFlows: Array<NotificationFlow>;
   /** Admin: links, caps, retries and channel providers (secrets are not shown). */
@@ -1407,7 +1530,7 @@ export type RatingSummary = {
 
 export type Redemption = {
   __typename?: 'Redemption';
-  /** Single use; the checkout consumes it with validateRewardCode. */
+  /** Single use, also one of the customer's offers: the checkout checks it with checkCode and uses it with redeemCode (or validateRewardCode, superseded). */
   code: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
   expiresAt: Scalars['DateTime']['output'];
@@ -1698,6 +1821,30 @@ export type SegmentRulesInput = {
   visitDays?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type ShopifyStoreInput = {
+  /** An Admin API token: webhook subscriptions are registered and offers pushed as discount codes. Left out on a reconnect: the stored one stays. */
+  adminAccessToken?: InputMaybe<Scalars['String']['input']>;
+  /** Admin API version, default 2025-01. */
+  apiVersion?: InputMaybe<Scalars['String']['input']>;
+  /** The store's myshopify.com domain. */
+  domain: Scalars['String']['input'];
+  /** The app's client secret, which signs the webhooks. */
+  webhookSecret: Scalars['String']['input'];
+};
+
+export type ShopwareShopInput = {
+  /** The app's technical name, if not the deployment's SHOPWARE_APP_NAME. */
+  appName?: InputMaybe<Scalars['String']['input']>;
+  /** The app's secret from its manifest: it signs the registration. */
+  appSecret: Scalars['String']['input'];
+  /** An integration's access key for the Admin API until the registration brings the app's. */
+  clientId?: InputMaybe<Scalars['String']['input']>;
+  clientSecret?: InputMaybe<Scalars['String']['input']>;
+  /** The shop's id (from its app registration). */
+  shopId: Scalars['String']['input'];
+  shopUrl: Scalars['String']['input'];
+};
+
 /** Consecutive ISO weeks with a purchase or a review. */
 export type Streak = {
   __typename?: 'Streak';
@@ -1855,6 +2002,15 @@ export type CodeRejection =
   | 'WRONG_CURRENCY'
   | 'WRONG_CUSTOMER';
 
+/** 1 unit of `currency` = `rate` × the base currency. */
+export type ExchangeRateInput = {
+  currency: string;
+  /** The day the rate is from; today when left out. */
+  date?: string | null | undefined;
+  /** A decimal string, e.g. "0.61". */
+  rate: string;
+};
+
 export type ModerationDecision =
   | 'APPROVE'
   | 'REJECT';
@@ -1935,10 +2091,14 @@ export type PredictionState =
 /** A change to the program; fields left out keep their value. */
 export type ProgramInput = {
   actionRewards?: ActionRewardsInput | null | undefined;
+  /** The program's currency (= currency). */
+  baseCurrency?: string | null | undefined;
   /** 0.05 = 5 % (the default). */
   cashbackCeiling?: string | null | undefined;
   currency?: string | null | undefined;
   earnRate?: string | null | undefined;
+  /** Replaces every rate ([] removes them); orders in a currency without one earn nothing (Order.pointsStatus NOT_ELIGIBLE). */
+  exchangeRates?: Array<ExchangeRateInput> | null | undefined;
   expiryMonths?: number | null | undefined;
   /** Accept a cashback above the ceiling. */
   force?: boolean;
@@ -1968,6 +2128,12 @@ export type ReviewInput = {
   rating: number;
   title?: string | null | undefined;
 };
+
+export type ReviewSort =
+  | 'HIGHEST'
+  | 'LOWEST'
+  | 'MOST_HELPFUL'
+  | 'NEWEST';
 
 export type ReviewStatus =
   | 'PENDING'
@@ -2145,10 +2311,10 @@ export type ReleaseCodeMutationVariables = Exact<{
 
 export type ReleaseCodeMutation = { releaseCode: { id: string, code: string, status: OfferStatus, usageLimit: number, usedCount: number } };
 
-export type LoyaltyWidgetQueryVariables = Exact<{ [key: string]: never; }>;
+export type RewardsPanelQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type LoyaltyWidgetQuery = { me: { id: string, firstName: string | null, locale: string | null, referralCode: string, referralLink: string, loyalty: { balance: number, pending: number, lifetimeEarned: number, expiringPoints: number, expiringAt: string | null, tier: { name: string, threshold: { amount: string, currency: string } }, nextTier: { name: string, threshold: { amount: string, currency: string } } | null, amountToNextTier: { amount: string, currency: string } | null }, storeCredit: { amount: string, currency: string }, offers: Array<{ id: string, code: string, source: OfferSource, kind: OfferKind, value: string | null, currency: string | null, expiresAt: string | null, minOrder: { amount: string, currency: string } | null }>, referralStats: { invited: number, converted: number, earned: { amount: string, currency: string } }, pendingReviews: Array<{ orderId: string, deliveredAt: string, product: { id: string } }>, challengeProgress: Array<{ progress: number, completed: boolean, challenge: { id: string } }> } | null, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, challenges: Array<{ id: string, title: string, description: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
+export type RewardsPanelQuery = { me: { id: string, firstName: string | null, locale: string | null, referralCode: string, referralLink: string, loyalty: { balance: number, pending: number, lifetimeEarned: number, expiringPoints: number, expiringAt: string | null, tier: { name: string, multiplier: string, perks: Array<string>, threshold: { amount: string, currency: string } }, nextTier: { name: string, threshold: { amount: string, currency: string } } | null, amountToNextTier: { amount: string, currency: string } | null }, storeCredit: { amount: string, currency: string }, offers: Array<{ id: string, code: string, source: OfferSource, kind: OfferKind, value: string | null, currency: string | null, expiresAt: string | null, minOrder: { amount: string, currency: string } | null }>, referralStats: { invited: number, converted: number, earned: { amount: string, currency: string } }, pendingReviews: Array<{ orderId: string, deliveredAt: string, dueAt: string, product: { id: string } }>, challengeProgress: Array<{ progress: number, completed: boolean, challenge: { id: string, title: string, endsAt: string } }> } | null, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, challenges: Array<{ id: string, title: string, description: string | null, hashtag: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
 
 export type RedeemRewardMutationVariables = Exact<{
   rewardId: string | number;
@@ -2158,12 +2324,20 @@ export type RedeemRewardMutationVariables = Exact<{
 
 export type RedeemRewardMutation = { redeemReward: { id: string, code: string, pointsSpent: number, expiresAt: string, percentOff: string | null, value: { amount: string, currency: string } | null, reward: { id: string, name: string } } };
 
+export type PointsHistoryQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type PointsHistoryQuery = { me: { id: string, pointsHistory: { edges: Array<{ node: { id: string, delta: number, kind: string, bucket: string, reason: string, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
+
 export type SubmitReviewMutationVariables = Exact<{
   input: ReviewInput;
 }>;
 
 
-export type SubmitReviewMutation = { submitReview: { id: string, status: ReviewStatus, rating: number, title: string | null, body: string, verifiedBuyer: boolean, product: { id: string } } };
+export type SubmitReviewMutation = { submitReview: { id: string, status: ReviewStatus, rating: number, title: string | null, body: string, verifiedBuyer: boolean, incentivized: boolean, product: { id: string } } };
 
 export type JoinChallengeMutationVariables = Exact<{
   id: string | number;
@@ -2187,11 +2361,29 @@ export type CheckCodeMutationVariables = Exact<{
 
 export type CheckCodeMutation = { checkCode: { valid: boolean, reason: CodeRejection | null, freeShipping: boolean, discount: { amount: string, currency: string } | null, offer: { id: string, code: string, kind: OfferKind, value: string | null, expiresAt: string | null } | null } };
 
+export type RewardsCatalogQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RewardsCatalogQuery = { rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, tiers: Array<{ name: string, multiplier: string, perks: Array<string>, threshold: { amount: string, currency: string } }> };
+
+export type ActiveChallengesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ActiveChallengesQuery = { challenges: Array<{ id: string, title: string, description: string | null, hashtag: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
+
 export type ProductReviewsQueryVariables = Exact<{
   id: string | number;
   first?: number | null | undefined;
   after?: string | null | undefined;
+  sort?: ReviewSort | null | undefined;
 }>;
 
 
-export type ProductReviewsQuery = { product: { ratingSummary: { average: number, count: number, distribution: Array<number> }, reviews: { edges: Array<{ node: { id: string, rating: number, title: string | null, body: string, verifiedBuyer: boolean, mediaUrls: Array<string>, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } };
+export type ProductReviewsQuery = { product: { id: string, ratingSummary: { average: number, count: number, distribution: Array<number> }, reviews: { edges: Array<{ node: { id: string, rating: number, title: string | null, body: string, verifiedBuyer: boolean, mediaUrls: Array<string>, helpfulCount: number, createdAt: string, reply: { body: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } };
+
+export type ReferralLandingQueryVariables = Exact<{
+  code: string;
+}>;
+
+
+export type ReferralLandingQuery = { referralLanding: { code: string, referrerFirstName: string | null, percentOff: number, minimumOrder: { amount: string, currency: string } } };

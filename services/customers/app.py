@@ -4,6 +4,7 @@ from pathlib import Path
 
 from services.customers.consumers import HANDLERS
 from services.customers.jobs import JOBS
+from services.customers.platforms.connecting import on_start
 from services.customers.schema import schema
 from services.customers.webhooks import ROUTES
 from shared.runtime import ServiceDefinition, create_app
@@ -15,5 +16,6 @@ DEFINITION = ServiceDefinition(
     consumers=HANDLERS,
     jobs=JOBS,
     routes=ROUTES,
+    on_start=on_start,  # SHOPIFY_WEBHOOKS as connections (development bootstrap)
 )
 app = create_app(DEFINITION)

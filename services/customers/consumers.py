@@ -6,6 +6,7 @@ A customer this service does not know (or erased) is skipped, not retried: nothi
 from __future__ import annotations
 
 from services.customers import engagement, ordering
+from services.customers.platforms import pushing
 from shared.db import Connection
 from shared.events import (
     Envelope,
@@ -13,6 +14,10 @@ from shared.events import (
     NotificationEvent,
     NotificationOpened,
     NotificationSent,
+    OfferIssued,
+    OfferRedeemed,
+    OfferReleased,
+    OfferRevoked,
     ReferralConverted,
 )
 from shared.handlers import EventHandlers, on
@@ -43,4 +48,9 @@ HANDLERS = EventHandlers(
     on(NotificationOpened, on_email_engagement),
     on(NotificationClicked, on_email_engagement),
     on(ReferralConverted, on_referral_converted),
+    # Offers reach the connected platforms as discount codes (platforms/pushing.py: jobs, never here).
+    on(OfferIssued, pushing.on_offer_issued),
+    on(OfferRedeemed, pushing.on_offer_redeemed),
+    on(OfferRevoked, pushing.on_offer_revoked),
+    on(OfferReleased, pushing.on_offer_released),
 )

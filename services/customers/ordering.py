@@ -66,6 +66,23 @@ async def place(conn: Connection, shop: str, o: NewOrder) -> asyncpg.Record:
     return row
 
 
+async def amend(conn: Connection, shop: str, o: NewOrder) -> asyncpg.Record:
+    """An order edited on the platform (Shopify's orders/updated): before payment it takes the new
+    amounts and lines (no event: order.paid carries them); once paid, an edit reaches us as refunds
+    and the amounts stay. Another customer or currency under the same id is a Conflict."""
+    row = await _lock(conn, shop, o.id)
+    if row["customer_id"] != o.customer_id or row["currency"] != o.currency:
+        raise Conflict(f"order {o.id} was already recorded with another customer or currency")
+    if row["status"] != "PLACED":
+        return row
+    amounts = (o.total, o.shipping_total, o.tax_total, o.discount_total)
+    lines = [(x.product_id, x.quantity, x.unit_price) for x in o.lines]
+    stored = [(r["product_id"], r["quantity"], r["unit_price"]) for r in await store.orders.lines(conn, shop, o.id)]
+    if amounts == (row["total"], row["shipping_total"], row["tax_total"], row["discount_total"]) and lines == stored:
+        return row
+    return await store.orders.amend(conn, shop, asdict(o))
+
+
 async def _lock(conn: Connection, shop: str, order_id: str) -> asyncpg.Record:
     row = await store.orders.lock(conn, shop, order_id)
     if row is None:

@@ -4,6 +4,7 @@ customer.updated, a replay of the same profile changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import UTC, datetime
 
@@ -22,11 +23,14 @@ async def upsert(pool: asyncpg.Pool, shop: str, p: Profile) -> asyncpg.Record:
         return await save(conn, shop, p)
 
 
-async def save(conn: Connection, shop: str, p: Profile) -> asyncpg.Record:
+async def save(conn: Connection, shop: str, p: Profile, *, keep: Collection[str] = ()) -> asyncpg.Record:
     """Register or update the customer inside the caller's transaction; an erased customer stays
-    erased (Conflict)."""
+    erased (Conflict). An update leaves the `keep` fields as stored (a platform's profile carries
+    no time zone or birthday, say)."""
     existing = await store.profiles.lock(conn, shop, p.id)
     values = asdict(p)
+    if existing is not None:
+        values.update({k: existing[k] for k in keep if k in EDITABLE})
     contact = {k: values[k] for k in EDITABLE if k != "phone"}  # events carry no phone number
     if existing is None:
         row = await store.profiles.insert(conn, shop, values)

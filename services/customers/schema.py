@@ -15,7 +15,9 @@ from strawberry.types import Info
 from services.customers import ordering, orders, profiles, registration, store
 from services.customers import schema_gdpr as gdpr
 from services.customers import schema_insights as insights
+from services.customers import schema_platforms as platforms
 from services.customers import schema_predictions as predicted
+from shared.errors import NotFound
 from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -176,12 +178,18 @@ class OrderInput:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in customer (customer token).")
+    @strawberry.field(description=(
+        "The signed-in customer (customer token). NOT_FOUND for an id the shop never sent (upsertCustomer "
+        "or its platform's webhook comes first) or has erased: nothing is answered or created for it "
+        "(docs/auth.md)."))
     async def me(self, info: Info) -> Customer | None:
         c = ctx(info)
         customer_id = c.principal.require_customer()
         row = await store.profiles.get(c.pool, c.shop, customer_id)
-        return Customer.from_row(row) if row is not None else Customer(id=strawberry.ID(customer_id))
+        if row is None or row["erased_at"] is not None:
+            raise NotFound("no such customer in this shop: the shop sends it (upsertCustomer) before its "
+                           "customer signs in")
+        return Customer.from_row(row)
 
     @strawberry.field(description="Any customer of the shop (admin).")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
@@ -213,6 +221,12 @@ class Query:
     export_customer_data = strawberry.field(
         resolver=gdpr.export_customer_data, graphql_type=gdpr.CustomerDataExport,
         description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
+    commerce_connections: list[platforms.CommerceConnection] = strawberry.field(
+        resolver=platforms.commerce_connections,
+        description="The shop's Shopify stores and Shopware shops: state and what each took and refused (admin).")
+    commerce_data_requests: list[platforms.CommerceDataRequest] = strawberry.field(
+        resolver=platforms.commerce_data_requests,
+        description="Privacy data requests the platforms sent, newest first, each with its export (admin).")
 
 
 @strawberry.type
@@ -233,6 +247,16 @@ class Mutation:
     erase_customer: bool = strawberry.mutation(
         resolver=gdpr.erase_customer,
         description="GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin).")
+    connect_shopify_store: platforms.CommerceConnection = strawberry.mutation(
+        resolver=platforms.connect_shopify_store,
+        description="Connect a Shopify store, or reconnect it with new secrets (admin). With an Admin API token its "
+                    "webhooks are subscribed and offers pushed as discount codes.")
+    connect_shopware_shop: platforms.CommerceConnection = strawberry.mutation(
+        resolver=platforms.connect_shopware_shop,
+        description="Connect a Shopware 6 shop ahead of its app registration, or reconnect it (admin).")
+    disconnect_commerce: platforms.CommerceConnection = strawberry.mutation(
+        resolver=platforms.disconnect_commerce,
+        description="Stop taking a platform's events and pushing to it; privacy requests are still honoured (admin).")
 
     @strawberry.mutation(description="Create or update a customer (ingest). Idempotent on id.")
     async def upsert_customer(self, info: Info, input: CustomerInput) -> Customer:

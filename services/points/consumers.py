@@ -47,13 +47,13 @@ async def on_order_refunded(conn: Connection, event: Envelope, data: OrderRefund
     await earning.order_refunded(conn, data, event.id)
     await counting.order_refunded(conn, data, event.id)
     if data.fully_refunded:
-        await checkout.order_voided(conn, data.shop, data.order_id, "refunded")
+        await checkout.order_voided(conn, data.shop, data.order_id, data.customer_id, "refunded")
 
 
 async def on_order_cancelled(conn: Connection, event: Envelope, data: OrderCancelled) -> None:
     await earning.order_cancelled(conn, data, event.id)
     await counting.order_cancelled(conn, data, event.id)
-    await checkout.order_voided(conn, data.shop, data.order_id, "cancelled")
+    await checkout.order_voided(conn, data.shop, data.order_id, data.customer_id, "cancelled")
 
 
 async def on_order_placed(conn: Connection, event: Envelope, data: OrderPlaced) -> None:

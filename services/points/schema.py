@@ -82,6 +82,9 @@ class Query:
     offer_performance: list[performance_api.OfferPerformance] = strawberry.field(
         resolver=performance_api.offer_performance,
         description="Per source, the offers issued in [from, to) and what the orders using them brought (admin).")
+    not_eligible_orders: list[program_api.NotEligibleOrders] = strawberry.field(
+        resolver=program_api.not_eligible_orders,
+        description="Paid orders that earned nothing for want of an exchange rate, per currency (admin).")
 
 
 @strawberry.type

@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.platform_fakes import platform_fake  # noqa: F401  (the fake Admin APIs of the platform tests)
 from tests.stack import INGEST, GraphQL, ensure_stack, gateway_url, unique
 
 

@@ -40,7 +40,7 @@ def test_the_supergraph_has_the_points_contract():
     for type_name, fields in POINTS_CONTRACT.items():
         missing = fields - set(schema.get_type(type_name).fields)  # type: ignore[union-attr]
         assert not missing, f"{type_name} lacks {missing}"
-    assert set(schema.get_type("PointsStatus").values) == {"PENDING", "AVAILABLE", "REVERSED"}  # type: ignore
+    assert set(schema.get_type("PointsStatus").values) == {"PENDING", "AVAILABLE", "REVERSED", "NOT_ELIGIBLE"}  # type: ignore
     assert set(schema.get_type("RewardKind").values) == {  # type: ignore[union-attr]
         "FIXED_AMOUNT", "PERCENTAGE", "FREE_SHIPPING", "FREE_PRODUCT", "STORE_CREDIT"}
     money = schema.get_type("Query").fields["programLiability"].type  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ import sys
 
 from tests.conftest import ROOT
 from tests.security.conftest import client_address
-from tests.stack import INGEST, codes, customer_token, gateway_url, unique
+from tests.stack import INGEST, codes, customer_token, gateway_url, throttled, unique
 
 ME = "{ me { id } }"
 PRODUCT = '{ product(id: "p-1") { id } }'
@@ -30,12 +30,13 @@ async def ask(http, query: str, headers: dict, url: str | None = None, variables
     return response.json()
 
 
-async def test_wrong_api_keys_are_throttled_per_client_address_and_a_storefront_is_not(http):
+async def test_wrong_api_keys_are_throttled_per_client_address_and_a_storefront_is_not(http, new_customer):
     attacker = {"x-forwarded-for": client_address()}
     seen = [codes(await ask(http, ME, {**attacker, "x-api-key": f"guess-{secrets.token_hex(7)}"}))
             for _ in range(FAILURES + 10)]
     assert seen[:FAILURES] == [["UNAUTHENTICATED"]] * FAILURES
     assert seen[FAILURES:] == [["RATE_LIMITED"]] * 10
+    throttled(await http.post(gateway_url(), json={"query": ME}, headers={**attacker, "x-api-key": "guess"}))
     # A key that would be right gets the same answer from there: the answer tells no hit from a miss.
     assert codes(await ask(http, ME, {**attacker, **INGEST})) == ["RATE_LIMITED"]
     assert not (await ask(http, PRODUCT, attacker)).get("errors")  # public reads stay open
@@ -43,8 +44,9 @@ async def test_wrong_api_keys_are_throttled_per_client_address_and_a_storefront_
     storefront = {"x-forwarded-for": client_address()}
     for _ in range(20):
         assert not (await ask(http, PRODUCT, storefront)).get("errors")
-    signed_in = await ask(http, ME, {**storefront, **customer_token("c-shopper")})
-    assert signed_in["data"]["me"]["id"] == "c-shopper"
+    shopper = (await new_customer())["id"]
+    signed_in = await ask(http, ME, {**storefront, **customer_token(shopper)})
+    assert signed_in["data"]["me"]["id"] == shopper
 
 
 async def test_forged_tokens_count_as_failures_too(http):
@@ -54,11 +56,12 @@ async def test_forged_tokens_count_as_failures_too(http):
     assert seen[-1] == ["RATE_LIMITED"] and seen[:FAILURES] == [["UNAUTHENTICATED"]] * FAILURES
 
 
-async def test_expired_sessions_of_a_storefront_are_not_taken_for_guesses(http):
+async def test_expired_sessions_of_a_storefront_are_not_taken_for_guesses(http, new_customer):
     shop = {"x-forwarded-for": client_address()}
     stale = [await ask(http, ME, {**shop, **customer_token(f"c-{i}", ttl=-3600)}) for i in range(FAILURES + 5)]
     assert {tuple(codes(body)) for body in stale} == {("UNAUTHENTICATED",)}
-    assert (await ask(http, ME, {**shop, **customer_token("c-fresh")}))["data"]["me"]["id"] == "c-fresh"
+    fresh = (await new_customer())["id"]
+    assert (await ask(http, ME, {**shop, **customer_token(fresh)}))["data"]["me"]["id"] == fresh
 
 
 async def test_redemptions_are_limited_per_customer(http):
@@ -66,6 +69,7 @@ async def test_redemptions_are_limited_per_customer(http):
     seen = [codes(await ask(http, REDEEM, greedy, variables={"k": unique("k")})) for _ in range(REDEMPTIONS + 1)]
     assert "RATE_LIMITED" not in {c for answer in seen[:REDEMPTIONS] for c in answer}
     assert seen[REDEMPTIONS] == ["RATE_LIMITED"]
+    throttled(await http.post(gateway_url(), json={"query": REDEEM, "variables": {"k": unique("k")}}, headers=greedy))
     assert codes(await ask(http, REDEEM, other, variables={"k": unique("k")})) != ["RATE_LIMITED"]
 
 
@@ -76,6 +80,7 @@ async def test_code_checks_are_limited_per_key(http, edge):
             for _ in range(edge.code_checks_per_minute + 1)]
     assert seen[:edge.code_checks_per_minute] == [[]] * edge.code_checks_per_minute
     assert seen[-1] == ["RATE_LIMITED"]
+    throttled(await http.post(edge.gateway, json={"query": VALIDATE, "variables": {"c": "x"}}, headers=key))
     fuzz_key = {"x-api-key": "fuzz-ingest-key"}  # another key, another budget
     assert codes(await ask(http, VALIDATE, fuzz_key, edge.gateway, {"c": secrets.token_hex(8)})) == []
 

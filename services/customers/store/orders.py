@@ -66,6 +66,24 @@ async def insert(conn: Connection, shop: str, order: Mapping[str, Any]) -> async
     return row
 
 
+async def amend(conn: Connection, shop: str, order: Mapping[str, Any]) -> asyncpg.Record:
+    """New amounts and lines for an order the transaction holds locked (an edit before payment)."""
+    row = returned(await conn.fetchrow(
+        """UPDATE orders SET discount_total = $3, shipping_total = $4, tax_total = $5, total = $6, updated_at = now()
+           WHERE shop_id = $1 AND id = $2
+           RETURNING *""",
+        shop, order["id"], order["discount_total"], order["shipping_total"], order["tax_total"], order["total"],
+    ))
+    await conn.execute("DELETE FROM order_lines WHERE shop_id = $1 AND order_id = $2", shop, order["id"])
+    await conn.executemany(
+        """INSERT INTO order_lines (shop_id, order_id, line_no, product_id, quantity, unit_price)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        [(shop, order["id"], i, line["product_id"], line["quantity"], line["unit_price"])
+         for i, line in enumerate(order["lines"])],
+    )
+    return row
+
+
 async def lines(conn: Executor, shop: str, order_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT product_id, quantity, unit_price FROM order_lines WHERE shop_id = $1 AND order_id = $2"

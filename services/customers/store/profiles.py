@@ -60,3 +60,10 @@ async def mark_greeted(conn: Connection, shop: str, customer_id: str, year: int)
     await conn.execute(
         "UPDATE customers SET birthday_greeted_year = $3 WHERE shop_id = $1 AND id = $2", shop, customer_id, year
     )
+
+
+async def unerased(conn: Executor, shop: str, limit: int) -> list[str]:
+    """Ids of the shop's customers not erased yet (a shop redaction's next batch)."""
+    rows = await conn.fetch(
+        "SELECT id FROM customers WHERE shop_id = $1 AND erased_at IS NULL ORDER BY id LIMIT $2", shop, limit)
+    return [r["id"] for r in rows]

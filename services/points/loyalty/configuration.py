@@ -97,3 +97,8 @@ async def liability(conn: Executor, shop: str) -> tuple[Decimal, str]:
     """Outstanding points (available and pending) × point value, in the program currency."""
     prog = await in_force(conn, shop)
     return Decimal(await store.ledger.outstanding_points(conn, shop)) * prog.point_value, prog.currency
+
+
+async def not_eligible(conn: Executor, shop: str) -> list[asyncpg.Record]:
+    """Paid orders that earned nothing for want of an exchange rate, per currency (admin)."""
+    return await store.orders.not_eligible(conn, shop)

@@ -8,6 +8,7 @@ changes nothing; the customer's account is locked first, so the steps of one cus
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from services.points.loyalty import accounts, configuration, ledger, posting, re
 from shared import events, schedule
 from shared.db import Connection
 
+log = logging.getLogger(__name__)
 RELEASE_JOB = "points.release"  # the return window has passed: pending points become available
 
 
@@ -28,10 +30,18 @@ async def order_paid(conn: Connection, data: events.OrderPaid, event_id: str, pa
         return  # already earned, or cancelled before this event arrived: a natural key, not only the inbox
     st, _ = await accounts.standing(conn, shop, acct, data.customer_id, prog, paid_at)
     multiplier = accounts.applied(acct, st, prog, paid_at).multiplier
-    points = ledger.order_points(data.net_amount, data.currency, prog.currency, prog.earn_rate, multiplier)
+    fx = prog.rate_for(data.currency)
+    note = None if fx is not None else f"no exchange rate from {data.currency} to the program currency {prog.currency}"
+    if fx is None:  # recorded, earns nothing, and says so (Order.pointsNote, notEligibleOrders)
+        log.warning("order %s of shop %s earns no points: %s", data.order_id, shop, note)
+    points = ledger.order_points(data.net_amount, fx.rate if fx else None, prog.earn_rate, multiplier)
+    converted = fx is not None and data.currency != prog.currency
     await store.orders.record_earning(conn, shop, data.order_id, data.customer_id, data.currency, data.net_amount,
-                                      prog.earn_rate, multiplier, prog.version, points, paid_at)
-    entry = ledger.purchase_entry(data.customer_id, data.order_id, points, event_id, prog.version)
+                                      prog.earn_rate, multiplier, prog.version, points, paid_at,
+                                      base_currency=prog.currency, fx_rate=fx.rate if fx else None,
+                                      fx_date=fx.date if converted and fx else None, note=note)
+    entry = ledger.purchase_entry(data.customer_id, data.order_id, points, event_id, prog.version,
+                                  fx=(data.currency, fx.rate, fx.date) if converted and fx else None)
     if entry is not None:
         await posting.post(conn, shop, entry)
     await tiering.refresh(conn, shop, data.customer_id, prog)
@@ -91,9 +101,10 @@ async def take_back(conn: Connection, shop: str, order_id: str, customer_id: str
         # Cancelled before payment (or before we saw it): a tombstone, so a late order.paid earns nothing.
         await store.orders.record_void_before_payment(conn, shop, order_id, customer_id)
         return
-    keep = ledger.points_to_keep(net_remaining, row["earn_rate"], row["multiplier"], voided=voided)
+    keep = ledger.order_points_to_keep(net_remaining, row["fx_rate"], row["earn_rate"], row["multiplier"],
+                                       voided=voided)
     points = ledger.takeback(row["earned"], row["taken_back"], keep)
-    status = "REVERSED" if voided else row["status"]
+    status = "REVERSED" if voided and row["status"] != "NOT_ELIGIBLE" else row["status"]
     await store.orders.record_takeback(conn, shop, order_id, points, min(net_remaining, row["net_amount"]), voided,
                                        status)
     # A release job planned for a voided order finds it REVERSED and does nothing; cancelling it by

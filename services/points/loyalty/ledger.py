@@ -9,7 +9,7 @@ minus reversals). Releasing points moves them between buckets and earns nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from shared.errors import BadUserInput
@@ -42,6 +42,11 @@ class Entry:
     source_event_id: str | None = None
     rule_version: int | None = None
     bucket: str = AVAILABLE
+    # A purchase in another currency than the program's: its currency, the merchant's rate and the
+    # rate's date (docs/domain.md, Currencies).
+    fx_currency: str | None = None
+    fx_rate: Decimal | None = None
+    fx_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,21 @@ def points_for_purchase(net_amount: Decimal, earn_rate: Decimal = DEFAULT_EARN_R
     return int((net_amount * earn_rate * multiplier).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def order_points(net_amount: Decimal, currency: str, program_currency: str, earn_rate: Decimal,
-                 multiplier: Decimal) -> int:
-    """What a paid order earns: its net amount at the earn rate and the tier's multiplier, in the program's
-    currency only (an order in another currency earns 0). The live ledger and the simulation both ask this."""
-    if currency != program_currency:
+def order_points(net_amount: Decimal, fx_rate: Decimal | None, earn_rate: Decimal, multiplier: Decimal) -> int:
+    """What a paid order earns: its net amount turned into the program currency at `fx_rate` (1 for the
+    program's own, the merchant's rate for another: Program.rate_for), at the earn rate and the tier's
+    multiplier; 0 without a rate (NOT_ELIGIBLE). The live ledger and the simulation both ask this."""
+    if fx_rate is None:
         return 0
-    return points_for_purchase(net_amount, earn_rate, multiplier)
+    return points_for_purchase(net_amount * fx_rate, earn_rate, multiplier)
+
+
+def order_points_to_keep(net_remaining: Decimal, fx_rate: Decimal | None, earn_rate: Decimal, multiplier: Decimal,
+                         *, voided: bool) -> int:
+    """What a refunded or cancelled order may keep: by the rate, earn rate and multiplier it earned at (an
+    order that earned without a rate keeps nothing, having earned nothing)."""
+    return points_to_keep(net_remaining * (fx_rate if fx_rate is not None else Decimal(0)), earn_rate, multiplier,
+                          voided=voided)
 
 
 def release_at(delivered_at: datetime, pending_days: int) -> datetime:
@@ -99,12 +112,14 @@ def takeback_bucket(order_status: str) -> str:
 
 
 def purchase_entry(customer_id: str, order_id: str, points: int, event_id: str, rule_version: int,
-                   *, pending: bool = True) -> Entry | None:
+                   *, pending: bool = True, fx: tuple[str, Decimal, date] | None = None) -> Entry | None:
+    """`fx`: (the order's currency, the rate, its date) when the order was converted."""
     if points <= 0:
         return None
     return Entry(customer_id=customer_id, kind="earn", delta=points, reason=f"purchase {order_id}",
                  idempotency_key=f"order:{order_id}:earn", actor="system", source_event_id=event_id,
-                 rule_version=rule_version, bucket=PENDING if pending else AVAILABLE)
+                 rule_version=rule_version, bucket=PENDING if pending else AVAILABLE,
+                 fx_currency=fx[0] if fx else None, fx_rate=fx[1] if fx else None, fx_date=fx[2] if fx else None)
 
 
 def release_entries(customer_id: str, order_id: str, points: int, rule_version: int) -> list[Entry]:

@@ -8,6 +8,7 @@ the effective cashback, refused above the ceiling (default 5 %) unless the merch
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,6 +24,15 @@ NAME_MAX = 64
 PERK_MAX = 200
 MAX_ACTION_POINTS = 1_000_000
 ACTIONS = ("signup", "review", "media_review", "referral", "birthday", "social_share")
+MAX_RATES = 50
+MAX_RATE = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class ExchangeRate:
+    """1 unit of the currency = `rate` × the program (base) currency, as the merchant set it on `date`."""
+    rate: Decimal
+    date: date
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class Program:
     punch_card_percent: Decimal = Decimal(10)
     cashback_ceiling: Decimal = DEFAULT_CEILING
     offers: OfferSettings = DEFAULT_SETTINGS  # offers/settings.py: defaults per source, perks, limits
+    exchange_rates: dict[str, ExchangeRate] = field(default_factory=dict)  # currency → rate to `currency`
 
     @property
     def effective_cashback(self) -> Decimal:
@@ -59,6 +70,13 @@ class Program:
         data = asdict(self)
         data.pop("version")
         return {k: _strs(v) for k, v in data.items()}
+
+    def rate_for(self, currency: str) -> ExchangeRate | None:
+        """How an amount in `currency` becomes one in the program currency: 1 for the program's own,
+        the merchant's rate for another, None when there is none (the order earns nothing)."""
+        if currency == self.currency:
+            return ExchangeRate(Decimal(1), date.min)
+        return self.exchange_rates.get(currency)
 
     @classmethod
     def from_json(cls, version: int, data: dict[str, Any]) -> Program:
@@ -75,12 +93,16 @@ class Program:
             punch_card_percent=Decimal(data.get("punch_card_percent", "10")),
             cashback_ceiling=Decimal(data.get("cashback_ceiling", str(DEFAULT_CEILING))),
             offers=OfferSettings.from_json(data.get("offers")),
+            exchange_rates={c: ExchangeRate(Decimal(r["rate"]), date.fromisoformat(r["date"]))
+                            for c, r in data.get("exchange_rates", {}).items()},
         )
 
 
 def _strs(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, dict):
         return {k: _strs(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -112,6 +134,13 @@ class TierChange:
 
 
 @dataclass(frozen=True)
+class RateChange:
+    currency: str
+    rate: str
+    date: date | None = None  # the day the merchant's rate is from; today when left out
+
+
+@dataclass(frozen=True)
 class ProgramChange:
     """A partial change, as the admin sends it: None keeps the current value."""
     currency: str | None = None
@@ -127,6 +156,8 @@ class ProgramChange:
     punch_card_percent: str | None = None
     cashback_ceiling: str | None = None
     offers: SettingsChange | None = None
+    base_currency: str | None = None  # CONTRACT.md's name for `currency`; both given must agree
+    exchange_rates: list[RateChange] | None = None  # replaces the whole set; [] removes every rate
     force: bool = False
 
 
@@ -172,9 +203,35 @@ def _tiers(changes: list[TierChange], currency: str) -> tuple[Tier, ...]:
     return tuple(tiers)
 
 
-def apply_change(current: Program, change: ProgramChange) -> Program:
+def _rates(changes: list[RateChange], base: str, today: date) -> dict[str, ExchangeRate]:
+    if len(changes) > MAX_RATES:
+        raise BadUserInput(f"at most {MAX_RATES} exchange rates", field="exchangeRates")
+    rates: dict[str, ExchangeRate] = {}
+    for i, r in enumerate(changes):
+        code = currency_code(r.currency)
+        if code == base:
+            raise BadUserInput(f"exchangeRates[{i}]: {code} is the base currency", field="exchangeRates")
+        if code in rates:
+            raise BadUserInput(f"exchangeRates[{i}]: {code} is given twice", field="exchangeRates")
+        rate = _decimal(r.rate, f"exchangeRates[{i}].rate", low=Decimal(0), high=MAX_RATE)
+        if rate == 0:
+            raise BadUserInput(f"exchangeRates[{i}].rate must be above 0", field="exchangeRates")
+        if r.date is not None and r.date > today:
+            raise BadUserInput(f"exchangeRates[{i}].date is in the future", field="exchangeRates")
+        rates[code] = ExchangeRate(rate, r.date or today)
+    return rates
+
+
+def apply_change(current: Program, change: ProgramChange, today: date | None = None) -> Program:
     """The next version of the program, validated. Raises BadUserInput, the margin check included."""
-    currency = currency_code(change.currency) if change.currency is not None else current.currency
+    if change.currency is not None and change.base_currency is not None and change.currency != change.base_currency:
+        raise BadUserInput("currency and baseCurrency name the same thing and must agree", field="baseCurrency")
+    chosen = change.base_currency if change.base_currency is not None else change.currency
+    currency = currency_code(chosen) if chosen is not None else current.currency
+    if change.exchange_rates is not None:
+        rates = _rates(change.exchange_rates, currency, today or date.today())
+    else:  # a rate for what is now the base currency has no meaning any more
+        rates = {c: r for c, r in current.exchange_rates.items() if c != currency}
     actions = dict(current.action_points)
     for key, points in (change.action_points or {}).items():
         if key not in ACTIONS:
@@ -206,6 +263,7 @@ def apply_change(current: Program, change: ProgramChange) -> Program:
                                      high=Decimal(100))),
         cashback_ceiling=(current.cashback_ceiling if change.cashback_ceiling is None else
                           _decimal(change.cashback_ceiling, "cashbackCeiling", low=Decimal(0), high=Decimal(1))),
+        exchange_rates=rates,
     )
     if change.offers is not None:
         nxt = replace(nxt, offers=change_offers(current.offers, change.offers, currency,

@@ -73,7 +73,8 @@ async def facts(conn: Executor, shop: str, ids: list[str], start: datetime,
         orders[r["customer_id"]].append(simulation.OrderFacts(
             order_id=r["order_id"], currency=r["currency"], paid_at=r["paid_at"], paid_net=r["paid_net"],
             delivered_at=r["delivered_at"], release_at=r["release_at"], changes=tuple(changes[r["order_id"]]),
-            earned=r["earned"], earn_rate=r["earn_rate"], multiplier=r["multiplier"]))
+            earned=r["earned"], earn_rate=r["earn_rate"], multiplier=r["multiplier"],
+            base_currency=r["base_currency"], fx_rate=r["fx_rate"]))
     entries: dict[str, list[simulation.EntryFacts]] = defaultdict(list)
     for r in await store.simulation.entries(conn, shop, ids, start, end):
         entries[r["customer_id"]].append(simulation.EntryFacts(
@@ -110,6 +111,12 @@ def compare(p: Plan, proposed: simulation.Totals, current: simulation.Totals) ->
         notes.append(f"the proposed program's effective cashback {p.proposed.effective_cashback * 100:.2f} % "
                      f"exceeds its ceiling of {p.proposed.cashback_ceiling * 100:.2f} %: configureProgram "
                      "refuses it without force: true")
+    if proposed.not_eligible:
+        notes.append(f"{proposed.not_eligible} paid orders of the period earn nothing under the proposed program: "
+                     f"no exchange rate from their currency to {p.proposed.currency} (exchangeRates)")
+    if current.not_eligible:
+        notes.append(f"{current.not_eligible} paid orders of the period earn nothing under the current program: "
+                     f"no exchange rate from their currency to {p.current.currency}")
     return Comparison(proposed=simulation.outcome(proposed, p.proposed, p.rate),
                       current=simulation.outcome(current, p.current, p.rate), notes=notes,
                       proposed_currency=p.proposed.currency, current_currency=p.current.currency)

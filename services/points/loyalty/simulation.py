@@ -4,8 +4,10 @@ A customer's history before the period is what happened: their balances and last
 the ledger, their tier from their recorded orders (under the versions then in force). From `start` to
 `end` their orders, refunds and actions are replayed under the program given, through the live
 ledger's own rules (ledger.py, tiers.py, expiry.py, wallet.py): points per order and the tier's
-multiplier, the return window, takebacks and shortfalls, action rewards, expiry, tier upgrades,
-downgrades and reviews. Replayed under the program that was in force, it gives what the ledger holds.
+multiplier (an order in another currency at the program's exchange rate, none without one: NOT_ELIGIBLE,
+as earning.order_paid; the qualifying spend and the net revenue at that rate too), the return window,
+takebacks and shortfalls, action rewards, expiry, tier upgrades, downgrades and reviews. Replayed under
+the program that was in force, it gives what the ledger holds.
 
 Taken from the ledger as recorded: redemptions (skipped when the replayed balance could not pay them),
 adjustments, challenge rewards and their takebacks. Not replayed: admin tier overrides (their start is
@@ -63,6 +65,8 @@ class OrderFacts:
     earned: int  # as recorded, with the rate and multiplier that earned it (orders before the period)
     earn_rate: Decimal
     multiplier: Decimal
+    base_currency: str | None  # as recorded: the program currency it earned in, and the exchange rate
+    fx_rate: Decimal | None  # that turned its amount into it (None: NOT_ELIGIBLE, it earned nothing)
 
     def net_at(self, at: datetime) -> Decimal:
         """What the order counts with at `at` (0 once voided)."""
@@ -119,6 +123,7 @@ class Totals:
     available: int = 0
     expired: int = 0
     redeemed: int = 0
+    not_eligible: int = 0  # paid orders of the period without an exchange rate to the program currency
     tiers: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: Totals) -> None:
@@ -129,18 +134,19 @@ class Totals:
         self.available += other.available
         self.expired += other.expired
         self.redeemed += other.redeemed
+        self.not_eligible += other.not_eligible
         self.tiers.update(other.tiers)
 
     def to_json(self) -> dict[str, Any]:
         return {"orders": self.orders, "revenue": str(self.revenue), "issued": self.issued,
                 "pending": self.pending, "available": self.available, "expired": self.expired,
-                "redeemed": self.redeemed, "tiers": dict(self.tiers)}
+                "redeemed": self.redeemed, "not_eligible": self.not_eligible, "tiers": dict(self.tiers)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Totals:
         return cls(orders=data["orders"], revenue=Decimal(data["revenue"]), issued=data["issued"],
                    pending=data["pending"], available=data["available"], expired=data["expired"],
-                   redeemed=data["redeemed"], tiers=Counter(data["tiers"]))
+                   redeemed=data["redeemed"], not_eligible=data.get("not_eligible", 0), tiers=Counter(data["tiers"]))
 
 
 @dataclass
@@ -148,29 +154,35 @@ class _Order:
     facts: OrderFacts
     earned: int
     taken: int
-    status: str  # PENDING | AVAILABLE | REVERSED
+    status: str  # PENDING | AVAILABLE | REVERSED | NOT_ELIGIBLE
     earn_rate: Decimal
     multiplier: Decimal
+    fx_rate: Decimal | None  # the exchange rate it earned at (None: NOT_ELIGIBLE)
     release_planned: bool = False
 
 
 class _Spend:
-    """The customer's paid orders, for the qualifying spend (tiers.qualifying_spend) at a time."""
+    """The customer's paid orders, for the qualifying spend (tiers.qualifying_spend) at a time: each in
+    the program currency it earned in, at the rate it earned at (store.orders.qualifying_spend)."""
 
     def __init__(self) -> None:
-        self.paid: list[OrderFacts] = []
+        self.paid: list[tuple[OrderFacts, str | None, Decimal | None]] = []
 
-    def add(self, order: OrderFacts) -> None:
-        self.paid.append(order)
+    def add(self, order: OrderFacts, base_currency: str | None, fx_rate: Decimal | None) -> None:
+        self.paid.append((order, base_currency, fx_rate))
+
+    def recorded(self, order: OrderFacts) -> None:
+        """An order as the ledger recorded it (paid before the period)."""
+        self.add(order, order.base_currency, order.fx_rate)
 
     def at(self, when: datetime, currency: str) -> Decimal:
         since = when - tiers.PERIOD
         recent = []
-        for order in reversed(self.paid):  # by payment time: the window is at the end
+        for order, base, rate in reversed(self.paid):  # by payment time: the window is at the end
             if order.paid_at <= since:
                 break
-            if order.currency == currency:
-                recent.append((order.paid_at, order.net_at(when)))
+            if base == currency and rate is not None:
+                recent.append((order.paid_at, order.net_at(when) * rate))
         return tiers.qualifying_spend(recent, when)
 
 
@@ -201,7 +213,7 @@ def warm_up(customer: CustomerFacts, versions: Versions, start: datetime) -> Tie
         while reviews and reviews[0] <= order.paid_at:
             at = heapq.heappop(reviews)
             _push_review(reviews, _refresh(state, spend.at(at, versions.at(at).currency), versions.at(at), at))
-        spend.add(order)
+        spend.recorded(order)
         prog = versions.at(order.paid_at)
         _push_review(reviews, _refresh(state, spend.at(order.paid_at, prog.currency), prog, order.paid_at))
     while reviews and reviews[0] < start:
@@ -277,15 +289,17 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
             for change in facts.changes:
                 push(change.at, _CHANGE, (facts.order_id, change))
             continue
-        spend.add(facts)
-        order = _Order(facts, facts.earned, 0, "PENDING", facts.earn_rate, facts.multiplier)
+        spend.recorded(facts)
+        order = _Order(facts, facts.earned, 0, "PENDING" if facts.fx_rate is not None else "NOT_ELIGIBLE",
+                       facts.earn_rate, facts.multiplier, facts.fx_rate)
         for change in facts.changes:
             if change.at >= start:
                 push(change.at, _CHANGE, (facts.order_id, change))
                 continue
-            keep = ledger.points_to_keep(change.net, order.earn_rate, order.multiplier, voided=change.voided)
+            keep = ledger.order_points_to_keep(change.net, order.fx_rate, order.earn_rate, order.multiplier,
+                                               voided=change.voided)
             order.taken += ledger.takeback(order.earned, order.taken, keep)
-            if change.voided:
+            if change.voided and order.status != "NOT_ELIGIBLE":
                 order.status = "REVERSED"
         if order.status == "PENDING" and facts.release_at is not None and facts.release_at < start:
             order.status = "AVAILABLE"
@@ -348,16 +362,19 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
         if kind == _PAY:
             facts = item
             st = tiers.standing(tier.stored, tier.since, spend.at(at, prog.currency), prog.tiers, at)
-            points = ledger.order_points(facts.paid_net, facts.currency, prog.currency, prog.earn_rate,
-                                         st.tier.multiplier)
-            order = _Order(facts, points, 0, "PENDING", prog.earn_rate, st.tier.multiplier)
+            fx = prog.rate_for(facts.currency)  # earning.order_paid: converted, or NOT_ELIGIBLE without a rate
+            rate = fx.rate if fx is not None else None
+            points = ledger.order_points(facts.paid_net, rate, prog.earn_rate, st.tier.multiplier)
+            order = _Order(facts, points, 0, "PENDING" if rate is not None else "NOT_ELIGIBLE", prog.earn_rate,
+                           st.tier.multiplier, rate)
             orders[facts.order_id] = order
             out.orders += 1
+            out.not_eligible += rate is None
             if ledger.purchase_entry(customer.customer_id, facts.order_id, points, "", prog.version) is not None:
                 pending += points
                 out.issued += points
                 activity(at)
-            spend.add(facts)
+            spend.add(facts, prog.currency, rate)
             plan_review(_refresh(tier, spend.at(at, prog.currency), prog, at))
             if facts.delivered_at is not None and facts.delivered_at <= at:
                 plan_release(order, facts.delivered_at)
@@ -376,10 +393,11 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
         elif kind == _CHANGE:
             order_id, change = item
             order = orders[order_id]
-            keep = ledger.points_to_keep(change.net, order.earn_rate, order.multiplier, voided=change.voided)
+            keep = ledger.order_points_to_keep(change.net, order.fx_rate, order.earn_rate, order.multiplier,
+                                               voided=change.voided)
             points = ledger.takeback(order.earned, order.taken, keep)
             bucket = ledger.takeback_bucket(order.status)
-            if change.voided:
+            if change.voided and order.status != "NOT_ELIGIBLE":
                 order.status = "REVERSED"
             order.taken += points
             if order.facts.paid_at >= start:
@@ -409,8 +427,8 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
 
     lapse_before(end)
     out.pending, out.available = pending, available
-    out.revenue = sum((o.facts.net_at(end) for o in orders.values()
-                       if o.facts.paid_at >= start and o.facts.currency == prog.currency), Decimal(0))
+    out.revenue = sum((o.facts.net_at(end) * o.fx_rate for o in orders.values()  # in the program currency
+                       if o.facts.paid_at >= start and o.fx_rate is not None), Decimal(0))
     final = tiers.standing(tier.stored, tier.since, spend.at(end, prog.currency), prog.tiers, end)
     out.tiers[final.tier.name] += 1
     return out

@@ -18,7 +18,7 @@ from decimal import Decimal
 import asyncpg
 
 from services.points import SOURCE
-from services.points.loyalty import accounts, configuration
+from services.points.loyalty import accounts, configuration, posting
 from services.points.loyalty import store as loyalty_store
 from services.points.loyalty.program import Tier
 from services.points.offers import checks, codes, discounts, store
@@ -138,13 +138,17 @@ def order_cart(data: events.OrderPlaced) -> discounts.Cart:
 async def order_placed(conn: Connection, data: events.OrderPlaced) -> None:
     """An order recorded with discount codes uses those that are offers, as redeemCode would for it
     (the same (code, order) again changes nothing); the discount is at most the order's own discount
-    total. Codes that are not offers (the platform's own) are left alone."""
+    total. Codes that are not offers (the platform's own) are left alone. The customer's account is
+    locked before the offers (the service's lock order), as the order's payment and cancellation do."""
     keys: set[str] = set()
     for code in data.discount_codes:
         try:
             keys.add(codes.key(code))
         except BadUserInput:
             continue
+    if not keys:
+        return
+    await posting.hold(conn, data.shop, data.customer_id)
     cart = order_cart(data)
     for key in sorted(keys):  # the lock order of offers
         answer = await redeem_for_order(conn, data.shop, key, data.order_id, cart, data.customer_id,
@@ -154,10 +158,16 @@ async def order_placed(conn: Connection, data: events.OrderPlaced) -> None:
                      answer.reason)
 
 
-async def order_voided(conn: Connection, shop: str, order_id: str, reason: str) -> None:
+async def order_voided(conn: Connection, shop: str, order_id: str, customer_id: str, reason: str) -> None:
     """A cancelled or fully refunded order gives back the codes it used, those not expired or revoked,
-    when the program restores codes on cancellation (the default)."""
-    prog = await configuration.seeded(conn, shop)
+    when the program restores codes on cancellation (the default).
+
+    Lock order: the customer's account first (held already by the takeback in the same transaction),
+    then the offers in the order of their codes. The program is only read here, never seeded: a shop
+    with offers has its program, and seeding it (an insert that waits for another transaction seeding
+    it) after the account lock deadlocks with a payment, which seeds before it locks the account."""
+    await posting.hold(conn, shop, customer_id)
+    prog = await configuration.in_force(conn, shop)
     if not prog.offers.restore_codes_on_cancel:
         return
     now = datetime.now(UTC)

@@ -21,7 +21,7 @@ import asyncpg
 from services.points import SOURCE
 from services.points.loyalty import accounts, configuration
 from services.points.offers import codes, store
-from services.points.offers.terms import Ask, Refusal, terms
+from services.points.offers.terms import Ask, NewOffer, Refusal, terms
 from shared import events, outbox
 from shared.db import Connection, transaction
 from shared.errors import Conflict, NotFound
@@ -37,6 +37,13 @@ def facts(row: asyncpg.Record) -> dict[str, Any]:
             "customer_id": row["customer_id"], "usage_limit": row["usage_limit"]}
 
 
+async def _insert(conn: Connection, shop: str, o: NewOffer) -> asyncpg.Record | None:
+    return await store.insert(
+        conn, shop, id=o.id, key=o.key, code=o.code, code_key=o.code_key, source=o.source, kind=o.kind,
+        value=o.value, currency=o.currency, min_order=o.min_order, starts_at=o.starts_at, expires_at=o.expires_at,
+        customer_id=o.customer_id, usage_limit=o.usage_limit, reward_id=o.reward_id, redemption_id=o.redemption_id)
+
+
 async def issue(conn: Connection, shop: str, ask: Ask, *, trusted: bool = False,
                 context: dict[str, str] | None = None) -> asyncpg.Record:
     """The offer of `ask.key` (issued now, or found), announced as offer.issued. Raises Refusal."""
@@ -48,10 +55,10 @@ async def issue(conn: Connection, shop: str, ask: Ask, *, trusted: bool = False,
             tier = (await accounts.current_tier(conn, shop, ask.customer_id)).name
         new = terms(ask, prog.offers, currency=prog.currency, tier=tier, punch_card_percent=prog.punch_card_percent,
                     now=datetime.now(UTC), trusted=trusted)
-        found = await store.insert(conn, shop, new) or await store.by_key(conn, shop, ask.key)
+        found = await _insert(conn, shop, new) or await store.by_key(conn, shop, ask.key)
         if found is None and ask.code is None:  # a generated code already in use: 1 in 2^80, once more
             code = codes.new_code()
-            found = await store.insert(conn, shop, replace(new, code=code, code_key=codes.key(code)))
+            found = await _insert(conn, shop, replace(new, code=code, code_key=codes.key(code)))
         if found is None:
             raise Refusal("CODE_TAKEN", "another offer of this shop has this code", "code")
     await outbox.add(conn, events.OfferIssued(**facts(found), context=context or {}), source=SOURCE)

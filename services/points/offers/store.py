@@ -5,14 +5,12 @@ several offers in the order of their code keys."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
 from services.points.loyalty.store.rows import one
-from services.points.offers.terms import NewOffer
 from shared.db import Connection, Executor
 
 # Every read of an offer shows the order of its latest use that still stands (Offer.redeemedOrderId).
@@ -21,14 +19,18 @@ _OFFER = """SELECT o.*, (SELECT u.order_id FROM offer_uses u WHERE u.shop_id = o
             FROM offers o"""
 
 
-async def insert(conn: Connection, shop: str, o: NewOffer) -> asyncpg.Record | None:
+async def insert(conn: Connection, shop: str, *, id: str, key: str, code: str, code_key: str, source: str,
+                 kind: str, value: Decimal | None, currency: str, min_order: Decimal | None,
+                 starts_at: datetime, expires_at: datetime, customer_id: str | None, usage_limit: int,
+                 reward_id: str | None, redemption_id: str | None) -> asyncpg.Record | None:
     """The new offer; None when its key or its code is taken (the caller looks which)."""
-    fields = asdict(o)
-    columns = ", ".join(fields)
-    values = ", ".join(f"${i}" for i in range(2, len(fields) + 2))
     row = await conn.fetchrow(
-        f"INSERT INTO offers (shop_id, {columns}) VALUES ($1, {values}) ON CONFLICT DO NOTHING RETURNING id",
-        shop, *fields.values())
+        """INSERT INTO offers (shop_id, id, key, code, code_key, source, kind, value, currency, min_order,
+                               starts_at, expires_at, customer_id, usage_limit, reward_id, redemption_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+           ON CONFLICT DO NOTHING RETURNING id""",
+        shop, id, key, code, code_key, source, kind, value, currency, min_order, starts_at, expires_at,
+        customer_id, usage_limit, reward_id, redemption_id)
     return None if row is None else await by_id(conn, shop, row["id"])
 
 

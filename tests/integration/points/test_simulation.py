@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from services.points.loyalty import accounts, earning, simulating, simulation, simulation_runs, store
-from services.points.loyalty.program import ProgramChange, TierChange
+from services.points.loyalty.program import ProgramChange, RateChange, TierChange
 from shared.auth import Principal
 from shared.db import transaction
 from shared.errors import BadUserInput
@@ -31,6 +31,9 @@ def _order(cls, shop: str, customer: str, order_id: str, net: str, **extra):
                net_amount=Decimal(net), placed_at=datetime.now(UTC), **extra)
 
 
+RATES = 'exchangeRates: [{currency: "GBP", rate: "1.15"}]'
+
+
 async def _release(pool, shop: str, order_id: str) -> None:
     async with transaction(pool) as conn:
         await earning.release(conn, shop, order_id)
@@ -41,7 +44,8 @@ async def _history(pool, shop: str, program: str = "") -> datetime:
     returns its start."""
     start = datetime.now(UTC) - timedelta(seconds=1)
     # No return window, so the release jobs the test runs at once are due when they run.
-    await graphql(pool, shop, "mutation { configureProgram(input: {pendingDays: 0" + program + "}) { version } }")
+    await graphql(pool, shop, "mutation { configureProgram(input: {pendingDays: 0, " + RATES + program
+                  + "}) { version } }")
     # anna: a delivered, released order; then enough for Silver; the next earns ×1.25, is partly refunded;
     # the second is cancelled after its release (taken from the available bucket).
     await handle(pool, paid(shop, "anna", "a-1", "120"))
@@ -65,10 +69,15 @@ async def _history(pool, shop: str, program: str = "") -> datetime:
                   principal=Principal("customer", shop, "ben"))
     await handle(pool, _order(OrderRefunded, shop, "ben", "b-1", "0", refunded_amount=Decimal("33.90"),
                               fully_refunded=True))
-    # cleo: a referral reward and an order in another currency (0 points, no tier spend).
+    # cleo: a referral reward, an order in a currency without a rate (NOT_ELIGIBLE: 0 points, no tier
+    # spend) and one in GBP converted at the program's rate (92 points), partly refunded (keeps 34).
     await handle(pool, ReferralConverted(shop=shop, referral_id="ref-1", referrer_id="cleo", friend_id="x",
                                          order_id="x-1", reward_kind="points"))
     await handle(pool, paid(shop, "cleo", "c-1", "99", currency="USD"))
+    await handle(pool, paid(shop, "cleo", "c-2", "80", currency="GBP"))
+    await handle(pool, OrderRefunded(shop=shop, order_id="c-2", customer_id="cleo", currency="GBP", total=Decimal(80),
+                                     net_amount=Decimal(30), refunded_amount=Decimal(50), fully_refunded=False,
+                                     placed_at=datetime.now(UTC)))
     return start
 
 
@@ -98,7 +107,12 @@ async def test_the_program_in_force_replays_to_what_the_ledger_holds(points_pool
         got = {"available": t.available, "pending": t.pending, "issued": t.issued,
                "tiers": {k: v for k, v in t.tiers.items() if v}}
         assert got == want
-        assert t.orders == 5 and t.expired == 0
+        assert t.orders == 6 and t.expired == 0 and t.not_eligible == 1
+    # The ledger's side of cleo's orders: what the replay took them to be.
+    assert dict(await points_pool.fetch(
+        "SELECT order_id, (earned - taken_back, status) FROM order_points WHERE shop_id = $1 AND customer_id = 'cleo'",
+        shop)) == {"c-1": (0, "NOT_ELIGIBLE"), "c-2": (34, "PENDING")}
+    assert any("1 paid orders of the period earn nothing under the current program" in n for n in comparison.notes)
     assert comparison.current.liability == Decimal(want["available"] + want["pending"]) * Decimal("0.01")
     # The period's own redemption rate: 500 redeemed of what was earned.
     assert comparison.current.reward_cost == Decimal(500) * Decimal("0.01")
@@ -130,9 +144,15 @@ async def test_a_doubled_earn_rate_costs_more_and_nothing_is_written(points_pool
     comparison = await simulating.simulate(points_pool, shop, ProgramChange(earn_rate="2"), start, end)
     assert comparison.proposed.totals.issued > comparison.current.totals.issued
     assert comparison.proposed.effective_cashback > comparison.current.effective_cashback
-    assert comparison.proposed.within_ceiling and comparison.notes == []
+    assert comparison.proposed.within_ceiling and all("exchange rate" in n for n in comparison.notes)
     over = await simulating.simulate(points_pool, shop, ProgramChange(earn_rate="10"), start, end)
     assert not over.proposed.within_ceiling and "ceiling" in over.notes[0]
+    # A rate for the dollar too: cleo's order earns under the proposed program (99 × 0.9 = 89 points).
+    usd = await simulating.simulate(points_pool, shop, ProgramChange(exchange_rates=[
+        RateChange("GBP", "1.15"), RateChange("USD", "0.9")]), start, end)
+    assert (usd.proposed.totals.not_eligible, usd.current.totals.not_eligible) == (0, 1)
+    assert usd.proposed.totals.issued - usd.current.totals.issued == 89
+    assert usd.proposed.totals.revenue - usd.current.totals.revenue == Decimal("89.1")
     assert await points_pool.fetchval("SELECT count(*) FROM ledger_entries WHERE shop_id = $1", shop) == entries
     assert await points_pool.fetchval("SELECT max(version) FROM programs WHERE shop_id = $1", shop) == 2
 
@@ -140,10 +160,10 @@ async def test_a_doubled_earn_rate_costs_more_and_nothing_is_written(points_pool
 async def test_a_shop_too_large_to_answer_at_once_is_told_to_start_a_run(points_pool, monkeypatch):
     shop = new_shop()
     start = await _history(points_pool, shop)
-    monkeypatch.setattr(simulating, "SYNC_ORDERS", 4)
+    monkeypatch.setattr(simulating, "SYNC_ORDERS", 5)
     with pytest.raises(BadUserInput) as refused:
         await simulating.simulate(points_pool, shop, ProgramChange(), start, datetime.now(UTC))
-    assert refused.value.extensions["orders"] == 5 and "startProgramSimulation" in refused.value.message
+    assert refused.value.extensions["orders"] == 6 and "startProgramSimulation" in refused.value.message
 
 
 async def test_bad_periods_and_shops_without_orders_get_clear_answers(points_pool):
@@ -163,21 +183,23 @@ async def test_bad_periods_and_shops_without_orders_get_clear_answers(points_poo
 async def test_the_replay_and_the_store_agree_on_qualifying_spend(points_pool):
     """tiers.qualifying_spend (the replay's) and store.orders.qualifying_spend (the live ledger's)."""
     shop = new_shop()
+    await graphql(points_pool, shop, "mutation { configureProgram(input: {" + RATES + "}) { version } }")
     await handle(points_pool, paid(shop, "dora", "d-1", "100"))
     await handle(points_pool, paid(shop, "dora", "d-2", "250"))
     await handle(points_pool, _order(OrderRefunded, shop, "dora", "d-2", "50", refunded_amount=Decimal("200"),
                                      fully_refunded=False))
     await handle(points_pool, paid(shop, "dora", "d-3", "70"))
     await handle(points_pool, _order(OrderCancelled, shop, "dora", "d-3", "70"))
-    await handle(points_pool, paid(shop, "dora", "d-4", "40", currency="USD"))
+    await handle(points_pool, paid(shop, "dora", "d-4", "40", currency="USD"))  # no rate: counts for nothing
+    await handle(points_pool, paid(shop, "dora", "d-5", "20", currency="GBP"))  # at 1.15
     now = datetime.now(UTC)
     async with transaction(points_pool) as conn:
         live = await store.orders.qualifying_spend(conn, shop, "dora", "EUR", now - timedelta(days=365))
         customers = await simulating.facts(conn, shop, ["dora"], now - timedelta(days=1), now)
     replayed = simulation._Spend()
     for order in customers[0].orders:
-        replayed.add(order)
-    assert replayed.at(now, "EUR") == live == Decimal(150)
+        replayed.recorded(order)
+    assert replayed.at(now, "EUR") == live == Decimal(173)
 
 
 async def test_a_run_as_jobs_answers_what_simulate_program_answers(points_pool, monkeypatch):

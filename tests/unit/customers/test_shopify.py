@@ -3,8 +3,10 @@
 import base64
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,67 @@ def test_a_refund_sums_its_successful_refund_transactions():
     assert (refund.id, refund.order_id, refund.amount) == ("929361462", "450789469", Decimal("41.94"))
     with pytest.raises(BadUserInput):
         shopify.refund({**payload, "transactions": [{"kind": "refund", "amount": "1.001"}]}, "EUR")
+
+
+# ---- the rest of the topics (issue 18) -------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "shopify"
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def test_the_real_order_reads_its_amounts_from_shop_money():
+    payload = fixture("order.json")
+    for key in ("total_price_set", "line_items"):  # the buyer saw Canadian dollars
+        if key == "line_items":
+            payload[key][0]["price_set"]["presentment_money"] = {"amount": "270.64", "currency_code": "CAD"}
+        else:
+            payload[key]["presentment_money"] = {"amount": "270.64", "currency_code": "CAD"}
+    order = shopify.new_order(payload)
+    assert (order.id, order.customer_id, order.currency, order.total) == (
+        "1073459969", "1073339463", "USD", Decimal("199.00"))
+    assert order.lines[0].unit_price == Decimal("199.00") and order.lines[0].product_id == "921728736"
+    payload["total_price_set"]["shop_money"]["amount"] = "201.00"  # the set wins over the plain field
+    assert shopify.new_order(payload).total == Decimal("201.00")
+    assert not shopify.financially_paid(payload)  # partially_paid is not paid
+
+
+def test_a_refund_in_the_buyers_currency_counts_at_its_shop_money_value():
+    refund = fixture("refund.json")
+    assert shopify.refund(refund, "USD").amount == Decimal("41.94")  # transactions in the shop currency
+    abroad = {**refund, "transactions": [{**refund["transactions"][0], "currency": "CAD", "amount": "57.00"}],
+              "order_adjustments": [{"amount_set": {"shop_money": {"amount": "-5.00", "currency_code": "USD"}},
+                                     "tax_amount_set": {"shop_money": {"amount": "0.00", "currency_code": "USD"}}}]}
+    assert shopify.refund(abroad, "USD").amount == Decimal("204.65")  # 195.67 + 3.98 of the line, + 5.00 shipping
+
+
+def test_fulfillments_say_shipped_or_delivered():
+    f = fixture("fulfillment.json")
+    assert shopify.fulfillment(f) == shopify.Fulfillment("450789469", False, datetime(2024, 10, 2, 14, 2, tzinfo=UTC))
+    assert shopify.fulfillment({**f, "shipment_status": "delivered"}).delivered
+    assert shopify.fulfillment_counts(f) and not shopify.fulfillment_counts({**f, "status": "cancelled"})
+
+
+def test_a_customer_update_names_what_it_carries():
+    pp = shopify.platform_profile(fixture("customer.json"))
+    assert pp.profile.email == "steve.lastnameson@example.com" and pp.profile.phone == "+15142546011"
+    assert pp.sent == {"email", "first_name", "last_name", "phone", "accepts_email", "accepts_sms"}
+    assert not pp.profile.accepts_email  # not_subscribed
+    french = shopify.platform_profile({**fixture("customer.json"), "locale": "fr-CA"})
+    assert "locale" not in french.sent  # kept as stored: Flywheel writes de and en
+    assert "locale" in shopify.platform_profile({**fixture("customer.json"), "locale": "de-DE"}).sent
+
+
+def test_privacy_requests_and_delivery_ids():
+    request = shopify.privacy_request(fixture("customers_data_request.json"), "customers/data_request")
+    assert request == shopify.PrivacyRequest("191167", ("299938", "280263", "220458"), "9999")
+    redact = shopify.privacy_request(fixture("customers_redact.json"), "customers/redact")
+    assert (redact.customer_id, redact.request_id) == ("191167", None)
+    assert shopify.privacy_request(fixture("shop_redact.json"), "shop/redact").customer_id is None
+    with pytest.raises(BadUserInput):
+        shopify.privacy_request({"customer": {}}, "customers/redact")
+    assert shopify.delivery_keys("orders/paid", "w-1", "e-1") == ["webhook:w-1", "event:e-1:orders/paid"]
+    assert shopify.delivery_keys("orders/paid", None, " ") == []
+    assert "customers/redact" not in shopify.SUBSCRIBED and "orders/updated" in shopify.SUBSCRIBED

@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -122,3 +123,12 @@ def test_earning_and_redeeming_are_activity_and_arriving_points_are_announced():
     assert [ledger.announced(entry(k, d)) for k, d in (("earn", 5), ("adjust", 5), ("release", 5), ("adjust", -5),
                                                       ("reverse", 5), ("earn", 0))] \
         == [True, True, True, False, False, False]
+
+
+def test_a_purchase_in_another_currency_keeps_its_rate_and_date_on_the_entry():
+    entry = ledger.purchase_entry("c1", "o1", 183, "e1", 3, fx=("USD", Decimal("0.9215"), date(2026, 1, 5)))
+    assert entry is not None
+    assert (entry.fx_currency, entry.fx_rate, entry.fx_date) == ("USD", Decimal("0.9215"), date(2026, 1, 5))
+    assert ledger.points_for_purchase(Decimal("199.00") * Decimal("0.9215")) == 183  # 183.3785, rounded down
+    plain = ledger.purchase_entry("c1", "o2", 10, "e2", 3)
+    assert plain is not None and plain.fx_rate is None

@@ -1,8 +1,17 @@
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from services.points.loyalty.program import DEFAULT, Program, ProgramChange, TierChange, apply_change
+from services.points.loyalty.program import (
+    DEFAULT,
+    ExchangeRate,
+    Program,
+    ProgramChange,
+    RateChange,
+    TierChange,
+    apply_change,
+)
 from shared.errors import BadUserInput
 
 TIERS = [TierChange("Bronze", "0", "1", []), TierChange("Silver", "100", "2", ["free shipping"])]
@@ -64,3 +73,45 @@ def test_tiers_and_actions_are_replaced_as_given():
     assert [(t.name, t.threshold, t.multiplier) for t in p.tiers] == [
         ("Bronze", Decimal("0.00"), Decimal(1)), ("Silver", Decimal("100.00"), Decimal(2))]
     assert p.action_points["review"] == 70 and p.action_points["birthday"] == 100
+
+
+# ---- currencies (docs/domain.md, Currencies) ------------------------------------------------
+
+TODAY = date(2026, 3, 1)
+
+
+def test_exchange_rates_are_set_with_their_date_and_round_trip_through_json():
+    nxt = apply_change(DEFAULT, ProgramChange(base_currency="EUR", exchange_rates=[
+        RateChange("AUD", "0.61", date(2026, 2, 27)), RateChange("USD", "0.9215")]), today=TODAY)
+    assert nxt.exchange_rates == {"AUD": ExchangeRate(Decimal("0.61"), date(2026, 2, 27)),
+                                  "USD": ExchangeRate(Decimal("0.9215"), TODAY)}
+    assert Program.from_json(nxt.version, nxt.to_json()) == nxt
+    assert nxt.rate_for("EUR") == ExchangeRate(Decimal(1), date.min)
+    assert nxt.rate_for("AUD").rate == Decimal("0.61") and nxt.rate_for("CHF") is None
+    kept = apply_change(nxt, ProgramChange(earn_rate="2"), today=TODAY)
+    assert kept.exchange_rates == nxt.exchange_rates  # left out: kept
+    cleared = apply_change(nxt, ProgramChange(exchange_rates=[]), today=TODAY)
+    assert cleared.exchange_rates == {}
+
+
+def test_a_new_base_currency_drops_the_rate_that_named_it():
+    with_rates = apply_change(DEFAULT, ProgramChange(exchange_rates=[RateChange("USD", "0.9")]), today=TODAY)
+    moved = apply_change(with_rates, ProgramChange(currency="USD"), today=TODAY)
+    assert moved.currency == "USD" and moved.exchange_rates == {}
+
+
+@pytest.mark.parametrize("change", [
+    ProgramChange(currency="EUR", base_currency="USD"),
+    ProgramChange(exchange_rates=[RateChange("EUR", "1")]),
+    ProgramChange(exchange_rates=[RateChange("USD", "0")]),
+    ProgramChange(exchange_rates=[RateChange("USD", "-1")]),
+    ProgramChange(exchange_rates=[RateChange("USD", "1e9")]),
+    ProgramChange(exchange_rates=[RateChange("USD", "abc")]),
+    ProgramChange(exchange_rates=[RateChange("usd", "1")]),
+    ProgramChange(exchange_rates=[RateChange("USD", "1"), RateChange("USD", "2")]),
+    ProgramChange(exchange_rates=[RateChange("USD", "1", date(2026, 3, 2))]),
+    ProgramChange(exchange_rates=[RateChange(f"A{chr(65 + i // 26)}{chr(65 + i % 26)}", "1") for i in range(51)]),
+])
+def test_bad_exchange_rates_are_refused(change):
+    with pytest.raises(BadUserInput):
+        apply_change(DEFAULT, change, today=TODAY)

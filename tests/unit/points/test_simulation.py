@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from services.points.loyalty import simulation as sim
-from services.points.loyalty.program import DEFAULT
+from services.points.loyalty.program import DEFAULT, ExchangeRate
 from shared.errors import BadUserInput
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -19,10 +19,13 @@ VERSIONS = sim.Versions(((T0 - 1000 * DAY, DEFAULT),))
 
 
 def order(order_id: str, paid: datetime, net: str, *, delivered: datetime | None = None,
-          changes: tuple[sim.Change, ...] = (), earned: int = 0) -> sim.OrderFacts:
-    return sim.OrderFacts(order_id=order_id, currency="EUR", paid_at=paid, paid_net=Decimal(net),
+          changes: tuple[sim.Change, ...] = (), earned: int = 0, currency: str = "EUR",
+          fx_rate: Decimal | None = Decimal(1)) -> sim.OrderFacts:
+    """An order; paid before the period, `earned` and `fx_rate` are what the ledger recorded."""
+    return sim.OrderFacts(order_id=order_id, currency=currency, paid_at=paid, paid_net=Decimal(net),
                           delivered_at=delivered, release_at=delivered + 14 * DAY if delivered else None,
-                          changes=changes, earned=earned, earn_rate=Decimal(1), multiplier=Decimal(1))
+                          changes=changes, earned=earned, earn_rate=Decimal(1), multiplier=Decimal(1),
+                          base_currency="EUR", fx_rate=fx_rate)
 
 
 def customer(*orders: sim.OrderFacts, entries: tuple[sim.EntryFacts, ...] = (), available: int = 0,
@@ -108,3 +111,25 @@ def test_the_comparison_against_the_ceiling_and_the_band():
     # The program's own top rate (10 × 1.5 × 0.01 = 15 %) is over its ceiling, whatever the period paid.
     over = sim.outcome(totals, replace(DEFAULT, earn_rate=Decimal(10)), Decimal(0))
     assert not over.within_ceiling and over.within_band
+
+
+def test_orders_in_another_currency_earn_at_the_programs_rate_or_nothing_as_the_ledger_does():
+    """earning.order_paid's rule: converted at the program's exchange rate (points, tier spend and the net
+    revenue), NOT_ELIGIBLE without one; a refund takes back at the rate the order earned at."""
+    rates = replace(DEFAULT, exchange_rates={"GBP": ExchangeRate(Decimal("1.15"), T0.date())})
+    refund = sim.Change(T0 + 5 * DAY, Decimal("40"), False)
+    c = customer(order("g1", T0 + DAY, "100", currency="GBP", changes=(refund,)),
+                 order("u1", T0 + 2 * DAY, "80", currency="USD"),
+                 order("g2", T0 + 3 * DAY, "500", currency="GBP"))
+    t = run(c, T0, T0 + 10 * DAY, rates)
+    # g1 earns 115 and keeps 46 (40 × 1.15) after its refund; 100 + 500 GBP reach Silver (500 EUR) at
+    # g2's payment, which still earns at Bronze: 575.
+    assert (t.issued, t.pending, t.not_eligible, t.orders) == (46 + 575, 46 + 575, 1, 3)
+    assert t.revenue == Decimal("40") * Decimal("1.15") + Decimal("500") * Decimal("1.15")
+    assert t.tiers["Silver"] == 1
+    without = run(c, T0, T0 + 10 * DAY)  # the default program has no rates: nothing earns
+    assert (without.issued, without.not_eligible, without.revenue, without.tiers["Bronze"]) == (0, 3, 0, 1)
+    # Paid before the period at the rate then recorded (0.5), refunded in it: taken back at 0.5.
+    before = customer(order("g0", T0 - 10 * DAY, "100", currency="GBP", earned=50, fx_rate=Decimal("0.5"),
+                            changes=(sim.Change(T0 + DAY, Decimal("60"), False),)), pending=50)
+    assert run(before, T0, T0 + 5 * DAY, rates).pending == 30

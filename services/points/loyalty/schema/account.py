@@ -3,7 +3,7 @@ admin's adjustments (points, store credit, a tier override)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
@@ -26,6 +26,7 @@ class PointsStatus(Enum):
     PENDING = "PENDING"
     AVAILABLE = "AVAILABLE"
     REVERSED = "REVERSED"
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
 
 
 @strawberry.type
@@ -64,12 +65,18 @@ class PointsTransaction:
     reason: str
     rule_version: int | None
     created_at: datetime
+    order_currency: str | None = strawberry.field(description="A purchase in another currency than the program's: "
+                                                              "its currency, converted at exchangeRate.")
+    exchange_rate: str | None
+    exchange_rate_date: date | None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> PointsTransaction:
         return cls(id=strawberry.ID(str(row["id"])), delta=row["delta"], kind=row["kind"].upper(),
                    bucket=row["bucket"].upper(), reason=row["reason"], rule_version=row["rule_version"],
-                   created_at=row["created_at"])
+                   created_at=row["created_at"], order_currency=row["fx_currency"],
+                   exchange_rate=None if row["fx_rate"] is None else str(row["fx_rate"]),
+                   exchange_rate_date=row["fx_date"])
 
 
 def order_rows(c: Context) -> DataLoader[str, asyncpg.Record | None]:
@@ -82,6 +89,7 @@ class Order:
     id: strawberry.ID
     points_earned: int = strawberry.field(description="Points the order earned and still keeps.")
     points_status: PointsStatus
+    points_note: str | None = strawberry.field(default=None, description="Why the order earns nothing (NOT_ELIGIBLE).")
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Order:
@@ -93,7 +101,7 @@ class Order:
             return cls(id=id, points_earned=0, points_status=PointsStatus.PENDING)
         c.principal.require_customer_access(row["customer_id"])
         return cls(id=id, points_earned=row["earned"] - row["taken_back"],
-                   points_status=PointsStatus(row["status"]))
+                   points_status=PointsStatus(row["status"]), points_note=row["points_note"])
 
 
 async def loyalty(root: Keyed, info: Info) -> LoyaltyAccount:

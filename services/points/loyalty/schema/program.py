@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
@@ -36,6 +38,20 @@ class ActionRewards:
     social_share: int
 
 
+@strawberry.type(description="1 unit of `currency` = `rate` × the program's base currency, as set on `date`.")
+class ExchangeRate:
+    currency: str
+    rate: str
+    date: date
+
+
+@strawberry.type(description="Paid orders that earned nothing for want of an exchange rate.")
+class NotEligibleOrders:
+    currency: str
+    orders: int
+    last_paid_at: datetime
+
+
 @strawberry.type
 class Program:
     version: int = strawberry.field(description="Ledger entries keep the version that produced them.")
@@ -54,6 +70,9 @@ class Program:
     effective_cashback: str = strawberry.field(description="Earn rate × highest multiplier × point value.")
     offers: offer_settings.OfferSettings = strawberry.field(
         description="Offers: the default per source, the tier perks at checkout, limits.")
+    base_currency: str = strawberry.field(description="The program's currency (the same as `currency`): orders "
+                                                      "in others earn at exchangeRates.")
+    exchange_rates: list[ExchangeRate]
 
     @classmethod
     def of(cls, p: rules.Program) -> Program:
@@ -69,6 +88,8 @@ class Program:
             punch_card_orders=p.punch_card_orders, punch_card_percent=str(p.punch_card_percent),
             cashback_ceiling=str(p.cashback_ceiling), effective_cashback=str(p.effective_cashback),
             offers=offer_settings.OfferSettings.of(p.offers, p.currency, str(p.punch_card_percent)),
+            base_currency=p.currency, exchange_rates=[ExchangeRate(currency=c, rate=str(r.rate), date=r.date)
+                                                      for c, r in sorted(p.exchange_rates.items())],
         )
 
 
@@ -118,6 +139,13 @@ class ActionRewardsInput:
     social_share: int | None = None
 
 
+@strawberry.input(description="1 unit of `currency` = `rate` × the base currency.")
+class ExchangeRateInput:
+    currency: str
+    rate: str = strawberry.field(description="A decimal string, e.g. \"0.61\".")
+    date: date | None = strawberry.field(default=None, description="The day the rate is from; today when left out.")
+
+
 @strawberry.input(description="A change to the program; fields left out keep their value.")
 class ProgramInput:
     currency: str | None = None
@@ -133,6 +161,10 @@ class ProgramInput:
     punch_card_percent: str | None = None
     cashback_ceiling: str | None = strawberry.field(default=None, description="0.05 = 5 % (the default).")
     offers: offer_settings.OfferSettingsInput | None = None
+    base_currency: str | None = strawberry.field(default=None, description="The program's currency (= currency).")
+    exchange_rates: list[ExchangeRateInput] | None = strawberry.field(
+        default=None, description="Replaces every rate ([] removes them); orders in a currency without one earn "
+                                  "nothing (Order.pointsStatus NOT_ELIGIBLE).")
     force: bool = strawberry.field(default=False, description="Accept a cashback above the ceiling.")
 
 
@@ -147,8 +179,11 @@ def change_of(input: ProgramInput) -> rules.ProgramChange:
             k: getattr(input.action_rewards, k) for k in rules.ACTIONS},
         review_credit=input.review_credit, media_review_credit=input.media_review_credit,
         punch_card_orders=input.punch_card_orders, punch_card_percent=input.punch_card_percent,
-        cashback_ceiling=input.cashback_ceiling, force=input.force,
+        cashback_ceiling=input.cashback_ceiling, base_currency=input.base_currency,
+        exchange_rates=None if input.exchange_rates is None else [
+            rules.RateChange(r.currency, r.rate, r.date) for r in input.exchange_rates],
         offers=None if input.offers is None else offer_settings.change(input.offers),
+        force=input.force,
     )
 
 
@@ -156,3 +191,10 @@ async def configure_program(info: Info, input: ProgramInput) -> Program:
     c = ctx(info)
     c.principal.require_admin()
     return Program.of(await configuration.configure(c.pool, c.shop, change_of(input), actor="admin"))
+
+
+async def not_eligible_orders(info: Info) -> list[NotEligibleOrders]:
+    c = ctx(info)
+    c.principal.require_admin()
+    return [NotEligibleOrders(currency=r["currency"], orders=r["orders"], last_paid_at=r["last_paid_at"])
+            for r in await configuration.not_eligible(c.pool, c.shop)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import asyncpg
 
 from services.points.loyalty.store.rows import one
@@ -31,12 +34,14 @@ async def entry_by_key(conn: Executor, shop: str, idempotency_key: str) -> async
 
 async def insert_entry(conn: Connection, shop: str, *, customer_id: str, kind: str, bucket: str, delta: int,
                        reason: str, source_event_id: str | None, idempotency_key: str, actor: str,
-                       rule_version: int | None) -> None:
+                       rule_version: int | None, fx_currency: str | None = None, fx_rate: Decimal | None = None,
+                       fx_date: date | None = None) -> None:
     await conn.execute(
         """INSERT INTO ledger_entries (shop_id, customer_id, kind, bucket, delta, reason, source_event_id,
-               idempotency_key, actor, rule_version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+               idempotency_key, actor, rule_version, fx_currency, fx_rate, fx_date)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
         shop, customer_id, kind, bucket, delta, reason, source_event_id, idempotency_key, actor, rule_version,
+        fx_currency, fx_rate, fx_date,
     )
 
 

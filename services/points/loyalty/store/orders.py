@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -26,12 +26,17 @@ async def lock_order(conn: Connection, shop: str, order_id: str) -> asyncpg.Reco
 
 async def record_earning(conn: Connection, shop: str, order_id: str, customer_id: str, currency: str,
                          net_amount: Decimal, earn_rate: Decimal, multiplier: Decimal, rule_version: int,
-                         earned: int, paid_at: datetime) -> None:
+                         earned: int, paid_at: datetime, *, base_currency: str, fx_rate: Decimal | None,
+                         fx_date: date | None, note: str | None) -> None:
+    """What a paid order earned, with the rate that turned its currency into the program's (1 for
+    the program's own; none, NOT_ELIGIBLE and `note` saying why, when there was no rate)."""
     await conn.execute(
         """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, paid_net, earn_rate,
-               multiplier, rule_version, earned, paid_at)
-           VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10)""",
-        shop, order_id, customer_id, currency, net_amount, earn_rate, multiplier, rule_version, earned, paid_at)
+               multiplier, rule_version, earned, paid_at, base_currency, fx_rate, fx_date, status, points_note)
+           VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                   CASE WHEN $12::numeric IS NULL THEN 'NOT_ELIGIBLE' ELSE 'PENDING' END, $14)""",
+        shop, order_id, customer_id, currency, net_amount, earn_rate, multiplier, rule_version, earned, paid_at,
+        base_currency, fx_rate, fx_date, note)
 
 
 async def record_void_before_payment(conn: Connection, shop: str, order_id: str, customer_id: str) -> None:
@@ -75,11 +80,21 @@ async def paid_orders(conn: Executor, shop: str, customer_id: str) -> int:
 
 
 async def qualifying_spend(conn: Executor, shop: str, customer_id: str, currency: str, since: datetime) -> Decimal:
-    """Net spend in `currency` of the orders paid after `since` and not voided."""
+    """Net spend in `currency` (the program's) of the orders paid after `since` and not voided, each at
+    the rate it earned at; orders without a rate count for nothing."""
     return Decimal(await conn.fetchval(
-        """SELECT coalesce(sum(net_amount), 0) FROM order_points
-           WHERE shop_id = $1 AND customer_id = $2 AND currency = $3 AND NOT voided AND paid_at > $4""",
+        """SELECT coalesce(sum(net_amount * fx_rate), 0) FROM order_points
+           WHERE shop_id = $1 AND customer_id = $2 AND base_currency = $3 AND fx_rate IS NOT NULL
+             AND NOT voided AND paid_at > $4""",
         shop, customer_id, currency, since))
+
+
+async def not_eligible(conn: Executor, shop: str) -> list[asyncpg.Record]:
+    """Paid orders that earned nothing for want of an exchange rate, per currency."""
+    return await conn.fetch(
+        """SELECT currency, count(*) AS orders, max(paid_at) AS last_paid_at FROM order_points
+           WHERE shop_id = $1 AND status = 'NOT_ELIGIBLE' GROUP BY currency ORDER BY currency""",
+        shop)
 
 
 async def remember_early_delivery(conn: Connection, shop: str, order_id: str, delivered_at: datetime) -> None:

@@ -45,7 +45,7 @@ async def orders(conn: Executor, shop: str, ids: list[str], end: datetime) -> li
     """The customers' orders paid before `end` (not the tombstones of orders cancelled unpaid)."""
     return await conn.fetch(
         """SELECT order_id, customer_id, currency, paid_at, coalesce(paid_net, net_amount) AS paid_net,
-                  delivered_at, release_at, earned, earn_rate, multiplier
+                  delivered_at, release_at, earned, earn_rate, multiplier, base_currency, fx_rate
            FROM order_points WHERE shop_id = $1 AND customer_id = ANY($2::text[]) AND paid_at < $3
              AND currency <> ''
            ORDER BY customer_id, paid_at, order_id""", shop, ids, end)
