@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 from scipy.special import gammaln, hyp2f1
 
 MODEL = "BG/NBD + Gamma-Gamma"
@@ -36,6 +36,7 @@ MIN_BUYERS = 200
 MIN_REPEAT_BUYERS = 50
 
 Floats = NDArray[np.float64]
+GG_LOG_BOUND = 20.0  # Gamma-Gamma's log-parameters (in units of the mean spend) stay within ±20
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,22 @@ def bgnbd_log_likelihood(m: BgNbd, x: Floats, t_x: Floats, T: Floats) -> Floats:
     return result
 
 
-def _fit(negative: Callable[[Floats], float], start: Floats) -> Floats | None:
-    """Minimise over log-parameters (so they stay positive); None when the optimiser did not converge.
-    L-BFGS-B first; where its line search stops short, Nelder-Mead from there."""
+def _minimise(negative: Callable[[Floats], float], start: Floats, bound: float | None = None) -> OptimizeResult:
+    """Minimise over log-parameters (so they stay positive): L-BFGS-B first; where its line search stops
+    short, Nelder-Mead from there. `bound`: the log-parameters kept within ±bound."""
+    bounds = [(-bound, bound)] * len(start) if bound is not None else None
     with np.errstate(all="ignore"):
-        found = minimize(negative, start, method="L-BFGS-B",
+        found = minimize(negative, start, method="L-BFGS-B", bounds=bounds,
                          options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8})
         if not found.success:
-            found = minimize(negative, found.x, method="Nelder-Mead",
+            found = minimize(negative, found.x, method="Nelder-Mead", bounds=bounds,
                              options={"maxiter": 10_000, "xatol": 1e-8, "fatol": 1e-12})
+    return found
+
+
+def _fit(negative: Callable[[Floats], float], start: Floats) -> Floats | None:
+    """The parameters, or None when the optimiser did not converge."""
+    found = _minimise(negative, start)
     if not found.success or not np.all(np.isfinite(found.x)) or np.any(np.abs(found.x) > 30):
         return None
     values: Floats = np.exp(found.x)
@@ -152,10 +160,17 @@ def fit_gamma_gamma(s: Summary) -> GammaGamma | None:
         p, q, v = np.exp(log_params)
         return float(-gamma_gamma_log_likelihood(GammaGamma(p, q, v), x, spend / scale).mean())
 
-    found = _fit(negative, np.zeros(3))
-    if found is None:
+    # When orders cost about the same within each customer (p → ∞) or across customers (q, v → ∞) — a
+    # shop of one price, say — the likelihood grows along a ridge to infinity and no optimum is reached.
+    # Bounded, the fit stops on that ridge, in the model's limit; since the expected spend is a weighted
+    # mean of the customer's own average and the population's p·v/(q − 1), that is kept as long as the
+    # population's mean lies within the averages seen.
+    found = _minimise(negative, np.zeros(3), bound=GG_LOG_BOUND)
+    if not np.all(np.isfinite(found.x)):
         return None
-    p, q, v = (float(value) for value in found)
+    p, q, v = (float(value) for value in np.exp(found.x))
+    if not found.success and (q <= 1 or not float(spend.min()) <= p * v * scale / (q - 1) <= float(spend.max())):
+        return None
     return GammaGamma(p, q, v * scale)
 
 

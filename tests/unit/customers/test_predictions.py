@@ -115,3 +115,22 @@ def test_a_regular_customer_is_likely_active_and_a_long_silent_one_is_not():
     assert orders[0] > 2 and orders[1] < 0.2
     value = p.predict(p.Fitted(CDNOW_DAYS, CDNOW_SPEND), p.Summary(x, t_x, age, np.array([40.0, 40.0])))[2]
     assert value[0] > 10 * value[1]
+
+
+def test_a_shop_of_one_price_is_fitted_and_expects_what_it_sells_at():
+    """Every order at 40 (a few days with two): Gamma-Gamma's likelihood grows without end as the spread
+    between customers shrinks; the bounded fit stops in that limit instead of failing the shop, and every
+    expectation lies between the buyer's own average and the shop's."""
+    rng = np.random.default_rng(7)
+    s = draw(rng, 600, p.BgNbd(0.25, 4.0, 0.8, 2.5), p.GammaGamma(6.0, 4.0, 15.0), (20.0, 80.0))
+    spend = np.where(s.x > 0, 40.0, 0.0)
+    doubled = (s.x > 0) & (rng.random(len(s.x)) < 0.05)
+    spend[doubled] = 40.0 * (s.x[doubled] + 1) / s.x[doubled]  # one of their days had two orders
+    found = p.fit(p.Summary(s.x, s.t_x, s.T, spend))
+    assert isinstance(found, p.Fitted), found
+    repeat = s.x > 0
+    expected = p.expected_spend(found.spend, s.x[repeat], spend[repeat])
+    shop = p.expected_spend(found.spend, np.zeros(1), np.zeros(1))[0]  # a one-time buyer's: the shop's mean
+    assert 40 <= shop <= 45
+    low, high = np.minimum(spend[repeat], shop), np.maximum(spend[repeat], shop)
+    assert np.all((low - 1e-6 <= expected) & (expected <= high + 1e-6))
