@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -60,6 +60,15 @@ async def schedule(
         shop, kind, dedup_key, due_at, payload or {}, carrier.get("traceparent"),
     )
     return bool(created)
+
+
+async def schedule_daily(conn: Connection, *, shop: str, kind: str, hour: int, after: datetime) -> None:
+    """A shop's daily job at `hour` UTC, the next one after `after`; once per shop, kind and day, whoever
+    schedules it first (the day is its dedup key)."""
+    due = datetime.combine(after.astimezone(UTC).date(), time(hour), tzinfo=UTC)
+    if due <= after:
+        due += timedelta(days=1)
+    await schedule(conn, shop=shop, kind=kind, dedup_key=due.date().isoformat(), due_at=due)
 
 
 async def cancel(conn: Connection, *, shop: str, kind: str, dedup_key_prefix: str) -> int:

@@ -311,6 +311,8 @@ export type Customer = {
   pendingReviews: Array<PendingReview>;
   /** Ledger entries, newest first. */
   pointsHistory: PointsTransactionConnection;
+  /** The shop's model's prediction (admin); null without one: see predictionStatus for why. */
+  prediction?: Maybe<CustomerPrediction>;
   /** Rewards redeemed and codes granted, newest first. */
   redemptions: Array<Redemption>;
   /** The code a friend enters at checkout or sign-up. */
@@ -402,6 +404,19 @@ export type CustomerInput = {
   referralCode?: InputMaybe<Scalars['String']['input']>;
   /** IANA name, e.g. Europe/Berlin */
   timezone?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What the shop's buy-till-you-die model says of a customer (admin). */
+export type CustomerPrediction = {
+  __typename?: 'CustomerPrediction';
+  /** Expected orders in the next 90 days. */
+  expectedOrders90d: Scalars['Float']['output'];
+  /** Expected orders in the next 365 days × expected net spend per order (Gamma-Gamma), undiscounted. */
+  expectedValue12m?: Maybe<Money>;
+  fittedAt: Scalars['DateTime']['output'];
+  model: Scalars['String']['output'];
+  /** Probability the customer still buys here (BG/NBD: 1 for a one-time buyer, by the model's construction). */
+  probabilityActive: Scalars['Float']['output'];
 };
 
 /** Counting orders (PAID, SHIPPED, DELIVERED) at their net amount. */
@@ -653,6 +668,8 @@ export type Mutation = {
   redeemReward: Redemption;
   /** Turn store credit into a single-use STORE_CREDIT code for the checkout (customer). Idempotent on idempotencyKey. */
   redeemStoreCredit: Redemption;
+  /** Fit the shop's prediction models now (admin); nightly at 02:00 UTC otherwise. Past ~500k buyers the gateway's timeout answers first and the nightly job is the way. */
+  refreshPredictions: PredictionStatus;
   /** Run the daily segment and RFM pass now (admin); returns how many customers moved. */
   refreshSegments: Scalars['Int']['output'];
   /** Give a code back: the checkout was abandoned or the order cancelled before payment (ingest). */
@@ -661,6 +678,8 @@ export type Mutation = {
   replyToReview: Review;
   /** Stop an offer's code from working (admin). */
   revokeOffer: Offer;
+  /** simulateProgram as jobs, a page of customers each, for a period too large to answer at once (admin); poll programSimulation(id). Writes nothing but the run. */
+  startProgramSimulation: ProgramSimulationRun;
   /** Review a product (customer). Again for the same product replaces the review and sends it back to moderation. */
   submitReview: Review;
   /** Admin: enable or disable a flow, change a step's delay or template. */
@@ -834,6 +853,13 @@ export type MutationReplyToReviewArgs = {
 export type MutationRevokeOfferArgs = {
   id: Scalars['ID']['input'];
   reason?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationStartProgramSimulationArgs = {
+  from: Scalars['DateTime']['input'];
+  input: ProgramInput;
+  to: Scalars['DateTime']['input'];
 };
 
 
@@ -1230,6 +1256,28 @@ export type PointsTransactionEdge = {
   node: PointsTransaction;
 };
 
+export type PredictionState =
+  | 'FITTED'
+  | 'NEVER_FITTED'
+  | 'NOT_FITTED'
+  | 'TOO_FEW_BUYERS';
+
+/** Whether the shop's customers have predictions, and why not (admin). */
+export type PredictionStatus = {
+  __typename?: 'PredictionStatus';
+  /** Customers with a counting order when it was fitted. */
+  buyers: Scalars['Int']['output'];
+  fittedAt?: Maybe<Scalars['DateTime']['output']>;
+  minimumBuyers: Scalars['Int']['output'];
+  minimumRepeatBuyers: Scalars['Int']['output'];
+  model: Scalars['String']['output'];
+  /** The fitted parameters (time in days). */
+  parameters?: Maybe<Scalars['JSON']['output']>;
+  reason?: Maybe<Scalars['String']['output']>;
+  repeatBuyers: Scalars['Int']['output'];
+  status: PredictionState;
+};
+
 export type PreferencesInput = {
   email?: InputMaybe<Scalars['Boolean']['input']>;
   locale?: InputMaybe<Scalars['String']['input']>;
@@ -1289,6 +1337,14 @@ export type Program = {
   version: Scalars['Int']['output'];
 };
 
+export type ProgramComparison = {
+  __typename?: 'ProgramComparison';
+  current: ProgramSimulation;
+  /** What to know about the answer: a proposed program the ceiling would refuse, a period without orders. */
+  notes: Array<Scalars['String']['output']>;
+  proposed: ProgramSimulation;
+};
+
 /** A change to the program; fields left out keep their value. */
 export type ProgramInput = {
   actionRewards?: InputMaybe<ActionRewardsInput>;
@@ -1311,6 +1367,48 @@ export type ProgramInput = {
   punchCardPercent?: InputMaybe<Scalars['String']['input']>;
   reviewCredit?: InputMaybe<Scalars['String']['input']>;
   tiers?: InputMaybe<Array<TierInput>>;
+};
+
+/** What a program would have done over the period, replayed on the shop's history. */
+export type ProgramSimulation = {
+  __typename?: 'ProgramSimulation';
+  /** Points issued × point value / net revenue of the period's paid orders (0.03 = 3 %). */
+  effectiveCashback: Scalars['Float']['output'];
+  /** (Pending + available points at `to`) × point value. */
+  liability: Money;
+  /** Net amount of the period's paid orders, after refunds. */
+  netRevenue: Money;
+  /** Orders paid in the period. */
+  orders: Scalars['Int']['output'];
+  /** Available points at `to`. */
+  pointsAvailable: Scalars['Int']['output'];
+  /** Points that lapsed in the period. */
+  pointsExpired: Scalars['Int']['output'];
+  /** Points earned in the period: purchases (after their refunds), actions and challenges. */
+  pointsIssued: Scalars['Int']['output'];
+  /** Pending points at `to` (inside a return window). */
+  pointsPending: Scalars['Int']['output'];
+  /** Points issued × the period's observed redemption rate (points redeemed / earned) × point value. */
+  rewardCost: Money;
+  /** Customers per tier at `to`, lowest first. */
+  tierDistribution: Array<TierCount>;
+  /** The period's effective cashback lies in the 3–5 % band. */
+  withinBand: Scalars['Boolean']['output'];
+  /** The program's effective cashback (earn rate × top multiplier × point value) and the period's are at most its ceiling: configureProgram would accept it without force. */
+  withinCeiling: Scalars['Boolean']['output'];
+};
+
+/** A simulation run as jobs (startProgramSimulation), polled with programSimulation. */
+export type ProgramSimulationRun = {
+  __typename?: 'ProgramSimulationRun';
+  /** Once done. */
+  comparison?: Maybe<ProgramComparison>;
+  /** Customers replayed so far. */
+  customersDone: Scalars['Int']['output'];
+  done: Scalars['Boolean']['output'];
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  startedAt: Scalars['DateTime']['output'];
 };
 
 export type Query = {
@@ -1351,12 +1449,16 @@ export type Query = {
   notificationSettings: NotificationSettings;
   /** Per source, the offers issued in [from, to) and what the orders using them brought (admin). */
   offerPerformance: Array<OfferPerformance>;
+  /** Whether the shop's customers have predictions, the fitted model, or why not (admin). */
+  predictionStatus: PredictionStatus;
   /** A product page's review data (public; X-Shop names the shop). */
   product: Product;
   /** The program in force (admin). */
   program: Program;
   /** Outstanding points (available and pending) × point value (admin). */
   programLiability: Money;
+  /** A run of startProgramSimulation: how far it got, and the comparison once done (admin). */
+  programSimulation: ProgramSimulationRun;
   /** What a friend sees on the referral link: no personal data but a first name. */
   referralLanding: ReferralLanding;
   /** The shop's referral program (admin). */
@@ -1369,6 +1471,8 @@ export type Query = {
   segmentCounts: Array<SegmentCount>;
   /** The shop's segment thresholds (admin). */
   segmentRules: SegmentRules;
+  /** The shop's orders, refunds and actions of [from, to) replayed under a proposed change of the program and under the current program, side by side (admin). Writes nothing; at most 3 years. */
+  simulateProgram: ProgramComparison;
   /** The shop's VIP tiers, lowest first (public). */
   tiers: Array<Tier>;
   /** Admin: the log of outbound webhook deliveries, newest first. */
@@ -1441,6 +1545,11 @@ export type QueryProductArgs = {
 };
 
 
+export type QueryProgramSimulationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type QueryReferralLandingArgs = {
   code: Scalars['String']['input'];
 };
@@ -1448,6 +1557,13 @@ export type QueryReferralLandingArgs = {
 
 export type QueryRetentionMetricsArgs = {
   from: Scalars['DateTime']['input'];
+  to: Scalars['DateTime']['input'];
+};
+
+
+export type QuerySimulateProgramArgs = {
+  from: Scalars['DateTime']['input'];
+  input: ProgramInput;
   to: Scalars['DateTime']['input'];
 };
 
@@ -1730,6 +1846,8 @@ export type SegmentRules = {
   emailDays: Scalars['Int']['output'];
   engagementThreshold: Scalars['Int']['output'];
   newDays: Scalars['Int']['output'];
+  /** A repeat buyer whose predicted probability of being active falls below it is AT_RISK (0: off). */
+  predictedAtRiskBelow: Scalars['Float']['output'];
   purchaseGapDays: Scalars['Int']['output'];
   regularDays: Scalars['Int']['output'];
   regularMinOrders: Scalars['Int']['output'];
@@ -1746,6 +1864,8 @@ export type SegmentRulesInput = {
   emailDays?: InputMaybe<Scalars['Int']['input']>;
   engagementThreshold?: InputMaybe<Scalars['Int']['input']>;
   newDays?: InputMaybe<Scalars['Int']['input']>;
+  /** 0 switches it off. */
+  predictedAtRiskBelow?: InputMaybe<Scalars['Float']['input']>;
   purchaseGapDays?: InputMaybe<Scalars['Int']['input']>;
   regularDays?: InputMaybe<Scalars['Int']['input']>;
   regularMinOrders?: InputMaybe<Scalars['Int']['input']>;
@@ -1798,6 +1918,12 @@ export type Tier = {
   perks: Array<Scalars['String']['output']>;
   /** Qualifying spend over a rolling 12 months. */
   threshold: Money;
+};
+
+export type TierCount = {
+  __typename?: 'TierCount';
+  customers: Scalars['Int']['output'];
+  tier: Scalars['String']['output'];
 };
 
 export type TierInput = {
@@ -2011,6 +2137,12 @@ export type OrderLineInput = {
   unitPrice: string;
 };
 
+export type PredictionState =
+  | 'FITTED'
+  | 'NEVER_FITTED'
+  | 'NOT_FITTED'
+  | 'TOO_FEW_BUYERS';
+
 /** A change to the program; fields left out keep their value. */
 export type ProgramInput = {
   actionRewards?: ActionRewardsInput | null | undefined;
@@ -2165,7 +2297,7 @@ export type CustomerLookupQueryVariables = Exact<{
 }>;
 
 
-export type CustomerLookupQuery = { customer: { id: string, email: string | null, firstName: string | null, locale: string | null, segment: Segment, loyalty: { balance: number, pending: number, lifetimeEarned: number, tier: { name: string }, nextTier: { name: string } | null, amountToNextTier: { amount: string, currency: string } | null }, pointsHistory: { edges: Array<{ node: { id: string, delta: number, kind: string, bucket: string, reason: string, createdAt: string } }> }, referrals: Array<{ id: string, status: ReferralStatus, rejectionReason: string | null }>, referralStats: { invited: number, converted: number, rejected: number, reversed: number, earned: { amount: string, currency: string } }, reviews: Array<{ id: string, rating: number, title: string | null, status: ReviewStatus, createdAt: string, product: { id: string } }>, notifications: { edges: Array<{ node: { id: string, channel: NotificationChannel, template: string, status: NotificationStatus, createdAt: string, sentAt: string | null, error: string | null } }> } } | null };
+export type CustomerLookupQuery = { customer: { id: string, email: string | null, firstName: string | null, locale: string | null, segment: Segment, prediction: { probabilityActive: number, expectedOrders90d: number, model: string, fittedAt: string, expectedValue12m: { amount: string, currency: string } | null } | null, loyalty: { balance: number, pending: number, lifetimeEarned: number, tier: { name: string }, nextTier: { name: string } | null, amountToNextTier: { amount: string, currency: string } | null }, pointsHistory: { edges: Array<{ node: { id: string, delta: number, kind: string, bucket: string, reason: string, createdAt: string } }> }, referrals: Array<{ id: string, status: ReferralStatus, rejectionReason: string | null }>, referralStats: { invited: number, converted: number, rejected: number, reversed: number, earned: { amount: string, currency: string } }, reviews: Array<{ id: string, rating: number, title: string | null, status: ReviewStatus, createdAt: string, product: { id: string } }>, notifications: { edges: Array<{ node: { id: string, channel: NotificationChannel, template: string, status: NotificationStatus, createdAt: string, sentAt: string | null, error: string | null } }> } } | null };
 
 export type RetentionDashboardQueryVariables = Exact<{
   from: string;
@@ -2173,7 +2305,41 @@ export type RetentionDashboardQueryVariables = Exact<{
 }>;
 
 
-export type RetentionDashboardQuery = { retentionMetrics: { customerRetentionRate: number, churnRate: number, repeatPurchaseRate: number, purchaseFrequency: number, referralRate: number, reorderRate60d: number, medianDaysToSecondOrder: number | null, averageOrderValue: { amount: string, currency: string }, customerLifetimeValue: { amount: string, currency: string }, cohorts: Array<{ month: string, size: number, retention: Array<number> }> }, segmentCounts: Array<{ segment: Segment, count: number }>, programLiability: { amount: string, currency: string }, offerPerformance: Array<{ source: OfferSource, issued: number, redeemed: number, redemptionRate: number, costShare: number, withinBand: boolean, attributedRevenue: { amount: string, currency: string }, discountCost: { amount: string, currency: string } }> };
+export type RetentionDashboardQuery = { retentionMetrics: { customerRetentionRate: number, churnRate: number, repeatPurchaseRate: number, purchaseFrequency: number, referralRate: number, reorderRate60d: number, medianDaysToSecondOrder: number | null, averageOrderValue: { amount: string, currency: string }, customerLifetimeValue: { amount: string, currency: string }, cohorts: Array<{ month: string, size: number, retention: Array<number> }> }, segmentCounts: Array<{ segment: Segment, count: number }>, programLiability: { amount: string, currency: string }, predictionStatus: { status: PredictionState, reason: string | null, buyers: number, repeatBuyers: number, minimumBuyers: number, minimumRepeatBuyers: number, fittedAt: string | null }, offerPerformance: Array<{ source: OfferSource, issued: number, redeemed: number, redemptionRate: number, costShare: number, withinBand: boolean, attributedRevenue: { amount: string, currency: string }, discountCost: { amount: string, currency: string } }> };
+
+export type SimulateQueryVariables = Exact<{
+  input: ProgramInput;
+  from: string;
+  to: string;
+}>;
+
+
+export type SimulateQuery = { simulateProgram: { notes: Array<string>, proposed: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> }, current: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> } } };
+
+export type StartSimulationMutationVariables = Exact<{
+  input: ProgramInput;
+  from: string;
+  to: string;
+}>;
+
+
+export type StartSimulationMutation = { startProgramSimulation: { id: string } };
+
+export type PollSimulationQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type PollSimulationQuery = { programSimulation: { done: boolean, customersDone: number, comparison: { notes: Array<string>, proposed: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> }, current: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> } } | null } };
+
+export type ComparisonFragment = { notes: Array<string>, proposed: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> }, current: { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> } };
+
+export type SideFragment = { orders: number, pointsIssued: number, pointsPending: number, pointsAvailable: number, pointsExpired: number, effectiveCashback: number, withinCeiling: boolean, withinBand: boolean, liability: { amount: string, currency: string }, rewardCost: { amount: string, currency: string }, netRevenue: { amount: string, currency: string }, tierDistribution: Array<{ tier: string, customers: number }> };
+
+export type RefitMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RefitMutation = { refreshPredictions: { status: PredictionState } };
 
 export type CheckCartCodeMutationVariables = Exact<{
   code: string;

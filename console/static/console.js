@@ -111,6 +111,16 @@ async function programView() {
       <label>Point value<input name="pointValue" value="${esc(p.pointValue.amount)}" size="6"></label>
       <label>Cashback ceiling<input name="cashbackCeiling" value="${esc(p.cashbackCeiling)}" size="6"></label>
       <button>Save</button></form><div id="configure-msg"></div>
+    <h3>What would this change cost?</h3>
+    <form id="simulate" class="inline" data-testid="simulate">
+      <label>Earn rate<input name="simEarnRate" value="${esc(p.earnRate)}" size="6"></label>
+      <label>Point value<input name="simPointValue" value="${esc(p.pointValue.amount)}" size="6"></label>
+      <label>Expiry (months)<input name="simExpiryMonths" type="number" min="0" value="${p.expiryMonths}" size="4"></label>
+      <label>From<input name="from" type="date" value="${isoDay(Date.now() - 365 * 86400000)}"></label>
+      <label>To<input name="to" type="date" value="${isoDay(Date.now())}"></label>
+      <button>Simulate</button></form>
+    <p class="muted">Replays the shop's real orders, refunds and actions of the period under this change and under today's program. Nothing is saved.</p>
+    <div id="simulate-out"></div>
     <h3>Tiers</h3><form id="tiers"><table data-testid="tiers"><tr><th>Name</th><th>Threshold (spend, ${esc(p.currency)})</th><th>Multiplier</th><th>Perks (comma-separated)</th></tr>
       ${[...p.tiers, { name: '', threshold: { amount: '' }, multiplier: '', perks: [] }].map((t) => `<tr>
         <td><input name="name" value="${esc(t.name)}" placeholder="new tier"></td>
@@ -138,6 +148,31 @@ async function programView() {
       await programView();
       message(document.getElementById('configure-msg'), `Saved as version ${r.configureProgram.version}`, 'ok');
     } catch (err) { message(document.getElementById('configure-msg'), `${err.code || 'ERROR'}: ${err.message}`); }
+  });
+  document.getElementById('simulate').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const out = document.getElementById('simulate-out');
+    const to = new Date(`${f.get('to')}T00:00:00Z`);
+    const vars = { input: { earnRate: f.get('simEarnRate'), pointValue: f.get('simPointValue'), expiryMonths: Number(f.get('simExpiryMonths')) },
+      from: new Date(`${f.get('from')}T00:00:00Z`).toISOString(),
+      to: new Date(Math.min(to.getTime() + 86400000, Date.now())).toISOString() };
+    message(out, 'Replaying the period …', 'ok');
+    try {
+      out.innerHTML = simulationTable((await gql(SIMULATE, vars)).simulateProgram);
+    } catch (err) {
+      if (err.code !== 'BAD_USER_INPUT' || !/startProgramSimulation/.test(err.message)) { message(out, `${err.code || 'ERROR'}: ${err.message}`); return; }
+      // Too large to answer at once: the same simulation as jobs, polled until done.
+      try {
+        const { startProgramSimulation: run } = await gql(START_SIMULATION, vars);
+        for (;;) {
+          const { programSimulation: r } = await gql(POLL_SIMULATION, { id: run.id });
+          if (r.done) { out.innerHTML = simulationTable(r.comparison); return; }
+          message(out, `Replaying the period as a job: ${r.customersDone} customers so far …`, 'ok');
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+        }
+      } catch (err2) { message(out, `${err2.code || 'ERROR'}: ${err2.message}`); }
+    }
   });
   app.querySelectorAll('[data-toggle]').forEach((b) => b.addEventListener('click', async () => {
     const r = rewardsCatalog.find((x) => x.id === b.dataset.toggle);
@@ -170,6 +205,40 @@ async function programView() {
       await programView();
     } catch (err) { message(document.getElementById('reward-msg'), `${err.code || 'ERROR'}: ${err.message}`); }
   });
+}
+
+// The comparison, as a fragment each query carries (the literal stays one valid document).
+const SIMULATE = `query Simulate($input: ProgramInput!, $from: DateTime!, $to: DateTime!) {
+  simulateProgram(input: $input, from: $from, to: $to) { ...Comparison } }
+fragment Comparison on ProgramComparison { proposed { ...Side } current { ...Side } notes }
+fragment Side on ProgramSimulation { orders pointsIssued pointsPending pointsAvailable pointsExpired effectiveCashback
+  withinCeiling withinBand liability { amount currency } rewardCost { amount currency } netRevenue { amount currency }
+  tierDistribution { tier customers } }`;
+const START_SIMULATION = `mutation StartSimulation($input: ProgramInput!, $from: DateTime!, $to: DateTime!) {
+  startProgramSimulation(input: $input, from: $from, to: $to) { id } }`;
+const POLL_SIMULATION = `query PollSimulation($id: ID!) { programSimulation(id: $id) { done customersDone comparison { ...Comparison } } }
+fragment Comparison on ProgramComparison { proposed { ...Side } current { ...Side } notes }
+fragment Side on ProgramSimulation { orders pointsIssued pointsPending pointsAvailable pointsExpired effectiveCashback
+  withinCeiling withinBand liability { amount currency } rewardCost { amount currency } netRevenue { amount currency }
+  tierDistribution { tier customers } }`;
+
+function isoDay(ms) { return new Date(ms).toISOString().slice(0, 10); }
+
+function simulationTable(c) {
+  const row = (label, pick, good) => `<tr><th>${label}</th><td data-testid="sim-proposed">${pick(c.proposed)}</td><td>${pick(c.current)}</td>
+    ${good ? `<td>${good(c.proposed) ? '✓' : '✗'}</td>` : '<td></td>'}</tr>`;
+  const tiers = (s) => s.tierDistribution.map((t) => `${esc(t.tier)} ${t.customers}`).join(' · ');
+  return `<table data-testid="simulation"><tr><th></th><th>Proposed</th><th>Today's program</th><th></th></tr>
+    ${row('Effective cashback', (s) => `${(s.effectiveCashback * 100).toFixed(2)} %`, (s) => s.withinBand)}
+    ${row('Within the ceiling', (s) => (s.withinCeiling ? 'yes' : '<span class="bad">no</span>'))}
+    ${row('Liability at the end', (s) => money(s.liability))}
+    ${row('Reward cost (observed redemption rate)', (s) => money(s.rewardCost))}
+    ${row('Points issued', (s) => s.pointsIssued)}
+    ${row('Pending / available / expired', (s) => `${s.pointsPending} / ${s.pointsAvailable} / ${s.pointsExpired}`)}
+    ${row('Orders · net revenue', (s) => `${s.orders} · ${money(s.netRevenue)}`)}
+    ${row('Tiers at the end', tiers)}</table>
+    ${c.notes.map((n) => `<div class="msg error">${esc(n)}</div>`).join('')}
+    <p class="muted">✓: inside the sustainable band of 3–5 % of net revenue.</p>`;
 }
 
 // ---- challenges: launch, end, live leaderboard --------------------------------------------------
@@ -263,6 +332,7 @@ liveHandlers.add((event) => { if (location.hash === '#reviews' && event.type ===
 // ---- customer lookup ----------------------------------------------------------------------------
 const CUSTOMER = `query CustomerLookup($id: ID!) { customer(id: $id) {
   id email firstName locale segment
+  prediction { probabilityActive expectedOrders90d expectedValue12m { amount currency } model fittedAt }
   loyalty { balance pending lifetimeEarned tier { name } nextTier { name } amountToNextTier { amount currency } }
   pointsHistory(first: 20) { edges { node { id delta kind bucket reason createdAt } } }
   referrals { id status rejectionReason }
@@ -285,7 +355,11 @@ async function customersView(id = '') {
       <div class="tile"><div class="muted">${esc(c.email || '')}</div><div class="value">${esc(c.firstName || c.id)}</div><div class="bench">${c.segment} · ${esc(c.locale || '')}</div></div>
       <div class="tile"><div class="muted">Points</div><div class="value" data-testid="customer-balance">${l.balance}</div><div class="bench">${l.pending} pending · ${l.lifetimeEarned} lifetime</div></div>
       <div class="tile"><div class="muted">Tier</div><div class="value">${esc(l.tier.name)}</div><div class="bench">${l.nextTier ? `${money(l.amountToNextTier)} to ${esc(l.nextTier.name)}` : 'top tier'}</div></div>
-      <div class="tile"><div class="muted">Referrals</div><div class="value">${c.referralStats.converted}/${c.referralStats.invited}</div><div class="bench">earned ${money(c.referralStats.earned)}</div></div></div>
+      <div class="tile"><div class="muted">Referrals</div><div class="value">${c.referralStats.converted}/${c.referralStats.invited}</div><div class="bench">earned ${money(c.referralStats.earned)}</div></div>
+      <div class="tile" data-testid="prediction"><div class="muted">Probability still active</div>${c.prediction
+        ? `<div class="value ${c.prediction.probabilityActive >= 0.5 ? 'good' : 'bad'}">${(c.prediction.probabilityActive * 100).toFixed(0)} %</div>
+          <div class="bench">${c.prediction.expectedOrders90d.toFixed(2)} orders in 90 days · ${money(c.prediction.expectedValue12m)} in 12 months · ${esc(c.prediction.model)}, ${new Date(c.prediction.fittedAt).toLocaleDateString()}</div>`
+        : '<div class="value">—</div><div class="bench">no prediction: see the dashboard</div>'}</div></div>
     <h3>Ledger</h3><table><tr><th>When</th><th>Δ</th><th>Kind</th><th>Bucket</th><th>Reason</th></tr>
       ${c.pointsHistory.edges.map(({ node: t }) => `<tr><td>${new Date(t.createdAt).toLocaleString()}</td><td>${t.delta > 0 ? '+' : ''}${t.delta}</td><td>${esc(t.kind)}</td><td>${esc(t.bucket)}</td><td>${esc(t.reason)}</td></tr>`).join('')}</table>
     <div class="grid2"><div><h3>Referrals</h3><table><tr><th>Id</th><th>Status</th><th>Reason</th></tr>
@@ -303,6 +377,7 @@ const DASHBOARD = `query RetentionDashboard($from: DateTime!, $to: DateTime!) { 
   customerRetentionRate churnRate repeatPurchaseRate purchaseFrequency referralRate reorderRate60d
   medianDaysToSecondOrder averageOrderValue { amount currency } customerLifetimeValue { amount currency }
   cohorts { month size retention } } segmentCounts { segment count } programLiability { amount currency }
+  predictionStatus { status reason buyers repeatBuyers minimumBuyers minimumRepeatBuyers fittedAt }
   offerPerformance(from: $from, to: $to) { source issued redeemed redemptionRate attributedRevenue { amount currency }
     discountCost { amount currency } costShare withinBand } }`;
 // docs/domain.md, Retention metrics: e-commerce average retention ≈ 28 %; a good repeat purchase rate is 20–30 %, 40–50 % with strong retention work.
@@ -313,7 +388,7 @@ const OFFER_BAND = { low: 3, high: 5 };
 async function dashboardView() {
   const to = new Date();
   const from = new Date(to.getTime() - 365 * 86400000);
-  const { retentionMetrics: m, segmentCounts, programLiability, offerPerformance } = await gql(DASHBOARD, { from: from.toISOString(), to: to.toISOString() });
+  const { retentionMetrics: m, segmentCounts, programLiability, offerPerformance, predictionStatus: ps } = await gql(DASHBOARD, { from: from.toISOString(), to: to.toISOString() });
   const tile = (label, value, bench, good) => `<div class="tile"><div class="muted">${label}</div>
     <div class="value ${good === undefined ? '' : good ? 'good' : 'bad'}">${value}</div><div class="bench">${bench || ''}</div></div>`;
   app.innerHTML = `<section><h2>Retention · last 12 months</h2><div class="tiles" data-testid="kpis">
@@ -327,10 +402,19 @@ async function dashboardView() {
       ${tile('60-day reorder rate', pct(m.reorderRate60d))}
       ${tile('Median days to 2nd order', m.medianDaysToSecondOrder ?? '—')}
       ${tile('Program liability', `<span data-testid="liability">${money(programLiability)}</span>`, 'outstanding points × point value')}
-    </div></section>
+      ${tile('Predictions', `<span data-testid="prediction-status">${ps.status === 'FITTED' ? 'fitted' : ps.status === 'TOO_FEW_BUYERS' ? 'too few buyers' : ps.status === 'NEVER_FITTED' ? 'not yet' : 'not fitted'}</span>`,
+        ps.status === 'FITTED' ? `${ps.buyers} buyers (${ps.repeatBuyers} repeat), ${new Date(ps.fittedAt).toLocaleString()}`
+          : `${esc(ps.reason || '')} (needs ${ps.minimumBuyers} buyers, ${ps.minimumRepeatBuyers} repeat)`, ps.status === 'FITTED')}
+    </div><button class="ghost" id="refit">Fit predictions now</button><div id="refit-msg"></div></section>
     <div class="grid2"><section><h2>Cohort retention</h2>${heatmap(m.cohorts)}</section>
     <section><h2>Segments</h2>${bars(segmentCounts)}</section></div>
     <section><h2>Offers · what each source brought back</h2>${offersTable(offerPerformance)}</section>`;
+  document.getElementById('refit').addEventListener('click', async () => {
+    try {
+      await gql('mutation Refit { refreshPredictions { status } }');
+      await dashboardView();
+    } catch (err) { message(document.getElementById('refit-msg'), `${err.code || 'ERROR'}: ${err.message}`); }
+  });
 }
 
 function offersTable(rows) {

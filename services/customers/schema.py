@@ -16,6 +16,7 @@ from services.customers import ordering, orders, profiles, registration, store
 from services.customers import schema_gdpr as gdpr
 from services.customers import schema_insights as insights
 from services.customers import schema_platforms as platforms
+from services.customers import schema_predictions as predicted
 from shared.dead_letters_schema import dead_letters_part, root_query
 from shared.errors import NotFound
 from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
@@ -112,6 +113,11 @@ class Customer:
     async def stats(self, info: Info) -> insights.CustomerStats | None:
         customer_ctx(info, self.id)
         return await insights.stats_of(info, self.row) if self.row is not None else None
+
+    @strawberry.field(description=(
+        "The shop's model's prediction (admin); null without one: see predictionStatus for why."))
+    async def prediction(self, info: Info) -> predicted.CustomerPrediction | None:
+        return await predicted.prediction_of(info, str(self.id))
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer:
@@ -213,6 +219,9 @@ class Query:
         resolver=insights.segment_counts, description="Customers per segment, erased ones left out (admin).")
     segment_rules: insights.SegmentRulesType = strawberry.field(
         resolver=insights.segment_rules, description="The shop's segment thresholds (admin).")
+    prediction_status: predicted.PredictionStatus = strawberry.field(
+        resolver=predicted.prediction_status,
+        description="Whether the shop's customers have predictions, the fitted model, or why not (admin).")
     export_customer_data = strawberry.field(
         resolver=gdpr.export_customer_data, graphql_type=gdpr.CustomerDataExport,
         description="GDPR export: every subgraph adds its own JSON field to the result (admin).")
@@ -236,6 +245,10 @@ class Mutation:
     refresh_segments: int = strawberry.mutation(
         resolver=insights.refresh_segments,
         description="Run the daily segment and RFM pass now (admin); returns how many customers moved.")
+    refresh_predictions: predicted.PredictionStatus = strawberry.mutation(
+        resolver=predicted.refresh_predictions, description=(
+            "Fit the shop's prediction models now (admin); nightly at 02:00 UTC otherwise. Past ~500k buyers the "
+            "gateway's timeout answers first and the nightly job is the way."))
     erase_customer: bool = strawberry.mutation(
         resolver=gdpr.erase_customer,
         description="GDPR: forget the person, keep anonymous aggregates; emits customer.erased (admin).")

@@ -146,6 +146,8 @@ class SegmentRulesType:
     email_days: int
     purchase_gap_days: int
     engagement_threshold: int
+    predicted_at_risk_below: float = strawberry.field(description=(
+        "A repeat buyer whose predicted probability of being active falls below it is AT_RISK (0: off)."))
 
     @classmethod
     def of(cls, rules: SegmentRules) -> SegmentRulesType:
@@ -167,6 +169,7 @@ class SegmentRulesInput:
     email_days: int | None = None
     purchase_gap_days: int | None = None
     engagement_threshold: int | None = None
+    predicted_at_risk_below: float | None = strawberry.field(default=None, description="0 switches it off.")
 
 
 async def segment_rules(info: Info) -> SegmentRulesType:

@@ -5,12 +5,12 @@ customer.segment_changed goes out through the outbox with each move."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from services.customers import SOURCE, metrics, store
+from services.customers import SOURCE, metrics, predicting, store
 from services.customers.segments import SEGMENTS, Facts, SegmentRules, engagement_score, segment
 from shared import events, outbox, schedule
 from shared.db import Connection, Executor, at_end, forget, remembered, transaction
@@ -62,7 +62,7 @@ def _facts(row: asyncpg.Record) -> Facts:
         last_order_at=row["last_order_at"], orders_recent=row["orders_recent"],
         emails_sent_vip=row["sent_vip"], emails_opened_vip=row["opened_vip"],
         offers_ignored=row["offers_ignored"],
-        visited_recent=row["visited_recent"],
+        visited_recent=row["visited_recent"], probability_active=row["probability_active"],
     )
 
 
@@ -160,10 +160,7 @@ async def refresh_shop(pool: asyncpg.Pool, shop: str, now: datetime | None = Non
 
 async def schedule_daily(conn: Connection, shop: str, after: datetime) -> None:
     """The shop's next daily pass (once per shop and day, whoever schedules it first)."""
-    due = datetime.combine(after.astimezone(UTC).date(), time(DAILY_AT_HOUR), tzinfo=UTC)
-    if due <= after:
-        due += timedelta(days=1)
-    await schedule.schedule(conn, shop=shop, kind=DAILY_JOB, dedup_key=due.date().isoformat(), due_at=due)
+    await schedule.schedule_daily(conn, shop=shop, kind=DAILY_JOB, hour=DAILY_AT_HOUR, after=after)
 
 
 async def daily_pass(conn: Connection, job: Job) -> None:
@@ -183,3 +180,4 @@ async def daily_pass(conn: Connection, job: Job) -> None:
         return
     await finish_daily_pass(conn, job.shop, now)
     await schedule_daily(conn, job.shop, now)
+    await predicting.schedule_nightly(conn, job.shop, now)  # the shop's models, fitted before the next pass

@@ -28,6 +28,7 @@ class SegmentRules:
     email_days: int = 30                # -5 per discount email of the last 30 days never opened,
     purchase_gap_days: int = 60         # -30 without a purchase in 60 days (the win-back trigger)
     engagement_threshold: int = -15     # at or below: AT_RISK (starts win-back)
+    predicted_at_risk_below: float = 0.0  # a repeat buyer's predicted probability active below: AT_RISK (0: off)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> SegmentRules:
@@ -54,6 +55,8 @@ class SegmentRules:
             raise BadUserInput("vipMinOpenPercent must be between 0 and 100", field="vip_min_open_percent")
         if not -1000 <= rules.engagement_threshold <= 0:
             raise BadUserInput("engagementThreshold must be between -1000 and 0", field="engagement_threshold")
+        if not 0 <= rules.predicted_at_risk_below <= 1:
+            raise BadUserInput("predictedAtRiskBelow must be between 0 (off) and 1", field="predicted_at_risk_below")
         if rules.at_risk_days >= rules.churned_days:
             raise BadUserInput("atRiskDays must be shorter than churnedDays", field="at_risk_days")
         return rules
@@ -71,6 +74,14 @@ class Facts:
     emails_opened_vip: int = 0
     offers_ignored: int = 0       # discount emails sent within email_days and never opened or clicked
     visited_recent: bool = False  # a site visit within visit_days
+    probability_active: float | None = None  # predicted (predicting.py); None without a prediction
+
+
+def predicted_at_risk(f: Facts, rules: SegmentRules) -> bool:
+    """The predicted at-risk rule (off unless the merchant sets a threshold): a repeat buyer whose
+    probability of still being active fell below it. BG/NBD gives one-time buyers 1, so they never match."""
+    return (rules.predicted_at_risk_below > 0 and f.probability_active is not None and f.orders_count >= 2
+            and f.probability_active < rules.predicted_at_risk_below)
 
 
 def engagement_score(f: Facts, rules: SegmentRules, now: datetime) -> int:
@@ -91,7 +102,8 @@ def _opens_enough(f: Facts, rules: SegmentRules) -> bool:
 
 def segment(f: Facts, rules: SegmentRules, now: datetime) -> str:
     """The first rule that holds, in this order: no purchase yet; lapsed (churned, at risk);
-    VIP; regular; new; engagement below the threshold; otherwise NEW for a one-time buyer and
+    VIP; regular; new; engagement below the threshold; the predicted probability active below the
+    merchant's threshold (off by default); otherwise NEW for a one-time buyer and
     REGULAR for a repeat buyer (the enum has no plain "active")."""
     if f.orders_count == 0 or f.last_order_at is None or f.first_order_at is None:
         return "PROSPECT"
@@ -108,5 +120,7 @@ def segment(f: Facts, rules: SegmentRules, now: datetime) -> str:
     if now - f.first_order_at <= timedelta(days=rules.new_days):
         return "NEW"
     if engagement_score(f, rules, now) <= rules.engagement_threshold:
+        return "AT_RISK"
+    if predicted_at_risk(f, rules):
         return "AT_RISK"
     return "NEW" if f.orders_count == 1 else "REGULAR"

@@ -4,7 +4,7 @@ a savepoint of its own, retried when it raises). The kinds are named where the j
 from __future__ import annotations
 
 from services.points.challenges import organising
-from services.points.loyalty import earning, expiring, expiry, tiering
+from services.points.loyalty import earning, expiring, expiry, simulation_runs, tiering
 from shared.db import Connection
 from shared.schedule import Job, JobHandler
 
@@ -40,4 +40,5 @@ JOBS: dict[str, JobHandler] = {
     expiry.LAPSE_JOB: expire_points,
     tiering.REVIEW_JOB: review_tier,
     organising.END_JOB: end_challenge,
+    simulation_runs.JOB: simulation_runs.page,  # one page of customers of a startProgramSimulation run
 }

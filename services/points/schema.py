@@ -12,6 +12,7 @@ from services.points.challenges import schema as challenges_api
 from services.points.loyalty.schema import account as account_api
 from services.points.loyalty.schema import program as program_api
 from services.points.loyalty.schema import rewards as rewards_api
+from services.points.loyalty.schema import simulation as simulation_api
 from services.points.offers.schema import Offer
 from services.points.offers.schema import checkout as checkout_api
 from services.points.offers.schema import issued as offers_api
@@ -69,6 +70,13 @@ class Query:
     program_liability: Money = strawberry.field(
         resolver=program_api.program_liability,
         description="Outstanding points (available and pending) × point value (admin).")
+    simulate_program: simulation_api.ProgramComparison = strawberry.field(
+        resolver=simulation_api.simulate_program, description=(
+            "The shop's orders, refunds and actions of [from, to) replayed under a proposed change of the program "
+            "and under the current program, side by side (admin). Writes nothing; at most 3 years."))
+    program_simulation: simulation_api.ProgramSimulationRun = strawberry.field(
+        resolver=simulation_api.program_simulation,
+        description="A run of startProgramSimulation: how far it got, and the comparison once done (admin).")
     checkout_benefits: checkout_api.CheckoutBenefits = strawberry.field(
         resolver=checkout_api.checkout_benefits,
         description="What applies to a signed-in customer's cart now: the tier's free shipping, usable offers.")
@@ -104,6 +112,10 @@ class Mutation:
     configure_program: program_api.Program = strawberry.mutation(
         resolver=program_api.configure_program,
         description="Change the program (admin): a new version; history keeps the old one.")
+    start_program_simulation: simulation_api.ProgramSimulationRun = strawberry.mutation(
+        resolver=simulation_api.start_program_simulation, description=(
+            "simulateProgram as jobs, a page of customers each, for a period too large to answer at once (admin); "
+            "poll programSimulation(id). Writes nothing but the run."))
     upsert_reward: rewards_api.Reward = strawberry.mutation(
         resolver=rewards_api.upsert_reward,
         description="Create or change a catalog reward (admin); without id a new one.")

@@ -37,6 +37,10 @@ Sections (issue 9's list), all in one run on the same machine, in the shops `ben
                    scale the stack had: what a second instance of everything buys on this machine.
   scale            a 1M-customer shop (10M ledger rows, 5M orders) beside a 10k one, seeded in SQL:
                    balance reads, tier reads, retentionMetrics over a year and segmentCounts on both.
+  simulation       a year of the scale shops replayed with the earn rate doubled: simulateProgram on the
+                   10k shop (answered at once), startProgramSimulation polled to the end on both
+                   (--small-only: the 10k shop alone); on the 10k shop also refreshPredictions and
+                   one customer's prediction read.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from decimal import Decimal
 import aio_pika
 import httpx
 
+from services.points.loyalty import simulating
 from shared import events
 from shared.bus import EXCHANGE
 from shared.events import new_envelope
@@ -81,7 +86,7 @@ INGEST = {"x-api-key": "bench-ingest-key"}
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
 SECTIONS = ("ledger_limit", "orders_to_points", "consume", "latency", "panel", "readpath", "redeem", "codes",
-            "scale", "scale_out")
+            "scale", "scale_out", "simulation")
 
 PANEL = """query Panel { me { id
   loyalty { balance pending tier { name } nextTier { name } amountToNextTier { amount currency } }
@@ -101,6 +106,15 @@ RETENTION = """query Retention($from: DateTime!, $to: DateTime!) { retentionMetr
   customerLifetimeValue { amount } referralRate reorderRate60d medianDaysToSecondOrder customersAtStart
   customersAtEnd newCustomers orders cohorts { month size retention } } }"""
 SEGMENTS = "query Segments { segmentCounts { segment count } }"
+SIMULATION_FIELDS = """orders pointsIssued pointsPending pointsAvailable pointsExpired effectiveCashback
+  liability { amount } rewardCost { amount } withinCeiling withinBand tierDistribution { tier customers }"""
+SIMULATE = f"""query Simulate($from: DateTime!, $to: DateTime!) {{ simulateProgram(input: {{earnRate: "2"}},
+  from: $from, to: $to) {{ proposed {{ {SIMULATION_FIELDS} }} current {{ {SIMULATION_FIELDS} }} notes }} }}"""
+PREDICTION = "query Prediction($id: ID!) { customer(id: $id) { prediction { probabilityActive expectedOrders90d } } }"
+START_SIMULATION = """mutation Start($from: DateTime!, $to: DateTime!) { startProgramSimulation(
+  input: {earnRate: "2"}, from: $from, to: $to) { id } }"""
+POLL_SIMULATION = f"""query Poll($id: ID!) {{ programSimulation(id: $id) {{ done customersDone
+  comparison {{ proposed {{ {SIMULATION_FIELDS} }} current {{ {SIMULATION_FIELDS} }} }} }} }}"""
 
 
 class Bench:
@@ -341,6 +355,38 @@ class Bench:
         return out
 
 
+    # -- simulateProgram on the scale shops --------------------------------------------------------
+
+    async def simulation(self, sizes: list[scale.ShopSize], reseed: bool) -> dict:
+        out: dict = {}
+        for size in sizes:
+            seeded = await scale.ensure_seeded(size, reseed)
+            admin = shop_admin(size.shop)
+            now = datetime.now(UTC).replace(microsecond=0)
+            year = {"from": (now - timedelta(days=365)).isoformat(), "to": now.isoformat()}
+            result: dict = {"size": seeded}
+            if size.orders <= simulating.SYNC_ORDERS:  # larger shops: startProgramSimulation alone
+                result["at_once"] = await timed(self.client, gateway_url(), {"query": SIMULATE, "variables": year},
+                                                admin, samples=3)
+                # Beside it, the shop's prediction fit on demand and one customer's prediction read.
+                result["refresh_predictions"] = await timed(
+                    self.client, gateway_url(), {"query": "mutation { refreshPredictions { status } }"}, admin,
+                    samples=1)
+                result["prediction_read"] = await timed(
+                    self.client, gateway_url(), {"query": PREDICTION, "variables": {"id": "c1"}}, admin, samples=5)
+            started = time.perf_counter()
+            run = (await self.ok(START_SIMULATION, year, admin))["startProgramSimulation"]["id"]
+            while True:
+                polled = (await self.ok(POLL_SIMULATION, {"id": run}, admin))["programSimulation"]
+                if polled["done"] or time.perf_counter() - started > 1800:
+                    break
+                await asyncio.sleep(1)
+            result["as_job"] = {"seconds": round(time.perf_counter() - started, 1), "done": polled["done"],
+                                "customers": polled["customersDone"], "comparison": polled["comparison"]}
+            out[size.shop] = result
+        return out
+
+
 def running_scale() -> int:
     out = subprocess.run([str(ROOT / "infra/local/stack.sh"), "scale"], capture_output=True, text=True, cwd=ROOT)
     digits = "".join(ch for ch in out.stdout.split("\n")[0] if ch.isdigit())
@@ -436,6 +482,10 @@ async def run(args: argparse.Namespace) -> dict:
             print("scale (seeding takes minutes the first time) …", flush=True)
             sizes = [scale.SMALL, scale.LARGE] if not args.small_only else [scale.SMALL]
             result["scale"] = await bench.scale(sizes, args.reseed)
+        if "simulation" in wanted:
+            print("simulation (seeding takes minutes the first time) …", flush=True)
+            sizes = [scale.SMALL, scale.LARGE] if not args.small_only else [scale.SMALL]
+            result["simulation"] = await bench.simulation(sizes, args.reseed)
     result["machine"]["load_after"] = os.getloadavg()[0]
     return result
 
@@ -509,6 +559,18 @@ def table(result: dict) -> str:
                          f"{m['p50_ms']} ms", f"max {m['max_ms']} ms"))
         c = s["segment_counts"]
         rows.append((f"segmentCounts, {label}", "one at a time", f"{c['p50_ms']} ms", f"max {c['max_ms']} ms"))
+    for s in (result.get("simulation") or {}).values():
+        label = f"{s['size']['customers']:,} customers, {s['size']['orders']:,} orders"
+        if m := s.get("at_once"):
+            failed = f" ({', '.join(sorted(set(m['errors'])))})" if m.get("errors") else ""
+            rows.append((f"simulateProgram 1 year, {label}", f"one at a time{failed}", f"{m['p50_ms']} ms",
+                         f"max {m['max_ms']} ms"))
+        for key, what in (("refresh_predictions", "refreshPredictions"), ("prediction_read", "Customer.prediction")):
+            if m := s.get(key):
+                rows.append((f"{what}, {label}", "one at a time", f"{m['p50_ms']} ms", f"max {m['max_ms']} ms"))
+        j = s["as_job"]
+        rows.append((f"startProgramSimulation 1 year, {label}", f"{j['customers']:,} customers replayed",
+                     f"{j['seconds']} s", "" if j["done"] else "not done"))
     width = max(len(r[0]) for r in rows) if rows else 10
     lines = [f"{'measure':<{width}}  {'throughput':<34} {'p50':>11} {'p99':>13}"]
     lines += [f"{a:<{width}}  {b:<34} {c:>11} {d:>13}" for a, b, c, d in rows]

@@ -90,6 +90,7 @@ async def _drop_points(size: ShopSize, connect: Connect = db) -> None:
             await conn.execute("DELETE FROM ledger_entries WHERE shop_id = $1", size.shop)
             await conn.execute("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_append_only")
             await conn.execute("DELETE FROM order_points WHERE shop_id = $1", size.shop)
+            await conn.execute("DELETE FROM order_point_changes WHERE shop_id = $1", size.shop)
             await conn.execute("DELETE FROM accounts WHERE shop_id = $1", size.shop)
     finally:
         await conn.close()
@@ -183,13 +184,24 @@ async def _seed_points(size: ShopSize, connect: Connect = db) -> None:
                           'bench:' || lpad((row_number() OVER (ORDER BY customer_id, g))::text, 10, '0'),
                           'bench', 1, created_at
                    FROM seed_ledger ORDER BY customer_id, g""", size.shop)
+            # Delivered three days after payment, released 14 days later; the voided ones cancelled after
+            # a day (what a simulation replays: migration 0030).
             await conn.execute(
-                """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, earn_rate,
-                                             multiplier, rule_version, earned, status, voided, paid_at)
-                   SELECT $1, order_id, customer_id, 'EUR', net, 1, 1, 1, floor(net)::bigint, 'AVAILABLE', voided,
-                          placed_at
+                """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, paid_net, earn_rate,
+                                             multiplier, rule_version, earned, taken_back, status, voided, paid_at,
+                                             delivered_at, release_at)
+                   SELECT $1, order_id, customer_id, 'EUR', CASE WHEN voided THEN 0 ELSE net END, net, 1, 1, 1,
+                          floor(net)::bigint, CASE WHEN voided THEN floor(net)::bigint ELSE 0 END,
+                          CASE WHEN voided THEN 'REVERSED' WHEN placed_at + interval '17 days' < now()
+                               THEN 'AVAILABLE' ELSE 'PENDING' END, voided, placed_at,
+                          CASE WHEN NOT voided THEN placed_at + interval '3 days' END,
+                          CASE WHEN NOT voided THEN placed_at + interval '17 days' END
                    FROM seed_orders ORDER BY customer_id, placed_at""", size.shop)
-        for table in ("accounts", "ledger_entries", "order_points"):
+            await conn.execute(
+                """INSERT INTO order_point_changes (shop_id, order_id, customer_id, at, net_amount, voided)
+                   SELECT $1, order_id, customer_id, placed_at + interval '1 day', 0, true
+                   FROM seed_orders WHERE voided ORDER BY customer_id, placed_at""", size.shop)
+        for table in ("accounts", "ledger_entries", "order_points", "order_point_changes"):
             await conn.execute(f"VACUUM (ANALYZE) {table}")
     finally:
         await conn.close()

@@ -72,6 +72,25 @@ test('program page shows the margin check beside the configuration', async () =>
   await page.close();
 });
 
+test('the program page answers "what would this change cost?" from the shop\'s own orders', async () => {
+  const shop = newShop();
+  const customer = await newCustomer(shop);
+  await order(shop, customer, ['PAID']);
+  await eventually(async () => (await gql('{ programLiability { amount } }', {}, shop.admin)).programLiability.amount !== '0.00',
+    { what: 'the points of the paid order' });
+  const { page, errors } = await signedIn(shop);
+  await page.fill('input[name=simEarnRate]', '2');
+  await page.click('#simulate button');
+  await page.waitForSelector('[data-testid=simulation]');
+  const [proposed, current] = await page.$$eval('[data-testid=simulation] tr:nth-child(2) td', (tds) => tds.map((td) => td.textContent));
+  assert.equal(Number.parseFloat(proposed), 2 * Number.parseFloat(current), `${proposed} vs ${current}`);
+  const { program } = await gql('{ program { earnRate } }', {}, shop.admin);
+  assert.equal(program.earnRate, '1', 'a simulation changes nothing');
+  await screenshot(page, 'console-simulation');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('launch a challenge from the console, watch its leaderboard, end it', async () => {
   const shop = newShop();
   const { page, errors } = await signedIn(shop);
@@ -161,6 +180,7 @@ test('customer lookup and retention dashboard', async () => {
   await page.waitForSelector('[data-testid=customer-balance]');
   assert.equal((await page.textContent('[data-testid=customer-balance]')).trim(), '30');
   assert.match(await page.textContent('#customer'), /goodwill/);
+  assert.match(await page.textContent('[data-testid=prediction]'), /no prediction/);
   await screenshot(page, 'console-customer');
 
   await page.click('a[href="#dashboard"]');
@@ -169,6 +189,10 @@ test('customer lookup and retention dashboard', async () => {
   const liability = await page.textContent('[data-testid=liability]');
   assert.ok(liability.replace(/[^\d.]/g, '').startsWith(Number(programLiability.amount).toFixed(2)), `${liability} vs ${programLiability.amount}`);
   assert.match(await page.textContent('[data-testid=kpis]'), /benchmark ≈ 28 %/);
+  assert.equal(await page.textContent('[data-testid=prediction-status]'), 'not yet');
+  await page.click('#refit');
+  await page.waitForSelector('text=too few buyers');
+  assert.match(await page.textContent('[data-testid=kpis]'), /needs 200 buyers, 50 repeat/);
   await page.waitForSelector('[data-testid=segments] rect');
   await page.waitForSelector('[data-testid=offer-performance]');
   assert.match(await page.textContent('[data-testid=offer-performance] tr[data-source=REFERRAL]'),

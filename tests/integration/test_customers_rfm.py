@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from services.customers import metrics, ordering, store
+from services.customers import metrics, ordering, predicting, store
 from services.customers.orders import new_order
 from services.customers.segmenting import DAILY_JOB, daily_pass, refresh_batch
 from shared.db import create_pool
@@ -117,9 +117,10 @@ async def test_the_daily_pass_runs_in_batches_each_its_own_job(settings):
             rows = await pool.fetch("SELECT segment FROM customers WHERE shop_id = $1", SHOP)
             assert {r["segment"] for r in rows} == {"AT_RISK"}
             assert all(s is not None for s in (await _scores(pool)).values())
-            next_day = await pool.fetch("SELECT dedup_key FROM scheduled_jobs WHERE shop_id = $1 AND status = "
+            next_day = await pool.fetch("SELECT kind, dedup_key FROM scheduled_jobs WHERE shop_id = $1 AND status = "
                                         "'pending' AND dedup_key NOT LIKE '%>%'", SHOP)
-            assert len(next_day) == 1
+            # The next day's pass, and the night's prediction fit before it (services/customers/predicting.py).
+            assert sorted(r["kind"] for r in next_day) == sorted([DAILY_JOB, predicting.JOB])
             moved = await pool.fetchval("SELECT count(*) FROM outbox WHERE shop_id = $1 AND type = "
                                         "'customer.segment_changed' AND envelope->'data'->>'from_segment' = 'NEW'",
                                         SHOP)

@@ -11,10 +11,11 @@ from services.customers.store import (
     orders,
     personal_data,
     platform_offers,
+    predictions,
     profiles,
     retention,
     segments,
 )
 
 __all__ = ["connections", "data_requests", "engagements", "orders", "personal_data", "platform_offers",
-           "profiles", "retention", "segments"]
+           "predictions", "profiles", "retention", "segments"]

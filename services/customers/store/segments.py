@@ -46,6 +46,8 @@ def _facts_query(batch: bool) -> str:
                (SELECT count(*) FROM orders o
                  WHERE o.shop_id = c.shop_id AND o.customer_id = c.id AND o.status IN {COUNTING}
                    AND o.placed_at > $3 AND o.placed_at <= $2) AS orders_recent,
+               (SELECT p.probability_active FROM predictions p
+                 WHERE p.shop_id = c.shop_id AND p.customer_id = c.id) AS probability_active,
                e.*
         FROM customers c
         LEFT JOIN LATERAL (

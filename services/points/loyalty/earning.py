@@ -9,7 +9,7 @@ changes nothing; the customer's account is locked first, so the steps of one cus
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from services.points.loyalty import accounts, configuration, ledger, posting, redemption, store, tiering
@@ -34,7 +34,7 @@ async def order_paid(conn: Connection, data: events.OrderPaid, event_id: str, pa
     note = None if fx is not None else f"no exchange rate from {data.currency} to the program currency {prog.currency}"
     if fx is None:  # recorded, earns nothing, and says so (Order.pointsNote, notEligibleOrders)
         log.warning("order %s of shop %s earns no points: %s", data.order_id, shop, note)
-    points = ledger.points_for_purchase(data.net_amount * fx.rate, prog.earn_rate, multiplier) if fx else 0
+    points = ledger.order_points(data.net_amount, fx.rate if fx else None, prog.earn_rate, multiplier)
     converted = fx is not None and data.currency != prog.currency
     await store.orders.record_earning(conn, shop, data.order_id, data.customer_id, data.currency, data.net_amount,
                                       prog.earn_rate, multiplier, prog.version, points, paid_at,
@@ -66,8 +66,8 @@ async def _start_return_window(conn: Connection, shop: str, order_id: str, deliv
     if row["status"] != "PENDING" or row["release_at"] is not None:
         return
     prog = await configuration.seeded(conn, shop)
-    due = delivered_at + timedelta(days=prog.pending_days)
-    await store.orders.set_release_at(conn, shop, order_id, due)
+    due = ledger.release_at(delivered_at, prog.pending_days)
+    await store.orders.set_release_at(conn, shop, order_id, due, delivered_at)
     await schedule.schedule(conn, shop=shop, kind=RELEASE_JOB, dedup_key=order_id, due_at=due,
                             payload={"order_id": order_id})
 
@@ -101,8 +101,8 @@ async def take_back(conn: Connection, shop: str, order_id: str, customer_id: str
         # Cancelled before payment (or before we saw it): a tombstone, so a late order.paid earns nothing.
         await store.orders.record_void_before_payment(conn, shop, order_id, customer_id)
         return
-    rate = row["fx_rate"] if row["fx_rate"] is not None else Decimal(0)  # the rate the order earned at
-    keep = ledger.points_to_keep(net_remaining * rate, row["earn_rate"], row["multiplier"], voided=voided)
+    keep = ledger.order_points_to_keep(net_remaining, row["fx_rate"], row["earn_rate"], row["multiplier"],
+                                       voided=voided)
     points = ledger.takeback(row["earned"], row["taken_back"], keep)
     status = "REVERSED" if voided and row["status"] != "NOT_ELIGIBLE" else row["status"]
     await store.orders.record_takeback(conn, shop, order_id, points, min(net_remaining, row["net_amount"]), voided,
@@ -111,7 +111,7 @@ async def take_back(conn: Connection, shop: str, order_id: str, customer_id: str
     # prefix could also hit another order whose id starts with this one.
     if points == 0:
         return
-    bucket = ledger.PENDING if row["status"] == "PENDING" else ledger.AVAILABLE
+    bucket = ledger.takeback_bucket(row["status"])
     await posting.reverse(conn, shop, customer_id, points, bucket=bucket, reason=f"{reason} {order_id}",
                           key=f"order:{order_id}:reverse:{row['taken_back'] + points}", event_id=event_id,
                           rule_version=row["rule_version"])

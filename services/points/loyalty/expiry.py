@@ -20,6 +20,11 @@ def add_months(at: datetime, months: int) -> datetime:
     return at.replace(year=year, month=month, day=min(at.day, calendar.monthrange(year, month)[1]))
 
 
+def lapse_at(activity: datetime, months: int) -> datetime | None:
+    """When the balance lapses if nothing happens after `activity` (None: expiry switched off)."""
+    return add_months(activity, months) if months > 0 else None
+
+
 def expires_at(last_activity: datetime | None, months: int, balance: int) -> datetime | None:
     """When the whole balance lapses (None: nothing to lapse, or expiry switched off with 0 months)."""
     if last_activity is None or months <= 0 or balance <= 0:

@@ -9,7 +9,7 @@ minus reversals). Releasing points moves them between buckets and earns nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from shared.errors import BadUserInput
@@ -82,6 +82,33 @@ def points_for_purchase(net_amount: Decimal, earn_rate: Decimal = DEFAULT_EARN_R
     if net_amount <= 0:
         return 0
     return int((net_amount * earn_rate * multiplier).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def order_points(net_amount: Decimal, fx_rate: Decimal | None, earn_rate: Decimal, multiplier: Decimal) -> int:
+    """What a paid order earns: its net amount turned into the program currency at `fx_rate` (1 for the
+    program's own, the merchant's rate for another: Program.rate_for), at the earn rate and the tier's
+    multiplier; 0 without a rate (NOT_ELIGIBLE). The live ledger and the simulation both ask this."""
+    if fx_rate is None:
+        return 0
+    return points_for_purchase(net_amount * fx_rate, earn_rate, multiplier)
+
+
+def order_points_to_keep(net_remaining: Decimal, fx_rate: Decimal | None, earn_rate: Decimal, multiplier: Decimal,
+                         *, voided: bool) -> int:
+    """What a refunded or cancelled order may keep: by the rate, earn rate and multiplier it earned at (an
+    order that earned without a rate keeps nothing, having earned nothing)."""
+    return points_to_keep(net_remaining * (fx_rate if fx_rate is not None else Decimal(0)), earn_rate, multiplier,
+                          voided=voided)
+
+
+def release_at(delivered_at: datetime, pending_days: int) -> datetime:
+    """When an order's pending points become available: the return window after its delivery."""
+    return delivered_at + timedelta(days=pending_days)
+
+
+def takeback_bucket(order_status: str) -> str:
+    """Points still pending come out of the pending bucket, released ones out of the available bucket."""
+    return PENDING if order_status == "PENDING" else AVAILABLE
 
 
 def purchase_entry(customer_id: str, order_id: str, points: int, event_id: str, rule_version: int,

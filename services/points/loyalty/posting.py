@@ -80,9 +80,9 @@ async def _plan_expiry(conn: Connection, shop: str, customer_id: str, activity: 
     earlier activity are not cancelled (that would scan the schedule on every earning): they find
     newer activity and do nothing."""
     prog = await configuration.seeded(conn, shop)
-    if prog.expiry_months <= 0:
+    lapse = expiry.lapse_at(activity, prog.expiry_months)
+    if lapse is None:
         return
-    lapse = expiry.add_months(activity, prog.expiry_months)
     payload = {"customer_id": customer_id, "activity": activity.isoformat()}
     key = expiry.job_key(customer_id, activity)
     await schedule.schedule(conn, shop=shop, kind=expiry.WARN_JOB, dedup_key=key, due_at=expiry.warn_at(lapse),

@@ -25,11 +25,12 @@ async def refresh(conn: Connection, shop: str, customer_id: str, prog: Program) 
     st, spend = await accounts.standing(conn, shop, acct, customer_id, prog, at)
     if st.changed:
         acct = await store.tiers.set_tier(conn, shop, customer_id, st.tier.name, st.since)
-        if st.since is not None and tiers.rank(st.tier, prog.tiers) > 0:
+        review = tiers.review_at(st, prog.tiers)
+        if review is not None and st.since is not None:
             # At the end of the period the tier is reviewed even if the customer never buys again.
             await schedule.schedule(conn, shop=shop, kind=REVIEW_JOB,
                                     dedup_key=f"{customer_id}|{st.since.isoformat()}",
-                                    due_at=st.since + tiers.PERIOD, payload={"customer_id": customer_id})
+                                    due_at=review, payload={"customer_id": customer_id})
     await _announce(conn, shop, acct, accounts.applied(acct, st, prog, at), prog, at)
     near = tiers.is_near(st.tier, spend, prog.tiers)
     if near is not None and await store.tiers.add_nudge(conn, shop, customer_id, near.name,

@@ -59,6 +59,22 @@ def standing(stored: str | None, since: datetime | None, spend: Decimal, tiers: 
     return Standing(held, since, False, None)
 
 
+def review_at(st: Standing, tiers: tuple[Tier, ...]) -> datetime | None:
+    """When a tier just reached (or kept after a downgrade) above the lowest is looked at again: at the
+    end of its period, even if the customer never buys again. None when nothing changed."""
+    if not st.changed or st.since is None or rank(st.tier, tiers) == 0:
+        return None
+    return st.since + PERIOD
+
+
+def qualifying_spend(orders: list[tuple[datetime, Decimal]], at: datetime) -> Decimal:
+    """Net spend of the orders paid within the period before `at`: (paid_at, net amount still counting)
+    pairs of orders in the program's currency that are not voided. store.orders.qualifying_spend asks the
+    same of the database (tests/integration/points/test_simulation.py holds the two together)."""
+    since = at - PERIOD
+    return sum((net for paid_at, net in orders if paid_at > since), Decimal(0))
+
+
 def amount_to_next(current: Tier, spend: Decimal, tiers: tuple[Tier, ...]) -> tuple[Tier, Decimal] | None:
     nxt = next_tier(current, tiers)
     if nxt is None:

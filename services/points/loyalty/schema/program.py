@@ -168,10 +168,9 @@ class ProgramInput:
     force: bool = strawberry.field(default=False, description="Accept a cashback above the ceiling.")
 
 
-async def configure_program(info: Info, input: ProgramInput) -> Program:
-    c = ctx(info)
-    c.principal.require_admin()
-    change = rules.ProgramChange(
+def change_of(input: ProgramInput) -> rules.ProgramChange:
+    """The admin's input as the program's rules take it (configureProgram, simulateProgram)."""
+    return rules.ProgramChange(
         currency=input.currency, earn_rate=input.earn_rate, point_value=input.point_value,
         tiers=None if input.tiers is None else [
             rules.TierChange(t.name, t.threshold, t.multiplier, list(t.perks)) for t in input.tiers],
@@ -186,7 +185,12 @@ async def configure_program(info: Info, input: ProgramInput) -> Program:
         offers=None if input.offers is None else offer_settings.change(input.offers),
         force=input.force,
     )
-    return Program.of(await configuration.configure(c.pool, c.shop, change, actor="admin"))
+
+
+async def configure_program(info: Info, input: ProgramInput) -> Program:
+    c = ctx(info)
+    c.principal.require_admin()
+    return Program.of(await configuration.configure(c.pool, c.shop, change_of(input), actor="admin"))
 
 
 async def not_eligible_orders(info: Info) -> list[NotEligibleOrders]:

@@ -7,6 +7,6 @@ wallet's row. One customer's changes therefore serialise on the account, and two
 wait on each other in opposite order.
 """
 
-from services.points.loyalty.store import ledger, orders, programs, rewards, tiers, wallet
+from services.points.loyalty.store import ledger, orders, programs, rewards, simulation, tiers, wallet
 
-__all__ = ["ledger", "orders", "programs", "rewards", "tiers", "wallet"]
+__all__ = ["ledger", "orders", "programs", "rewards", "simulation", "tiers", "wallet"]

@@ -31,9 +31,9 @@ async def record_earning(conn: Connection, shop: str, order_id: str, customer_id
     """What a paid order earned, with the rate that turned its currency into the program's (1 for
     the program's own; none, NOT_ELIGIBLE and `note` saying why, when there was no rate)."""
     await conn.execute(
-        """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, earn_rate, multiplier,
-               rule_version, earned, paid_at, base_currency, fx_rate, fx_date, status, points_note)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+        """INSERT INTO order_points (shop_id, order_id, customer_id, currency, net_amount, paid_net, earn_rate,
+               multiplier, rule_version, earned, paid_at, base_currency, fx_rate, fx_date, status, points_note)
+           VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                    CASE WHEN $12::numeric IS NULL THEN 'NOT_ELIGIBLE' ELSE 'PENDING' END, $14)""",
         shop, order_id, customer_id, currency, net_amount, earn_rate, multiplier, rule_version, earned, paid_at,
         base_currency, fx_rate, fx_date, note)
@@ -50,15 +50,21 @@ async def record_void_before_payment(conn: Connection, shop: str, order_id: str,
 
 async def record_takeback(conn: Connection, shop: str, order_id: str, points: int, net_amount: Decimal,
                           voided: bool, status: str) -> None:
+    """The order's new net amount and takeback, and the change kept in order_point_changes (what a
+    simulation replays: when the order shrank and to what)."""
     await conn.execute(
-        """UPDATE order_points SET taken_back = taken_back + $3, net_amount = $4, voided = $5, status = $6
-           WHERE shop_id = $1 AND order_id = $2""",
+        """WITH o AS (
+               UPDATE order_points SET taken_back = taken_back + $3, net_amount = $4, voided = $5, status = $6
+               WHERE shop_id = $1 AND order_id = $2 RETURNING customer_id)
+           INSERT INTO order_point_changes (shop_id, order_id, customer_id, at, net_amount, voided)
+           SELECT $1, $2, customer_id, now(), $4, $5 FROM o""",
         shop, order_id, points, net_amount, voided, status)
 
 
-async def set_release_at(conn: Connection, shop: str, order_id: str, due: datetime) -> None:
-    await conn.execute("UPDATE order_points SET release_at = $3 WHERE shop_id = $1 AND order_id = $2",
-                       shop, order_id, due)
+async def set_release_at(conn: Connection, shop: str, order_id: str, due: datetime, delivered_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE order_points SET release_at = $3, delivered_at = $4 WHERE shop_id = $1 AND order_id = $2",
+        shop, order_id, due, delivered_at)
 
 
 async def mark_available(conn: Connection, shop: str, order_id: str) -> None:
