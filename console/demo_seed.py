@@ -2,9 +2,10 @@
 
 A sample coffee shop (shop id DEMO_SHOP, default "demo"): three customers, paid and delivered
 orders, a voucher reward, a welcome bonus and an active challenge. Every id is fixed, so running it
-again changes nothing. The admin credential is an admin JWT for that shop signed with JWT_SECRET
-(the same way any back office of that shop would hold one); the customer token that joins the
-challenge is the demo customer's.
+again changes nothing. It never writes into the default shop (DEFAULT_SHOP), the one the README's
+quickstart uses: a DEMO_SHOP naming it is refused. The admin credential is an admin JWT for that
+shop signed with JWT_SECRET (the same way any back office of that shop would hold one); the customer
+token that joins the challenge is the demo customer's.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ ORDERS = [  # id, customer, product, quantity, unit price, final status
 
 
 def main() -> None:
+    if SHOP == os.environ.get("DEFAULT_SHOP", "default"):
+        sys.exit(f"DEMO_SHOP is {SHOP!r}, the default shop: the demo seeds a shop of its own (default: demo)")
     with httpx.Client(timeout=30) as client:
         for cid, name, locale in PEOPLE:
             gql(client, "mutation($i: CustomerInput!) { upsertCustomer(input: $i) { id } }",

@@ -78,7 +78,8 @@ async def live(request: Request) -> StreamingResponse | JSONResponse:
         listener = Listener(shop=principal.shop, customer_id=None)
     else:
         code = "UNAUTHENTICATED" if principal.kind == "public" else "FORBIDDEN"
-        return JSONResponse({"error": "a customer token or an admin credential is required", "code": code},
+        message = "token expired" if principal.token_expired else "a customer token or an admin credential is required"
+        return JSONResponse({"error": message, "code": code},
                             status_code=401 if code == "UNAUTHENTICATED" else 403)
     return StreamingResponse(hub.stream(listener), media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})

@@ -8,10 +8,14 @@
 //   INGEST_API_KEY and API_KEYS; HS256 JWTs signed with JWT_SECRET with sub and exp, 30 s leeway).
 //   Every subgraph checks it again; here a wrong one is refused before any subgraph works, and only a
 //   genuine credential gets a rate-limit bucket of its own (an unknown key gets none).
+// - an expired but genuine token (a storefront's stale session): not refused. The request goes on as
+//   a public caller's, public fields answer, whatever needs the token fails in the subgraphs with
+//   UNAUTHENTICATED "token expired", and the answer carries a warning in extensions.warnings
+//   (code TOKEN_EXPIRED), so a client that asked only public fields still learns it (docs/auth.md).
 // - failed credentials (unknown key, forged or garbled token) counted per client address: past
 //   AUTH_FAILURES_PER_MINUTE the address gets RATE_LIMITED for any credential until its minute is
 //   over, a genuine one included (else the answer would tell a guess that hit). An expired but
-//   genuine token is a storefront's stale session, not a guess: refused, not counted.
+//   genuine token is not a guess: not counted.
 //
 // Environment:
 //   TRUSTED_PROXIES          comma-separated addresses or CIDRs of the proxies in front (the ingress),
@@ -46,7 +50,7 @@ export const clientAddress = (request: Request, serverContext: any): string => {
 };
 
 // --- credentials -----------------------------------------------------------------------------------
-export type Caller = { kind: 'public' | 'key' | 'customer' | 'admin'; identity: string };
+export type Caller = { kind: 'public' | 'key' | 'customer' | 'admin'; identity: string; tokenExpired?: boolean };
 
 const digest = (key: string): string => createHash('sha256').update(key).digest('hex');
 // Keys are compared by their SHA-256: the lookup time says nothing about how close a guess came.
@@ -82,10 +86,19 @@ const identify = (headers: Headers, address: string): Caller => {
     try {
       claims = jwt.verify(token, jwtSecret, { algorithms: ['HS256'], clockTolerance: 30 });
     } catch (error) {
-      if (error instanceof jwt.TokenExpiredError) throw new Refused('token expired', false);
+      // jsonwebtoken checks the signature before the expiry: an expired token is the shop's own.
+      if (error instanceof jwt.TokenExpiredError) return { kind: 'public', identity: `address:${address}`, tokenExpired: true };
       throw new Refused('invalid token', true);
     }
-    if (typeof claims?.sub !== 'string' || typeof claims?.exp !== 'number') throw new Refused('invalid token', false);
+    // The rest of shared/auth.py's rules for a genuine signature: sub and exp required, no aud, no iat
+    // in the future.
+    for (const claim of ['sub', 'exp']) {
+      if (claims?.[claim] === undefined) throw new Refused(`invalid token: no '${claim}' claim`, false);
+    }
+    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || claims.aud !== undefined
+      || (claims.iat !== undefined && !(typeof claims.iat === 'number' && claims.iat <= Date.now() / 1000 + 30))) {
+      throw new Refused('invalid token', false);
+    }
     const admin = Array.isArray(claims.roles) && claims.roles.includes('admin');
     return { kind: admin ? 'admin' : 'customer', identity: `${admin ? 'admin' : 'customer'}:${claims.shop ?? ''}:${claims.sub}` };
   }
@@ -127,7 +140,20 @@ const refusal = (fetchAPI: any, status: number, message: string, extensions: { c
     headers: { 'content-type': 'application/json', ...headers },
   });
 
+const EXPIRED_WARNING = {
+  code: 'TOKEN_EXPIRED',
+  message: 'the token has expired: public fields were answered, fields that need it failed with UNAUTHENTICATED; send a fresh token',
+};
+
 export const authentication = () => ({
+  onResultProcess({ request, result }: any) {
+    if (!identities.get(request)?.tokenExpired) return;
+    for (const one of Array.isArray(result) ? result : [result]) {
+      if (one && typeof one === 'object') {
+        one.extensions = { ...one.extensions, warnings: [...(one.extensions?.warnings ?? []), EXPIRED_WARNING] };
+      }
+    }
+  },
   onRequest({ request, serverContext, endResponse, fetchAPI }: any) {
     if (!request.headers.get('x-api-key') && !request.headers.get('authorization')) return;
     const address = clientAddress(request, serverContext);

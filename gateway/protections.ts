@@ -287,10 +287,22 @@ export const persistedOperations = () => {
 // coercion ("… Did you mean the enum value "PAID"?"), so every result's errors are cleaned here.
 const SUGGESTION = /\s*Did you mean [^?]*\?/g;
 
+// GraphQL over HTTP: an answer without a data entry (a request error: nothing ran) is a 400 under
+// application/graphql-response+json, as Yoga already answers parse and validation errors; under
+// application/json it stays 200 (`spec: true` tells Yoga so). Without this, the depth limit and the
+// persisted-operation errors left with 200 under both. An error that already says its HTTP answer
+// keeps it: a rate limit's 429 with Retry-After under any media type (rateLimited above; the
+// failed-credentials limit answers the same in callers.ts). Yoga keeps extensions.http out of the body.
+const REQUEST_ERROR = { spec: true, status: 400 };
+
 const shaped = (result: any, hideSuggestions: boolean): void => {
+  const requestError = result && typeof result === 'object' && !('data' in result);
   for (const error of result?.errors ?? []) {
     if (!error?.extensions?.code && !error?.path) {
       error.extensions = { ...error.extensions, code: 'BAD_USER_INPUT' };
+    }
+    if (requestError && !error?.extensions?.http) {
+      error.extensions = { ...error.extensions, http: REQUEST_ERROR };
     }
     if (hideSuggestions && typeof error?.message === 'string') {
       error.message = error.message.replace(SUGGESTION, '').trim();

@@ -4,7 +4,10 @@ the gateway only forwards the headers.
   Authorization: Bearer <JWT>   customer (sub = customer id, shop claim) or admin (roles: [admin])
   X-Api-Key: <key>              server credentials with a role (ingest | admin) and one shop
   neither                       public; the shop comes from X-Shop (absent -> DEFAULT_SHOP)
-A credential that is present but wrong (forged, expired, unknown key) is an error, never public.
+A credential that is present but wrong (forged, garbled, unknown key) is an error, never public. A
+genuine token past its `exp` (a storefront's stale session) is answered as a public caller of the
+token's shop: public fields still work, anything that needs the token is UNAUTHENTICATED "token
+expired" (docs/auth.md).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 
@@ -30,6 +33,7 @@ class Principal:
     kind: Kind
     shop: str
     customer_id: str | None = None
+    token_expired: bool = False  # public only because the caller's genuine token expired
 
     @property
     def is_admin(self) -> bool:
@@ -63,7 +67,8 @@ class Principal:
 
     def _require_known(self) -> None:
         if self.kind == "public":
-            raise Unauthenticated("credentials are required")
+            raise Unauthenticated("token expired: get a fresh one" if self.token_expired
+                                  else "credentials are required")
 
 
 def _shop(value: str | None, default: str) -> str:
@@ -71,6 +76,26 @@ def _shop(value: str | None, default: str) -> str:
     if not SHOP_ID.match(shop):
         raise BadUserInput("invalid shop id")
     return shop
+
+
+def _claims(token: str, secret: str, *, verify_exp: bool) -> dict[str, Any]:
+    """The token's claims: HS256 with the shop's secret, `sub` and `exp` present, `exp`, `nbf` and `iat`
+    with 30 s leeway; an `aud` claim is refused (no audience is configured)."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["sub", "exp"], "verify_exp": verify_exp},
+            leeway=30,
+        )
+    except jwt.ExpiredSignatureError:
+        raise
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthenticated(f"invalid token: no {exc.claim!r} claim") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("invalid token") from exc
+    return claims
 
 
 def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal:
@@ -87,17 +112,12 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("Authorization must be 'Bearer <token>'")
         try:
-            claims = jwt.decode(
-                token.strip(),
-                settings.jwt_secret,
-                algorithms=["HS256"],
-                options={"require": ["sub", "exp"]},
-                leeway=30,
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthenticated("token expired") from exc
-        except jwt.InvalidTokenError as exc:
-            raise Unauthenticated("invalid token") from exc
+            claims = _claims(token.strip(), settings.jwt_secret, verify_exp=True)
+        except jwt.ExpiredSignatureError:
+            # The signature was checked before the expiry: this is the shop's own token, only stale.
+            claims = _claims(token.strip(), settings.jwt_secret, verify_exp=False)
+            return Principal(kind="public", shop=_shop(claims.get("shop"), settings.default_shop),
+                             token_expired=True)
         shop = _shop(claims.get("shop"), settings.default_shop)
         roles = claims.get("roles") or []
         if isinstance(roles, list) and "admin" in roles:

@@ -25,3 +25,11 @@ def _load_env() -> None:
 
 
 _load_env()
+
+
+LAST = "tests/e2e/test_default_shop.py"
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The check that the suite wrote nothing into the default shop runs after everything else."""
+    items.sort(key=lambda item: item.nodeid.startswith(LAST))

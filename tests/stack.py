@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import subprocess
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import aio_pika
 import asyncpg
@@ -19,6 +22,7 @@ from shared.events import EventData, new_envelope
 from tests.conftest import ROOT
 
 SERVICES = ("customers", "points", "referrals", "reviews", "notifications")
+T = TypeVar("T")
 
 
 def port(name: str) -> int:
@@ -47,13 +51,20 @@ def amqp_url() -> str:
     return f"amqp://{e['AMQP_USER']}:{e['AMQP_PASSWORD']}@{e['AMQP_HOST']}:{e['AMQP_PORT']}/{e['AMQP_VHOST']}"
 
 
-DEFAULT_SHOP = os.environ.get("DEFAULT_SHOP", "default")  # the shop of ADMIN and INGEST
-ADMIN = {"x-api-key": os.environ.get("ADMIN_API_KEY", "dev-admin-key")}
-INGEST = {"x-api-key": os.environ.get("INGEST_API_KEY", "dev-ingest-key")}
+# The suite's own shop. Tests never write into DEFAULT_SHOP (`default`): that is the developer's, where
+# the README's quickstart runs; after `make test` it holds nothing but what it held before
+# (tests/e2e/test_default_shop.py). .env.example's API_KEYS give this shop an admin and an ingest key.
+TEST_SHOP = "tests"
+ADMIN = {"x-api-key": "tests-admin-key"}
+INGEST = {"x-api-key": "tests-ingest-key"}
+PUBLIC = {"x-shop": TEST_SHOP}  # a caller without credentials, looking at the suite's shop
+DEFAULT_SHOP = os.environ.get("DEFAULT_SHOP", "default")  # only to check that no test wrote there
 
 
-def customer_token(sub: str, *, shop: str | None = None, secret: str | None = None, ttl: int = 600,
+def customer_token(sub: str, *, shop: str | None = TEST_SHOP, secret: str | None = None, ttl: int = 600,
                    **claims: Any) -> dict[str, str]:
+    """A customer's JWT, of the suite's shop unless `shop` names another (None: no shop claim, which
+    means DEFAULT_SHOP: only for reads that check that rule)."""
     payload = {"sub": sub, "exp": int(time.time()) + ttl, **claims}
     if shop:
         payload["shop"] = shop
@@ -78,10 +89,50 @@ def all_ready() -> bool:
 
 
 def ensure_stack() -> None:
-    """Reuse a running stack, or start it the way `make up` does."""
-    if all_ready():
-        return
-    subprocess.run([str(ROOT / "infra/local/stack.sh"), "up"], check=True, cwd=ROOT)
+    """Reuse a running stack, or start it the way `make up` does; then note what the default shop
+    holds before the suite writes anything (tests/e2e/test_default_shop.py compares at the end)."""
+    if not all_ready():
+        subprocess.run([str(ROOT / "infra/local/stack.sh"), "up"], check=True, cwd=ROOT)
+    _check_test_keys()
+    global DEFAULT_SHOP_BEFORE
+    if DEFAULT_SHOP_BEFORE is None:
+        DEFAULT_SHOP_BEFORE = _in_a_thread(default_shop_rows)
+
+
+def _check_test_keys() -> None:
+    answer = httpx.post(gateway_url(), json={"query": "{ program { version } }"}, headers=ADMIN, timeout=30)
+    if answer.status_code == 401:
+        raise RuntimeError(
+            "the running stack does not know the test suite's API keys (tests-admin-key, tests-ingest-key, "
+            "bench-…): copy API_KEYS from .env.example into .env, then `make down && make up`")
+
+
+def _in_a_thread(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to its end from sync code, whether or not an event loop runs in this thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work()).result()
+
+
+DEFAULT_SHOP_BEFORE: dict[str, int] | None = None
+
+
+async def default_shop_rows() -> dict[str, int]:
+    """Rows of DEFAULT_SHOP in every table of every service's database that has a shop_id column,
+    by "<service>.<table>" (only tables that hold some)."""
+    counts: dict[str, int] = {}
+    for service in SERVICES:
+        conn = await asyncpg.connect(dsn(service))
+        try:
+            tables = await conn.fetch(
+                """SELECT table_name FROM information_schema.columns
+                   WHERE table_schema = 'public' AND column_name = 'shop_id' ORDER BY table_name""")
+            for (table,) in tables:
+                n = await conn.fetchval(f'SELECT count(*) FROM "{table}" WHERE shop_id = $1', DEFAULT_SHOP)
+                if n:
+                    counts[f"{service}.{table}"] = n
+        finally:
+            await conn.close()
+    return counts
 
 
 class GraphQL:

@@ -1322,7 +1322,7 @@ export type Query = {
   exportCustomerData: CustomerDataExport;
   /** Admin: messages that failed for good, newest first, with the reason. */
   failedNotifications: NotificationConnection;
-  /** The signed-in customer (customer token). */
+  /** The signed-in customer (customer token). NOT_FOUND for an id the shop never sent (upsertCustomer or its platform's webhook comes first) or has erased: nothing is answered or created for it (docs/auth.md). */
   me?: Maybe<Customer>;
   /** Reviews waiting for a decision (admin), oldest first; or those in another status. */
   moderationQueue: ReviewConnection;
@@ -1454,7 +1454,7 @@ export type RatingSummary = {
 
 export type Redemption = {
   __typename?: 'Redemption';
-  /** Single use; the checkout consumes it with validateRewardCode. */
+  /** Single use, also one of the customer's offers: the checkout checks it with checkCode and uses it with redeemCode (or validateRewardCode, superseded). */
   code: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
   expiresAt: Scalars['DateTime']['output'];
@@ -2104,6 +2104,12 @@ export type ReviewInput = {
   title?: string | null | undefined;
 };
 
+export type ReviewSort =
+  | 'HIGHEST'
+  | 'LOWEST'
+  | 'MOST_HELPFUL'
+  | 'NEWEST';
+
 export type ReviewStatus =
   | 'PENDING'
   | 'PUBLISHED'
@@ -2248,10 +2254,10 @@ export type ReleaseCodeMutationVariables = Exact<{
 
 export type ReleaseCodeMutation = { releaseCode: { id: string, code: string, status: OfferStatus, usageLimit: number, usedCount: number } };
 
-export type LoyaltyWidgetQueryVariables = Exact<{ [key: string]: never; }>;
+export type RewardsPanelQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type LoyaltyWidgetQuery = { me: { id: string, firstName: string | null, locale: string | null, referralCode: string, referralLink: string, loyalty: { balance: number, pending: number, lifetimeEarned: number, expiringPoints: number, expiringAt: string | null, tier: { name: string, threshold: { amount: string, currency: string } }, nextTier: { name: string, threshold: { amount: string, currency: string } } | null, amountToNextTier: { amount: string, currency: string } | null }, storeCredit: { amount: string, currency: string }, offers: Array<{ id: string, code: string, source: OfferSource, kind: OfferKind, value: string | null, currency: string | null, expiresAt: string | null, minOrder: { amount: string, currency: string } | null }>, referralStats: { invited: number, converted: number, earned: { amount: string, currency: string } }, pendingReviews: Array<{ orderId: string, deliveredAt: string, product: { id: string } }>, challengeProgress: Array<{ progress: number, completed: boolean, challenge: { id: string } }> } | null, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, challenges: Array<{ id: string, title: string, description: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
+export type RewardsPanelQuery = { me: { id: string, firstName: string | null, locale: string | null, referralCode: string, referralLink: string, loyalty: { balance: number, pending: number, lifetimeEarned: number, expiringPoints: number, expiringAt: string | null, tier: { name: string, multiplier: string, perks: Array<string>, threshold: { amount: string, currency: string } }, nextTier: { name: string, threshold: { amount: string, currency: string } } | null, amountToNextTier: { amount: string, currency: string } | null }, storeCredit: { amount: string, currency: string }, offers: Array<{ id: string, code: string, source: OfferSource, kind: OfferKind, value: string | null, currency: string | null, expiresAt: string | null, minOrder: { amount: string, currency: string } | null }>, referralStats: { invited: number, converted: number, earned: { amount: string, currency: string } }, pendingReviews: Array<{ orderId: string, deliveredAt: string, dueAt: string, product: { id: string } }>, challengeProgress: Array<{ progress: number, completed: boolean, challenge: { id: string, title: string, endsAt: string } }> } | null, rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, challenges: Array<{ id: string, title: string, description: string | null, hashtag: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
 
 export type RedeemRewardMutationVariables = Exact<{
   rewardId: string | number;
@@ -2261,12 +2267,20 @@ export type RedeemRewardMutationVariables = Exact<{
 
 export type RedeemRewardMutation = { redeemReward: { id: string, code: string, pointsSpent: number, expiresAt: string, percentOff: string | null, value: { amount: string, currency: string } | null, reward: { id: string, name: string } } };
 
+export type PointsHistoryQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type PointsHistoryQuery = { me: { id: string, pointsHistory: { edges: Array<{ node: { id: string, delta: number, kind: string, bucket: string, reason: string, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } | null };
+
 export type SubmitReviewMutationVariables = Exact<{
   input: ReviewInput;
 }>;
 
 
-export type SubmitReviewMutation = { submitReview: { id: string, status: ReviewStatus, rating: number, title: string | null, body: string, verifiedBuyer: boolean, product: { id: string } } };
+export type SubmitReviewMutation = { submitReview: { id: string, status: ReviewStatus, rating: number, title: string | null, body: string, verifiedBuyer: boolean, incentivized: boolean, product: { id: string } } };
 
 export type JoinChallengeMutationVariables = Exact<{
   id: string | number;
@@ -2290,11 +2304,29 @@ export type CheckCodeMutationVariables = Exact<{
 
 export type CheckCodeMutation = { checkCode: { valid: boolean, reason: CodeRejection | null, freeShipping: boolean, discount: { amount: string, currency: string } | null, offer: { id: string, code: string, kind: OfferKind, value: string | null, expiresAt: string | null } | null } };
 
+export type RewardsCatalogQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RewardsCatalogQuery = { rewardsCatalog: Array<{ id: string, name: string, kind: RewardKind, pointsCost: number, percentOff: string | null, minTier: string | null, active: boolean, value: { amount: string, currency: string } | null }>, tiers: Array<{ name: string, multiplier: string, perks: Array<string>, threshold: { amount: string, currency: string } }> };
+
+export type ActiveChallengesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ActiveChallengesQuery = { challenges: Array<{ id: string, title: string, description: string | null, hashtag: string | null, endsAt: string, rewardPoints: number, goal: { event: ChallengeEvent, count: number } }> };
+
 export type ProductReviewsQueryVariables = Exact<{
   id: string | number;
   first?: number | null | undefined;
   after?: string | null | undefined;
+  sort?: ReviewSort | null | undefined;
 }>;
 
 
-export type ProductReviewsQuery = { product: { ratingSummary: { average: number, count: number, distribution: Array<number> }, reviews: { edges: Array<{ node: { id: string, rating: number, title: string | null, body: string, verifiedBuyer: boolean, mediaUrls: Array<string>, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } };
+export type ProductReviewsQuery = { product: { id: string, ratingSummary: { average: number, count: number, distribution: Array<number> }, reviews: { edges: Array<{ node: { id: string, rating: number, title: string | null, body: string, verifiedBuyer: boolean, mediaUrls: Array<string>, helpfulCount: number, createdAt: string, reply: { body: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } } };
+
+export type ReferralLandingQueryVariables = Exact<{
+  code: string;
+}>;
+
+
+export type ReferralLandingQuery = { referralLanding: { code: string, referrerFirstName: string | null, percentOff: number, minimumOrder: { amount: string, currency: string } } };

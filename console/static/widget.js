@@ -41,26 +41,28 @@
     },
   };
 
-  const WIDGET_QUERY = `query LoyaltyWidget {
+  // The registered RewardsPanel, RedeemReward and SubmitReview (gateway/persisted/, the same documents as
+  // clients/typescript/operations/storefront.graphql).
+  const WIDGET_QUERY = `query RewardsPanel {
   me {
     id firstName locale
     loyalty { balance pending lifetimeEarned
-      tier { name threshold { amount currency } } nextTier { name threshold { amount currency } }
+      tier { name multiplier perks threshold { amount currency } } nextTier { name threshold { amount currency } }
       amountToNextTier { amount currency } expiringPoints expiringAt }
     storeCredit { amount currency }
     offers(status: ACTIVE) { id code source kind value currency minOrder { amount currency } expiresAt }
     referralCode referralLink referralStats { invited converted earned { amount currency } }
-    pendingReviews { orderId deliveredAt product { id } }
-    challengeProgress { progress completed challenge { id } }
+    pendingReviews { orderId deliveredAt dueAt product { id } }
+    challengeProgress { progress completed challenge { id title endsAt } }
   }
   rewardsCatalog { id name kind pointsCost value { amount currency } percentOff minTier active }
-  challenges(status: ACTIVE) { id title description endsAt rewardPoints goal { event count } }
+  challenges(status: ACTIVE) { id title description hashtag endsAt rewardPoints goal { event count } }
 }`;
   const REDEEM = `mutation RedeemReward($rewardId: ID!, $idempotencyKey: String!) {
   redeemReward(rewardId: $rewardId, idempotencyKey: $idempotencyKey) {
     id code pointsSpent expiresAt value { amount currency } percentOff reward { id name } } }`;
   const SUBMIT_REVIEW = `mutation SubmitReview($input: ReviewInput!) {
-  submitReview(input: $input) { id status rating title body verifiedBuyer product { id } } }`;
+  submitReview(input: $input) { id status rating title body verifiedBuyer incentivized product { id } } }`;
   const JOIN = `mutation JoinChallenge($id: ID!) { joinChallenge(id: $id) { progress completed challenge { id title } } }`;
 
   const STYLE = `

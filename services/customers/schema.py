@@ -17,6 +17,7 @@ from services.customers import ordering, orders, profiles, registration, store
 from services.customers import schema_gdpr as gdpr
 from services.customers import schema_insights as insights
 from services.customers import schema_platforms as platforms
+from shared.errors import NotFound
 from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
@@ -172,12 +173,18 @@ class OrderInput:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in customer (customer token).")
+    @strawberry.field(description=(
+        "The signed-in customer (customer token). NOT_FOUND for an id the shop never sent (upsertCustomer "
+        "or its platform's webhook comes first) or has erased: nothing is answered or created for it "
+        "(docs/auth.md)."))
     async def me(self, info: Info) -> Customer | None:
         c = ctx(info)
         customer_id = c.principal.require_customer()
         row = await store.profiles.get(c.pool, c.shop, customer_id)
-        return Customer.from_row(row) if row is not None else Customer(id=strawberry.ID(customer_id))
+        if row is None or row["erased_at"] is not None:
+            raise NotFound("no such customer in this shop: the shop sends it (upsertCustomer) before its "
+                           "customer signs in")
+        return Customer.from_row(row)
 
     @strawberry.field(description="Any customer of the shop (admin).")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:

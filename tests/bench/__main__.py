@@ -3,7 +3,8 @@ bench/results.json (and a dated copy in bench/results/).
 
     .venv/bin/python -m tests.bench [--seconds 10] [--concurrency 16] [--orders 200] [--only panel,scale]
 
-Sections (issue 9's list), all in one run on the same machine:
+Sections (issue 9's list), all in one run on the same machine, in the shops `bench` (API_KEYS in
+.env.example), `bench-consume-…` and the scale shops: never in `default`:
   ledger_limit     pgbench on the points schema: insert a ledger row with a unique key + update the
                    balance. The machine's own ceiling for points changes.
   orders_to_points recordOrder + PAID through the gateway by the commerce platform's key; from the PAID
@@ -50,8 +51,6 @@ from tests.bench.load import load, open_loop, percentile, summary, timed
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
 from tests.stack import (
-    ADMIN,
-    INGEST,
     amqp_url,
     customer_token,
     db,
@@ -61,6 +60,11 @@ from tests.stack import (
     subgraph_url,
     unique,
 )
+
+# The benchmarks' own shop (never `default`, the developer's): its keys are in .env.example's API_KEYS.
+BENCH_SHOP = "bench"
+ADMIN = {"x-api-key": "bench-admin-key"}
+INGEST = {"x-api-key": "bench-ingest-key"}
 
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
@@ -107,7 +111,7 @@ class Bench:
 
     async def orders_to_points(self, orders: int, ledger_tx_per_s: float | None) -> dict:
         customers = await self.customers(32)
-        tokens = [customer_token(c, ttl=3600) for c in customers]
+        tokens = [customer_token(c, shop=BENCH_SHOP, ttl=3600) for c in customers]
         paid_at: dict[str, float] = {}
         write_latencies: list[float] = []
         queue: asyncio.Queue[str] = asyncio.Queue()
@@ -204,7 +208,7 @@ class Bench:
 
     async def panel(self) -> dict:
         customers = await self.customers(max(self.concurrency * 4, 64), "panel")
-        tokens = [customer_token(c, ttl=3600) for c in customers]
+        tokens = [customer_token(c, shop=BENCH_SHOP, ttl=3600) for c in customers]
         n = len(customers)
         gateway, points = gateway_url(), subgraph_url("points")
         full = await metered(load(self.client, gateway, lambda i: ({"query": PANEL}, tokens[i % n]),
@@ -229,7 +233,7 @@ class Bench:
             await self.ok("""mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta: 1000,
                              reason: "bench", idempotencyKey: $k) { balance } }""",
                           {"c": customer_id, "k": unique("bench")}, ADMIN)
-        tokens = [customer_token(c, ttl=3600) for c in customers]
+        tokens = [customer_token(c, shop=BENCH_SHOP, ttl=3600) for c in customers]
         latencies: list[float] = []
         errors = 0
         redeem = "mutation($r: ID!, $k: String!) { redeemReward(rewardId: $r, idempotencyKey: $k) { code } }"

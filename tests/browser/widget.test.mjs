@@ -72,7 +72,9 @@ test('your codes: every usable offer with its value, minimum, expiry and a copy 
     for (const text of texts) assert.ok(list.includes(text), `${lang}: "${text}" in ${list}`);
     const copy = page.locator(`flywheel-rewards >> li[data-offer="${percent.id}"] button[data-copy-code]`);
     await copy.click();
-    assert.equal((await copy.textContent()).trim(), lang === 'de' ? 'Kopiert' : 'Copied');
+    // The click handler awaits the clipboard before it relabels the button.
+    const copied = lang === 'de' ? 'Kopiert' : 'Copied';
+    await eventually(async () => (await copy.textContent()).trim() === copied, { what: `button says ${copied}` });
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), percent.code);
     await screenshot(page, `widget-codes-${lang}`);
     assert.deepEqual(errors, []);

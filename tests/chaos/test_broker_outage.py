@@ -11,8 +11,8 @@ from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
 from tests.invariants import earn_once_violations
 from tests.stack import (
-    DEFAULT_SHOP,
     INGEST,
+    TEST_SHOP,
     GraphQL,
     all_ready,
     customer_token,
@@ -68,5 +68,5 @@ async def test_orders_taken_while_the_broker_is_down_are_credited_once_it_is_bac
             return data["me"]["loyalty"]["pending"] == 45  # pending until the return window passes
         await eventually(credited, timeout=90, what="the points once the broker is back")
         assert await unpublished(order["id"]) == 0
-        assert await earn_once_violations(DEFAULT_SHOP, [order["id"]]) == []
+        assert await earn_once_violations(TEST_SHOP, [order["id"]]) == []
         await eventually(all_ready, timeout=60, what="every service ready again")

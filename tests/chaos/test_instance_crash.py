@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
 from tests.invariants import earn_once_violations
-from tests.stack import DEFAULT_SHOP, INGEST, GraphQL, all_ready, customer_token, db, ensure_stack, gateway_url, unique
+from tests.stack import INGEST, TEST_SHOP, GraphQL, all_ready, customer_token, db, ensure_stack, gateway_url, unique
 from tests.support import eventually
 
 pytestmark = pytest.mark.chaos
@@ -88,7 +88,7 @@ async def test_kill_9_of_one_instance_under_load_loses_and_doubles_nothing():
         points = await db("points")
         customers_db = await db("customers")
         try:
-            assert await earn_once_violations(DEFAULT_SHOP, orders) == []
+            assert await earn_once_violations(TEST_SHOP, orders) == []
             events = await customers_db.fetch(
                 "SELECT type, envelope->'data'->>'order_id' AS order_id, count(*) AS n FROM outbox"
                 " WHERE envelope->'data'->>'order_id' = ANY($1::text[]) GROUP BY 1, 2", orders)

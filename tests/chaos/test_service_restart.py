@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
 from tests.invariants import earn_once_violations
-from tests.stack import DEFAULT_SHOP, INGEST, GraphQL, all_ready, customer_token, ensure_stack, gateway_url, unique
+from tests.stack import INGEST, TEST_SHOP, GraphQL, all_ready, customer_token, ensure_stack, gateway_url, unique
 from tests.support import eventually
 
 pytestmark = pytest.mark.chaos
@@ -39,5 +39,5 @@ async def test_points_down_while_orders_are_paid_credits_each_once_after_restart
             data = await gql.ok("{ me { loyalty { pending } } }", headers=customer_token(customer_id))
             return data["me"]["loyalty"]["pending"] == 3 * 45  # pending until the return window passes
         await eventually(credited, timeout=60, what="135 pending points after the restart")
-        assert len(orders) == 3 and await earn_once_violations(DEFAULT_SHOP, orders) == []
+        assert len(orders) == 3 and await earn_once_violations(TEST_SHOP, orders) == []
         await eventually(all_ready, timeout=60, what="every service ready again")

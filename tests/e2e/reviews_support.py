@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import RECORD, STATUS, order_input
-from tests.stack import ADMIN, INGEST, customer_token, db
+from tests.stack import ADMIN, INGEST, PUBLIC, TEST_SHOP, customer_token, db
 from tests.support import eventually
 
 SUBMIT = """mutation($input: ReviewInput!) { submitReview(input: $input) {
@@ -38,9 +38,9 @@ async def buy(gql, customer_id: str, products: list[str], *, deliver: bool = Fal
 
     async def recorded():
         return await fetchval(
-            """SELECT count(*) = $3 FROM purchases WHERE shop_id = 'default' AND order_id = $1
+            """SELECT count(*) = $3 FROM purchases WHERE shop_id = $4 AND order_id = $1
                AND ($2 = false OR delivered_at IS NOT NULL)""",
-            order["id"], deliver, len(set(products)))
+            order["id"], deliver, len(set(products)), TEST_SHOP)
     await eventually(recorded, what=f"reviews to record order {order['id']}")
     return order
 
@@ -78,6 +78,6 @@ async def publish(gql, review_id: str) -> dict:
 
 
 async def summary(gql, product_id: str) -> dict:
-    return (await gql.ok(SUMMARY, {"id": product_id}))["product"]["ratingSummary"]
+    return (await gql.ok(SUMMARY, {"id": product_id}, PUBLIC))["product"]["ratingSummary"]
 
 

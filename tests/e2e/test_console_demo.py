@@ -9,18 +9,18 @@ import sys
 import jwt
 
 from tests.conftest import ROOT
-from tests.stack import customer_token, unique
+from tests.stack import DEFAULT_SHOP, customer_token, unique
 
 ME = """{ me { firstName loyalty { balance pending } redemptions { id }
           challengeProgress { challenge { title } } }
         rewardsCatalog { id } }"""
 
 
-def seed(shop: str) -> str:
+def seed(shop: str, *, ok: bool = True) -> str:
     result = subprocess.run([sys.executable, "-m", "console.demo_seed"], cwd=ROOT, capture_output=True, text=True,
                             env={**os.environ, "DEMO_SHOP": shop}, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    assert (result.returncode == 0) == ok, result.stdout + result.stderr
+    return result.stdout + result.stderr
 
 
 async def test_demo_seed_makes_a_shop_to_show_and_is_idempotent(stack, gql):
@@ -37,6 +37,10 @@ async def test_demo_seed_makes_a_shop_to_show_and_is_idempotent(stack, gql):
     assert me["loyalty"]["pending"] > 0  # the paid mug order, inside its return window
     assert [p["challenge"]["title"] for p in me["challengeProgress"]] == ["Winter reviews"]
     assert {"demo-5-off", "demo-free-shipping"} <= {r["id"] for r in again["rewardsCatalog"]}
+
+
+def test_the_demo_never_seeds_the_default_shop(stack):
+    assert "the default shop" in seed(DEFAULT_SHOP, ok=False)
 
 
 async def test_demo_token_is_for_the_demo_customer_only(stack, http):

@@ -76,6 +76,7 @@ async def test_only_mode_runs_registered_operations_with_their_callers_credentia
     assert not panel.get("errors"), panel
     assert panel["data"]["me"]["id"] == customer_id and panel["data"]["me"]["firstName"] == "Ida"
     assert panel["data"]["me"]["loyalty"]["balance"] == 0
+    assert panel["data"]["rewardsCatalog"] and isinstance(panel["data"]["challenges"], list)  # the widget's state
 
     # Hive's form: documentId in the body; and the callers' rights still hold for registered operations.
     anonymous = (await http.post(only_gateway, json={"documentId": HASHES["RewardsPanel"]})).json()

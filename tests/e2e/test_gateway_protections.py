@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 
-from tests.stack import ADMIN, codes, gateway_url, throttled
+from tests.stack import ADMIN, PUBLIC, codes, gateway_url, throttled
 
 
 async def test_referral_lookups_are_rate_limited_per_client_address(gql, http, new_customer):
@@ -15,12 +15,12 @@ async def test_referral_lookups_are_rate_limited_per_client_address(gql, http, n
                         ADMIN))["customer"]["referralCode"]
     query = "query($c: String!) { referralLanding(code: $c) { code } }"
     # Development trusts loopback as a proxy: the test stands where an ingress would (tests/security).
-    client = {"x-forwarded-for": f"192.0.2.{secrets.randbelow(200) + 1}"}
+    client = {"x-forwarded-for": f"192.0.2.{secrets.randbelow(200) + 1}", **PUBLIC}
     answers = [await gql(query, {"c": code}, client) for _ in range(61)]
     assert all(not a.get("errors") for a in answers[:60])
     assert codes(answers[60]) == ["RATE_LIMITED"]
     throttled(await http.post(gateway_url(), json={"query": query, "variables": {"c": code}}, headers=client))
-    assert not (await gql(query, {"c": code}, {"x-forwarded-for": "198.51.100.77"})).get("errors")
+    assert not (await gql(query, {"c": code}, {"x-forwarded-for": "198.51.100.77", **PUBLIC})).get("errors")
 
 
 async def test_oversize_bodies_are_refused_with_413(http):

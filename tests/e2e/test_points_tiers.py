@@ -73,3 +73,32 @@ async def test_a_tier_is_kept_for_its_period_then_reviewed_down(gql):
         return [c["direction"] for c in changes if c["reason"] != "initial"] == ["up", "down"]
     await eventually(downgraded, what="the downgrade at the end of the period")
     assert (await shop.loyalty(customer))["tier"]["name"] == "Bronze"
+
+
+async def test_tiers_follow_money_paid_not_points_and_count_spend_whose_points_are_pending(gql):
+    """docs/domain.md, Tiers: points never move a tier; a paid order counts at once, its points pending."""
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    await shop.adjust(customer, 5000)
+    assert (await shop.loyalty(customer))["tier"]["name"] == "Bronze"
+    await shop.order(customer, "PAID", total="612.40")  # 600.00 of goods: Silver from 500.00
+    account = await shop.until(customer, "the paid order's pending points", pending=600)
+    assert account["tier"]["name"] == "Silver" and account["balance"] == 5000
+
+
+async def test_pending_days_zero_releases_what_is_delivered_afterwards(gql):
+    """docs/domain.md, Points for orders: the README's development setting for test points."""
+    shop = await new_shop(gql)
+    customer = await shop.new_customer()
+    waiting = await shop.order(customer, "PAID", "DELIVERED")  # planned with the default 14 days
+    await shop.until(customer, "pending, 14 days ahead", pending=45)
+    await shop.configure(pendingDays=0)
+    await shop.order(customer, "PAID", "DELIVERED")
+    await shop.until(customer, "the second order released at once", balance=45, pending=45)
+    conn = await db("points")
+    try:
+        due = await conn.fetchval("SELECT due_at FROM scheduled_jobs WHERE shop_id = $1 AND dedup_key = $2",
+                                  shop.id, waiting["id"])
+    finally:
+        await conn.close()
+    assert due > datetime.now(UTC) + timedelta(days=13)

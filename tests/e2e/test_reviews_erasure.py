@@ -11,7 +11,7 @@ from __future__ import annotations
 from services.reviews import requests
 from shared.events import CustomerErased
 from tests.e2e.reviews_support import PAGE, VOTE, buy, fetchval, publish, submit, summary
-from tests.stack import ADMIN, customer_token, publish_event, unique
+from tests.stack import ADMIN, PUBLIC, TEST_SHOP, customer_token, publish_event, unique
 from tests.support import eventually
 
 PERSON = "query($id: ID!) { customer(id: $id) { reviews { id } pendingReviews { orderId } } }"
@@ -32,12 +32,12 @@ async def test_erasing_a_customer_forgets_them_but_keeps_the_rating_summary(gql,
     before = await summary(gql, kept)
     assert before["count"] == 2
 
-    event_id = await publish_event(CustomerErased(shop="default", customer_id=person["id"]))
+    event_id = await publish_event(CustomerErased(shop=TEST_SHOP, customer_id=person["id"]))
     await eventually(lambda: fetchval("SELECT count(*) = 1 FROM inbox WHERE event_id = $1", event_id),
                      what="the erasure to be handled")
 
     assert await summary(gql, kept) == before  # anonymous aggregate kept
-    page = (await gql.ok(PAGE, {"id": kept}))["product"]["reviews"]["edges"]
+    page = (await gql.ok(PAGE, {"id": kept}, PUBLIC))["product"]["reviews"]["edges"]
     assert [(e["node"]["id"], e["node"]["helpfulCount"]) for e in page] == [(theirs["id"], 1)]
     assert (await gql.ok(PERSON, {"id": person["id"]}, ADMIN))["customer"] == {"reviews": [], "pendingReviews": []}
     for table in ("reviews", "purchases", "review_votes", "review_requests"):
@@ -48,7 +48,7 @@ async def test_erasing_a_customer_forgets_them_but_keeps_the_rating_summary(gql,
                                   FROM reviews WHERE id = $1::uuid""", mine["id"])
     assert anonymous == '(2,,"",0,t)'
 
-    replay = await publish_event(CustomerErased(shop="default", customer_id=person["id"]))
+    replay = await publish_event(CustomerErased(shop=TEST_SHOP, customer_id=person["id"]))
     await eventually(lambda: fetchval("SELECT count(*) = 1 FROM inbox WHERE event_id = $1", replay),
                      what="the replayed erasure")
     assert await summary(gql, kept) == before

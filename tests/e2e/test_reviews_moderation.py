@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.e2e.reviews_support import MODERATE, MY_REVIEWS, PAGE, REPLY, buy, events_of, publish, submit, summary
-from tests.stack import ADMIN, codes, customer_token, unique
+from tests.stack import ADMIN, PUBLIC, codes, customer_token, unique
 from tests.support import eventually
 
 
@@ -23,7 +23,7 @@ async def test_approving_publishes_announces_it_and_the_reward_marks_it_incentiv
     [event] = await events_of("review.published", review_id=review["id"])
     assert (event["customer_id"], event["product_id"], event["rating"], event["has_media"], event["verified_buyer"]) \
         == (customer["id"], product, 4, True, True)
-    page = (await gql.ok(PAGE, {"id": product}))["product"]["reviews"]  # public: no credentials
+    page = (await gql.ok(PAGE, {"id": product}, PUBLIC))["product"]["reviews"]  # public: no credentials
     assert [e["node"]["id"] for e in page["edges"]] == [review["id"]]
     assert await summary(gql, product) == {"average": 4.0, "count": 1, "distribution": [0, 0, 0, 1, 0]}
     again = await publish(gql, review["id"])  # a repeated decision announces nothing new
@@ -43,7 +43,7 @@ async def test_rejecting_a_published_review_takes_it_off_the_page_and_out_of_the
                              ADMIN))["moderateReview"]
     assert (rejected["status"], rejected["rejectionReason"]) == ("REJECTED", "Off-topic")
     assert await summary(gql, product) == {"average": 0.0, "count": 0, "distribution": [0, 0, 0, 0, 0]}
-    assert (await gql.ok(PAGE, {"id": product}))["product"]["reviews"]["edges"] == []
+    assert (await gql.ok(PAGE, {"id": product}, PUBLIC))["product"]["reviews"]["edges"] == []
     [event] = await events_of("review.rejected", review_id=review["id"])
     assert event["reason"] == "Off-topic"
 
@@ -88,7 +88,7 @@ async def test_the_merchant_replies_publicly_as_plain_text(gql, new_customer):
     await publish(gql, review["id"])
     replied = (await gql.ok(REPLY, {"id": review["id"], "body": "<b>Thank you</b>, Anna!"}, ADMIN))["replyToReview"]
     assert replied["reply"]["body"] == "Thank you, Anna!"
-    page = (await gql.ok(PAGE, {"id": product}))["product"]["reviews"]
+    page = (await gql.ok(PAGE, {"id": product}, PUBLIC))["product"]["reviews"]
     assert page["edges"][0]["node"]["reply"] == {"body": "Thank you, Anna!"}
     assert codes(await gql(REPLY, {"id": review["id"], "body": "hi"}, customer_token(customer["id"]))) == \
         ["FORBIDDEN"]

@@ -19,7 +19,7 @@ from tests.e2e.reviews_support import (
     submit,
     summary,
 )
-from tests.stack import ADMIN, codes, customer_token, unique
+from tests.stack import ADMIN, PUBLIC, codes, customer_token, unique
 
 MEDIA = ["https://cdn.example.com/photo.jpg"]
 
@@ -53,7 +53,7 @@ async def test_reviews_sort_page_and_put_media_first(gql, new_customer):
     await gql.ok(VOTE, {"id": r1["id"]}, customer_token(voters[0]["id"]))
 
     async def order(sort: str, media: bool = False) -> list[str]:
-        return ids((await gql.ok(PAGE, {"id": product, "sort": sort, "media": media}))["product"]["reviews"])
+        return ids((await gql.ok(PAGE, {"id": product, "sort": sort, "media": media}, PUBLIC))["product"]["reviews"])
 
     assert await order("NEWEST") == [r4["id"], r1["id"], r5["id"], r3["id"]]
     assert await order("HIGHEST") == [r5["id"], r4["id"], r3["id"], r1["id"]]
@@ -65,7 +65,7 @@ async def test_reviews_sort_page_and_put_media_first(gql, new_customer):
         expected, seen, after = await order(sort, media), [], None
         while True:
             page = (await gql.ok(PAGE, {"id": product, "sort": sort, "media": media, "first": 1,
-                                        "after": after}))["product"]["reviews"]
+                                        "after": after}, PUBLIC))["product"]["reviews"]
             seen += ids(page)
             if not page["pageInfo"]["hasNextPage"]:
                 break
@@ -75,8 +75,8 @@ async def test_reviews_sort_page_and_put_media_first(gql, new_customer):
 
 
 async def test_bad_paging_is_refused(gql):
-    assert codes(await gql(PAGE, {"id": unique("p"), "first": 1000})) == ["BAD_USER_INPUT"]
-    assert codes(await gql(PAGE, {"id": unique("p"), "after": "bm90LWEtY3Vyc29y"})) == ["BAD_USER_INPUT"]
+    assert codes(await gql(PAGE, {"id": unique("p"), "first": 1000}, PUBLIC)) == ["BAD_USER_INPUT"]
+    assert codes(await gql(PAGE, {"id": unique("p"), "after": "bm90LWEtY3Vyc29y"}, PUBLIC)) == ["BAD_USER_INPUT"]
 
 
 async def test_helpful_votes_count_once_per_customer_and_never_for_oneself(gql, new_customer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.e2e.conftest import RECORD, UPSERT, order_input
 from tests.e2e.reviews_support import MODERATE, PAGE, SUMMARY, fetchval, review_input
 from tests.e2e.reviews_support import SUBMIT as SUBMIT_REVIEW
-from tests.stack import ADMIN, codes, customer_token, unique
+from tests.stack import ADMIN, PUBLIC, codes, customer_token, unique
 from tests.support import eventually
 
 AUTHORS = "query($id: ID!) { product(id: $id) { reviews { edges { node { id customerId } } } } }"
@@ -52,9 +52,9 @@ async def test_a_shop_moderates_its_own_queue_oldest_first_and_never_sees_anothe
     assert [e["node"]["customerId"] for e in other["edges"]] == [None]
 
     # the default shop sees none of it: not the product's summary, page or queue, nor the review by id
-    assert (await gql.ok(SUMMARY, {"id": product}))["product"]["ratingSummary"]["count"] == 0
+    assert (await gql.ok(SUMMARY, {"id": product}, PUBLIC))["product"]["ratingSummary"]["count"] == 0
     assert (await gql.ok(SUMMARY, {"id": product}, {"x-shop": shop}))["product"]["ratingSummary"]["count"] == 1
-    assert (await gql.ok(PAGE, {"id": product}))["product"]["reviews"]["edges"] == []
+    assert (await gql.ok(PAGE, {"id": product}, PUBLIC))["product"]["reviews"]["edges"] == []
     assert codes(await gql(MODERATE, {"id": ids[0], "decision": "APPROVE"}, ADMIN)) == ["NOT_FOUND"]
     default_queue = (await gql.ok(QUEUE, {"first": 100}, ADMIN))["moderationQueue"]["edges"]
     assert not {e["node"]["id"] for e in default_queue} & set(ids)

@@ -21,6 +21,9 @@ def client_address() -> str:
     return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
 
 
+EDGE_SHOP = "security-edge"  # never `default`, the developer's (tests/e2e/test_default_shop.py)
+
+
 @dataclass(frozen=True)
 class Edge:
     gateway: str            # the production gateway's /graphql
@@ -43,11 +46,13 @@ def edge(stack) -> Iterator[Edge]:  # noqa: F811
         # Production seals connection secrets with a key of its own; the development key stays behind
         # it (as in a rotation) since this instance shares the stack's database and its connections.
         "PLATFORM_SECRET_KEYS": f"{new_key()},{DEV_KEY}",
+        "DEFAULT_SHOP": EDGE_SHOP,  # the shop of its keys: this instance writes into the stack's databases
     }
     with service_process("customers-production", "customers", **customers_settings) as customers:
         gateway_settings = {
             "FLYWHEEL_ENV": "production", "GATEWAY_SECRET": secret, "CUSTOMERS_URL": f"{customers}/graphql",
-            "ADMIN_API_KEY": admin_key, "TRUSTED_PROXIES": "10.0.0.0/8", "CODE_CHECKS_PER_MINUTE": "20",
+            "ADMIN_API_KEY": admin_key, "DEFAULT_SHOP": EDGE_SHOP, "TRUSTED_PROXIES": "10.0.0.0/8",
+            "CODE_CHECKS_PER_MINUTE": "20",
             "CORS_ORIGINS": "https://shop.example", "PERSISTED_OPERATIONS": "allow",
         }
         with gateway_process("production-edge", **gateway_settings) as gateway:

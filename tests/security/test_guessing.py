@@ -30,7 +30,7 @@ async def ask(http, query: str, headers: dict, url: str | None = None, variables
     return response.json()
 
 
-async def test_wrong_api_keys_are_throttled_per_client_address_and_a_storefront_is_not(http):
+async def test_wrong_api_keys_are_throttled_per_client_address_and_a_storefront_is_not(http, new_customer):
     attacker = {"x-forwarded-for": client_address()}
     seen = [codes(await ask(http, ME, {**attacker, "x-api-key": f"guess-{secrets.token_hex(7)}"}))
             for _ in range(FAILURES + 10)]
@@ -44,8 +44,9 @@ async def test_wrong_api_keys_are_throttled_per_client_address_and_a_storefront_
     storefront = {"x-forwarded-for": client_address()}
     for _ in range(20):
         assert not (await ask(http, PRODUCT, storefront)).get("errors")
-    signed_in = await ask(http, ME, {**storefront, **customer_token("c-shopper")})
-    assert signed_in["data"]["me"]["id"] == "c-shopper"
+    shopper = (await new_customer())["id"]
+    signed_in = await ask(http, ME, {**storefront, **customer_token(shopper)})
+    assert signed_in["data"]["me"]["id"] == shopper
 
 
 async def test_forged_tokens_count_as_failures_too(http):
@@ -55,11 +56,12 @@ async def test_forged_tokens_count_as_failures_too(http):
     assert seen[-1] == ["RATE_LIMITED"] and seen[:FAILURES] == [["UNAUTHENTICATED"]] * FAILURES
 
 
-async def test_expired_sessions_of_a_storefront_are_not_taken_for_guesses(http):
+async def test_expired_sessions_of_a_storefront_are_not_taken_for_guesses(http, new_customer):
     shop = {"x-forwarded-for": client_address()}
     stale = [await ask(http, ME, {**shop, **customer_token(f"c-{i}", ttl=-3600)}) for i in range(FAILURES + 5)]
     assert {tuple(codes(body)) for body in stale} == {("UNAUTHENTICATED",)}
-    assert (await ask(http, ME, {**shop, **customer_token("c-fresh")}))["data"]["me"]["id"] == "c-fresh"
+    fresh = (await new_customer())["id"]
+    assert (await ask(http, ME, {**shop, **customer_token(fresh)}))["data"]["me"]["id"] == fresh
 
 
 async def test_redemptions_are_limited_per_customer(http):

@@ -2,7 +2,7 @@
 source, the tier perks that apply at checkout, the birthday gift, whether a cancelled order gives
 its codes back, and the limits a requested offer must stay within. Pure: no I/O.
 
-Defaults (DOMAIN.md, "Offers"): the referred friend 20 % from 12, valid 30 days; at-risk free
+Defaults (docs/domain.md, "Offers"): the referred friend 20 % from 12, valid 30 days; at-risk free
 shipping, 7 days; win-back day 120 10 % and day 135 20 %, 14 days each; birthday 10 %, 30 days
 (Gold: 10 in store credit instead); punch card (its percentage is `punchCardPercent`) 60 days;
 challenge codes off until the merchant turns them on; free shipping at checkout for Silver and Gold.

@@ -49,7 +49,7 @@ def test_admin_by_token_and_by_key():
 
 @pytest.mark.parametrize("headers", [
     {"authorization": "Bearer " + token({"sub": "c-1", "exp": int(time.time()) + 600}, secret="x" * 40)},
-    {"authorization": "Bearer " + token({"sub": "c-1", "exp": int(time.time()) - 3600})},
+    {"authorization": "Bearer " + token({"sub": "c-1", "exp": int(time.time()) - 3600}, secret="x" * 40)},
     {"authorization": "Bearer " + token({"sub": "c-1"})},  # no expiry
     {"authorization": "Bearer " + token({"exp": int(time.time()) + 600})},  # no subject
     {"authorization": "Bearer not.a.jwt"},
@@ -60,6 +60,26 @@ def test_admin_by_token_and_by_key():
 def test_bad_credentials_are_unauthenticated(headers):
     with pytest.raises(Unauthenticated):
         authenticate(headers, SETTINGS)
+
+
+def test_a_token_without_exp_is_told_so():
+    with pytest.raises(Unauthenticated, match="no 'exp' claim"):
+        authenticate({"authorization": "Bearer " + token({"sub": "c-1"})}, SETTINGS)
+
+
+@pytest.mark.parametrize("roles", [None, ["admin"]])
+def test_an_expired_genuine_token_is_a_public_caller_of_its_shop(roles):
+    """A stale storefront session: public fields still answer; what needs the token says it expired."""
+    claims = {"sub": "c-1", "shop": "brand-at", "exp": int(time.time()) - 3600, **({"roles": roles} if roles else {})}
+    p = authenticate({"authorization": "Bearer " + token(claims), "x-shop": "brand-ch"}, SETTINGS)
+    assert (p.kind, p.shop, p.customer_id, p.token_expired) == ("public", "brand-at", None, True)
+    for needs_the_token in (p.require_customer, p.require_admin, p.require_ingest,
+                            lambda: p.require_customer_access("c-1")):
+        with pytest.raises(Unauthenticated, match="token expired"):
+            needs_the_token()
+    # within the 30 s leeway it is still the customer
+    fresh = authenticate(bearer(sub="c-1", exp=int(time.time()) - 20), SETTINGS)
+    assert (fresh.kind, fresh.token_expired) == ("customer", False)
 
 
 def test_public_callers_must_authenticate_for_private_data():

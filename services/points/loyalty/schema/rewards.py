@@ -61,7 +61,9 @@ class Reward:
 @strawberry.type
 class Redemption:
     id: strawberry.ID
-    code: str = strawberry.field(description="Single use; the checkout consumes it with validateRewardCode.")
+    code: str = strawberry.field(description=(
+        "Single use, also one of the customer's offers: the checkout checks it with checkCode and uses it with "
+        "redeemCode (or validateRewardCode, superseded)."))
     points_spent: int
     expires_at: datetime
     used_at: datetime | None

@@ -1,0 +1,147 @@
+"""docs/api.md's error table is what the gateway answers: each row's request, sent under the three
+Accept headers the table names, gets that row's code, HTTP status and `data` (partial: a `data` entry;
+none: no `data` entry). Every row has a request here, but the two that need a broken subgraph."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.stack import INGEST, PUBLIC, customer_token, gateway_url, unique
+
+ACCEPTS = (None, "application/json", "application/graphql-response+json")
+NOT_TRIGGERED_HERE = {"`INTERNAL_SERVER_ERROR`", "`DOWNSTREAM_SERVICE_ERROR`"}  # a subgraph must fail
+
+
+@dataclass(frozen=True)
+class Row:
+    case: str
+    code: str
+    statuses: tuple[int, int, int]
+    data: str
+
+
+def table() -> dict[str, Row]:
+    text = (ROOT / "docs/api.md").read_text()
+    section = text[text.index("## Error codes"):text.index("## Limits")]
+    rows = {}
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        case, _meaning, http, data, _retry = [cell.strip() for cell in line.strip("|").split(" | ")]
+        statuses = [int(s) for s in http.split(" / ")]
+        rows[case] = Row(case, re.match(r"`(\w+)`", case).group(1),
+                         tuple(statuses * 3 if len(statuses) == 1 else statuses), data)
+    return rows
+
+
+@dataclass
+class Request:
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    content: bytes | None = None
+    params: dict[str, str] | None = None
+
+
+def q(query: str, variables: dict | None = None, headers: dict | None = None) -> Request:
+    return Request(json={"query": query, "variables": variables or {}}, headers=headers or {})
+
+
+def nested(levels: int) -> str:
+    query = "id"
+    for _ in range(levels):
+        query = f"reviews {{ edges {{ node {{ product {{ {query} }} }} }} }}"
+    return f'{{ product(id: "p-1") {{ {query} }} }}'
+
+
+async def send(http: httpx.AsyncClient, request: Request, accept: str | None) -> httpx.Response:
+    headers = {**request.headers, **({"accept": accept} if accept else {})}
+    if request.method == "GET":
+        return await http.get(gateway_url(), params=request.params, headers=headers)
+    if request.content is not None:
+        return await http.post(gateway_url(), content=request.content,
+                               headers={"content-type": "application/json", **headers})
+    return await http.post(gateway_url(), json=request.json, headers=headers)
+
+
+async def requests(http: httpx.AsyncClient, gql, new_customer) -> dict[str, Request]:
+    """One request per row of the table (the rate-limit rows spend their budget first)."""
+    customer = (await new_customer())["id"]
+    token = customer_token(customer)
+    order = unique("o")
+    await gql.ok('mutation($i: OrderInput!) { recordOrder(input: $i) { id } }', {"i": {
+        "id": order, "customerId": customer, "currency": "EUR", "total": "10.00", "placedAt": "2026-11-20T10:00:00Z",
+        "lines": [{"productId": "p-1", "quantity": 1, "unitPrice": "10.00"}]}}, INGEST)
+
+    greedy = customer_token((await new_customer())["id"])
+    redeem = 'mutation($k: String!) { redeemReward(rewardId: "no-such-reward", idempotencyKey: $k) { code } }'
+    for _ in range(60):  # REDEMPTIONS_PER_MINUTE of .env.example
+        await gql(redeem, {"k": unique("k")}, greedy)
+    guesser = {"x-shop": unique("shop"), "x-forwarded-for": f"2001:db8::{secrets.token_hex(2)}"}
+    landing = "query($c: String!) { referralLanding(code: $c) { code } }"
+    for i in range(20):  # the referrals service's unknown codes per address and minute
+        await gql(landing, {"c": f"GUESS{i:03d}"}, guesser)
+
+    return {
+        "`UNAUTHENTICATED` (needs a credential)": q("{ tiers { name } me { id } }", headers=PUBLIC),
+        "`UNAUTHENTICATED` (wrong credential)": q("{ tiers { name } }", headers={"x-api-key": "not-a-key"}),
+        "`FORBIDDEN`": q('{ customer(id: "someone") { id } }', headers=token),
+        "`BAD_USER_INPUT` (argument)": q("{ me { pointsHistory(first: 1000) { edges { cursor } } } }", headers=token),
+        "`BAD_USER_INPUT` (shop)": q("{ tiers { name } }", headers={"x-shop": "not a shop!"}),
+        "`BAD_USER_INPUT` (variables)": q("query($n: Int) { me { pointsHistory(first: $n) { edges { cursor } } } }",
+                                          {"n": "many"}, token),
+        "`BAD_USER_INPUT` (depth)": q(nested(4), headers=PUBLIC),
+        "`BAD_USER_INPUT` (body size)": Request(content=json.dumps(
+            {"query": "{ tiers { name } }", "padding": "x" * 2_000_001}).encode()),
+        "`BAD_USER_INPUT` (media type)": Request(content=b'{"query": "{ tiers { name } }"}',
+                                                 headers={"content-type": "text/plain"}),
+        "`GRAPHQL_PARSE_FAILED`": q("{ tiers { name ", headers=PUBLIC),
+        "`GRAPHQL_VALIDATION_FAILED`": q("{ tierz { name } }", headers=PUBLIC),
+        "`BAD_REQUEST`": Request(method="GET", params={"query": 'mutation { joinChallenge(id: "x") { progress } }'}),
+        "`NOT_FOUND`": q("{ me { id } }", headers=customer_token(unique("never-sent"))),
+        "`CONFLICT`": q('mutation($id: ID!) { updateOrderStatus(id: $id, status: DELIVERED) { id } }', {"id": order},
+                        INGEST),
+        "`INSUFFICIENT_POINTS`": q('mutation($k: String!) { redeemReward(rewardId: "r-5-off", idempotencyKey: $k) '
+                                   '{ code } }', {"k": unique("k")}, token),
+        "`RATE_LIMITED` (gateway)": q(redeem, {"k": unique("k")}, greedy),
+        "`RATE_LIMITED` (unknown referral codes)": q(landing, {"c": "GUESS999"}, guesser),
+        "`PERSISTED_QUERY_NOT_IN_LIST`": Request(json={"extensions": {"persistedQuery": {
+            "version": 1, "sha256Hash": "0" * 64}}}),
+        "`PERSISTED_QUERY_ID_REQUIRED`": Request(json={"variables": {}}),
+    }
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict[str, Row]:
+    return table()
+
+
+def test_the_table_names_every_code_the_services_raise(rows):
+    raised = set(re.findall(r'code = "(\w+)"', (ROOT / "shared/errors.py").read_text()))
+    gateway = {code for name in ("callers.ts", "protections.ts")
+               for code in re.findall(r"code: '(\w+)'", (ROOT / "gateway" / name).read_text())}
+    assert raised | (gateway - {"TOKEN_EXPIRED"}) <= {row.code for row in rows.values()}
+
+
+async def test_each_row_is_what_the_gateway_answers(http, gql, new_customer, rows):
+    if (ROOT / ".env").exists() and "PERSISTED_OPERATIONS=only" in (ROOT / ".env").read_text():
+        pytest.skip("the table's requests send documents; this stack runs registered operations only")
+    cases = await requests(http, gql, new_customer)
+    assert cases.keys() | NOT_TRIGGERED_HERE == rows.keys()
+    seen = {}
+    for case, request in cases.items():
+        answers = [await send(http, request, accept) for accept in ACCEPTS]
+        bodies = [a.json() for a in answers]
+        seen[case] = (tuple(a.status_code for a in answers),
+                      {"partial" if "data" in b else "none" for b in bodies},
+                      {tuple(e["extensions"]["code"] for e in b["errors"]) for b in bodies})
+    expected = {case: (rows[case].statuses, {rows[case].data}, {(rows[case].code,)}) for case in cases}
+    assert seen == expected
