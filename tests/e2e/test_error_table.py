@@ -17,7 +17,8 @@ from tests.conftest import ROOT
 from tests.stack import INGEST, PUBLIC, customer_token, gateway_url, unique
 
 ACCEPTS = (None, "application/json", "application/graphql-response+json")
-NOT_TRIGGERED_HERE = {"`INTERNAL_SERVER_ERROR`", "`DOWNSTREAM_SERVICE_ERROR`"}  # a subgraph must fail
+# a subgraph must fail, or its database be down (UNAVAILABLE: tests/chaos/test_database_unavailable.py)
+NOT_TRIGGERED_HERE = {"`INTERNAL_SERVER_ERROR`", "`DOWNSTREAM_SERVICE_ERROR`", "`UNAVAILABLE`"}
 
 
 @dataclass(frozen=True)
