@@ -39,6 +39,7 @@ RULES: dict[str, str] = {
     "commerceConnections": "admin",
     "commerceDataRequests": "admin",
     "notEligibleOrders": "admin",
+    "reviewSettings": "admin",
     # mutations
     "upsertCustomer": "ingest",
     "recordOrder": "ingest",
@@ -77,4 +78,6 @@ RULES: dict[str, str] = {
     "launchChallenge": "admin",
     "endChallenge": "admin",
     "joinChallenge": "customer",
+    "configureReviews": "admin",
+    "recordSocialShare": "checkout",  # the customer sharing, or the platform naming them
 }
