@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.reviews import reviewing, store, submissions
+from services.reviews import requests, reviewing, store, submissions
 from services.reviews.jobs import JOBS
 from shared.db import create_pool
 from shared.schedule import Scheduler
@@ -38,14 +38,17 @@ async def test_a_request_waits_for_the_shops_delay_after_the_delivery_then_goes_
     configured = await reviewing.configure(reviews_pool, shop, request_delay_days="0.01", media_hosts=None)
     assert (configured.version, configured.request_delay) == (1, timedelta(seconds=864))
     customer, product, order = f"c-{uuid.uuid4().hex[:8]}", "p-delay", "o-1"
-    # Delivered 864 - 1.5 s ago (handled now): due 1.5 s from now, counted from the delivery.
-    delivered = datetime.now(UTC) - timedelta(seconds=864 - 1.5)
+    # Delivered 864 - 4 s ago (handled now): due 4 s from now, counted from the delivery.
+    delivered = datetime.now(UTC) - timedelta(seconds=864 - 4)
     async with reviews_pool.acquire() as conn, conn.transaction():
         await store.record_purchases(conn, shop, customer, order, [product], delivered)
         await reviewing.request_reviews(conn, shop, customer, order, [product], delivered)
+    due = await reviews_pool.fetchval("SELECT due_at FROM scheduled_jobs WHERE shop_id = $1 AND dedup_key = $2",
+                                      shop, requests.job_key(customer, product))
+    assert due == delivered + timedelta(seconds=864)
     scheduler = Scheduler(reviews_pool, JOBS)
-    assert not await scheduler.run_one()  # not due yet
-    await asyncio.sleep(1.6)
+    assert not await scheduler.run_one()  # not due yet (4 s of margin for a loaded machine)
+    await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0) + 0.1)  # until it is due, not a guess
     assert await scheduler.run_one()
     assert not await scheduler.run_one()
     sent = await reviews_pool.fetch(
