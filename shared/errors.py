@@ -41,3 +41,9 @@ class InsufficientPoints(FlywheelError):
 
 class RateLimited(FlywheelError):
     code = "RATE_LIMITED"
+
+
+class Unavailable(FlywheelError):
+    """Something the request needs is unreachable for a moment (the service's database restarting):
+    retry after `retryAfter` seconds. Every mutation is idempotent on its ids and keys."""
+    code = "UNAVAILABLE"

@@ -112,6 +112,9 @@ class CustomerProfile(EventData):
     accepts_email: bool = False
     accepts_sms: bool = False
     accepts_whatsapp: bool = False
+    # Optional, same version: the E.164 phone the platform sent (upsertCustomer), so SMS and WhatsApp
+    # can reach a customer who agreed to them. None from older senders.
+    phone: str | None = None
 
 
 @event("customer.registered")
@@ -168,6 +171,10 @@ class OrderShipped(OrderEvent):
 @event("order.delivered")
 class OrderDelivered(OrderEvent):
     lines: list[OrderLine] = []
+    # Optional, same version: when the order was delivered (the platform's time, else when the
+    # customers service recorded it). Timings counted from the delivery (D+7, D+21, D+28, the return
+    # window) start here, not when the event is handled. None from older senders: the event's time.
+    delivered_at: datetime | None = None
 
 
 @event("order.cancelled")
@@ -184,8 +191,19 @@ class OrderRefunded(OrderEvent):
 @event("customer.segment_changed")
 class CustomerSegmentChanged(EventData):
     customer_id: str
-    from_segment: str | None  # PROSPECT NEW REGULAR VIP AT_RISK CHURNED
+    from_segment: str | None  # PROSPECT NEW REGULAR VIP OCCASIONAL AT_RISK CHURNED
     to_segment: str
+
+
+@event("customer.disengaged")
+class CustomerDisengaged(EventData):
+    """The customer's negative engagement score crossed the shop's threshold (default -15): win-back
+    starts. Only for customers with purchase history; `last_order_at` names the lapse it belongs to
+    (one win-back start per last purchase)."""
+    customer_id: str
+    score: int
+    threshold: int
+    last_order_at: datetime
 
 
 @event("customer.birthday")
@@ -458,6 +476,18 @@ class ReviewPublished(ReviewEvent):
 @event("review.rejected")
 class ReviewRejected(ReviewEvent):
     reason: str
+
+
+@event("review.rewarded")
+class ReviewRewarded(EventData):
+    """Points (or store credit) were granted for a published review: the reviews service marks the review
+    incentivized. Sent by points, once per customer and product (the reward's natural key)."""
+    review_id: str
+    customer_id: str
+    product_id: str
+    points: int = 0
+    credit: Decimal | None = None
+    currency: str | None = None
 
 
 @event("review.requested")

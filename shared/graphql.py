@@ -143,10 +143,33 @@ def guarded_reference(cls: type, info: Info, id: strawberry.ID) -> Any:
     return cls(id=id)
 
 
+# How long a caller waits before trying again when the database is unreachable: a PostgreSQL restart
+# or failover takes seconds (the pool reconnects on the next request).
+RETRY_AFTER_SECONDS = 2
+_DATABASE_DOWN = (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+                  asyncpg.CrashShutdownError, asyncpg.TooManyConnectionsError, ConnectionError)
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether an error (or what caused it) says the database cannot be reached right now: refused or
+    lost connections, a server shutting down, starting up or out of connection slots. Not a query
+    that failed on its own (a timeout, a constraint)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _DATABASE_DOWN):
+            return True
+        if isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc) and "closed" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 class ShapeErrors(MaskErrors):
-    """Expected errors keep their message and code; unexpected ones become a bare
-    INTERNAL_SERVER_ERROR (logged here with their traceback); errors raised before execution
-    (syntax, validation, variable coercion) get BAD_USER_INPUT when they carry no code."""
+    """Expected errors keep their message and code; a database that cannot be reached (a PostgreSQL
+    restart) is UNAVAILABLE with `retryAfter` seconds, logged as a warning; other unexpected errors
+    become a bare INTERNAL_SERVER_ERROR (logged here with their traceback); errors raised before
+    execution (syntax, validation, variable coercion) get BAD_USER_INPUT when they carry no code."""
 
     def __init__(self) -> None:
         super().__init__(error_message="Internal server error")
@@ -157,6 +180,13 @@ class ShapeErrors(MaskErrors):
             original = error.original_error
             if isinstance(original, FlywheelError):
                 shaped.append(error)
+            elif error.path is not None and database_unavailable(original):
+                log.warning("database unavailable at %s: %r", error.path, original)
+                shaped.append(GraphQLError(
+                    f"the service's database is unavailable for a moment; retry in {RETRY_AFTER_SECONDS} s",
+                    nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+                    original_error=None,
+                    extensions={"code": "UNAVAILABLE", "retryAfter": RETRY_AFTER_SECONDS}))
             elif error.path is None:
                 error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
                 shaped.append(error)

@@ -425,7 +425,7 @@ export type CustomerStats = {
   averageOrderValue: Money;
   /** Negative engagement score: 0 is fully engaged. */
   engagementScore: Scalars['Int']['output'];
-  /** At or below it the customer is AT_RISK. */
+  /** Crossing it (falling to or below it) starts win-back (customer.disengaged). */
   engagementThreshold: Scalars['Int']['output'];
   firstOrderAt?: Maybe<Scalars['DateTime']['output']>;
   lastOrderAt?: Maybe<Scalars['DateTime']['output']>;
@@ -586,6 +586,7 @@ export type LeaderboardEntry = {
   rank: Scalars['Int']['output'];
 };
 
+/** A customer's points account (one per customer and shop). */
 export type LoyaltyAccount = {
   __typename?: 'LoyaltyAccount';
   amountToNextTier?: Maybe<Money>;
@@ -594,6 +595,8 @@ export type LoyaltyAccount = {
   expiringAt?: Maybe<Scalars['DateTime']['output']>;
   /** Points that lapse at expiringAt without activity. */
   expiringPoints: Scalars['Int']['output'];
+  /** Stable: the customer's id (one account per customer), so client caches merge every read of it. */
+  id: Scalars['ID']['output'];
   /** Points earned and not taken back. */
   lifetimeEarned: Scalars['Int']['output'];
   nextTier?: Maybe<Tier>;
@@ -634,6 +637,8 @@ export type Mutation = {
   configureProgram: Program;
   /** Change the referral program (admin); omitted fields keep their value. */
   configureReferrals: ReferralProgram;
+  /** Change the review settings (admin): the D+7 request delay, the media hosts. */
+  configureReviews: ReviewSettings;
   /** Change the shop's segment thresholds; unset fields keep their value (admin). */
   configureSegments: SegmentRules;
   /** Connect a Shopify store, or reconnect it with new secrets (admin). With an Admin API token its webhooks are subscribed and offers pushed as discount codes. */
@@ -662,6 +667,8 @@ export type Mutation = {
   recordEngagement: Scalars['Boolean']['output'];
   /** Record an order as PLACED (ingest). Idempotent on id. */
   recordOrder: Order;
+  /** A customer shared a product, review or link (the customer themself, or an ingest key naming customerId): the program's socialShare points, once per network and content, at most socialSharesPerDay rewards a day. */
+  recordSocialShare: SocialShareResult;
   /** Use a code for an order (ingest). The same order again answers the same; once the code has no use left, any other order hears USED. */
   redeemCode: CodeCheck;
   /** Spend points on a reward (customer): a single-use code. The same idempotencyKey returns the same redemption; with another reward it is a CONFLICT. */
@@ -743,6 +750,11 @@ export type MutationConfigureReferralsArgs = {
 };
 
 
+export type MutationConfigureReviewsArgs = {
+  input: ReviewSettingsInput;
+};
+
+
 export type MutationConfigureSegmentsArgs = {
   input: SegmentRulesInput;
 };
@@ -819,6 +831,13 @@ export type MutationRecordOrderArgs = {
 };
 
 
+export type MutationRecordSocialShareArgs = {
+  content: Scalars['String']['input'];
+  customerId?: InputMaybe<Scalars['ID']['input']>;
+  network: SocialNetwork;
+};
+
+
 export type MutationRedeemCodeArgs = {
   cart: CartInput;
   code: Scalars['String']['input'];
@@ -879,6 +898,7 @@ export type MutationUpdateNotificationPreferencesArgs = {
 
 
 export type MutationUpdateOrderStatusArgs = {
+  at?: InputMaybe<Scalars['DateTime']['input']>;
   id: Scalars['ID']['input'];
   refundedAmount?: InputMaybe<Scalars['String']['input']>;
   status: OrderStatus;
@@ -1323,7 +1343,11 @@ export type Program = {
   effectiveCashback: Scalars['String']['output'];
   exchangeRates: Array<ExchangeRate>;
   expiryMonths: Scalars['Int']['output'];
+  /** points.expiring goes out this many days before points lapse. */
+  expiryWarningDays: Scalars['Int']['output'];
   mediaReviewCredit: Money;
+  /** tier.near goes out when the gap to the next tier is within this percentage of its threshold ("15" = 15 %; "0" switches the nudge off). */
+  nearTierPercent: Scalars['String']['output'];
   /** Offers: the default per source, the tier perks at checkout, limits. */
   offers: OfferSettings;
   pendingDays: Scalars['Int']['output'];
@@ -1332,9 +1356,15 @@ export type Program = {
   punchCardPercent: Scalars['String']['output'];
   /** Store credit for a text review; 0 pays points instead. */
   reviewCredit: Money;
+  /** Social-share rewards per customer and UTC day (recordSocialShare); 0 pays none. */
+  socialSharesPerDay: Scalars['Int']['output'];
+  /** The qualifying period: tiers follow the spend of this many days, and a tier reached (or renewed) is held for as long before it may go down. */
+  tierPeriodDays: Scalars['Int']['output'];
   tiers: Array<Tier>;
   /** Ledger entries keep the version that produced them. */
   version: Scalars['Int']['output'];
+  /** effectiveCashback lies in the sustainable band of 3–5 % of spend (docs/domain.md). */
+  withinBand: Scalars['Boolean']['output'];
 };
 
 export type ProgramComparison = {
@@ -1357,15 +1387,23 @@ export type ProgramInput = {
   /** Replaces every rate ([] removes them); orders in a currency without one earn nothing (Order.pointsStatus NOT_ELIGIBLE). */
   exchangeRates?: InputMaybe<Array<ExchangeRateInput>>;
   expiryMonths?: InputMaybe<Scalars['Int']['input']>;
+  /** 1–365 days (default 30), shorter than the expiry period. */
+  expiryWarningDays?: InputMaybe<Scalars['Int']['input']>;
   /** Accept a cashback above the ceiling. */
   force?: Scalars['Boolean']['input'];
   mediaReviewCredit?: InputMaybe<Scalars['String']['input']>;
+  /** 0–100 (default "15"). */
+  nearTierPercent?: InputMaybe<Scalars['String']['input']>;
   offers?: InputMaybe<OfferSettingsInput>;
   pendingDays?: InputMaybe<Scalars['Int']['input']>;
   pointValue?: InputMaybe<Scalars['String']['input']>;
   punchCardOrders?: InputMaybe<Scalars['Int']['input']>;
   punchCardPercent?: InputMaybe<Scalars['String']['input']>;
   reviewCredit?: InputMaybe<Scalars['String']['input']>;
+  /** 0–100 (default 3). */
+  socialSharesPerDay?: InputMaybe<Scalars['Int']['input']>;
+  /** 30–1095 days (default 365). */
+  tierPeriodDays?: InputMaybe<Scalars['Int']['input']>;
   tiers?: InputMaybe<Array<TierInput>>;
 };
 
@@ -1465,6 +1503,8 @@ export type Query = {
   referralProgram: ReferralProgram;
   /** Retention metrics over [from, to), at most 10 years, as docs/domain.md defines them (admin). */
   retentionMetrics: RetentionMetrics;
+  /** The shop's review settings (admin). */
+  reviewSettings: ReviewSettings;
   /** The shop's rewards catalog (public). */
   rewardsCatalog: Array<Reward>;
   /** Customers per segment, erased ones left out (admin). */
@@ -1718,6 +1758,7 @@ export type Review = {
   hashtags: Array<Scalars['String']['output']>;
   helpfulCount: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
+  /** A reward (points or store credit) was granted for it. */
   incentivized: Scalars['Boolean']['output'];
   mediaUrls: Array<Scalars['String']['output']>;
   product: Product;
@@ -1759,6 +1800,25 @@ export type ReviewReply = {
   /** The merchant's public answer, plain text. */
   body: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
+};
+
+/** The shop's review settings (a new version with every change). */
+export type ReviewSettings = {
+  __typename?: 'ReviewSettings';
+  /** Hosts (and their subdomains) whose URLs count as photos or videos whatever their path; other media URLs must name an image or video file. */
+  mediaHosts: Array<Scalars['String']['output']>;
+  /** A delivered product's review request is due this many days after the delivery ("7": D+7). */
+  requestDelayDays: Scalars['String']['output'];
+  /** 0 until the first change (the defaults). */
+  version: Scalars['Int']['output'];
+};
+
+/** A change to the review settings; fields left out keep their value. */
+export type ReviewSettingsInput = {
+  /** At most 20; [] removes them. */
+  mediaHosts?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** 0–365, at most two decimals. */
+  requestDelayDays?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type ReviewSort =
@@ -1824,10 +1884,12 @@ export type RfmScore = {
   recency: Scalars['Int']['output'];
 };
 
+/** PROSPECT: no counting order. NEW: first purchase in the last 30 days. REGULAR: more than 2 purchases in the last 90 days. VIP: more than 3 purchases in the last 90 days with an AOV over 100 and half the marketing emails opened. OCCASIONAL: bought in the last 90 days but none of the above (the brief's rules leave this gap). AT_RISK: purchase history, none in the last 90 days. CHURNED: none in the last 365 days. Days and amounts are the shop's segmentRules. */
 export type Segment =
   | 'AT_RISK'
   | 'CHURNED'
   | 'NEW'
+  | 'OCCASIONAL'
   | 'PROSPECT'
   | 'REGULAR'
   | 'VIP';
@@ -1841,6 +1903,8 @@ export type SegmentCount = {
 /** A shop's segment thresholds (defaults: docs/domain.md, Segments). */
 export type SegmentRules = {
   __typename?: 'SegmentRules';
+  /** A customer is active at t with a counting order in [t - this, t): retention metrics and RFM (default 365). */
+  activeWindowDays: Scalars['Int']['output'];
   atRiskDays: Scalars['Int']['output'];
   churnedDays: Scalars['Int']['output'];
   emailDays: Scalars['Int']['output'];
@@ -1851,6 +1915,10 @@ export type SegmentRules = {
   purchaseGapDays: Scalars['Int']['output'];
   regularDays: Scalars['Int']['output'];
   regularMinOrders: Scalars['Int']['output'];
+  /** Every change is a new version; 0 until the first change. */
+  version: Scalars['Int']['output'];
+  /** VIP's window for purchases and their AOV (default 90). */
+  vipDays: Scalars['Int']['output'];
   vipEmailDays: Scalars['Int']['output'];
   vipMinAov: Scalars['String']['output'];
   vipMinOpenPercent: Scalars['Int']['output'];
@@ -1859,6 +1927,7 @@ export type SegmentRules = {
 };
 
 export type SegmentRulesInput = {
+  activeWindowDays?: InputMaybe<Scalars['Int']['input']>;
   atRiskDays?: InputMaybe<Scalars['Int']['input']>;
   churnedDays?: InputMaybe<Scalars['Int']['input']>;
   emailDays?: InputMaybe<Scalars['Int']['input']>;
@@ -1869,6 +1938,7 @@ export type SegmentRulesInput = {
   purchaseGapDays?: InputMaybe<Scalars['Int']['input']>;
   regularDays?: InputMaybe<Scalars['Int']['input']>;
   regularMinOrders?: InputMaybe<Scalars['Int']['input']>;
+  vipDays?: InputMaybe<Scalars['Int']['input']>;
   vipEmailDays?: InputMaybe<Scalars['Int']['input']>;
   vipMinAov?: InputMaybe<Scalars['String']['input']>;
   vipMinOpenPercent?: InputMaybe<Scalars['Int']['input']>;
@@ -1900,6 +1970,33 @@ export type ShopwareShopInput = {
   shopUrl: Scalars['String']['input'];
 };
 
+/** Where a customer shared something (wallet.NETWORKS). */
+export type SocialNetwork =
+  | 'FACEBOOK'
+  | 'INSTAGRAM'
+  | 'LINKEDIN'
+  | 'OTHER'
+  | 'PINTEREST'
+  | 'TIKTOK'
+  | 'WHATSAPP'
+  | 'X';
+
+/** What a recorded social share earned. */
+export type SocialShareOutcome =
+  | 'ALREADY_AWARDED'
+  | 'AWARDED'
+  | 'DAILY_LIMIT'
+  | 'NOT_REWARDED';
+
+export type SocialShareResult = {
+  __typename?: 'SocialShareResult';
+  loyalty: LoyaltyAccount;
+  /** AWARDED: the points were posted; ALREADY_AWARDED: this network and content earned before; DAILY_LIMIT: the program's socialSharesPerDay were reached today (UTC); NOT_REWARDED: the program pays 0 for a share. */
+  outcome: SocialShareOutcome;
+  /** Points this call earned (0 unless AWARDED). */
+  points: Scalars['Int']['output'];
+};
+
 /** Consecutive ISO weeks with a purchase or a review. */
 export type Streak = {
   __typename?: 'Streak';
@@ -1912,11 +2009,13 @@ export type Streak = {
 
 export type Tier = {
   __typename?: 'Tier';
+  /** Stable: the tier's name, unique in the shop's program (regardless of case), so client caches merge its reads. */
+  id: Scalars['ID']['output'];
   /** Earn multiplier, a decimal string like "1.25". */
   multiplier: Scalars['String']['output'];
   name: Scalars['String']['output'];
   perks: Array<Scalars['String']['output']>;
-  /** Qualifying spend over a rolling 12 months. */
+  /** Qualifying spend over the tier period (Program.tierPeriodDays, default a rolling 365 days). */
   threshold: Money;
 };
 
@@ -2155,15 +2254,23 @@ export type ProgramInput = {
   /** Replaces every rate ([] removes them); orders in a currency without one earn nothing (Order.pointsStatus NOT_ELIGIBLE). */
   exchangeRates?: Array<ExchangeRateInput> | null | undefined;
   expiryMonths?: number | null | undefined;
+  /** 1–365 days (default 30), shorter than the expiry period. */
+  expiryWarningDays?: number | null | undefined;
   /** Accept a cashback above the ceiling. */
   force?: boolean;
   mediaReviewCredit?: string | null | undefined;
+  /** 0–100 (default "15"). */
+  nearTierPercent?: string | null | undefined;
   offers?: OfferSettingsInput | null | undefined;
   pendingDays?: number | null | undefined;
   pointValue?: string | null | undefined;
   punchCardOrders?: number | null | undefined;
   punchCardPercent?: string | null | undefined;
   reviewCredit?: string | null | undefined;
+  /** 0–100 (default 3). */
+  socialSharesPerDay?: number | null | undefined;
+  /** 30–1095 days (default 365). */
+  tierPeriodDays?: number | null | undefined;
   tiers?: Array<TierInput> | null | undefined;
 };
 
@@ -2214,10 +2321,12 @@ export type RewardKind =
   | 'PERCENTAGE'
   | 'STORE_CREDIT';
 
+/** PROSPECT: no counting order. NEW: first purchase in the last 30 days. REGULAR: more than 2 purchases in the last 90 days. VIP: more than 3 purchases in the last 90 days with an AOV over 100 and half the marketing emails opened. OCCASIONAL: bought in the last 90 days but none of the above (the brief's rules leave this gap). AT_RISK: purchase history, none in the last 90 days. CHURNED: none in the last 365 days. Days and amounts are the shop's segmentRules. */
 export type Segment =
   | 'AT_RISK'
   | 'CHURNED'
   | 'NEW'
+  | 'OCCASIONAL'
   | 'PROSPECT'
   | 'REGULAR'
   | 'VIP';

@@ -88,21 +88,23 @@ async function startLive() {
 
 // ---- program: configuration with the margin check, tiers, rewards ------------------------------
 const PROGRAM = `query Program { program { version currency earnRate pointValue { amount currency } expiryMonths pendingDays
-  cashbackCeiling effectiveCashback tiers { name threshold { amount currency } multiplier perks } }
+  cashbackCeiling effectiveCashback withinBand tiers { name threshold { amount currency } multiplier perks } }
   rewardsCatalog { id name kind pointsCost value { amount currency } percentOff minTier limitPerCustomer limitTotal active } }`;
 
 async function programView() {
   const { program: p, rewardsCatalog } = await gql(PROGRAM);
   const effective = Number(p.effectiveCashback) * 100;
   const ceiling = Number(p.cashbackCeiling) * 100;
-  const inBand = effective >= 3 && effective <= 5;
+  // Above the ceiling is refused (red); inside the ceiling but outside the sustainable 3–5 % band is a
+  // warning (amber), not a pass: too little cashback does not move buyers, too much costs the margin.
+  const level = effective > ceiling ? 'bad' : p.withinBand ? 'good' : 'warn';
   app.innerHTML = `<section><h2>Program <span class="muted">v${p.version}</span></h2>
     <div class="tiles">
       <div class="tile"><div class="muted">Earn rate</div><div class="value">${esc(p.earnRate)}</div><div class="bench">points per ${esc(p.currency)}</div></div>
       <div class="tile"><div class="muted">Point value</div><div class="value">${money(p.pointValue)}</div></div>
       <div class="tile" data-testid="margin-check"><div class="muted">Effective cashback (margin check)</div>
-        <div class="value ${effective <= ceiling ? 'good' : 'bad'}">${effective.toFixed(2)} %</div>
-        <div class="bench">ceiling ${ceiling.toFixed(2)} % · sustainable band 3–5 % ${inBand ? '✓' : '(outside)'}</div></div>
+        <div class="value ${level}" data-level="${level}">${effective.toFixed(2)} %</div>
+        <div class="bench">ceiling ${ceiling.toFixed(2)} % · sustainable band 3–5 % ${p.withinBand ? '✓' : '(outside: warning)'}</div></div>
       <div class="tile"><div class="muted">Expiry / pending</div><div class="value">${p.expiryMonths} mo</div><div class="bench">${p.pendingDays} days return window</div></div>
     </div>
     <h3>Change earning</h3>

@@ -10,7 +10,8 @@ from decimal import Decimal
 from shared.errors import BadUserInput
 
 # A customer is active at t with a counting order in [t - ACTIVE_WINDOW, t); migration 0007 explains
-# the order chain and the activity spells built on it. (store/orders.py writes it in SQL hours.)
+# the order chain and the activity spells built on it. (store/orders.py writes it in SQL hours.) The
+# default of a shop's activeWindowDays (segments.SegmentRules); another window counts the orders.
 ACTIVE_WINDOW = timedelta(days=365)
 # A new customer reorders with a second counting order within this of the first (store/retention.py
 # writes it in SQL hours).

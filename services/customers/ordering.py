@@ -8,7 +8,7 @@ Lock order, everywhere: the customer's row, then the order (store.orders.lock)."
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -92,9 +92,12 @@ async def _lock(conn: Connection, shop: str, order_id: str) -> asyncpg.Record:
 
 async def update_status(pool: asyncpg.Pool, shop: str, order_id: str, status: str, refunded_amount: str | None,
                         at: datetime | None = None) -> asyncpg.Record:
-    """updateOrderStatus: `refunded_amount` (cumulative) is read in the order's currency."""
+    """updateOrderStatus: `refunded_amount` (cumulative) is read in the order's currency; `at` is when the
+    change happened on the platform (a delivery reported late), now when not given."""
     async with transaction(pool) as conn:
         row = await _lock(conn, shop, order_id)
+        if at is not None:
+            orders.check_status_time(at, row["placed_at"], datetime.now(UTC))
         amount = None if refunded_amount is None else parse_amount(refunded_amount, "refundedAmount", row["currency"])
         return await _apply(conn, shop, row, status, amount, at)
 
@@ -143,7 +146,7 @@ async def _status_event(conn: Connection, shop: str, row: asyncpg.Record, change
         return events.OrderShipped(**fields)
     if change.event == "order.delivered":
         lines = await store.orders.lines(conn, shop, row["id"])
-        return events.OrderDelivered(**fields, lines=[
+        return events.OrderDelivered(**fields, delivered_at=row["delivered_at"], lines=[
             events.OrderLine(product_id=r["product_id"], quantity=r["quantity"],
                              unit_price=in_minor_units(r["unit_price"], row["currency"])) for r in lines])
     if change.event == "order.cancelled":

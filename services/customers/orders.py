@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from shared.errors import BadUserInput, Conflict
@@ -114,6 +114,17 @@ class StatusChange:
     status: str  # the order's status after the change
     refunded_total: Decimal
     event: str | None  # the event type to publish, None when nothing changed
+
+
+def check_status_time(at: datetime, placed_at: datetime, now: datetime) -> None:
+    """When a status change happened, as the platform reports it: with an offset, not before the order
+    was placed, at most 5 minutes ahead of our clock."""
+    if at.tzinfo is None:
+        raise BadUserInput("at needs a time-zone offset", field="at")
+    if at < placed_at:
+        raise BadUserInput("at is before the order was placed", field="at")
+    if at > now + timedelta(minutes=5):
+        raise BadUserInput("at is in the future", field="at")
 
 
 def change_status(

@@ -31,7 +31,7 @@ async def save(conn: Connection, shop: str, p: Profile, *, keep: Collection[str]
     values = asdict(p)
     if existing is not None:
         values.update({k: existing[k] for k in keep if k in EDITABLE})
-    contact = {k: values[k] for k in EDITABLE if k != "phone"}  # events carry no phone number
+    contact = {k: values[k] for k in EDITABLE}  # the phone too: notifications reaches SMS/WhatsApp with it
     if existing is None:
         row = await store.profiles.insert(conn, shop, values)
         await outbox.add(conn, events.CustomerRegistered(

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 
-from services.customers import metrics, store
+from services.customers import metrics, segmenting, store
 from services.customers.metrics import Counts
 from shared.db import transaction
 
@@ -26,8 +26,11 @@ async def counts(pool: asyncpg.Pool, shop: str, start: datetime, end: datetime) 
     """docs/domain.md's counts for [start, end), and the currency of the latest counting order
     (None when the shop has none)."""
     async with transaction(pool, isolation="repeatable_read", readonly=True) as conn:
-        start_active = await store.retention.active_at(conn, shop, start, start - metrics.ACTIVE_WINDOW)
-        end_active = await store.retention.active_at(conn, shop, end, end - metrics.ACTIVE_WINDOW)
+        window = timedelta(days=(await segmenting.rules(conn, shop)).active_window_days)
+        # The activity spells are kept for the default window; a shop's own window counts the orders.
+        active_at = store.retention.active_at if window == metrics.ACTIVE_WINDOW else store.retention.active_in
+        start_active = await active_at(conn, shop, start, start - window)
+        end_active = await active_at(conn, shop, end, end - window)
         period = await store.retention.period(conn, shop, start, end, end - metrics.REORDER_WINDOW)
         median = await store.retention.median_days_to_second(conn, shop, start, end)
         cells = await store.retention.cohort_cells(conn, shop, start, end)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
+from typing import Annotated
 
 import asyncpg
 import strawberry
@@ -296,11 +297,15 @@ class Mutation:
         "refundedAmount is the cumulative amount refunded so far; below the total it is a partial "
         "refund and the order keeps its status. Repeating an update changes nothing."))
     async def update_order_status(
-        self, info: Info, id: strawberry.ID, status: OrderStatus, refunded_amount: str | None = None
+        self, info: Info, id: strawberry.ID, status: OrderStatus, refunded_amount: str | None = None,
+        at: Annotated[datetime | None, strawberry.argument(description=(
+            "When the change happened on the platform (a delivery reported late), with an offset, not before "
+            "placedAt; now when left out. Timings that count from it (the D+7 review request, D+21 and D+28 "
+            "messages, the return window) start there."))] = None,
     ) -> Order:
         c = ctx(info)
         c.principal.require_ingest()
-        return Order.from_row(await ordering.update_status(c.pool, c.shop, id, status.value, refunded_amount))
+        return Order.from_row(await ordering.update_status(c.pool, c.shop, id, status.value, refunded_amount, at))
 
 
 schema = strawberry.federation.Schema(

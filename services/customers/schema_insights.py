@@ -25,12 +25,18 @@ from shared.money import parse_amount
 FUTURE_LEEWAY = timedelta(minutes=5)
 
 
-@strawberry.enum
+@strawberry.enum(description=(
+    "PROSPECT: no counting order. NEW: first purchase in the last 30 days. REGULAR: more than 2 purchases in the "
+    "last 90 days. VIP: more than 3 purchases in the last 90 days with an AOV over 100 and half the marketing emails "
+    "opened. OCCASIONAL: bought in the last 90 days but none of the above (the brief's rules leave this gap). "
+    "AT_RISK: purchase history, none in the last 90 days. CHURNED: none in the last 365 days. Days and amounts are "
+    "the shop's segmentRules."))
 class Segment(Enum):
     PROSPECT = "PROSPECT"
     NEW = "NEW"
     REGULAR = "REGULAR"
     VIP = "VIP"
+    OCCASIONAL = "OCCASIONAL"
     AT_RISK = "AT_RISK"
     CHURNED = "CHURNED"
 
@@ -65,7 +71,8 @@ class CustomerStats:
     first_order_at: datetime | None
     last_order_at: datetime | None
     engagement_score: int = strawberry.field(description="Negative engagement score: 0 is fully engaged.")
-    engagement_threshold: int = strawberry.field(description="At or below it the customer is AT_RISK.")
+    engagement_threshold: int = strawberry.field(
+        description="Crossing it (falling to or below it) starts win-back (customer.disengaged).")
     segment_since: datetime
 
 
@@ -133,6 +140,7 @@ async def segment_counts(info: Info) -> list[SegmentCount]:
 
 @strawberry.type(name="SegmentRules", description="A shop's segment thresholds (defaults: docs/domain.md, Segments).")
 class SegmentRulesType:
+    version: int = strawberry.field(description="Every change is a new version; 0 until the first change.")
     new_days: int
     regular_days: int
     regular_min_orders: int
@@ -148,10 +156,14 @@ class SegmentRulesType:
     engagement_threshold: int
     predicted_at_risk_below: float = strawberry.field(description=(
         "A repeat buyer whose predicted probability of being active falls below it is AT_RISK (0: off)."))
+    vip_days: int = strawberry.field(description="VIP's window for purchases and their AOV (default 90).")
+    active_window_days: int = strawberry.field(
+        description="A customer is active at t with a counting order in [t - this, t): retention metrics and RFM "
+                    "(default 365).")
 
     @classmethod
-    def of(cls, rules: SegmentRules) -> SegmentRulesType:
-        return cls(**{**rules.to_json()})
+    def of(cls, version: int, rules: SegmentRules) -> SegmentRulesType:
+        return cls(version=version, **{**rules.to_json()})
 
 
 @strawberry.input
@@ -170,13 +182,15 @@ class SegmentRulesInput:
     purchase_gap_days: int | None = None
     engagement_threshold: int | None = None
     predicted_at_risk_below: float | None = strawberry.field(default=None, description="0 switches it off.")
+    vip_days: int | None = None
+    active_window_days: int | None = None
 
 
 async def segment_rules(info: Info) -> SegmentRulesType:
     """The shop's segment thresholds (admin)."""
     c = ctx(info)
     c.principal.require_admin()
-    return SegmentRulesType.of(await shop_rules(c).load(c.shop))
+    return SegmentRulesType.of(*await segmenting.versioned_rules(c.pool, c.shop))
 
 
 async def configure_segments(info: Info, input: SegmentRulesInput) -> SegmentRulesType:
@@ -187,9 +201,9 @@ async def configure_segments(info: Info, input: SegmentRulesInput) -> SegmentRul
     changes = {k: v for k, v in vars(input).items() if v is not None}
     if "vip_min_aov" in changes:
         changes["vip_min_aov"] = parse_amount(changes["vip_min_aov"], "vipMinAov", "EUR")
-    rules = await segmenting.configure(c.pool, c.shop, changes)
+    version, rules = await segmenting.configure(c.pool, c.shop, changes)
     c.loaders.pop("segment_rules", None)  # later fields of the same request read the new thresholds
-    return SegmentRulesType.of(rules)
+    return SegmentRulesType.of(version, rules)
 
 
 async def refresh_segments(info: Info) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from services.customers import SOURCE, metrics, predicting, store
-from services.customers.segments import SEGMENTS, Facts, SegmentRules, engagement_score, segment
+from services.customers import SOURCE, predicting, store
+from services.customers.segments import SEGMENTS, Facts, SegmentRules, crossed, engagement_score, segment
 from shared import events, outbox, schedule
 from shared.db import Connection, Executor, at_end, forget, remembered, transaction
 from shared.schedule import Job
@@ -27,19 +27,28 @@ def _rules_key(shop: str) -> str:
 
 async def rules(conn: Executor, shop: str) -> SegmentRules:
     """The shop's thresholds, read once per transaction."""
-    async def load() -> SegmentRules:
-        return SegmentRules.from_json(await store.segments.rules(conn, shop))
+    return (await versioned_rules(conn, shop))[1]
+
+
+async def versioned_rules(conn: Executor, shop: str) -> tuple[int, SegmentRules]:
+    """The shop's thresholds and their version (0: the defaults, never changed)."""
+    async def load() -> tuple[int, SegmentRules]:
+        row = await store.segments.rules(conn, shop)
+        return (0, SegmentRules()) if row is None else (row["version"], SegmentRules.from_json(row["rules"]))
     return await remembered(_rules_key(shop), load)
 
 
-async def configure(pool: asyncpg.Pool, shop: str, changes: dict[str, Any]) -> SegmentRules:
-    """Change some thresholds; segments follow on each customer's next event or the next daily
-    pass (or refreshSegments)."""
+async def configure(pool: asyncpg.Pool, shop: str, changes: dict[str, Any]) -> tuple[int, SegmentRules]:
+    """Change some thresholds: a new version (the old ones are kept); segments follow on each
+    customer's next event or the next daily pass (or refreshSegments)."""
     async with transaction(pool) as conn:
-        changed = (await rules(conn, shop)).changed(**changes)
-        await store.segments.save_rules(conn, shop, changed.to_json())
+        await store.segments.lock_rules(conn, shop)
         forget(_rules_key(shop))
-        return changed
+        version, current = await versioned_rules(conn, shop)
+        changed = current.changed(**changes)
+        await store.segments.save_rules(conn, shop, version + 1, changed.to_json())
+        forget(_rules_key(shop))
+        return version + 1, changed
 
 
 async def sizes(conn: Executor, shop: str) -> dict[str, int]:
@@ -53,6 +62,7 @@ def _since(rules: SegmentRules, now: datetime) -> store.segments.Since:
     return store.segments.Since(
         now=now, orders=now - timedelta(days=rules.regular_days), vip_emails=now - timedelta(days=rules.vip_email_days),
         offers=now - timedelta(days=rules.email_days), visits=now - timedelta(days=rules.visit_days),
+        vip_orders=now - timedelta(days=rules.vip_days),
     )
 
 
@@ -60,6 +70,7 @@ def _facts(row: asyncpg.Record) -> Facts:
     return Facts(
         orders_count=row["orders_count"], total_spent=row["total_spent"], first_order_at=row["first_order_at"],
         last_order_at=row["last_order_at"], orders_recent=row["orders_recent"],
+        orders_vip=row["orders_vip"], spent_vip=row["spent_vip"],
         emails_sent_vip=row["sent_vip"], emails_opened_vip=row["opened_vip"],
         offers_ignored=row["offers_ignored"],
         visited_recent=row["visited_recent"], probability_active=row["probability_active"],
@@ -69,13 +80,21 @@ def _facts(row: asyncpg.Record) -> Facts:
 async def _move(conn: Connection, shop: str, rows: list[asyncpg.Record], rules: SegmentRules,
                 now: datetime) -> int:
     """Store the segment and score of each customer whose values moved (one statement for the
-    lot) and announce each segment change. Returns how many customers moved."""
+    lot), announce each segment change, and start win-back (customer.disengaged) for each customer
+    whose engagement score crossed the threshold. Returns how many customers moved."""
     moved: list[tuple[str, str, int]] = []
+    disengaged: list[events.EventData] = []
     for row in rows:
         facts = _facts(row)
         new_segment, score = segment(facts, rules, now), engagement_score(facts, rules, now)
         if (new_segment, score) != (row["segment"], row["engagement_score"]):
             moved.append((row["id"], new_segment, score))
+        if facts.last_order_at is not None and crossed(row["engagement_score"], score, facts, rules):
+            disengaged.append(events.CustomerDisengaged(
+                shop=shop, customer_id=row["id"], score=score, threshold=rules.engagement_threshold,
+                last_order_at=facts.last_order_at))
+    if disengaged:
+        await outbox.add_many(conn, disengaged, source=SOURCE)
     if not moved:
         return 0
     await store.segments.save_segments(conn, shop, now, moved)
@@ -135,7 +154,8 @@ async def refresh_batch(conn: Connection, shop: str, now: datetime, after: str,
 
 async def finish_daily_pass(conn: Connection, shop: str, now: datetime) -> None:
     """After the last segment batch: RFM quintiles over the active base, and the counter logs folded."""
-    await store.segments.refresh_rfm(conn, shop, now, now - metrics.ACTIVE_WINDOW)
+    window = timedelta(days=(await rules(conn, shop)).active_window_days)
+    await store.segments.refresh_rfm(conn, shop, now, now - window)
     await store.segments.fold_counters(conn, shop)
 
 

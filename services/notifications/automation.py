@@ -1,7 +1,9 @@
 """The flow engine: an event first cancels the waiting messages it makes obsolete, then plans the
-steps of every enabled flow it triggers. Obsolete goes by when events happened, not when they were
-handled: a cancelling event cancels what older events planned, and an older event handled after it
-plans nothing for that flow (store.cancel_pending, store.cancelled_after). Runs inside the
+steps of every enabled flow it triggers, each due when the event happened (an order's placedAt or
+delivery time, flows.happened_at) plus the step's delay; a step already overdue by more than a day
+when the event is handled is logged as not sent (flows.LATE_GRACE). Obsolete goes by when events
+happened, not when they were handled: a cancelling event cancels what older events planned, and an
+older event handled after it plans nothing for that flow (store.cancel_pending, store.cancelled_after). Runs inside the
 consumer's inbox transaction, so the plan and the record of the event commit together; the dedup
 key (flow, step, customer, source) makes a replay of the same fact under a new event id plan
 nothing twice. The admin's order-delay note runs the same engine in a transaction of its own."""
@@ -47,6 +49,7 @@ async def handle(conn: Connection, event_type: str, data: EventData, at: datetim
         if not await _keep(conn, data.shop, event_type, payload, at):
             await store.wait_for_contact(conn, data.shop, customer_id, event_type, payload, at)
             return
+    at = flows.happened_at(event_type, payload, at)  # an order's placedAt, its delivery time
     try:
         await run(conn, data.shop, event_type, payload, at)
     except ContactNotYetKnown as missing:
@@ -91,7 +94,8 @@ async def notify_order_delay(pool: asyncpg.Pool, shop: str, order_id: str, note:
 
 
 async def run(conn: Connection, shop: str, event_type: str, data: dict[str, Any], at: datetime) -> list[str]:
-    """Apply one event: cancellations, then plans. Returns the ids of the planned messages."""
+    """Apply one event that happened at `at`: cancellations, then plans (each step due `at` + its
+    delay). Returns the ids of the planned messages."""
     defined = await configuration.flows_of(conn, shop)
     customer_id = data.get("customer_id")
     if customer_id is not None:
@@ -131,23 +135,30 @@ async def _plan(conn: Connection, shop: str, flow: flows.Flow, data: dict[str, A
         recipients = [contact]
     source = flow.source_of(data, at)
     planned: list[str] = []
+    now = datetime.now(UTC)
     for contact in recipients:
         for step in flow.steps:
             # Marketing without consent is never planned; consent is checked again when it is due.
             channel = policy.choose_channel(contact, step.channels, transactional=flow.transactional)
             if channel is None:
                 continue
+            due = at + step.delay
+            # A step whose time passed long before its event was handled (a backfilled order, a
+            # delivery reported late) is logged as not sent, never sent late with the rest at once.
+            late = (f"not sent: due {due.isoformat()}, more than {flows.LATE_GRACE} before its event was handled"
+                    if flows.too_late(due, now) else None)
             added = await store.add_delivery(
                 conn, shop, customer_id=contact["customer_id"], channel=channel, template=step.template,
                 dedup_key=flows.dedup_key(flow, step, contact["customer_id"], source),
                 variables=variables.for_message(flow.trigger, data, links, step.variables),
-                due_at=at + step.delay, flow_key=flow.key, step_key=step.key,
+                due_at=due, flow_key=flow.key, step_key=step.key,
                 correlation=correlation, transactional=flow.transactional, triggered_at=at,
                 # its offer is asked for when it is due (delivery.py), not now: a purchase before then
                 # cancels the message, and no code was issued for nothing
                 offer_key=flows.offer_key(flow, step, contact["customer_id"], source) if step.asks else None,
+                skipped=late,
             )
-            if added is not None:  # else planned before
+            if added is not None and late is None:  # else planned before, or too late to send
                 await delivery.queue(conn, shop, added["id"], added["due_at"])
                 planned.append(added["id"])
     return planned

@@ -25,7 +25,7 @@ async def save_profile(conn: Connection, data: CustomerProfile) -> None:
     await store.save_contact(
         conn, data.shop, data.customer_id, email=data.email, first_name=data.first_name,
         locale=data.locale, timezone=data.timezone, accepts_email=data.accepts_email,
-        accepts_sms=data.accepts_sms, accepts_whatsapp=data.accepts_whatsapp,
+        accepts_sms=data.accepts_sms, accepts_whatsapp=data.accepts_whatsapp, phone=data.phone,
     )
     for waiting in await store.take_waiting_events(conn, data.shop, data.customer_id):
         await automation.resume(conn, data.shop, waiting["event_type"], waiting["data"], waiting["happened_at"])
@@ -38,7 +38,7 @@ async def update_preferences(pool: asyncpg.Pool, shop: str, customer_id: str, gi
         current = await store.contact(conn, shop, customer_id)
         if current is None:
             raise NotFound("no notification profile for this customer yet")
-        changes = validation.preferences(given, current["phone"])
+        changes = validation.preferences(given, policy.phone(current))
         row = await store.save_preferences(conn, shop, customer_id, changes)
     if row is None:  # erased meanwhile
         raise NotFound("no notification profile for this customer yet")

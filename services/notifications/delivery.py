@@ -102,7 +102,7 @@ def send_job(links: Links, senders: channels.Senders) -> JobHandler:
         message = channels.Message(
             delivery_id=delivery_id, shop=shop, customer_id=delivery["customer_id"], channel=channel,
             template=delivery["template"], locale=locale, rendered=rendered,
-            recipient=contact["email"] if channel == "EMAIL" else contact["phone"] or "",
+            recipient=contact["email"] if channel == "EMAIL" else policy.phone(contact) or "",
             unsubscribe_url=None if delivery["transactional"] else links.unsubscribe(shop, delivery["customer_id"]),
             variables=variables,
         )

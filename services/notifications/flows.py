@@ -14,6 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 DAY = timedelta(days=1)
+# A step whose due time had already passed when its event was handled (a backfilled order, a delivery
+# reported late, a backlog) goes at once if it became due at most this long ago; an older one is not
+# sent at all (logged CANCELLED with the reason), so a late event never sends a whole series at once.
+LATE_GRACE = timedelta(hours=24)
 CHANNELS = ("EMAIL", "SMS", "WHATSAPP", "WEBHOOK")
 ORDER_DELAY = "admin.order_delay"  # not a bus event: the notifyOrderDelay mutation starts it
 MAX_DELAY = timedelta(days=400)
@@ -101,6 +105,28 @@ class Flow:
         return self.source.format(**data, event_date=at.date().isoformat(), event_month=at.strftime("%Y-%m"))
 
 
+# The events that carry when they happened in the shop (the order's placedAt, when it was delivered):
+# the flows count their delays from that time (D+1 from the order, D+21/D+28 from the delivery, win-back
+# from the last order) and obsolescence goes by it. Every other event happened at its own time.
+HAPPENED_AT = {"order.placed": "placed_at", "order.delivered": "delivered_at"}
+
+
+def happened_at(event_type: str, data: dict[str, Any], at: datetime) -> datetime:
+    """When the event happened: the business time it carries (never after its own time `at`, so a
+    platform clock ahead of ours plans nothing early), else `at`."""
+    name = HAPPENED_AT.get(event_type)
+    value = data.get(name) if name else None
+    if value is None:
+        return at
+    happened = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return min(happened, at)
+
+
+def too_late(due: datetime, now: datetime) -> bool:
+    """A step due more than LATE_GRACE before `now` (when its event is handled) is not sent."""
+    return due < now - LATE_GRACE
+
+
 def _eq(name: str, value: Any) -> Condition:
     return Condition(name, "eq", value)
 
@@ -114,7 +140,8 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
     Flow("order_placed", "order.placed", "Thank you and what to expect", transactional=True,
          source="{order_id}", steps=(Step("thank_you", "order_thank_you"),)),
     Flow("order_care_tips", "order.placed", "D+1 after the order: care and setup tips", source="{order_id}",
-         correlation="order_id", cancel_on=ORDER_GONE, steps=(Step("care_tips", "care_tips", DAY),)),
+         correlation="order_id", cancel_on=ORDER_GONE,
+         steps=(Step("care_tips", "care_tips", DAY),)),
     Flow("order_shipped", "order.shipped", "Tracking link and delivery window (WhatsApp when opted in)",
          transactional=True, source="{order_id}",
          steps=(Step("tracking", "order_shipped", channels=("WHATSAPP", "EMAIL")),)),
@@ -126,10 +153,17 @@ DEFAULT_FLOWS: tuple[Flow, ...] = (
          source="{order_id}:{product_id}", correlation="product_id",
          cancel_on=(CancelRule("review.submitted", "product_id"),),
          steps=(Step("request", "review_request"), Step("reminder", "review_reminder", 4 * DAY))),
-    Flow("winback", "order.placed", "No purchase since: at-risk (60 d), win-back 90/105/120/135 d",
+    # Win-back starts when the engagement score crosses the threshold (customer.disengaged: at the
+    # latest 60 days without a purchase, earlier for a customer who ignores the shop): the at-risk
+    # message with its offer, once per lapse. The series then goes on by the days since the purchase.
+    Flow("at_risk", "customer.disengaged",
+         "Win-back starts when the engagement score crosses the threshold (60 days without a purchase at the "
+         "latest): at-risk message with a small offer", source="{last_order_at}",
+         cancel_on=(CancelRule("order.placed"),),
+         steps=(Step("at_risk", "at_risk", offer=True, asks=OfferAsk("AT_RISK")),)),
+    Flow("winback", "order.placed", "No purchase since the order: win-back 90/105/120/135 days after it",
          source="{order_id}", cancel_on=(CancelRule("order.placed"),),
-         steps=(Step("at_risk", "at_risk", 60 * DAY, offer=True, asks=OfferAsk("AT_RISK")),
-                Step("value_reminder", "winback_value", 90 * DAY),
+         steps=(Step("value_reminder", "winback_value", 90 * DAY),
                 Step("content", "winback_content", 105 * DAY),
                 Step("discount_10", "winback_discount", 120 * DAY, offer=True, asks=OfferAsk("WINBACK", 120)),
                 Step("discount_20_survey", "winback_survey", 135 * DAY, offer=True,

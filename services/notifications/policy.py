@@ -57,11 +57,21 @@ def consents(contact: Row) -> dict[str, bool]:
             "WHATSAPP": pick("whatsapp_opt", "accepts_whatsapp"), "WEBHOOK": True}
 
 
+def phone(contact: Row) -> str | None:
+    """The number SMS and WhatsApp go to: the one the customer set in their preferences, else the one
+    the commerce platform sent with the profile (upsertCustomer's phone)."""
+    try:
+        platform = contact["profile_phone"]
+    except KeyError:  # a contact written before the platform's phone was kept
+        platform = None
+    return contact["phone"] or platform or None
+
+
 def reachable(contact: Row, channel: str) -> bool:
     if channel == "EMAIL":
         return bool(contact["email"])
     if channel in ("SMS", "WHATSAPP"):
-        return bool(contact["phone"])
+        return bool(phone(contact))
     return True
 
 

@@ -72,7 +72,7 @@ class NotificationPreferences:
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> NotificationPreferences:
         agreed = policy.consents(row)
-        return cls(email=agreed["EMAIL"], sms=agreed["SMS"], whatsapp=agreed["WHATSAPP"], phone=row["phone"],
+        return cls(email=agreed["EMAIL"], sms=agreed["SMS"], whatsapp=agreed["WHATSAPP"], phone=policy.phone(row),
                    locale=policy.locale_of(row), timezone=row["pref_timezone"] or row["timezone"],
                    quiet_hours_start=_hhmm(row["quiet_start"]), quiet_hours_end=_hhmm(row["quiet_end"]))
 

@@ -17,17 +17,20 @@ from shared.db import Connection, Executor
 
 async def save_contact(conn: Connection, shop: str, customer_id: str, *, email: str,
                        first_name: str | None, locale: str, timezone: str | None, accepts_email: bool,
-                       accepts_sms: bool, accepts_whatsapp: bool) -> None:
+                       accepts_sms: bool, accepts_whatsapp: bool, phone: str | None) -> None:
+    """The profile as the customers service announced it; `phone` is the platform's (profile_phone),
+    the customer's own choice (`phone`, preferences) is kept apart and wins."""
     await conn.execute(
         """INSERT INTO contacts (shop_id, customer_id, email, first_name, locale, timezone,
-               accepts_email, accepts_sms, accepts_whatsapp)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               accepts_email, accepts_sms, accepts_whatsapp, profile_phone)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (shop_id, customer_id) DO UPDATE SET
                email = EXCLUDED.email, first_name = EXCLUDED.first_name, locale = EXCLUDED.locale,
                timezone = EXCLUDED.timezone, accepts_email = EXCLUDED.accepts_email,
                accepts_sms = EXCLUDED.accepts_sms, accepts_whatsapp = EXCLUDED.accepts_whatsapp,
-               updated_at = now()""",
+               profile_phone = EXCLUDED.profile_phone, updated_at = now()""",
         shop, customer_id, email, first_name, locale, timezone, accepts_email, accepts_sms, accepts_whatsapp,
+        phone,
     )
 
 
@@ -160,18 +163,21 @@ async def add_delivery(conn: Connection, shop: str, *, customer_id: str, channel
                        template: str, dedup_key: str, variables: dict[str, Any], due_at: datetime | None = None,
                        flow_key: str | None = None, step_key: str | None = None, correlation: str | None = None,
                        transactional: bool = True, triggered_at: datetime | None = None,
-                       offer_key: str | None = None) -> asyncpg.Record | None:
+                       offer_key: str | None = None, skipped: str | None = None) -> asyncpg.Record | None:
     """Log a message as SCHEDULED (due now when no time is given); its `id` and `due_at`, or None
     when it was planned before (the dedup key). `triggered_at` is the time of the event that planned
-    it (see cancel_pending); `offer_key` the key its offer will be asked under."""
+    it (see cancel_pending); `offer_key` the key its offer will be asked under. With `skipped` (the
+    reason) it is logged CANCELLED instead: planned, and never to be sent."""
     return await conn.fetchrow(
         """INSERT INTO deliveries (shop_id, customer_id, channel, template, dedup_key, variables, due_at,
-                                   flow_key, step_key, correlation, transactional, triggered_at, offer_key)
-           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10, $11, $12, $13)
+                                   flow_key, step_key, correlation, transactional, triggered_at, offer_key,
+                                   status, error)
+           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8, $9, $10, $11, $12, $13,
+                   CASE WHEN $14::text IS NULL THEN 'SCHEDULED' ELSE 'CANCELLED' END, $14)
            ON CONFLICT (shop_id, dedup_key) DO NOTHING
            RETURNING id::text, due_at""",
         shop, customer_id, channel, template, dedup_key, variables, due_at, flow_key, step_key, correlation,
-        transactional, triggered_at, offer_key,
+        transactional, triggered_at, offer_key, skipped,
     )
 
 

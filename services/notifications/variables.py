@@ -115,7 +115,8 @@ def _offer_issued(d: dict[str, Any], links: dict[str, str]) -> dict[str, Any]:
 
 BY_TRIGGER = {
     "order.placed": _placed, "order.shipped": _tracking, "order.delivered": _delivered,
-    "review.requested": _review, "customer.segment_changed": _none, "customer.birthday": _birthday,
+    "review.requested": _review, "customer.segment_changed": _none, "customer.disengaged": _none,
+    "customer.birthday": _birthday,
     "tier.near": _tier_near, "tier.changed": _tier_up, "points.earned": _points, "points.expiring": _expiring,
     "referral.converted": _referral, "credit.granted": _credit, "challenge.launched": _challenge,
     "challenge.completed": _challenge, "offer.issued": _offer_issued, ORDER_DELAY: _delay,
@@ -222,6 +223,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "review.requested": {"shop": "default", "customer_id": "c-1", "product_id": "p-mug", "order_id": "1001"},
     "customer.segment_changed": {"shop": "default", "customer_id": "c-1", "from_segment": "REGULAR",
                                  "to_segment": "AT_RISK"},
+    "customer.disengaged": {"shop": "default", "customer_id": "c-1", "score": -30, "threshold": -15,
+                            "last_order_at": "2026-09-20T10:00:00+00:00"},
     "customer.birthday": {"shop": "default", "customer_id": "c-1", "year": 2026},
     "tier.near": {"shop": "default", "customer_id": "c-1", "next_tier": "Gold", "amount_to_next": "20.00",
                   "currency": "EUR"},

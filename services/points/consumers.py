@@ -40,7 +40,8 @@ async def on_order_paid(conn: Connection, event: Envelope, data: OrderPaid) -> N
 
 
 async def on_order_delivered(conn: Connection, event: Envelope, data: OrderDelivered) -> None:
-    await earning.order_delivered(conn, data, event.time)
+    # the return window counts from when the order was delivered, not from when the event is handled
+    await earning.order_delivered(conn, data, data.delivered_at or event.time)
 
 
 async def on_order_refunded(conn: Connection, event: Envelope, data: OrderRefunded) -> None:

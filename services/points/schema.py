@@ -107,6 +107,11 @@ class Mutation:
         resolver=account_api.bulk_adjust_points, description=(
             "Adjust many customers' points in one call (admin), up to 10 000 rows. Idempotent per batch key and "
             "row; a bad row is reported in errors and the others are applied."))
+    record_social_share: account_api.SocialShareResult = strawberry.mutation(
+        resolver=account_api.record_social_share, description=(
+            "A customer shared a product, review or link (the customer themself, or an ingest key naming "
+            "customerId): the program's socialShare points, once per network and content, at most "
+            "socialSharesPerDay rewards a day."))
     override_tier: account_api.LoyaltyAccount = strawberry.mutation(
         resolver=account_api.override_tier, description="Put a customer in a tier until a date, with a reason (admin).")
     configure_program: program_api.Program = strawberry.mutation(

@@ -1,27 +1,15 @@
 """D+7 review requests: when one is due, and how its schedule job is keyed (its kind is
 reviewing.REQUEST_JOB).
 
-The delay defaults to 7 days; REVIEW_REQUEST_DELAY_SECONDS overrides it (tests and staging use
-seconds). One request per customer and product: buying the same thing again does not nag twice.
+The delay is the shop's (settings.py, `configureReviews(requestDelayDays)`, default 7 days), counted
+from when the order was delivered. One request per customer and product: buying the same thing again
+does not nag twice.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from urllib.parse import quote
-
-DEFAULT_DELAY = timedelta(days=7)
-
-
-def delay(environ: dict[str, str] | None = None) -> timedelta:
-    raw = (environ if environ is not None else os.environ).get("REVIEW_REQUEST_DELAY_SECONDS", "")
-    if not raw.strip():
-        return DEFAULT_DELAY
-    seconds = float(raw)
-    if seconds < 0:
-        raise ValueError("REVIEW_REQUEST_DELAY_SECONDS must not be negative")
-    return timedelta(seconds=seconds)
 
 
 def due_at(delivered_at: datetime, after: timedelta) -> datetime:

@@ -12,7 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from services.reviews import moderation, ratings, requests, store
+from services.reviews import moderation, ratings, requests, store, submissions
+from services.reviews import settings as review_settings
+from services.reviews.settings import ReviewSettings
 from services.reviews.submissions import Draft
 from shared import events, outbox, schedule
 from shared.db import Connection, transaction
@@ -40,10 +42,29 @@ async def _move(conn: Connection, shop: str, before: asyncpg.Record | None, afte
     await store.move_counters(conn, shop, after["product_id"], ratings.change(old, new))
 
 
+async def settings_of(conn: asyncpg.Pool | Connection, shop: str) -> ReviewSettings:
+    """The shop's review settings in force (the defaults until a first change)."""
+    row = await store.settings(conn, shop)
+    return review_settings.DEFAULT if row is None else ReviewSettings.from_json(row["version"], row["settings"])
+
+
+async def configure(pool: asyncpg.Pool, shop: str, *, request_delay_days: str | None,
+                    media_hosts: list[str] | None) -> ReviewSettings:
+    """configureReviews: a new settings version (the fields sent, the others kept). Requests already
+    scheduled keep their due time; deliveries handled from now on use the new delay."""
+    async with transaction(pool) as conn:
+        await store.lock_settings(conn, shop)
+        nxt = review_settings.changed(await settings_of(conn, shop), request_delay_days=request_delay_days,
+                                      media_hosts=media_hosts)
+        await store.add_settings(conn, shop, nxt.version, nxt.to_json(), actor="admin")
+        return nxt
+
+
 async def submit(pool: asyncpg.Pool, shop: str, customer_id: str, draft: Draft) -> asyncpg.Record:
     """Create or replace the customer's review of a product; it goes (back) to moderation."""
     verdict = moderation.review(draft.title, draft.body)
     async with transaction(pool) as conn:
+        submissions.check_media(draft.media_urls, (await settings_of(conn, shop)).media_hosts)
         if await store.lock_product(conn, shop, draft.product_id) is None:
             # Products are known from the shop's orders: an id never sold is a typo or spam.
             raise NotFound("no such product in this shop", field="productId")
@@ -136,14 +157,25 @@ async def record_delivery(conn: Connection, shop: str, customer_id: str, order_i
 
 
 async def record_cancellation(conn: Connection, shop: str, order_id: str) -> None:
-    """A cancelled order no longer makes a verified buyer (nor does its placing, handled later)."""
+    """A cancelled or fully refunded order no longer makes a verified buyer (nor does its placing,
+    handled later): the customer has not kept the product."""
     await store.cancel_purchases(conn, shop, order_id)
+
+
+async def record_reward(conn: Connection, shop: str, review_id: str) -> None:
+    """The points service granted the review's reward (review.rewarded): the review is incentivized."""
+    try:
+        rid = uuid.UUID(review_id)
+    except ValueError:
+        return
+    await store.mark_incentivized(conn, shop, rid)
 
 
 async def request_reviews(conn: Connection, shop: str, customer_id: str, order_id: str,
                           product_ids: list[str], delivered_at: datetime) -> None:
-    """Schedule a request for each delivered product the customer has not reviewed yet."""
-    due = requests.due_at(delivered_at, requests.delay())
+    """Schedule a request for each delivered product the customer has not reviewed yet, due the shop's
+    delay (D+7 by default) after the delivery happened."""
+    due = requests.due_at(delivered_at, (await settings_of(conn, shop)).request_delay)
     for product_id in sorted(set(product_ids)):  # sorted: product locks always taken in one order
         await store.lock_product(conn, shop, product_id)  # a concurrent submitReview waits or wins
         if await store.review_of(conn, shop, customer_id, product_id) is not None:

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.reviews import listing, ratings, reviewing, store, submissions
+from services.reviews.settings import ReviewSettings as SettingsRules
 from shared.dead_letters_schema import dead_letters_part
 from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference, rows_loader
 from shared.ids import external_id
@@ -98,7 +99,7 @@ class Review:
     status: ReviewStatus
     rejection_reason: str | None
     verified_buyer: bool
-    incentivized: bool
+    incentivized: bool = strawberry.field(description="A reward (points or store credit) was granted for it.")
     media_urls: list[str]
     hashtags: list[str]
     challenge_id: strawberry.ID | None
@@ -176,8 +177,34 @@ class ReviewInput:
     challenge_id: strawberry.ID | None = None
 
 
+@strawberry.type(description="The shop's review settings (a new version with every change).")
+class ReviewSettings:
+    version: int = strawberry.field(description="0 until the first change (the defaults).")
+    request_delay_days: str = strawberry.field(
+        description="A delivered product's review request is due this many days after the delivery (\"7\": D+7).")
+    media_hosts: list[str] = strawberry.field(
+        description="Hosts (and their subdomains) whose URLs count as photos or videos whatever their path; other "
+                    "media URLs must name an image or video file.")
+
+    @classmethod
+    def of(cls, s: SettingsRules) -> ReviewSettings:
+        return cls(version=s.version, request_delay_days=str(s.request_delay_days), media_hosts=list(s.media_hosts))
+
+
+@strawberry.input(description="A change to the review settings; fields left out keep their value.")
+class ReviewSettingsInput:
+    request_delay_days: str | None = strawberry.field(default=None, description="0–365, at most two decimals.")
+    media_hosts: list[str] | None = strawberry.field(default=None, description="At most 20; [] removes them.")
+
+
 @strawberry.type
 class Query:
+    @strawberry.field(description="The shop's review settings (admin).")
+    async def review_settings(self, info: Info) -> ReviewSettings:
+        c = ctx(info)
+        c.principal.require_admin()
+        return ReviewSettings.of(await reviewing.settings_of(c.pool, c.shop))
+
     @strawberry.field(description="A product page's review data (public; X-Shop names the shop).")
     def product(self, info: Info, id: strawberry.ID) -> Product:
         _ = ctx(info).principal  # a forged credential is an error even on public fields
@@ -222,6 +249,13 @@ class Mutation:
         c.principal.require_admin()
         note = submissions.plain_text(reason, "reason", limit=500, required=False)
         return Review.from_row(await reviewing.moderate(c.pool, c.shop, id, decision.value, note))
+
+    @strawberry.mutation(description="Change the review settings (admin): the D+7 request delay, the media hosts.")
+    async def configure_reviews(self, info: Info, input: ReviewSettingsInput) -> ReviewSettings:
+        c = ctx(info)
+        c.principal.require_admin()
+        return ReviewSettings.of(await reviewing.configure(c.pool, c.shop, request_delay_days=input.request_delay_days,
+                                                           media_hosts=input.media_hosts))
 
     @strawberry.mutation(description="The merchant's public reply to a review (admin); replaces an earlier one.")
     async def reply_to_review(self, info: Info, id: strawberry.ID, body: str) -> Review:

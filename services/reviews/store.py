@@ -49,12 +49,22 @@ async def record_purchases(conn: Connection, shop: str, customer_id: str, order_
 
 
 async def cancel_purchases(conn: Connection, shop: str, order_id: str) -> None:
-    """The order's purchases no longer make a verified buyer, including those its placing records
-    if that is handled after this (cancelled_orders, migration 0003)."""
+    """The order's purchases (cancelled or fully refunded) no longer make a verified buyer, including
+    those its placing records if that is handled after this (cancelled_orders, migration 0003), and
+    the reviews they verified are verified again by the customer's other purchases only."""
     await conn.execute(
         "INSERT INTO cancelled_orders (shop_id, order_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", shop, order_id)
     await conn.execute(
         "UPDATE purchases SET cancelled_at = now() WHERE shop_id = $1 AND order_id = $2 AND cancelled_at IS NULL",
+        shop, order_id,
+    )
+    await conn.execute(
+        """UPDATE reviews r SET verified_buyer = false, updated_at = now()
+           FROM (SELECT DISTINCT customer_id, product_id FROM purchases WHERE shop_id = $1 AND order_id = $2) p
+           WHERE r.shop_id = $1 AND r.customer_id = p.customer_id AND r.product_id = p.product_id
+             AND r.verified_buyer AND NOT EXISTS (
+                 SELECT 1 FROM purchases o WHERE o.shop_id = $1 AND o.customer_id = p.customer_id
+                   AND o.product_id = p.product_id AND o.cancelled_at IS NULL)""",
         shop, order_id,
     )
 
@@ -140,11 +150,38 @@ async def set_status(conn: Connection, shop: str, review_id: uuid.UUID, status: 
                      reason: str | None) -> asyncpg.Record:
     return _one(await conn.fetchrow(
         """UPDATE reviews SET status = $3, rejection_reason = $4, updated_at = now(),
-               published_at = CASE WHEN $3 = 'PUBLISHED' THEN now() ELSE NULL END,
-               incentivized = incentivized OR $3 = 'PUBLISHED'
+               published_at = CASE WHEN $3 = 'PUBLISHED' THEN now() ELSE NULL END
            WHERE shop_id = $1 AND id = $2 RETURNING *""",
         shop, review_id, status, reason,
     ))
+
+
+async def mark_incentivized(conn: Connection, shop: str, review_id: uuid.UUID) -> bool:
+    """A reward was granted for the review (review.rewarded): it stays incentivized once set."""
+    return bool(await conn.fetchval(
+        """UPDATE reviews SET incentivized = true, updated_at = now()
+           WHERE shop_id = $1 AND id = $2 AND NOT incentivized AND erased_at IS NULL RETURNING true""",
+        shop, review_id))
+
+
+# ---- settings (versions) -----------------------------------------------------------------------
+
+
+async def settings(conn: Executor, shop: str) -> asyncpg.Record | None:
+    """The shop's latest settings version (None: the defaults)."""
+    return await conn.fetchrow(
+        "SELECT * FROM review_settings WHERE shop_id = $1 ORDER BY version DESC LIMIT 1", shop)
+
+
+async def lock_settings(conn: Connection, shop: str) -> None:
+    """Serialises the shop's settings changes, so two admins saving at once make two versions."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('review_settings'), hashtext($1))", shop)
+
+
+async def add_settings(conn: Connection, shop: str, version: int, stored: dict[str, Any], actor: str) -> None:
+    await conn.execute(
+        "INSERT INTO review_settings (shop_id, version, settings, actor) VALUES ($1, $2, $3, $4)",
+        shop, version, stored, actor)
 
 
 async def mark_ugc_sent(conn: Connection, shop: str, review_id: uuid.UUID) -> asyncpg.Record:

@@ -122,6 +122,34 @@ def media_url(value: str, index: int) -> str:
     return url
 
 
+# What counts as a photo or video: a URL naming an image or video file (its content type by its
+# extension), or any URL on one of the shop's media hosts (configureReviews: a CDN whose paths carry
+# no extension). Anything else is a link, not media: it would earn the photo/video reward (100
+# points instead of 50) for a link to any page.
+IMAGE_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+               "webp": "image/webp", "avif": "image/avif", "heic": "image/heic", "heif": "image/heif"}
+VIDEO_TYPES = {"mp4": "video/mp4", "m4v": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
+
+
+def media_type(url: str) -> str | None:
+    """The image/* or video/* content type a URL's file extension names, else None."""
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return IMAGE_TYPES.get(ext) or VIDEO_TYPES.get(ext)
+
+
+def check_media(urls: tuple[str, ...], media_hosts: tuple[str, ...]) -> None:
+    """Every URL (already an http(s) URL, media_url) is a photo or video: an image or video file, or
+    on one of the shop's media hosts (or a subdomain of one)."""
+    for i, url in enumerate(urls):
+        host = (urlsplit(url).hostname or "").lower()
+        on_host = any(host == h or host.endswith("." + h) for h in media_hosts)
+        if not on_host and media_type(url) is None:
+            raise BadUserInput(
+                f"mediaUrls[{i}] must be a photo or video: an image or video file (.jpg, .png, .webp, .mp4, "
+                ".mov, …) or a URL on one of the shop's media hosts", field=f"mediaUrls[{i}]")
+
+
 def hashtag(value: str, index: int) -> str:
     match = HASHTAG.match(value.strip())
     if not match:

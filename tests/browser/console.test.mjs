@@ -35,10 +35,19 @@ test('program page shows the margin check beside the configuration', async () =>
   const shown = await page.textContent('[data-testid=margin-check]');
   assert.ok(shown.includes(`${(Number(program.effectiveCashback) * 100).toFixed(2)} %`), shown);
   assert.ok(shown.includes(`ceiling ${(Number(program.cashbackCeiling) * 100).toFixed(2)} %`), shown);
+  // The default program sits inside the sustainable 3–5 % band: green. Below the band is a warning
+  // (amber), not green (issue 19, item 9).
+  assert.equal(await page.getAttribute('[data-testid=margin-check] .value', 'data-level'), 'good');
+  await page.fill('input[name=pointValue]', '0.01');
+  await page.click('#configure button');
+  await page.waitForSelector('[data-testid=margin-check] .value[data-level=warn]');
+  assert.match(await page.textContent('[data-testid=margin-check]'), /1\.50 %.*outside: warning/s);
   // A rate that breaks the ceiling is refused with the service's error, and nothing changes.
   await page.fill('input[name=earnRate]', '50');
   await page.click('#configure button');
-  await page.waitForSelector('#configure-msg [data-testid=message]');
+  // The previous save's "Saved as version 2" may still stand there: wait for this answer's message.
+  await page.waitForFunction(() => /BAD_USER_INPUT|CONFLICT|Saved as version 3/.test(
+    document.querySelector('#configure-msg')?.textContent ?? ''));
   assert.match(await page.textContent('#configure-msg'), /BAD_USER_INPUT|CONFLICT/);
   const again = await gql('{ program { earnRate } }', {}, shop.admin);
   assert.notEqual(again.program.earnRate, '50');

@@ -43,6 +43,7 @@ RULES: dict[str, str] = {
     "commerceConnections": "admin",
     "commerceDataRequests": "admin",
     "notEligibleOrders": "admin",
+    "reviewSettings": "admin",
     # mutations
     "upsertCustomer": "ingest",
     "recordOrder": "ingest",
@@ -83,4 +84,6 @@ RULES: dict[str, str] = {
     "launchChallenge": "admin",
     "endChallenge": "admin",
     "joinChallenge": "customer",
+    "configureReviews": "admin",
+    "recordSocialShare": "checkout",  # the customer sharing, or the platform naming them
 }

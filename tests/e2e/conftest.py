@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
@@ -43,7 +45,7 @@ def order_input(customer_id: str, **over) -> dict:
     return {"id": unique("o"), "customerId": customer_id, "currency": "EUR",
             "lines": [{"productId": "p-mug", "quantity": 2, "unitPrice": "25.00"}],
             "discountTotal": "5.00", "shippingTotal": "4.90", "taxTotal": "7.50", "total": "57.40",
-            "placedAt": "2026-11-20T10:00:00+00:00", **over}
+            "placedAt": datetime.now(UTC).isoformat(timespec="seconds"), **over}
 
 
 @pytest.fixture

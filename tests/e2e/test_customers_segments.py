@@ -39,8 +39,13 @@ async def test_each_segment_from_order_history_and_the_counts(gql):
     for age in (80, 40, 10):
         await order(gql, admin, regular, days_ago(age), net="20.00")
     vip = await customer(gql, admin)
-    for age in (200, 60, 30, 3):
+    for age in (80, 60, 30, 3):  # more than 3 purchases in the last 90 days, AOV 150
         await order(gql, admin, vip, days_ago(age), net="150.00", status="DELIVERED")
+    lifetime = await customer(gql, admin)  # the same four, one of them 200 days ago: no VIP (issue 19)
+    for age in (200, 60, 30, 3):
+        await order(gql, admin, lifetime, days_ago(age), net="150.00", status="DELIVERED")
+    occasional = await customer(gql, admin)  # one purchase 45 days ago: none of the brief's rows
+    await order(gql, admin, occasional, days_ago(45))
     at_risk = await customer(gql, admin)
     await order(gql, admin, at_risk, days_ago(100))
     churned = await customer(gql, admin)
@@ -48,11 +53,11 @@ async def test_each_segment_from_order_history_and_the_counts(gql):
     await order(gql, admin, churned, days_ago(10), status="CANCELLED")  # does not count
 
     expected = {prospect: "PROSPECT", new: "NEW", regular: "REGULAR", vip: "VIP", at_risk: "AT_RISK",
-                churned: "CHURNED"}
+                churned: "CHURNED", lifetime: "REGULAR", occasional: "OCCASIONAL"}
     for customer_id, segment in expected.items():
         assert await segment_of(gql, admin, customer_id) == segment, segment
     counts = {c["segment"]: c["count"] for c in (await gql.ok(COUNTS, headers=admin))["segmentCounts"]}
-    assert counts == dict.fromkeys(expected.values(), 1)
+    assert counts == {"PROSPECT": 1, "NEW": 1, "REGULAR": 2, "VIP": 1, "OCCASIONAL": 1, "AT_RISK": 1, "CHURNED": 1}
 
     stats = (await gql.ok(PROFILE, {"id": vip}, admin))["customer"]["stats"]
     assert stats["ordersCount"] == 4
@@ -60,7 +65,7 @@ async def test_each_segment_from_order_history_and_the_counts(gql):
     assert stats["averageOrderValue"]["amount"] == "150.00"
     assert stats["engagementThreshold"] == -15
 
-    # entering AT_RISK is announced (notifications starts win-back from it)
+    # entering AT_RISK is announced
     changed = await customers_value(
         """SELECT envelope->'data' FROM outbox WHERE shop_id = $1 AND type = 'customer.segment_changed'
              AND envelope->'data'->>'customer_id' = $2""", shop, at_risk)
@@ -122,7 +127,9 @@ async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothi
     await order(gql, admin, quiet, days_ago(45))
     score = (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"]
     assert score == -10  # no site visit in 30 days; purchase within 60 days
-    assert await segment_of(gql, admin, quiet) == "NEW"  # a one-time buyer above the threshold
+    assert await segment_of(gql, admin, quiet) == "OCCASIONAL"  # one purchase 45 days ago
+    disengaged = """SELECT count(*) FROM outbox WHERE shop_id = $1 AND type = 'customer.disengaged'
+                      AND envelope->'data'->>'customer_id' = $2"""
 
     # a marketing email without an offer, not opened: the score's -5 (docs/domain.md) is for discount emails only
     plain = {"notification_id": unique("n"), "customer_id": quiet, "channel": "EMAIL", "template": "care_tips"}
@@ -133,15 +140,24 @@ async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothi
         what="the plain email to be recorded")
     assert (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"] == -10
 
-    # a discount email sent and not opened: -5 more reaches the threshold -15 -> AT_RISK
+    assert await customers_value(disengaged, shop, quiet) == 0
+    # a discount email sent and not opened: -5 more reaches the threshold -15: win-back starts
+    # (customer.disengaged, issue 19 item 3); the segment is the purchases' alone
     notification = unique("n")
     sent = {"notification_id": notification, "customer_id": quiet, "channel": "EMAIL", "template": "winback_discount",
             "offer": True}
     await publish_event("notification.sent", shop, sent)
 
-    async def at_risk():
-        return await segment_of(gql, admin, quiet) == "AT_RISK"
-    await eventually(at_risk, what="the unopened email to count")
+    async def crossed():
+        return await customers_value(disengaged, shop, quiet) == 1
+    await eventually(crossed, what="the unopened email to start win-back")
+    event = await customers_value("""SELECT envelope->'data' FROM outbox WHERE shop_id = $1
+                                       AND type = 'customer.disengaged' AND envelope->'data'->>'customer_id' = $2""",
+                                  shop, quiet)
+    assert (event["score"], event["threshold"]) == (-15, -15)
+    last = (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["lastOrderAt"]
+    assert datetime.fromisoformat(event["last_order_at"]) == datetime.fromisoformat(last)
+    assert await segment_of(gql, admin, quiet) == "OCCASIONAL"
     # the open arrives twice (redelivery under a new id): counted once, back above the threshold
     await publish_event("notification.opened", shop, sent)
     await publish_event("notification.opened", shop, sent)
@@ -149,7 +165,8 @@ async def test_engagement_moves_the_score_and_bad_engagement_input_changes_nothi
     async def back():
         return (await gql.ok(PROFILE, {"id": quiet}, admin))["customer"]["stats"]["engagementScore"] == -10
     await eventually(back, what="the open to count")
-    assert await segment_of(gql, admin, quiet) == "NEW"
+    assert await segment_of(gql, admin, quiet) == "OCCASIONAL"
+    assert await customers_value(disengaged, shop, quiet) == 1
     key = f"notification:{notification}:EMAIL_OPEN"
     assert await customers_value("SELECT count(*) FROM engagements WHERE shop_id = $1 AND idempotency_key = $2",
                                  shop, key) == 1

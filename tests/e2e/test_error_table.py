@@ -20,7 +20,8 @@ from tests.gateways import gateway_process, service_process
 from tests.stack import ADMIN, INGEST, PUBLIC, customer_token, gateway_url, unique
 
 ACCEPTS = (None, "application/json", "application/graphql-response+json")
-NOT_TRIGGERED_HERE = {"`INTERNAL_SERVER_ERROR`", "`DOWNSTREAM_SERVICE_ERROR`"}  # a subgraph must fail
+# a subgraph must fail, or its database be down (tests/chaos/test_database_unavailable.py)
+NOT_TRIGGERED_HERE = {"`INTERNAL_SERVER_ERROR`", "`DOWNSTREAM_SERVICE_ERROR`", "`UNAVAILABLE` (database)"}
 OVER_CAPACITY = {"`UNAVAILABLE` (gateway)", "`UNAVAILABLE` (service)"}  # test_over_capacity_rows
 
 

@@ -109,8 +109,11 @@ async def _count(gql, admin, customer_id, n):
 async def test_the_segment_based_at_risk_flow_runs_once_an_admin_enables_it(gql):
     shop, admin = new_shop()
     customer_id = await add_customer(gql, admin)
-    await _segment(shop, customer_id, "REGULAR")
-    assert await log(gql, admin, customer_id) == []  # shipped disabled: the order-history win-back covers it
+    # The change the flow reacts to, while it is off as shipped: nothing (a change to REGULAR, which it
+    # ignores anyway, could not tell an off flow from an on one). Win-back starts from the engagement
+    # score instead (the at_risk flow, customer.disengaged).
+    await _segment(shop, customer_id, "AT_RISK")
+    assert await log(gql, admin, customer_id) == []
     await gql.ok(UPDATE_FLOW, {"input": {"key": "segment_at_risk", "enabled": True}}, admin)
     await _segment(shop, customer_id, "AT_RISK")
     got = await eventually(lambda: mails(f"{customer_id}@example.com"), what="the at-risk mail")

@@ -3,7 +3,7 @@ events cancel what they make obsolete."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shared import events
@@ -18,9 +18,9 @@ async def test_admins_list_flows_and_change_enabled_delays_templates_and_channel
     shop, admin = new_shop()
     flows = {f["key"]: f for f in (await gql.ok(FLOWS, headers=admin))["notificationFlows"]}
     assert {"order_placed", "order_care_tips", "order_shipped", "order_delivered", "review_request", "winback",
-            "birthday", "tier_near", "tier_up", "points_earned", "points_expiring", "referral_reward", "credit",
-            "challenge_launched", "challenge_completed", "order_delay"} <= set(flows)
-    assert [s["delaySeconds"] // 86400 for s in flows["winback"]["steps"]] == [60, 90, 105, 120, 135]
+            "at_risk", "birthday", "tier_near", "tier_up", "points_earned", "points_expiring", "referral_reward",
+            "credit", "challenge_launched", "challenge_completed", "order_delay"} <= set(flows)
+    assert flows["at_risk"]["enabled"] is True  # crossing the engagement threshold starts win-back
     assert {"event": "credit.spent", "match": None} in flows["credit"]["cancelledBy"]
 
     changed = await gql.ok(UPDATE_FLOW, {"input": {"key": "credit", "enabled": False, "steps": [
@@ -118,20 +118,21 @@ async def test_a_submitted_review_cancels_the_request_for_that_product_only(gql)
 async def test_a_purchase_cancels_the_win_back_series_and_starts_a_new_one(gql):
     shop, admin = new_shop()
     customer_id = await add_customer(gql, admin)
-    first = order_input(customer_id)
+    placed = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)  # recorded 3 hours after the sale
+    first = order_input(customer_id, placedAt=placed.isoformat())
     await gql.ok(RECORD, {"input": first}, admin)
 
     async def winback(status, count):
         nodes = [n for n in await log(gql, admin, customer_id) if n["flow"] == "winback" and n["status"] == status]
         return nodes if len(nodes) == count else None
-    planned = await eventually(lambda: winback("SCHEDULED", 5), what="the win-back series")
+    planned = await eventually(lambda: winback("SCHEDULED", 4), what="the win-back series")
     due = sorted(datetime.fromisoformat(n["dueAt"]) for n in planned)
-    days = [(d - datetime.now(UTC)).days for d in due]
-    assert days == [59, 89, 104, 119, 134]  # 60/90/105/120/135 days from now, less the seconds passed
+    # 90/105/120/135 days after the order was placed (not after its event was handled)
+    assert due == [placed + timedelta(days=d) for d in (90, 105, 120, 135)]
     await gql.ok(RECORD, {"input": order_input(customer_id)}, admin)
-    cancelled = await eventually(lambda: winback("CANCELLED", 5), what="the first series to be cancelled")
+    cancelled = await eventually(lambda: winback("CANCELLED", 4), what="the first series to be cancelled")
     assert {n["error"] for n in cancelled} == {"obsoleted by order.placed"}
-    await eventually(lambda: winback("SCHEDULED", 5), what="a new series from the second order")
+    await eventually(lambda: winback("SCHEDULED", 4), what="a new series from the second order")
 
 
 async def test_a_shortened_delay_sends_the_care_tips_and_only_a_full_refund_cancels_what_waits(gql):

@@ -19,12 +19,21 @@ CHECK = """mutation($code: String!, $cart: CartInput!) { checkCode(code: $code, 
 CODE = re.compile(r"(?:Your code|Dein Code): (FLY-[0-9A-Z-]+)")
 
 
-async def placed_long_ago(shop: str, customer_id: str, days: int) -> None:
-    """The customer's last order, as the customers service announced it `days` ago."""
+async def placed_long_ago(shop: str, customer_id: str, ago: timedelta) -> datetime:
+    """The customer's last order, placed `ago` (an order imported from the shop's history, announced now)."""
     data = events.OrderPlaced(shop=shop, order_id=f"o-{uuid.uuid4().hex[:8]}", customer_id=customer_id,
                               currency="EUR", total=Decimal("57.40"), net_amount=Decimal("45.00"),
-                              placed_at=datetime.now(UTC) - timedelta(days=days))
-    envelope = events.new_envelope(data, source="tests").model_copy(update={"time": data.placed_at})
+                              placed_at=datetime.now(UTC) - ago)
+    envelope = events.new_envelope(data, source="tests")
+    await publish_raw(envelope.model_dump_json().encode(), envelope.type, envelope.id)
+    return data.placed_at
+
+
+async def disengaged(shop: str, customer_id: str, last_order_at: datetime) -> None:
+    """What the customers service announces when the engagement score crosses the threshold."""
+    data = events.CustomerDisengaged(shop=shop, customer_id=customer_id, score=-40, threshold=-15,
+                                     last_order_at=last_order_at)
+    envelope = events.new_envelope(data, source="tests")
     await publish_raw(envelope.model_dump_json().encode(), envelope.type, envelope.id)
 
 
@@ -34,7 +43,9 @@ async def test_a_customer_120_days_without_an_order_gets_the_10_percent_code_che
     await gql.ok(SETTINGS, {"input": {"dailyCap": 10, "weeklyCap": 10}}, admin)
     customer_id = await add_customer(gql, admin)
     await eventually(lambda: known_to_notifications(shop, customer_id), what="the contact")
-    await placed_long_ago(shop, customer_id, days=121)
+    # 120 days and an hour ago: the day-120 step fell due an hour ago (sent now); the day-90 and day-105
+    # steps are long overdue and are not sent at all (never a burst of old messages at once).
+    placed = await placed_long_ago(shop, customer_id, timedelta(days=120, hours=1))
 
     async def the_mail(subject: str) -> list[dict]:
         return [m for m in await mails(f"{customer_id}@example.com") if m["subject"] == subject]
@@ -51,7 +62,9 @@ async def test_a_customer_120_days_without_an_order_gets_the_10_percent_code_che
     assert (check["offer"]["source"], check["offer"]["kind"]) == ("WINBACK", "PERCENTAGE")
     assert Decimal(check["offer"]["value"]) == 10
 
-    # The at-risk step (60 days) carried its own offer: free shipping, a code of its own.
+    # Win-back started when the engagement score crossed the threshold: the at-risk message carries its own
+    # offer, free shipping, a code of its own.
+    await disengaged(shop, customer_id, placed)
     at_risk = (await eventually(lambda: the_mail("We miss you"), what="the at-risk mail"))[0]
     assert "free shipping on your next order" in at_risk["text"]
     free = CODE.search(at_risk["text"]).group(1)
@@ -64,3 +77,6 @@ async def test_a_customer_120_days_without_an_order_gets_the_10_percent_code_che
     nodes = await log(gql, admin, customer_id)
     assert having(nodes, step="discount_10", status="SENT") and having(nodes, step="at_risk", status="SENT")
     assert having(nodes, step="discount_20_survey", status="SCHEDULED", error=None)
+    for overdue in ("value_reminder", "content"):
+        [node] = having(nodes, step=overdue)
+        assert node["status"] == "CANCELLED" and node["error"].startswith("not sent: due")

@@ -65,8 +65,43 @@ async def test_a_review_rewards_once_per_customer_and_product_whatever_the_ratin
     await publish(review(shop, customer, "p-1", rating=5))
     await shop.until(customer, "text review points", balance=50, lifetimeEarned=50)
     await handled(await publish(review(shop, customer, "p-1", rating=1, media=True)))  # a second review
-    await publish(review(shop, customer, "p-2", media=True))
-    await shop.until(customer, "media review points", balance=150)
+    # Handled before the balance is read: if the second review of p-1 had earned (100), the balance
+    # would be 250 once p-2's 100 arrive, never 150 (waiting for 150 alone passed with 50 + 100 of p-1).
+    await handled(await publish(review(shop, customer, "p-2", media=True)))
+    assert (await shop.loyalty(customer))["balance"] == 150
+    assert sorted(e["reason"] for e in await events_of(shop.id, "points.earned", customer)) == [
+        "photo/video review of p-2", "review of p-1"]
+    # review.rewarded names each paid review once (the reviews service marks it incentivized)
+    rewarded = await events_of(shop.id, "review.rewarded", customer)
+    assert sorted((r["product_id"], r["points"]) for r in rewarded) == [("p-1", 50), ("p-2", 100)]
+
+
+SHARE = """mutation($n: SocialNetwork!, $c: String!, $id: ID) { recordSocialShare(network: $n, content: $c,
+  customerId: $id) { outcome points loyalty { id balance } } }"""
+
+
+async def test_a_social_share_earns_once_per_network_and_content_and_at_most_the_daily_limit(gql):
+    """Issue 19, item 7: socialShare points are earned by recordSocialShare."""
+    shop = await new_shop(gql, actionRewards={"socialShare": 20}, socialSharesPerDay=2)
+    customer = await shop.new_customer()
+    me = shop.customer(customer)
+
+    async def share(network: str, content: str, headers=me, **extra) -> dict:
+        return (await gql.ok(SHARE, {"n": network, "c": content, **extra}, headers))["recordSocialShare"]
+    first = await share("INSTAGRAM", "https://shop.example/p/mug")
+    assert (first["outcome"], first["points"], first["loyalty"]) == ("AWARDED", 20, {"id": customer, "balance": 20})
+    assert (await share("INSTAGRAM", " https://shop.example/p/mug "))["outcome"] == "ALREADY_AWARDED"
+    assert (await share("FACEBOOK", "https://shop.example/p/mug"))["outcome"] == "AWARDED"  # another network
+    limited = await share("X", "https://shop.example/p/cup")  # a third reward today: over the limit of 2
+    assert (limited["outcome"], limited["points"], limited["loyalty"]["balance"]) == ("DAILY_LIMIT", 0, 40)
+    # an ingest key records a share on the customer's behalf, naming them; without a name it is refused
+    assert (await share("X", "https://shop.example/p/cup", shop.admin, id=customer))["outcome"] == "DAILY_LIMIT"
+    assert codes(await gql(SHARE, {"n": "X", "c": "x"}, shop.admin)) == ["BAD_USER_INPUT"]
+    assert codes(await gql(SHARE, {"n": "X", "c": "x", "id": unique("other")}, me)) == ["FORBIDDEN"]
+    assert codes(await gql(SHARE, {"n": "X", "c": ""}, me)) == ["BAD_USER_INPUT"]
+    assert codes(await gql(SHARE, {"n": "X", "c": "x"})) == ["UNAUTHENTICATED"]
+    earned = await events_of(shop.id, "points.earned", customer)
+    assert [(e["points"], e["origin"]) for e in earned] == [(20, "social_share")] * 2
 
 
 async def test_reviews_earn_store_credit_when_the_program_says_so(gql):

@@ -4,7 +4,7 @@ before; both are durable jobs in the schedule (made due here instead of waiting 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared import events
 from tests.e2e.points_support import assert_ledger_invariant, events_of, new_shop
@@ -38,14 +38,25 @@ async def make_due(shop: str, kind: str, customer: str) -> None:
         await conn.close()
 
 
+def assert_months_after(due: datetime, activity: str, months: int, before: datetime) -> None:
+    """`due` is `months` calendar months after the activity (same time of day; the same day of the month
+    up to the 28th), and the activity is the earning this test made (not before it started)."""
+    start = datetime.fromisoformat(activity)
+    assert before - timedelta(seconds=5) <= start <= datetime.now(UTC)
+    assert (due.year * 12 + due.month) - (start.year * 12 + start.month) == months
+    assert due.time() == start.time() and (start.day > 28 or due.day == start.day)
+
+
 async def test_points_lapse_after_inactivity_with_a_reminder_first(gql):
     shop = await new_shop(gql, expiryMonths=6)
     customer = await shop.new_customer()
+    before = datetime.now(UTC)
     await birthday(shop.id, customer, 2026)
     account = await shop.until(customer, "birthday points", balance=100)
     planned = await eventually(lambda: jobs(shop.id, customer), what="the expiry jobs")
     expiring, lapse = planned
     assert (expiring["kind"], lapse["kind"]) == ("points.expiring", "points.expire")
+    assert_months_after(lapse["due_at"], lapse["payload"]["activity"], 6, before)
     assert lapse["due_at"] - expiring["due_at"] == timedelta(days=30)
     assert datetime.fromisoformat(account["expiringAt"]) == lapse["due_at"] and account["expiringPoints"] == 100
 
@@ -62,9 +73,11 @@ async def test_points_lapse_after_inactivity_with_a_reminder_first(gql):
 async def test_new_activity_makes_earlier_expiry_jobs_harmless(gql):
     shop = await new_shop(gql)
     customer = await shop.new_customer()
+    before = datetime.now(UTC)
     await birthday(shop.id, customer, 2026)
     await shop.until(customer, "first earning", balance=100)
-    await eventually(lambda: jobs(shop.id, customer), what="the first jobs")
+    first = await eventually(lambda: jobs(shop.id, customer), what="the first jobs")
+    assert_months_after(first[1]["due_at"], first[1]["payload"]["activity"], 12, before)  # the default 12 months
     await birthday(shop.id, customer, 2027)
     await shop.until(customer, "second earning", balance=200)
     first_lapse = (await eventually(lambda: jobs(shop.id, customer), what="jobs"))[1]

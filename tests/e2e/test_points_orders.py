@@ -3,7 +3,7 @@ taken back on refunds and cancellations; the ledger invariant holds after every 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shared import events
@@ -43,17 +43,26 @@ async def test_paid_is_pending_and_delivery_plus_pending_days_releases(gql):
 async def test_the_default_window_keeps_points_pending_for_fourteen_days_in_a_durable_job(gql):
     shop = await new_shop(gql)
     customer = await shop.new_customer()
+    before = datetime.now(UTC)
     order = await shop.order(customer, "PAID", "SHIPPED", "DELIVERED")
-    conn = await db("points")
+    after = datetime.now(UTC)
+    conn, customers = await db("points"), await db("customers")
     try:
         job = await eventually(lambda: conn.fetchrow(
             "SELECT due_at, status FROM scheduled_jobs WHERE shop_id = $1 AND dedup_key = $2", shop.id, order["id"]),
             what="the release job")
-        delivered = await conn.fetchval(
+        release = await conn.fetchval(
             "SELECT release_at FROM order_points WHERE shop_id = $1 AND order_id = $2", shop.id, order["id"])
+        delivered = await customers.fetchval(
+            "SELECT delivered_at FROM orders WHERE shop_id = $1 AND id = $2", shop.id, order["id"])
     finally:
         await conn.close()
-    assert job["status"] == "pending" and job["due_at"] == delivered
+        await customers.close()
+    # Fourteen days from the delivery the customers service recorded (during this test), not two values
+    # the points service computes compared with each other.
+    assert before - timedelta(seconds=5) <= delivered <= after + timedelta(seconds=5)
+    assert release == delivered + timedelta(days=14)
+    assert job["status"] == "pending" and job["due_at"] == release
     assert (await shop.loyalty(customer))["pending"] == 45
 
 
@@ -101,7 +110,7 @@ async def test_a_refund_takes_back_by_the_rule_version_that_earned(gql):
     customer = await shop.new_customer()
     order = await shop.order(customer, "PAID")
     await shop.until(customer, "pending at rate 1", pending=45)
-    program = await shop.configure(earnRate="2")
+    program = await shop.configure(earnRate="2", force=True)  # 7.5 % with the default point value 0.025
     assert program["version"] == 2
     await shop.status(order["id"], "REFUNDED", "10.00")
     await shop.until(customer, "10 taken at rate 1, not 20", pending=35)

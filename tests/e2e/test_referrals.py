@@ -224,14 +224,47 @@ async def test_a_refund_inside_the_window_reverses_the_referral(gql):
     assert state["referralStats"]["reversed"] == 1 and state["referralStats"]["earned"]["amount"] == "0.00"
 
 
+async def handled_by_referrals(event_type: str, order_id: str) -> None:
+    """Until the referrals service has handled the customers service's `event_type` of the order."""
+    async def seen():
+        customers, referrals = await db("customers"), await db("referrals")
+        try:
+            ids = [r["id"] for r in await customers.fetch(
+                "SELECT envelope->>'id' AS id FROM outbox WHERE type = $1 AND envelope->'data'->>'order_id' = $2",
+                event_type, order_id)]
+            return bool(ids) and await referrals.fetchval(
+                "SELECT count(*) = $2 FROM inbox WHERE event_id = ANY($1::text[])", ids, len(ids))
+        finally:
+            await customers.close()
+            await referrals.close()
+    await eventually(seen, what=f"{event_type} of {order_id} handled by referrals")
+
+
 async def test_a_small_partial_refund_keeps_the_referral(gql):
     shop = await Shop(gql, returnWindowDays="14").setup()
     anna = await shop.customer()
     ben = await shop.customer(referralCode=await shop.code(anna))
     order = await shop.order(ben, "PAID", "DELIVERED")
-    await gql.ok(STATUS, {"id": order, "status": "REFUNDED", "refunded": "5.00"}, shop.admin)
     await shop.settled(anna, status="PENDING")
+    await gql.ok(STATUS, {"id": order, "status": "REFUNDED", "refunded": "5.00"}, shop.admin)
+    # PENDING held before the refund too: only once the refund is handled does PENDING say it was kept
+    # (a refund that reversed it would show REVERSED by then; 40.00 left is above the minimum of 12).
+    await handled_by_referrals("order.refunded", order)
     assert (await shop.referrals(anna))["referrals"][0]["status"] == "PENDING"
+
+
+@pytest.mark.parametrize(("total", "expected"), [("24.40", "CONVERTED"), ("24.39", "REJECTED")])
+async def test_the_minimum_first_order_is_12_net_exactly(gql, total, expected):
+    """Net = total - shipping 4.90 - tax 7.50: 12.00 qualifies, 11.99 does not (ORDER_TOO_SMALL)."""
+    shop = await Shop(gql, returnWindowDays="0").setup()
+    anna = await shop.customer()
+    ben = await shop.customer(referralCode=await shop.code(anna))
+    net = f"{float(total) - 12.40:.2f}"
+    await shop.order(ben, "PAID", "DELIVERED", total=total, shippingTotal="4.90", taxTotal="7.50",
+                     discountTotal="0", lines=[{"productId": "p", "quantity": 1, "unitPrice": net}])
+    state = await shop.settled(anna, status=expected)
+    assert [r["rejectionReason"] for r in state["referrals"]] == [
+        None if expected == "CONVERTED" else "ORDER_TOO_SMALL"]
 
 
 async def test_monthly_cap_and_ambassador_reward(gql):

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import uuid
 
-from tests.e2e.reviews_support import MODERATE, PAGE, REPLY, buy, events_of, publish, submit, summary
+from tests.e2e.reviews_support import MODERATE, MY_REVIEWS, PAGE, REPLY, buy, events_of, publish, submit, summary
 from tests.stack import ADMIN, PUBLIC, codes, customer_token, unique
+from tests.support import eventually
 
 
-async def test_approving_publishes_marks_incentivized_and_announces_it(gql, new_customer):
+async def test_approving_publishes_announces_it_and_the_reward_marks_it_incentivized(gql, new_customer):
     customer, product = await new_customer(), unique("p")
     await buy(gql, customer["id"], [product])
     review = await submit(gql, customer["id"], product, rating=4, mediaUrls=["https://cdn.example.com/1.jpg"])
     published = await publish(gql, review["id"])
-    assert (published["status"], published["incentivized"]) == ("PUBLISHED", True)
+    assert published["status"] == "PUBLISHED"  # incentivized once the points service has paid it
+
+    async def incentivized():
+        mine = (await gql.ok(MY_REVIEWS, headers=customer_token(customer["id"])))["me"]["reviews"]
+        return [r["incentivized"] for r in mine if r["id"] == review["id"]] == [True]
+    await eventually(incentivized, what="the reward to mark the review incentivized")
     [event] = await events_of("review.published", review_id=review["id"])
     assert (event["customer_id"], event["product_id"], event["rating"], event["has_media"], event["verified_buyer"]) \
         == (customer["id"], product, 4, True, True)

@@ -116,6 +116,11 @@ async def test_editing_replaces_the_review_and_sends_it_back_to_moderation(gql, 
     first = await submit(gql, customer["id"], product, rating=5)
     await publish(gql, first["id"])
     assert (await summary(gql, product)) == {"average": 5.0, "count": 1, "distribution": [0, 0, 0, 0, 1]}
+
+    async def rewarded():  # the points service's review.rewarded marks it incentivized, after publishing
+        mine = (await gql.ok(MY_REVIEWS, headers=customer_token(customer["id"])))["me"]["reviews"]
+        return [r["incentivized"] for r in mine if r["id"] == first["id"]] == [True]
+    await eventually(rewarded, what="the reward to mark the review incentivized")
     edited = await submit(gql, customer["id"], product, rating=2, title="Chipped",
                           body="After a month the rim chipped in the dishwasher.")
     assert edited["id"] == first["id"]

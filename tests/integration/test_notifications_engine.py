@@ -1,6 +1,7 @@
 """The flow engine against a real PostgreSQL (a throwaway database with the notifications
 migrations): concurrent copies of one fact plan each message once; a newer event cancels the
-waiting messages and their jobs; erasure keeps anonymous rows."""
+waiting messages and their jobs; erasure keeps anonymous rows; every timing counts from when the
+order was placed or delivered, and a step long overdue is not sent."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from shared import events
 from shared.db import create_pool
 from tests.integration.conftest import throwaway_database
 
-AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+# Recent, so that the steps due at once are not overdue (flows.LATE_GRACE) when a test runs.
+AT = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 LATER = AT + timedelta(minutes=5)
 
 
@@ -31,7 +33,7 @@ async def contact(pool, shop: str, customer_id: str) -> None:
     async with pool.acquire() as conn:
         await store.save_contact(conn, shop, customer_id, email=f"{customer_id}@example.com", first_name="Anna",
                                  locale="en", timezone=None, accepts_email=True, accepts_sms=False,
-                                 accepts_whatsapp=False)
+                                 accepts_whatsapp=False, phone=None)
 
 
 def credit(shop: str, customer_id: str, source_id: str) -> dict:
@@ -112,7 +114,7 @@ async def test_obsolete_goes_by_when_events_happened_not_when_they_were_handled(
     await run_once(engine_pool, shop, "order.placed", order(shop, customer_id, "o-9"), LATER)
     await run_once(engine_pool, shop, "order.placed", order(shop, customer_id, "o-8"))
     winback = [at for f, _, at in await scheduled(engine_pool, shop) if f == "winback"]
-    assert winback == [LATER] * 5  # the five steps, planned by o-9's event
+    assert winback == [LATER] * 4  # the four steps, planned by o-9's event
     # Replaying an event never cancels what it planned itself.
     await run_once(engine_pool, shop, "order.placed", order(shop, customer_id, "o-9"), LATER)
     assert [at for f, _, at in await scheduled(engine_pool, shop) if f == "winback"] == winback
@@ -175,3 +177,82 @@ async def test_a_segment_change_of_an_erased_customer_is_neither_parked_nor_retr
     async with engine_pool.acquire() as conn, conn.transaction():
         await consumers.on_event(conn, events.new_envelope(change, source="test"), change)
     assert await engine_pool.fetchval("SELECT count(*) FROM waiting_events WHERE shop_id = $1", shop) == 0
+
+
+async def deliveries(pool, shop: str, flow: str) -> dict[str, tuple[str, datetime, str | None]]:
+    rows = await pool.fetch("SELECT step_key, status, due_at, error FROM deliveries WHERE shop_id = $1 "
+                            "AND flow_key = $2", shop, flow)
+    return {r["step_key"]: (r["status"], r["due_at"], r["error"]) for r in rows}
+
+
+async def handle(pool, data: events.EventData, handled_at: datetime) -> None:
+    """What the consumer does with an event whose envelope says `handled_at`."""
+    async with pool.acquire() as conn, conn.transaction():
+        await automation.handle(conn, data.type, data, handled_at)
+
+
+def order_event(model, shop: str, customer_id: str, order_id: str, placed_at: datetime, **extra):
+    return model(shop=shop, order_id=order_id, customer_id=customer_id, currency="EUR", total="57.40",
+                 net_amount="45.00", placed_at=placed_at, **extra)
+
+
+async def test_timings_count_from_when_the_order_was_placed_and_delivered_not_when_handled(engine_pool):
+    """Issue 19, item 2: D+1 from the order's placedAt, D+21 and D+28 from its delivery, win-back 90,
+    105, 120 and 135 days from the order: each due time is checked against the order's own times."""
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-1"
+    await contact(engine_pool, shop, customer_id)
+    now = datetime.now(UTC).replace(microsecond=0)
+    placed = now - timedelta(hours=20)  # handled 20 hours after the order was placed
+    await handle(engine_pool, order_event(events.OrderPlaced, shop, customer_id, "o-1", placed), now)
+    care = await deliveries(engine_pool, shop, "order_care_tips")
+    assert care == {"care_tips": ("SCHEDULED", placed + timedelta(days=1), None)}
+    thanks = await deliveries(engine_pool, shop, "order_placed")
+    assert thanks["thank_you"][:2] == ("SCHEDULED", placed)  # 20 h late: still sent (at once)
+    winback = await deliveries(engine_pool, shop, "winback")
+    assert {k: v[1] for k, v in winback.items()} == {
+        "value_reminder": placed + timedelta(days=90), "content": placed + timedelta(days=105),
+        "discount_10": placed + timedelta(days=120), "discount_20_survey": placed + timedelta(days=135)}
+
+    delivered = now - timedelta(days=2)  # a delivery reported two days late
+    await handle(engine_pool, order_event(events.OrderDelivered, shop, customer_id, "o-1", placed,
+                                          delivered_at=delivered), now)
+    after = await deliveries(engine_pool, shop, "order_delivered")
+    assert after["cross_sell"][:2] == ("SCHEDULED", delivered + timedelta(days=21))
+    assert after["replenishment"][:2] == ("SCHEDULED", delivered + timedelta(days=28))
+    # the feedback request was due two days ago: not sent late (logged with the reason)
+    assert after["feedback"][0] == "CANCELLED" and after["feedback"][2].startswith("not sent: due")
+
+
+async def test_a_backfilled_order_sends_none_of_its_overdue_steps_at_once(engine_pool):
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-1"
+    await contact(engine_pool, shop, customer_id)
+    now = datetime.now(UTC)
+    placed = now - timedelta(days=110)  # imported from the shop's history
+    await handle(engine_pool, order_event(events.OrderPlaced, shop, customer_id, "o-old", placed), now)
+    winback = await deliveries(engine_pool, shop, "winback")
+    assert {k: v[0] for k, v in winback.items()} == {"value_reminder": "CANCELLED", "content": "CANCELLED",
+                                                     "discount_10": "SCHEDULED", "discount_20_survey": "SCHEDULED"}
+    assert winback["discount_10"][1] == placed + timedelta(days=120)
+    assert {v[0] for v in (await deliveries(engine_pool, shop, "order_care_tips")).values()} == {"CANCELLED"}
+    queued = await engine_pool.fetchval("SELECT count(*) FROM scheduled_jobs WHERE shop_id = $1 AND due_at <= $2",
+                                        shop, now)
+    assert queued == 0  # nothing due now: no burst of old messages
+
+
+async def test_crossing_the_engagement_threshold_starts_win_back_once_per_lapse(engine_pool):
+    """Issue 19, item 3: customer.disengaged plans the at-risk message with its offer (enabled by
+    default); the same lapse again plans nothing more, a purchase cancels it."""
+    shop, customer_id = f"s-{uuid.uuid4().hex[:8]}", "c-1"
+    await contact(engine_pool, shop, customer_id)
+    now = datetime.now(UTC)
+    lapse = events.CustomerDisengaged(shop=shop, customer_id=customer_id, score=-30, threshold=-15,
+                                      last_order_at=now - timedelta(days=60))
+    await handle(engine_pool, lapse, now)
+    await handle(engine_pool, lapse, now + timedelta(hours=1))  # crossing again within the same lapse
+    rows = await engine_pool.fetch("SELECT step_key, status, offer_key FROM deliveries WHERE shop_id = $1 "
+                                   "AND flow_key = 'at_risk'", shop)
+    assert [(r["step_key"], r["status"]) for r in rows] == [("at_risk", "SCHEDULED")]
+    assert rows[0]["offer_key"].startswith(f"at_risk:{customer_id}:")
+    await handle(engine_pool, order_event(events.OrderPlaced, shop, customer_id, "o-2", now + timedelta(hours=2)),
+                 now + timedelta(hours=2))
+    assert (await deliveries(engine_pool, shop, "at_risk"))["at_risk"][0] == "CANCELLED"

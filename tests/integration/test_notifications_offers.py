@@ -53,7 +53,7 @@ class Shop:
         async with self.pool.acquire() as conn:
             await store.save_contact(conn, self.id, self.customer, email="anna@example.com", first_name="Anna",
                                      locale=self.locale, timezone="Europe/Berlin", accepts_email=True,
-                                     accepts_sms=False, accepts_whatsapp=False)
+                                     accepts_sms=False, accepts_whatsapp=False, phone=None)
         return self
 
     async def feed(self, data: events.EventData, at: datetime = NOW) -> None:
@@ -96,10 +96,12 @@ class Shop:
         return [r["envelope"]["data"] for r in rows]
 
     async def winback_due(self) -> str:
-        """A purchase 121 days ago: every win-back step up to day 120 is due. Returns the day-120 message."""
+        """A purchase 120 days and an hour ago: the day-120 step fell due an hour ago (the earlier ones
+        are long overdue and not sent). Returns the day-120 message."""
         placed = events.OrderPlaced(shop=self.id, order_id="o-1", customer_id=self.customer, currency="EUR",
-                                    total=Decimal("57.40"), net_amount=Decimal("45.00"), placed_at=NOW)
-        await self.feed(placed, at=NOW - timedelta(days=121))
+                                    total=Decimal("57.40"), net_amount=Decimal("45.00"),
+                                    placed_at=NOW - timedelta(days=120, hours=1))
+        await self.feed(placed, at=NOW)
         # Only the 10 % step is of interest here: the earlier ones are taken out of the way.
         await self.pool.execute(
             """UPDATE deliveries SET status = 'CANCELLED' WHERE shop_id = $1 AND step_key <> 'discount_10'""", self.id)

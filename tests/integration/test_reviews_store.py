@@ -1,16 +1,17 @@
-"""The reviews service's transactions against real Postgres (a throwaway database): requests due
-after a delay given in seconds, run by the real scheduler; counters exact under concurrent writers."""
+"""The reviews service's transactions against real Postgres (a throwaway database): requests due the
+shop's delay after the delivery, run by the real scheduler; counters exact under concurrent writers;
+settings versions; incentivized only when rewarded; a full refund un-verifies."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.reviews import reviewing, store, submissions
+from services.reviews import requests, reviewing, store, submissions
 from services.reviews.jobs import JOBS
 from shared.db import create_pool
 from shared.schedule import Scheduler
@@ -32,22 +33,29 @@ def draft(product: str, rating: int) -> submissions.Draft:
                              media_urls=None, order_id=None, hashtags=None, challenge_id=None)
 
 
-async def test_a_request_waits_for_its_delay_in_seconds_then_goes_out_once(reviews_pool, monkeypatch):
-    monkeypatch.setenv("REVIEW_REQUEST_DELAY_SECONDS", "1.5")
+async def test_a_request_waits_for_the_shops_delay_after_the_delivery_then_goes_out_once(reviews_pool):
+    shop = f"s-{uuid.uuid4().hex[:8]}"
+    configured = await reviewing.configure(reviews_pool, shop, request_delay_days="0.01", media_hosts=None)
+    assert (configured.version, configured.request_delay) == (1, timedelta(seconds=864))
     customer, product, order = f"c-{uuid.uuid4().hex[:8]}", "p-delay", "o-1"
+    # Delivered 864 - 4 s ago (handled now): due 4 s from now, counted from the delivery.
+    delivered = datetime.now(UTC) - timedelta(seconds=864 - 4)
     async with reviews_pool.acquire() as conn, conn.transaction():
-        await store.record_purchases(conn, SHOP, customer, order, [product], datetime.now(UTC))
-        await reviewing.request_reviews(conn, SHOP, customer, order, [product], datetime.now(UTC))
+        await store.record_purchases(conn, shop, customer, order, [product], delivered)
+        await reviewing.request_reviews(conn, shop, customer, order, [product], delivered)
+    due = await reviews_pool.fetchval("SELECT due_at FROM scheduled_jobs WHERE shop_id = $1 AND dedup_key = $2",
+                                      shop, requests.job_key(customer, product))
+    assert due == delivered + timedelta(seconds=864)
     scheduler = Scheduler(reviews_pool, JOBS)
-    assert not await scheduler.run_one()  # not due yet
-    await asyncio.sleep(1.6)
+    assert not await scheduler.run_one()  # not due yet (4 s of margin for a loaded machine)
+    await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0) + 0.1)  # until it is due, not a guess
     assert await scheduler.run_one()
     assert not await scheduler.run_one()
     sent = await reviews_pool.fetch(
         "SELECT envelope FROM outbox WHERE type = 'review.requested' AND envelope->'data'->>'customer_id' = $1",
         customer)
     assert [r["envelope"]["data"]["product_id"] for r in sent] == [product]
-    [request] = await store.pending_requests(reviews_pool, SHOP, customer)
+    [request] = await store.pending_requests(reviews_pool, shop, customer)
     assert request["requested_at"] is not None
 
 
@@ -91,3 +99,41 @@ async def test_a_cancellation_handled_before_the_order_still_counts(reviews_pool
         await store.record_purchases(conn, SHOP, customer, f"{customer}-o2", ["p-late"], delivered_at=None)
         assert await store.bought(conn, SHOP, customer, "p-late")
         assert not await store.bought(conn, SHOP, customer, "p-late", f"{customer}-o1")
+
+
+async def test_settings_changes_are_versions_and_two_admins_at_once_make_two(reviews_pool):
+    shop = f"s-{uuid.uuid4().hex[:8]}"
+    assert (await reviewing.settings_of(reviews_pool, shop)).version == 0
+    await asyncio.gather(reviewing.configure(reviews_pool, shop, request_delay_days="5", media_hosts=None),
+                         reviewing.configure(reviews_pool, shop, request_delay_days=None,
+                                             media_hosts=["cdn.x.example"]))
+    latest = await reviewing.settings_of(reviews_pool, shop)
+    assert (latest.version, latest.request_delay_days, latest.media_hosts) == (2, 5, ("cdn.x.example",))
+    assert await reviews_pool.fetchval("SELECT count(*) FROM review_settings WHERE shop_id = $1", shop) == 2
+
+
+async def test_a_review_is_incentivized_only_once_its_reward_is_granted(reviews_pool):
+    """Issue 19, item 6: publishing alone does not mark a review incentivized; review.rewarded does."""
+    shop, customer, product = f"s-{uuid.uuid4().hex[:8]}", "c-paid", "p-reward"
+    async with reviews_pool.acquire() as conn, conn.transaction():
+        await store.record_purchases(conn, shop, customer, "o-r", [product], None)
+    row = await reviewing.submit(reviews_pool, shop, customer, draft(product, 5))
+    published = await reviewing.moderate(reviews_pool, shop, str(row["id"]), "APPROVE", None)
+    assert (published["status"], published["incentivized"]) == ("PUBLISHED", False)
+    async with reviews_pool.acquire() as conn, conn.transaction():
+        await reviewing.record_reward(conn, shop, str(row["id"]))
+    again = await reviewing.submit(reviews_pool, shop, customer, draft(product, 4))  # an edit keeps it
+    assert again["incentivized"] is True
+
+
+async def test_a_full_refund_unverifies_the_buyer_and_their_review(reviews_pool):
+    """Issue 19, item 6: a fully refunded order no longer makes a verified buyer (a cancellation neither)."""
+    shop, customer, product = f"s-{uuid.uuid4().hex[:8]}", "c-refund", "p-refund"
+    async with reviews_pool.acquire() as conn, conn.transaction():
+        await store.record_purchases(conn, shop, customer, "o-1", [product], None)
+    row = await reviewing.submit(reviews_pool, shop, customer, draft(product, 5))
+    assert row["verified_buyer"] is True
+    async with reviews_pool.acquire() as conn, conn.transaction():
+        await reviewing.record_cancellation(conn, shop, "o-1")  # what order.refunded (fully) calls
+    assert (await store.review(reviews_pool, shop, row["id"]))["verified_buyer"] is False
+    assert (await reviewing.submit(reviews_pool, shop, customer, draft(product, 4)))["verified_buyer"] is False

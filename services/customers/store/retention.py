@@ -48,6 +48,16 @@ async def active_at(conn: Connection, shop: str, t: datetime, lapsed: datetime) 
     return active
 
 
+async def active_in(conn: Connection, shop: str, t: datetime, lapsed: datetime) -> int:
+    """The same as active_at for a window other than the default (a shop's own activeWindowDays): the
+    distinct customers of the counting orders in [lapsed, t)."""
+    active: int = await conn.fetchval(
+        f"""SELECT count(DISTINCT customer_id) FROM orders
+            WHERE shop_id = $1 AND status IN {COUNTING} AND placed_at >= $2 AND placed_at < $3""",
+        shop, lapsed, t)
+    return active
+
+
 async def period(conn: Connection, shop: str, start: datetime, end: datetime,
                  reorder_before: datetime) -> asyncpg.Record:
     """Counting orders of [start, end): how many, their net revenue, buyers, repeat buyers, new

@@ -29,7 +29,7 @@ from shared.errors import BadUserInput
 from shared.ids import external_id
 
 EVENTS = ("REVIEW_PUBLISHED", "ORDER_PAID", "REFERRAL_CONVERTED", "UGC_SUBMITTED")
-SEGMENTS = ("PROSPECT", "NEW", "REGULAR", "VIP", "AT_RISK", "CHURNED")
+SEGMENTS = ("PROSPECT", "NEW", "REGULAR", "VIP", "OCCASIONAL", "AT_RISK", "CHURNED")
 FIRST_SEGMENT = "PROSPECT"  # every customer's segment until customer.segment_changed says otherwise
 MEASURES = ("COUNT", "SPEND")  # SPEND: ORDER_PAID only, whole currency units of the net amount
 SCHEDULED, ACTIVE, ENDED = "SCHEDULED", "ACTIVE", "ENDED"

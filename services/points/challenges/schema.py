@@ -48,6 +48,7 @@ class Segment(Enum):
     NEW = "NEW"
     REGULAR = "REGULAR"
     VIP = "VIP"
+    OCCASIONAL = "OCCASIONAL"
     AT_RISK = "AT_RISK"
     CHURNED = "CHURNED"
 

@@ -23,11 +23,18 @@ def applied(acct: asyncpg.Record | None, st: tiers.Standing, prog: Program, at: 
 
 async def standing(conn: Executor, shop: str, acct: asyncpg.Record | None, customer_id: str, prog: Program,
                    at: datetime) -> tuple[tiers.Standing, Decimal]:
-    """Where the customer stands at `at`, and their qualifying spend over the period before it."""
-    spend = await store.orders.qualifying_spend(conn, shop, customer_id, prog.currency, at - tiers.PERIOD)
+    """Where the customer stands at `at`, and their qualifying spend over the period before it. Once the
+    period the tier is held for has ended, the spend over the period up to its end decides whether it
+    is renewed (tiers.standing)."""
+    period = prog.tier_period
+    spend = await store.orders.qualifying_spend(conn, shop, customer_id, prog.currency, at - period)
     stored = acct["tier"] if acct is not None else None
     since = acct["tier_since"] if acct is not None else None
-    return tiers.standing(stored, since, spend, prog.tiers, at), spend
+    at_end = None
+    if stored is not None and since is not None and at >= since + period:
+        end = tiers.period_end(since, at, period)
+        at_end = await store.orders.qualifying_spend(conn, shop, customer_id, prog.currency, end - period, end)
+    return tiers.standing(stored, since, spend, prog.tiers, at, period=period, spend_at_end=at_end), spend
 
 
 async def current_tier(conn: Executor, shop: str, customer_id: str) -> Tier:
@@ -41,6 +48,7 @@ async def current_tier(conn: Executor, shop: str, customer_id: str) -> Tier:
 
 @dataclass(frozen=True)
 class AccountView:
+    customer_id: str
     currency: str
     balance: int
     pending: int
@@ -66,7 +74,7 @@ async def view(conn: Executor, shop: str, customer_id: str, acct: asyncpg.Record
     balance = acct["balance"] if acct else 0
     lapse = expiry.expires_at(acct["last_activity_at"] if acct else None, prog.expiry_months, balance)
     return AccountView(
-        currency=prog.currency, balance=balance, pending=acct["pending"] if acct else 0,
+        customer_id=customer_id, currency=prog.currency, balance=balance, pending=acct["pending"] if acct else 0,
         lifetime_earned=acct["lifetime_earned"] if acct else 0, shortfall=acct["shortfall"] if acct else 0,
         tier=tier,
         tier_override_until=acct["tier_override_until"] if acct and tier.name == acct["tier_override"] else None,

@@ -1,14 +1,15 @@
 """Points expire after a period without earning or redeeming. Pure: no I/O.
 
-Each activity (an earning or a redemption) plans a reminder 30 days before the lapse and the lapse
-itself, both keyed by the customer and that activity; a job finding newer activity does nothing."""
+Each activity (an earning or a redemption) plans a reminder before the lapse (the program's
+`expiry_warning_days`, default 30) and the lapse itself, both keyed by the customer and that
+activity; a job finding newer activity does nothing."""
 
 from __future__ import annotations
 
 import calendar
 from datetime import datetime, timedelta
 
-WARN_BEFORE = timedelta(days=30)
+WARN_BEFORE = timedelta(days=30)  # the default of Program.expiry_warning_days
 WARN_JOB = "points.expiring"  # the reminder (points.expiring)
 LAPSE_JOB = "points.expire"  # the lapse (points.expired)
 
@@ -32,8 +33,8 @@ def expires_at(last_activity: datetime | None, months: int, balance: int) -> dat
     return add_months(last_activity, months)
 
 
-def warn_at(expiry: datetime) -> datetime:
-    return expiry - WARN_BEFORE
+def warn_at(expiry: datetime, before: timedelta = WARN_BEFORE) -> datetime:
+    return expiry - before
 
 
 def job_key(customer_id: str, activity: datetime) -> str:

@@ -23,7 +23,7 @@ AVAILABLE, PENDING = "available", "pending"
 
 # Every entry's idempotency key starts with what gave rise to it (order:…, review:…, credit:referral:…).
 ORIGINS = {"order": "purchase", "review": "review", "referral": "referral", "signup": "signup",
-           "birthday": "birthday", "challenge": "challenge", "adjust": "adjustment"}
+           "birthday": "birthday", "challenge": "challenge", "adjust": "adjustment", "share": "social_share"}
 
 
 def origin(idempotency_key: str) -> str:

@@ -85,8 +85,8 @@ async def _plan_expiry(conn: Connection, shop: str, customer_id: str, activity: 
         return
     payload = {"customer_id": customer_id, "activity": activity.isoformat()}
     key = expiry.job_key(customer_id, activity)
-    await schedule.schedule(conn, shop=shop, kind=expiry.WARN_JOB, dedup_key=key, due_at=expiry.warn_at(lapse),
-                            payload=payload)
+    await schedule.schedule(conn, shop=shop, kind=expiry.WARN_JOB, dedup_key=key,
+                            due_at=expiry.warn_at(lapse, prog.expiry_warning), payload=payload)
     await schedule.schedule(conn, shop=shop, kind=expiry.LAPSE_JOB, dedup_key=key, due_at=lapse, payload=payload)
 
 

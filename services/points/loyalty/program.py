@@ -8,7 +8,7 @@ the effective cashback, refused above the ceiling (default 5 %) unless the merch
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +18,7 @@ from shared.errors import BadUserInput
 from shared.money import currency_code, parse_amount
 
 DEFAULT_CEILING = Decimal("0.05")
+BAND = (Decimal("0.03"), Decimal("0.05"))  # the sustainable band of effective cashback (docs/domain.md)
 MAX_TIERS = 10
 MAX_PERKS = 20
 NAME_MAX = 64
@@ -60,6 +61,22 @@ class Program:
     cashback_ceiling: Decimal = DEFAULT_CEILING
     offers: OfferSettings = DEFAULT_SETTINGS  # offers/settings.py: defaults per source, perks, limits
     exchange_rates: dict[str, ExchangeRate] = field(default_factory=dict)  # currency → rate to `currency`
+    tier_period_days: int = 365  # the qualifying period: rolling spend window and the time a tier is held
+    near_tier_percent: Decimal = Decimal(15)  # tier.near within this share of the next threshold (0: off)
+    expiry_warning_days: int = 30  # points.expiring this many days before the lapse
+    social_shares_per_day: int = 3  # social-share rewards per customer and UTC day (recordSocialShare)
+
+    @property
+    def tier_period(self) -> timedelta:
+        return timedelta(days=self.tier_period_days)
+
+    @property
+    def near_tier_share(self) -> Decimal:
+        return self.near_tier_percent / 100
+
+    @property
+    def expiry_warning(self) -> timedelta:
+        return timedelta(days=self.expiry_warning_days)
 
     @property
     def effective_cashback(self) -> Decimal:
@@ -95,6 +112,10 @@ class Program:
             offers=OfferSettings.from_json(data.get("offers")),
             exchange_rates={c: ExchangeRate(Decimal(r["rate"]), date.fromisoformat(r["date"]))
                             for c, r in data.get("exchange_rates", {}).items()},
+            tier_period_days=int(data.get("tier_period_days", 365)),
+            near_tier_percent=Decimal(data.get("near_tier_percent", "15")),
+            expiry_warning_days=int(data.get("expiry_warning_days", 30)),
+            social_shares_per_day=int(data.get("social_shares_per_day", 3)),
         )
 
 
@@ -110,8 +131,10 @@ def _strs(value: Any) -> Any:
     return value
 
 
+# 1 point per unit of net spend, 100 points worth 2.50: 2.5 % back at Bronze, 3.125 % at Silver and an
+# effective cashback (at the top tier) of 3.75 %, inside the sustainable band of 3–5 % (BAND below).
 DEFAULT = Program(
-    version=1, currency="EUR", earn_rate=Decimal(1), point_value=Decimal("0.01"),
+    version=1, currency="EUR", earn_rate=Decimal(1), point_value=Decimal("0.025"),
     tiers=(
         Tier("Bronze", Decimal(0), Decimal(1), ()),
         Tier("Silver", Decimal(500), Decimal("1.25"), ("early access 24 h", "free shipping")),
@@ -158,6 +181,10 @@ class ProgramChange:
     offers: SettingsChange | None = None
     base_currency: str | None = None  # CONTRACT.md's name for `currency`; both given must agree
     exchange_rates: list[RateChange] | None = None  # replaces the whole set; [] removes every rate
+    tier_period_days: int | None = None
+    near_tier_percent: str | None = None
+    expiry_warning_days: int | None = None
+    social_shares_per_day: int | None = None
     force: bool = False
 
 
@@ -264,7 +291,18 @@ def apply_change(current: Program, change: ProgramChange, today: date | None = N
         cashback_ceiling=(current.cashback_ceiling if change.cashback_ceiling is None else
                           _decimal(change.cashback_ceiling, "cashbackCeiling", low=Decimal(0), high=Decimal(1))),
         exchange_rates=rates,
+        tier_period_days=(current.tier_period_days if change.tier_period_days is None else
+                          _int(change.tier_period_days, "tierPeriodDays", 30, 1095)),
+        near_tier_percent=(current.near_tier_percent if change.near_tier_percent is None else
+                           _decimal(change.near_tier_percent, "nearTierPercent", low=Decimal(0), high=Decimal(100))),
+        expiry_warning_days=(current.expiry_warning_days if change.expiry_warning_days is None else
+                             _int(change.expiry_warning_days, "expiryWarningDays", 1, 365)),
+        social_shares_per_day=(current.social_shares_per_day if change.social_shares_per_day is None else
+                               _int(change.social_shares_per_day, "socialSharesPerDay", 0, 100)),
     )
+    if nxt.expiry_months > 0 and nxt.expiry_warning_days >= nxt.expiry_months * 28:
+        raise BadUserInput("expiryWarningDays must be shorter than the expiry period (expiryMonths × 28 days)",
+                           field="expiryWarningDays")
     if change.offers is not None:
         nxt = replace(nxt, offers=change_offers(current.offers, change.offers, currency,
                                                 tuple(t.name for t in nxt.tiers)))

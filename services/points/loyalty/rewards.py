@@ -76,11 +76,12 @@ def reward(*, id: str | None, name: str, kind: str, points_cost: int, value: str
 
 
 def seeded(currency: str) -> list[Reward]:
-    """The catalog a shop starts with; the punch-card reward is granted by rules, never bought."""
+    """The catalog a shop starts with, priced at the default point value (0.025: 200 points = 5.00, 120 =
+    3.00 of shipping); the punch-card reward is granted by rules, never bought."""
     return [
-        Reward("r-5-off", "5 off your next order", "FIXED_AMOUNT", 500, Decimal(5), None, None, None, True),
-        Reward("r-free-shipping", "Free shipping", "FREE_SHIPPING", 300, None, None, None, None, True),
-        Reward("r-5-credit", "5 in store credit", "STORE_CREDIT", 500, Decimal(5), None, None, None, True),
+        Reward("r-5-off", "5 off your next order", "FIXED_AMOUNT", 200, Decimal(5), None, None, None, True),
+        Reward("r-free-shipping", "Free shipping", "FREE_SHIPPING", 120, None, None, None, None, True),
+        Reward("r-5-credit", "5 in store credit", "STORE_CREDIT", 200, Decimal(5), None, None, None, True),
     ]
 
 

@@ -175,15 +175,15 @@ class _Spend:
         """An order as the ledger recorded it (paid before the period)."""
         self.add(order, order.base_currency, order.fx_rate)
 
-    def at(self, when: datetime, currency: str) -> Decimal:
-        since = when - tiers.PERIOD
+    def at(self, when: datetime, currency: str, period: timedelta = tiers.PERIOD) -> Decimal:
+        since = when - period
         recent = []
         for order, base, rate in reversed(self.paid):  # by payment time: the window is at the end
             if order.paid_at <= since:
                 break
             if base == currency and rate is not None:
                 recent.append((order.paid_at, order.net_at(when) * rate))
-        return tiers.qualifying_spend(recent, when)
+        return tiers.qualifying_spend(recent, when, period)
 
 
 @dataclass
@@ -196,10 +196,10 @@ class TierState:
 
 def _refresh(state: TierState, spend: Decimal, prog: Program, at: datetime) -> datetime | None:
     """tiering.refresh without I/O: store what the standing says; the review it plans, if any."""
-    st = tiers.standing(state.stored, state.since, spend, prog.tiers, at)
+    st = tiers.standing(state.stored, state.since, spend, prog.tiers, at, period=prog.tier_period)
     if st.changed:
         state.stored, state.since = st.tier.name, st.since
-    return tiers.review_at(st, prog.tiers)
+    return tiers.review_at(st, prog.tiers, prog.tier_period)
 
 
 def warm_up(customer: CustomerFacts, versions: Versions, start: datetime) -> TierState:
@@ -207,18 +207,20 @@ def warm_up(customer: CustomerFacts, versions: Versions, start: datetime) -> Tie
     each under the version then in force."""
     state, spend = TierState(), _Spend()
     reviews = state.reviews
+
+    def refresh_at(at: datetime) -> None:
+        prog = versions.at(at)
+        _push_review(reviews, _refresh(state, spend.at(at, prog.currency, prog.tier_period), prog, at))
+
     for order in customer.orders:
         if order.paid_at >= start:
             break
         while reviews and reviews[0] <= order.paid_at:
-            at = heapq.heappop(reviews)
-            _push_review(reviews, _refresh(state, spend.at(at, versions.at(at).currency), versions.at(at), at))
+            refresh_at(heapq.heappop(reviews))
         spend.recorded(order)
-        prog = versions.at(order.paid_at)
-        _push_review(reviews, _refresh(state, spend.at(order.paid_at, prog.currency), prog, order.paid_at))
+        refresh_at(order.paid_at)
     while reviews and reviews[0] < start:
-        at = heapq.heappop(reviews)
-        _push_review(reviews, _refresh(state, spend.at(at, versions.at(at).currency), versions.at(at), at))
+        refresh_at(heapq.heappop(reviews))
     return state
 
 
@@ -361,7 +363,8 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
         lapse_before(at)
         if kind == _PAY:
             facts = item
-            st = tiers.standing(tier.stored, tier.since, spend.at(at, prog.currency), prog.tiers, at)
+            spent = spend.at(at, prog.currency, prog.tier_period)
+            st = tiers.standing(tier.stored, tier.since, spent, prog.tiers, at, period=prog.tier_period)
             fx = prog.rate_for(facts.currency)  # earning.order_paid: converted, or NOT_ELIGIBLE without a rate
             rate = fx.rate if fx is not None else None
             points = ledger.order_points(facts.paid_net, rate, prog.earn_rate, st.tier.multiplier)
@@ -375,7 +378,7 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
                 out.issued += points
                 activity(at)
             spend.add(facts, prog.currency, rate)
-            plan_review(_refresh(tier, spend.at(at, prog.currency), prog, at))
+            plan_review(_refresh(tier, spend.at(at, prog.currency, prog.tier_period), prog, at))
             if facts.delivered_at is not None and facts.delivered_at <= at:
                 plan_release(order, facts.delivered_at)
         elif kind == _DELIVER:
@@ -423,13 +426,14 @@ def replay(customer: CustomerFacts, prog: Program, versions: Versions, start: da
             elif entry.kind == "reverse":
                 take(-entry.delta, entry.bucket)
         elif kind == _REVIEW:
-            plan_review(_refresh(tier, spend.at(at, prog.currency), prog, at))
+            plan_review(_refresh(tier, spend.at(at, prog.currency, prog.tier_period), prog, at))
 
     lapse_before(end)
     out.pending, out.available = pending, available
     out.revenue = sum((o.facts.net_at(end) * o.fx_rate for o in orders.values()  # in the program currency
                        if o.facts.paid_at >= start and o.fx_rate is not None), Decimal(0))
-    final = tiers.standing(tier.stored, tier.since, spend.at(end, prog.currency), prog.tiers, end)
+    final = tiers.standing(tier.stored, tier.since, spend.at(end, prog.currency, prog.tier_period), prog.tiers, end,
+                          period=prog.tier_period)
     out.tiers[final.tier.name] += 1
     return out
 

@@ -1,4 +1,5 @@
-"""Keeping a customer's tier current: upgrade at once, downgrade once the period has ended,
+"""Keeping a customer's tier current: upgrade at once, at the end of the period renew the tier (still
+qualifying) or downgrade,
 announce every move of the tier that applies (tier.changed), nudge when the next tier is near, and
 an admin's override until a date."""
 
@@ -25,16 +26,16 @@ async def refresh(conn: Connection, shop: str, customer_id: str, prog: Program) 
     st, spend = await accounts.standing(conn, shop, acct, customer_id, prog, at)
     if st.changed:
         acct = await store.tiers.set_tier(conn, shop, customer_id, st.tier.name, st.since)
-        review = tiers.review_at(st, prog.tiers)
+        review = tiers.review_at(st, prog.tiers, prog.tier_period)
         if review is not None and st.since is not None:
             # At the end of the period the tier is reviewed even if the customer never buys again.
             await schedule.schedule(conn, shop=shop, kind=REVIEW_JOB,
                                     dedup_key=f"{customer_id}|{st.since.isoformat()}",
                                     due_at=review, payload={"customer_id": customer_id})
     await _announce(conn, shop, acct, accounts.applied(acct, st, prog, at), prog, at)
-    near = tiers.is_near(st.tier, spend, prog.tiers)
+    near = tiers.is_near(st.tier, spend, prog.tiers, prog.near_tier_share)
     if near is not None and await store.tiers.add_nudge(conn, shop, customer_id, near.name,
-                                                        tiers.period_key(st.since, at)):
+                                                        tiers.period_key(st.since, at, prog.tier_period)):
         await outbox.add(conn, events.TierNear(
             shop=shop, customer_id=customer_id, next_tier=near.name,
             amount_to_next=near.threshold - spend, currency=prog.currency), source=SOURCE)

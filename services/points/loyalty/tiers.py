@@ -1,5 +1,7 @@
-"""VIP tiers: qualification on rolling-12-month spend, upgrade at once, downgrade only when the
-period a tier was reached in has ended, and the 'almost there' nudge. Pure: no I/O."""
+"""VIP tiers: qualification on rolling spend over the tier period (default 365 days), upgrade at once,
+downgrade only at the end of the period the tier is held for (a customer who still qualifies then
+starts a new period), and the 'almost there' nudge. Pure: no I/O. The period and the nudge's share
+are the program's (`tier_period_days`, `near_tier_percent`); the constants are their defaults."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from decimal import Decimal
 from services.points.loyalty.program import Tier
 from shared.errors import BadUserInput
 
-PERIOD = timedelta(days=365)
-NEAR_SHARE = Decimal("0.15")
+PERIOD = timedelta(days=365)  # the default tier period (Program.tier_period_days)
+NEAR_SHARE = Decimal("0.15")  # the default nudge share (Program.near_tier_percent)
 
 
 def qualifying(spend: Decimal, tiers: tuple[Tier, ...]) -> Tier:
@@ -44,34 +46,50 @@ class Standing:
     direction: str | None  # "up" | "down"
 
 
+def period_end(since: datetime, now: datetime, period: timedelta = PERIOD) -> datetime:
+    """The latest end of a period (since + n × period, n ≥ 1) at or before `now`; `since + period`
+    while the first period lasts."""
+    ended = max(int((now - since) / period), 1)
+    return since + ended * period
+
+
 def standing(stored: str | None, since: datetime | None, spend: Decimal, tiers: tuple[Tier, ...],
-             now: datetime) -> Standing:
-    """Where a customer stands now. A tier that was reached is kept until a full period has passed
-    since it was reached; a higher qualifying tier applies at once."""
+             now: datetime, *, period: timedelta = PERIOD, spend_at_end: Decimal | None = None) -> Standing:
+    """Where a customer stands now. A higher qualifying tier applies at once. The tier held is kept
+    for its whole period (from `since`); at the period's end the spend over the period then
+    (`spend_at_end`, the spend now when not given) decides: still qualifying for the tier held starts
+    a new period at that end (a renewal: the tier stays, `since` moves), else the customer goes down
+    to what the spend now says."""
     earned = qualifying(spend, tiers)
     held = by_name(stored, tiers)
     if held is None:  # first look, or the tier was renamed away: take (and store) what the spend says
         return Standing(earned, now, True, "up")
     if rank(earned, tiers) > rank(held, tiers):
         return Standing(earned, now, True, "up")
-    if rank(earned, tiers) < rank(held, tiers) and since is not None and now >= since + PERIOD:
-        return Standing(earned, now, True, "down")
-    return Standing(held, since, False, None)
+    if since is None or now < since + period:
+        return Standing(held, since, False, None)
+    end = period_end(since, now, period)
+    at_end = qualifying(spend if spend_at_end is None else spend_at_end, tiers)
+    if rank(at_end, tiers) >= rank(held, tiers):  # re-qualified at the end: a new period from there
+        return Standing(held, end, True, None)
+    if rank(earned, tiers) >= rank(held, tiers):  # missed it at the end, qualifies again now
+        return Standing(held, now, True, None)
+    return Standing(earned, now, True, "down")
 
 
-def review_at(st: Standing, tiers: tuple[Tier, ...]) -> datetime | None:
+def review_at(st: Standing, tiers: tuple[Tier, ...], period: timedelta = PERIOD) -> datetime | None:
     """When a tier just reached (or kept after a downgrade) above the lowest is looked at again: at the
     end of its period, even if the customer never buys again. None when nothing changed."""
     if not st.changed or st.since is None or rank(st.tier, tiers) == 0:
         return None
-    return st.since + PERIOD
+    return st.since + period
 
 
-def qualifying_spend(orders: list[tuple[datetime, Decimal]], at: datetime) -> Decimal:
+def qualifying_spend(orders: list[tuple[datetime, Decimal]], at: datetime, period: timedelta = PERIOD) -> Decimal:
     """Net spend of the orders paid within the period before `at`: (paid_at, net amount still counting)
     pairs of orders in the program's currency that are not voided. store.orders.qualifying_spend asks the
     same of the database (tests/integration/points/test_simulation.py holds the two together)."""
-    since = at - PERIOD
+    since = at - period
     return sum((net for paid_at, net in orders if paid_at > since), Decimal(0))
 
 
@@ -82,22 +100,22 @@ def amount_to_next(current: Tier, spend: Decimal, tiers: tuple[Tier, ...]) -> tu
     return nxt, max(nxt.threshold - spend, Decimal(0))
 
 
-def is_near(current: Tier, spend: Decimal, tiers: tuple[Tier, ...]) -> Tier | None:
-    """The next tier when the gap is within 15 % of its threshold (and not yet reached)."""
+def is_near(current: Tier, spend: Decimal, tiers: tuple[Tier, ...], share: Decimal = NEAR_SHARE) -> Tier | None:
+    """The next tier when the gap is within `share` (default 15 %) of its threshold (and not yet reached)."""
     gap = amount_to_next(current, spend, tiers)
     if gap is None:
         return None
     nxt, missing = gap
-    if 0 < missing <= nxt.threshold * NEAR_SHARE:
+    if 0 < missing <= nxt.threshold * share:
         return nxt
     return None
 
 
-def period_key(since: datetime | None, now: datetime) -> str:
+def period_key(since: datetime | None, now: datetime, period: timedelta = PERIOD) -> str:
     """Names the qualifying period a nudge belongs to: one nudge per tier per period."""
     start = since or now
-    periods = max(int((now - start) / PERIOD), 0)
-    return (start + periods * PERIOD).date().isoformat()
+    periods = max(int((now - start) / period), 0)
+    return (start + periods * period).date().isoformat()
 
 
 MAX_OVERRIDE = timedelta(days=5 * 365)

@@ -2,11 +2,13 @@
 
 Credit is exact money in the shop currency (Decimal, never a float). Each action rewards once per
 its natural key: one review reward per customer and product (whatever the rating), one referral
-reward per referral, one birthday bonus per year, one signup bonus.
+reward per referral, one birthday bonus per year, one signup bonus, one social-share reward per
+customer, network and shared content (at most the program's `social_shares_per_day` a day).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -84,3 +86,25 @@ def birthday_reward(customer_id: str, year: int, points: dict[str, int]) -> Acti
 
 def signup_reward(customer_id: str, points: dict[str, int]) -> ActionReward:
     return ActionReward(f"signup:{customer_id}", "welcome bonus", points=points.get("signup", 0))
+
+
+NETWORKS = ("FACEBOOK", "INSTAGRAM", "X", "TIKTOK", "PINTEREST", "WHATSAPP", "LINKEDIN", "OTHER")
+SHARE_CONTENT_MAX = 500
+
+
+def share_prefix(customer_id: str) -> str:
+    """Every social-share reward of a customer starts with it (the daily limit counts them)."""
+    return f"share:{customer_id}:"
+
+
+def social_share_reward(customer_id: str, network: str, content: str, points: dict[str, int]) -> ActionReward:
+    """Points for sharing `content` (a product, review or referral link, a post's URL: 1–500
+    characters, trimmed) on a network: once per customer, network and content."""
+    if network not in NETWORKS:
+        raise BadUserInput(f"unknown network {network}", field="network")
+    text = content.strip()
+    if not text or len(text) > SHARE_CONTENT_MAX or not text.isprintable():
+        raise BadUserInput(f"content must be 1–{SHARE_CONTENT_MAX} printable characters", field="content")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]  # any length of content, one short key
+    return ActionReward(f"{share_prefix(customer_id)}{network.lower()}:{digest}", f"social share on {network.lower()}",
+                        points=points.get("social_share", 0))

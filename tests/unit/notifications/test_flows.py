@@ -6,25 +6,37 @@ AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
 def test_the_automation_map_ships_as_data():
+    # The timings themselves are checked by driving the engine with orders of a known time
+    # (tests/integration/test_notifications_engine.py: D+1, D+21, D+28, win-back 90-135 days).
     triggers = {f.trigger for f in flows.DEFAULT_FLOWS}
     assert {"order.placed", "order.shipped", "order.delivered", "review.requested", "customer.birthday",
-            "tier.near", "tier.changed", "points.earned", "points.expiring", "referral.converted",
-            "credit.granted", "challenge.launched", "challenge.completed", flows.ORDER_DELAY} <= triggers
-    winback = flows.BY_KEY["winback"]
-    assert [s.delay.days for s in winback.steps] == [60, 90, 105, 120, 135]
+            "customer.disengaged", "tier.near", "tier.changed", "points.earned", "points.expiring",
+            "referral.converted", "credit.granted", "challenge.launched", "challenge.completed",
+            flows.ORDER_DELAY} <= triggers
     # The offer steps ask the points program for its defaults (WINBACK day 120 and 135, AT_RISK):
     # no value is kept here, so the merchant sets each in one place.
+    winback = flows.BY_KEY["winback"]
     assert [(s.asks.source, s.asks.step) if s.asks else None for s in winback.steps] == [
-        ("AT_RISK", None), None, None, ("WINBACK", 120), ("WINBACK", 135)]
+        None, None, ("WINBACK", 120), ("WINBACK", 135)]
+    assert flows.BY_KEY["at_risk"].steps[0].asks == flows.OfferAsk("AT_RISK")
+    assert flows.BY_KEY["at_risk"].enabled  # crossing the engagement threshold starts win-back
     assert not any(s.variables for f in flows.DEFAULT_FLOWS for s in f.steps)
-    delivered = flows.BY_KEY["order_delivered"]
-    assert [s.delay.days for s in delivered.steps] == [0, 21, 28]
-    assert flows.BY_KEY["order_care_tips"].steps[0].delay == timedelta(days=1)
+
+
+def test_delays_count_from_when_the_event_happened_and_overdue_steps_are_not_sent():
+    placed = "2026-11-20T10:00:00+00:00"
+    handled = datetime(2026, 11, 22, 9, tzinfo=UTC)
+    assert flows.happened_at("order.placed", {"placed_at": placed}, handled) == datetime.fromisoformat(placed)
+    assert flows.happened_at("order.delivered", {"delivered_at": None}, handled) == handled  # older senders
+    assert flows.happened_at("order.delivered", {"delivered_at": "2027-01-01T00:00:00+00:00"}, handled) == handled
+    assert flows.happened_at("tier.changed", {"placed_at": placed}, handled) == handled
+    assert flows.too_late(handled - timedelta(hours=25), handled)
+    assert not flows.too_late(handled - timedelta(hours=23), handled)
 
 
 def test_newer_events_cancel_what_they_make_obsolete():
     cancelled = {(f.key, r.match) for f, r in flows.cancelled_by("order.placed", flows.DEFAULT_FLOWS)}
-    assert ("winback", None) in cancelled
+    assert ("winback", None) in cancelled and ("at_risk", None) in cancelled
     assert [f.key for f, _ in flows.cancelled_by("credit.spent", flows.DEFAULT_FLOWS)] == ["credit"]
     refunds = [r for f, r in flows.cancelled_by("order.refunded", flows.DEFAULT_FLOWS) if f.key == "order_delivered"]
     assert refunds[0].cancels({"fully_refunded": True}) and not refunds[0].cancels({"fully_refunded": False})
@@ -83,7 +95,7 @@ def test_a_shop_override_changes_delays_templates_and_enabled():
 def test_only_steps_with_a_discount_or_gift_carry_an_offer():
     # The engagement score (docs/domain.md) takes 5 points per discount email left unopened, so the
     # notification.sent of these (and only these) says offer=true.
-    assert flows.carries_offer("winback", "at_risk")
+    assert flows.carries_offer("at_risk", "at_risk")
     assert flows.carries_offer("winback", "discount_10")
     assert flows.carries_offer("winback", "discount_20_survey")
     assert flows.carries_offer("birthday", "greeting")
@@ -95,7 +107,7 @@ def test_only_steps_with_a_discount_or_gift_carry_an_offer():
     assert not flows.carries_offer(None, None)
     assert flows.carries_offer("referral_welcome", "welcome")
     offered = {(f.key, s.key) for f in flows.DEFAULT_FLOWS for s in f.steps if s.offer}
-    assert offered == {("winback", "at_risk"), ("winback", "discount_10"), ("winback", "discount_20_survey"),
+    assert offered == {("at_risk", "at_risk"), ("winback", "discount_10"), ("winback", "discount_20_survey"),
                        ("segment_at_risk", "at_risk"), ("birthday", "greeting"), ("referral_welcome", "welcome")}
     # Every offer step asks for its offer, except the friend's welcome, whose offer comes with its event.
     assert {(f.key, s.key) for f in flows.DEFAULT_FLOWS for s in f.steps if s.asks} == offered - {
@@ -107,7 +119,9 @@ def test_an_offer_is_asked_under_one_key_per_customer_run_and_step():
     winback = flows.BY_KEY["winback"]
     assert flows.offer_key(winback, winback.step("discount_10"), "c-1", "o-1") == "winback:c-1:o-1:120"
     assert flows.offer_key(winback, winback.step("discount_20_survey"), "c-1", "o-1") == "winback:c-1:o-1:135"
-    assert flows.offer_key(winback, winback.step("at_risk"), "c-1", "o-1") == "winback:c-1:o-1:at_risk"
+    at_risk = flows.BY_KEY["at_risk"]
+    lapse = at_risk.source_of({"last_order_at": "2026-09-20T10:00:00+00:00"}, AT)
+    assert flows.offer_key(at_risk, at_risk.steps[0], "c-1", lapse) == "at_risk:c-1:2026-09-20T10:00:00+00:00:at_risk"
     birthday = flows.BY_KEY["birthday"]
     assert flows.offer_key(birthday, birthday.steps[0], "c-1", "2026") == "birthday:c-1:2026:greeting"
     # Ids are up to 200 characters each; the event's key at most 200: then a hash names customer and run.

@@ -75,7 +75,7 @@ OFFERS = {
 }
 EXPIRES = "2026-12-04T10:00:00+00:00"  # issued 2026-11-20 10:00 UTC, valid 14 days
 LAST_DAY = {"en": "3 December 2026", "de": "03.12.2026"}
-OFFER_STEPS = [("winback", "at_risk"), ("winback", "discount_10"), ("winback", "discount_20_survey"),
+OFFER_STEPS = [("at_risk", "at_risk"), ("winback", "discount_10"), ("winback", "discount_20_survey"),
                ("segment_at_risk", "at_risk"), ("birthday", "greeting"), ("referral_welcome", "welcome")]
 
 

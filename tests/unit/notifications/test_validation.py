@@ -46,8 +46,8 @@ def test_an_offer_step_keeps_a_template_that_shows_its_offer():
         validation.flow_change(winback, None, [{"key": "discount_10", "template": "winback_value"}])
     # The same discount mail for the other win-back offer step, or the at-risk step, is fine.
     assert validation.flow_change(winback, None, [{"key": "discount_20_survey", "template": "winback_discount"},
-                                                  {"key": "at_risk", "template": "winback_survey"}]) == {
-        "discount_20_survey": {"template": "winback_discount"}, "at_risk": {"template": "winback_survey"}}
+                                                  {"key": "discount_10", "template": "winback_survey"}]) == {
+        "discount_20_survey": {"template": "winback_discount"}, "discount_10": {"template": "winback_survey"}}
     # A step without an offer cannot take a template that shows one: it would have nothing to show.
     with pytest.raises(BadUserInput, match="cannot be used"):
         validation.flow_change(winback, None, [{"key": "content", "template": "winback_discount"}])

@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from services.points.loyalty.program import (
+    BAND,
     DEFAULT,
     ExchangeRate,
     Program,
@@ -17,16 +18,18 @@ from shared.errors import BadUserInput
 TIERS = [TierChange("Bronze", "0", "1", []), TierChange("Silver", "100", "2", ["free shipping"])]
 
 
-def test_defaults_are_margin_safe_and_round_trip_through_json():
-    assert DEFAULT.effective_cashback == Decimal("0.015")  # 1 point per unit × 1.5 × 0.01
+def test_defaults_are_margin_safe_inside_the_band_and_round_trip_through_json():
+    # Issue 19, item 9: 1 point per unit × 1.5 × 0.025 = 3.75 %, inside the sustainable 3–5 % band.
+    assert DEFAULT.effective_cashback == Decimal("0.0375")
+    assert BAND[0] <= DEFAULT.effective_cashback <= BAND[1] == DEFAULT.cashback_ceiling
     assert Program.from_json(1, DEFAULT.to_json()) == DEFAULT
     assert [t.name for t in DEFAULT.tiers] == ["Bronze", "Silver", "Gold"]
     assert (DEFAULT.expiry_months, DEFAULT.pending_days) == (12, 14)
 
 
 def test_a_change_makes_the_next_version_and_keeps_what_it_does_not_name():
-    nxt = apply_change(DEFAULT, ProgramChange(earn_rate="2", pending_days=0))
-    assert (nxt.version, nxt.earn_rate, nxt.pending_days, nxt.point_value) == (2, Decimal(2), 0, Decimal("0.01"))
+    nxt = apply_change(DEFAULT, ProgramChange(earn_rate="1.2", pending_days=0))
+    assert (nxt.version, nxt.earn_rate, nxt.pending_days, nxt.point_value) == (2, Decimal("1.2"), 0, Decimal("0.025"))
     assert nxt.tiers == DEFAULT.tiers
 
 
@@ -62,10 +65,25 @@ def test_exactly_at_the_ceiling_is_fine():
     ProgramChange(tiers=[TierChange("A", "0", "1", []), TierChange("B", "-5", "1", [])]),
     ProgramChange(action_points={"dance": 5}), ProgramChange(action_points={"review": -5}),
     ProgramChange(review_credit="1.234"), ProgramChange(punch_card_percent="150"),
+    ProgramChange(tier_period_days=29), ProgramChange(tier_period_days=1096), ProgramChange(near_tier_percent="101"),
+    ProgramChange(near_tier_percent="-1"), ProgramChange(expiry_warning_days=0),
+    ProgramChange(expiry_warning_days=366), ProgramChange(expiry_months=1, expiry_warning_days=28),
 ])
 def test_bad_changes_are_refused(change):
     with pytest.raises(BadUserInput):
         apply_change(DEFAULT, change)
+
+
+def test_the_tier_period_nudge_share_and_expiry_warning_are_settings_of_the_program():
+    """Issue 19, item 8: defaults 365 days, 15 %, 30 days; each changed in a new version."""
+    assert (DEFAULT.tier_period_days, DEFAULT.near_tier_percent, DEFAULT.expiry_warning_days) == (365, 15, 30)
+    p = apply_change(DEFAULT, ProgramChange(tier_period_days=180, near_tier_percent="20", expiry_warning_days=14))
+    assert (p.version, p.tier_period.days, p.near_tier_share, p.expiry_warning.days) == (2, 180, Decimal("0.2"), 14)
+    assert Program.from_json(2, p.to_json()) == p
+    assert apply_change(p, ProgramChange(pending_days=3)).tier_period_days == 180  # kept when not named
+    stored_before = {k: v for k, v in DEFAULT.to_json().items()
+                     if k not in ("tier_period_days", "near_tier_percent", "expiry_warning_days")}
+    assert Program.from_json(1, stored_before) == DEFAULT  # versions stored before read as the defaults
 
 
 def test_tiers_and_actions_are_replaced_as_given():
@@ -88,7 +106,7 @@ def test_exchange_rates_are_set_with_their_date_and_round_trip_through_json():
     assert Program.from_json(nxt.version, nxt.to_json()) == nxt
     assert nxt.rate_for("EUR") == ExchangeRate(Decimal(1), date.min)
     assert nxt.rate_for("AUD").rate == Decimal("0.61") and nxt.rate_for("CHF") is None
-    kept = apply_change(nxt, ProgramChange(earn_rate="2"), today=TODAY)
+    kept = apply_change(nxt, ProgramChange(earn_rate="1.2"), today=TODAY)
     assert kept.exchange_rates == nxt.exchange_rates  # left out: kept
     cleared = apply_change(nxt, ProgramChange(exchange_rates=[]), today=TODAY)
     assert cleared.exchange_rates == {}

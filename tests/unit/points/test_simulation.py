@@ -103,13 +103,14 @@ def test_the_period_is_checked():
 
 
 def test_the_comparison_against_the_ceiling_and_the_band():
+    cent = replace(DEFAULT, point_value=Decimal("0.01"))  # a point worth 0.01: the figures below by hand
     totals = sim.Totals(orders=1, revenue=Decimal(100), issued=400, pending=100, available=300)
-    o = sim.outcome(totals, DEFAULT, sim.redemption_rate(100, 400))
+    o = sim.outcome(totals, cent, sim.redemption_rate(100, 400))
     assert (o.effective_cashback, o.liability, o.reward_cost) == (Decimal("0.04"), Decimal(4), Decimal(1))
     assert o.within_band and o.within_ceiling
     assert [n for n, _ in o.tiers] == ["Bronze", "Silver", "Gold"]
     # The program's own top rate (10 × 1.5 × 0.01 = 15 %) is over its ceiling, whatever the period paid.
-    over = sim.outcome(totals, replace(DEFAULT, earn_rate=Decimal(10)), Decimal(0))
+    over = sim.outcome(totals, replace(cent, earn_rate=Decimal(10)), Decimal(0))
     assert not over.within_ceiling and over.within_band
 
 

@@ -95,3 +95,40 @@ def test_an_override_applies_until_its_end_and_is_validated():
                 ("Gold", "r", datetime(2027, 1, 1))):
         with pytest.raises(BadUserInput):
             tiers.check_override(*bad, T, NOW)
+
+
+def test_a_tier_still_qualified_for_at_the_end_of_its_period_is_renewed_for_a_new_period():
+    """Issue 19, item 1: Gold reached 2025-01-10, still qualifying on day 366, spend 600 on day 430:
+    still Gold (its second period runs to 2027-01-10), not Silver at once."""
+    reached = datetime(2025, 1, 10, tzinfo=UTC)
+    day_366 = reached + timedelta(days=366)
+    renewed = tiers.standing("Gold", reached, Decimal(1600), T, day_366)
+    assert (renewed.tier.name, renewed.since, renewed.changed, renewed.direction) == (
+        "Gold", reached + tiers.PERIOD, True, None)
+    day_430 = reached + timedelta(days=430)
+    later = tiers.standing("Gold", renewed.since, Decimal(600), T, day_430)
+    assert (later.tier.name, later.changed) == ("Gold", False)
+    # The review at the end never ran (no stored renewal): the spend at the end still renews it.
+    late = tiers.standing("Gold", reached, Decimal(600), T, day_430, spend_at_end=Decimal(1600))
+    assert (late.tier.name, late.since, late.direction) == ("Gold", reached + tiers.PERIOD, None)
+    # Not qualifying at the end: down to what the spend says now.
+    down = tiers.standing("Gold", reached, Decimal(600), T, day_430, spend_at_end=Decimal(600))
+    assert (down.tier.name, down.since, down.direction) == ("Silver", day_430, "down")
+    # Missed at the end, qualifying again now: kept, a new period from now.
+    back = tiers.standing("Gold", reached, Decimal(1600), T, day_430, spend_at_end=Decimal(600))
+    assert (back.tier.name, back.since, back.direction) == ("Gold", day_430, None)
+    assert tiers.period_end(reached, day_430) == reached + tiers.PERIOD
+    assert tiers.period_end(reached, reached + timedelta(days=800)) == reached + 2 * tiers.PERIOD
+
+
+def test_the_tier_period_and_the_nudge_share_are_the_programs():
+    reached = NOW - timedelta(days=100)
+    quarter = timedelta(days=90)
+    s = tiers.standing("Gold", reached, Decimal(0), T, NOW, period=quarter)
+    assert (s.tier.name, s.direction) == ("Bronze", "down")
+    assert tiers.standing("Gold", reached, Decimal(0), T, NOW).tier.name == "Gold"
+    bronze = T[0]
+    assert tiers.is_near(bronze, Decimal("400"), T, Decimal("0.20")).name == "Silver"  # 100 away, limit 100
+    assert tiers.is_near(bronze, Decimal("400"), T) is None  # 15 %: limit 75
+    assert tiers.is_near(bronze, Decimal("499"), T, Decimal(0)) is None  # 0: no nudge
+    assert tiers.period_key(reached, NOW, quarter) == (reached + quarter).date().isoformat()

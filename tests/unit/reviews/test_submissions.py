@@ -103,3 +103,19 @@ def test_ugc_needs_media_and_a_tag_or_challenge():
     assert not make(hashtags=["tea"]).is_ugc
     assert not make(media_urls=["https://cdn.example.com/a.jpg"]).is_ugc
     assert make(media_urls=["https://cdn.example.com/a.jpg"], challenge_id="ch-1").is_ugc
+
+
+def test_only_photos_and_videos_count_as_media():
+    """Issue 19, item 6: an http(s) link to a page is no photo (it would earn the media reward)."""
+    submissions.check_media(("https://cdn.example.com/a.JPG", "http://x.example/clip.mp4?w=1",
+                             "https://x.example/p/photo.webp#top"), ())
+    for url in ("https://shop.example/products/mug", "https://example.com/", "https://x.example/a.jpg.html",
+                "https://x.example/file.pdf"):
+        with pytest.raises(BadUserInput, match=r"mediaUrls\[0\]"):
+            submissions.check_media((url,), ())
+    # a configured media host (and its subdomains) serves media under any path
+    submissions.check_media(("https://img.cdn.shop.example/abc123", "https://cdn.shop.example/v/9"),
+                            ("cdn.shop.example",))
+    with pytest.raises(BadUserInput):
+        submissions.check_media(("https://evilcdn.shop.example/abc",), ("cdn.shop.example",))
+    assert submissions.media_type("https://x.example/a.mov") == "video/quicktime"

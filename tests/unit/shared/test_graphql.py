@@ -38,3 +38,39 @@ async def test_rows_are_matched_to_ids_by_their_column_and_missing_ones_are_none
 
     loader = rows_loader(c, "rows", "id", fetch)
     assert await loader.load_many(["x", "gone", "y"]) == [{"id": "x", "shop": "s-1"}, None, {"id": "y", "shop": "s-1"}]
+
+
+def test_an_unreachable_database_is_unavailable_with_a_retry_hint_other_errors_stay_internal():
+    """Issue 19: during a PostgreSQL restart callers get UNAVAILABLE (retryable, retryAfter seconds),
+    not INTERNAL_SERVER_ERROR."""
+    import asyncpg
+    from graphql import GraphQLError
+
+    from shared.graphql import RETRY_AFTER_SECONDS, ShapeErrors, database_unavailable
+
+    def error(original: Exception) -> GraphQLError:
+        return GraphQLError("boom", path=["me", "loyalty"], original_error=original)
+
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        except ConnectionRefusedError as refused:
+            raise RuntimeError("acquiring a connection") from refused
+    except RuntimeError as wrapped:
+        chained = wrapped
+    down = [asyncpg.CannotConnectNowError("the database system is starting up"),
+            asyncpg.AdminShutdownError("terminating connection due to administrator command"),
+            asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+            asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
+            ConnectionResetError(), chained]
+    for exc in down:
+        assert database_unavailable(exc), exc
+    shaped = ShapeErrors()._process_errors([error(e) for e in down])
+    hints = {(e.extensions["code"], e.extensions["retryAfter"]) for e in shaped}
+    assert hints == {("UNAVAILABLE", RETRY_AFTER_SECONDS)}
+    assert all(e.path == ["me", "loyalty"] and "unavailable" in e.message for e in shaped)
+    for exc in (asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
+                asyncpg.UniqueViolationError("duplicate key"), ValueError("bug"), TimeoutError()):
+        assert not database_unavailable(exc), exc
+    [masked] = ShapeErrors()._process_errors([error(ValueError("bug"))])
+    assert masked.extensions == {"code": "INTERNAL_SERVER_ERROR"} and masked.message == "Internal server error"

@@ -12,10 +12,10 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from services.points.loyalty import accounts, adjustment, store, tiering
+from services.points.loyalty import accounts, actions, adjustment, store, tiering
 from services.points.loyalty.schema import Keyed
 from services.points.loyalty.schema.program import Tier, program_in_force
-from shared.errors import Unauthenticated
+from shared.errors import BadUserInput, Unauthenticated
 from shared.graphql import Context, Money, ctx, customer_ctx, rows_loader
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
@@ -29,8 +29,10 @@ class PointsStatus(Enum):
     NOT_ELIGIBLE = "NOT_ELIGIBLE"
 
 
-@strawberry.type
+@strawberry.type(description="A customer's points account (one per customer and shop).")
 class LoyaltyAccount:
+    id: strawberry.ID = strawberry.field(description="Stable: the customer's id (one account per customer), so "
+                                                     "client caches merge every read of it.")
     balance: int = strawberry.field(description="Points available to spend now.")
     pending: int = strawberry.field(description="Points earned but still inside the return window.")
     lifetime_earned: int = strawberry.field(description="Points earned and not taken back.")
@@ -47,7 +49,8 @@ class LoyaltyAccount:
     @classmethod
     def of(cls, v: accounts.AccountView) -> LoyaltyAccount:
         return cls(
-            balance=v.balance, pending=v.pending, lifetime_earned=v.lifetime_earned, shortfall=v.shortfall,
+            id=strawberry.ID(v.customer_id), balance=v.balance, pending=v.pending,
+            lifetime_earned=v.lifetime_earned, shortfall=v.shortfall,
             tier=Tier.of(v.tier, v.currency), tier_override_until=v.tier_override_until,
             next_tier=Tier.of(v.next_tier, v.currency) if v.next_tier else None,
             amount_to_next_tier=(Money.of(v.amount_to_next_tier, v.currency)
@@ -187,3 +190,49 @@ async def adjust_store_credit(info: Info, customer_id: strawberry.ID, amount: st
     c.principal.require_admin()
     acct = await adjustment.adjust_store_credit(c.pool, c.shop, customer_id, amount, reason, idempotency_key)
     return Money.of(acct["balance"], acct["currency"])
+
+
+@strawberry.enum(description="Where a customer shared something (wallet.NETWORKS).")
+class SocialNetwork(Enum):
+    FACEBOOK = "FACEBOOK"
+    INSTAGRAM = "INSTAGRAM"
+    X = "X"
+    TIKTOK = "TIKTOK"
+    PINTEREST = "PINTEREST"
+    WHATSAPP = "WHATSAPP"
+    LINKEDIN = "LINKEDIN"
+    OTHER = "OTHER"
+
+
+@strawberry.enum(description="What a recorded social share earned.")
+class SocialShareOutcome(Enum):
+    AWARDED = "AWARDED"
+    ALREADY_AWARDED = "ALREADY_AWARDED"
+    DAILY_LIMIT = "DAILY_LIMIT"
+    NOT_REWARDED = "NOT_REWARDED"
+
+
+@strawberry.type
+class SocialShareResult:
+    outcome: SocialShareOutcome = strawberry.field(description=(
+        "AWARDED: the points were posted; ALREADY_AWARDED: this network and content earned before; DAILY_LIMIT: "
+        "the program's socialSharesPerDay were reached today (UTC); NOT_REWARDED: the program pays 0 for a share."))
+    points: int = strawberry.field(description="Points this call earned (0 unless AWARDED).")
+    loyalty: LoyaltyAccount
+
+
+async def record_social_share(info: Info, network: SocialNetwork, content: str,
+                              customer_id: strawberry.ID | None = None) -> SocialShareResult:
+    c = ctx(info)
+    if c.principal.kind == "customer":
+        cid = c.principal.require_customer()
+        if customer_id is not None and customer_id != cid:
+            c.principal.require_customer_access(customer_id)
+    else:
+        c.principal.require_ingest()
+        if customer_id is None:
+            raise BadUserInput("customerId is required with an API key", field="customerId")
+        cid = external_id(customer_id, "customerId")
+    done = await actions.social_share(c.pool, c.shop, cid, network.value, content)
+    return SocialShareResult(outcome=SocialShareOutcome(done.outcome), points=done.points,
+                             loyalty=LoyaltyAccount.of(done.account))

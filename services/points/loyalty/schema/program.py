@@ -17,15 +17,18 @@ from shared.graphql import Context, Money, ctx, request_loader
 
 @strawberry.type
 class Tier:
+    id: strawberry.ID = strawberry.field(description="Stable: the tier's name, unique in the shop's program "
+                                                     "(regardless of case), so client caches merge its reads.")
     name: str
-    threshold: Money = strawberry.field(description="Qualifying spend over a rolling 12 months.")
+    threshold: Money = strawberry.field(description="Qualifying spend over the tier period (Program.tierPeriodDays, "
+                                                    "default a rolling 365 days).")
     multiplier: str = strawberry.field(description="Earn multiplier, a decimal string like \"1.25\".")
     perks: list[str]
 
     @classmethod
     def of(cls, t: rules.Tier, currency: str) -> Tier:
-        return cls(name=t.name, threshold=Money.of(t.threshold, currency), multiplier=str(t.multiplier),
-                   perks=list(t.perks))
+        return cls(id=strawberry.ID(t.name), name=t.name, threshold=Money.of(t.threshold, currency),
+                   multiplier=str(t.multiplier), perks=list(t.perks))
 
 
 @strawberry.type
@@ -73,6 +76,18 @@ class Program:
     base_currency: str = strawberry.field(description="The program's currency (the same as `currency`): orders "
                                                       "in others earn at exchangeRates.")
     exchange_rates: list[ExchangeRate]
+    tier_period_days: int = strawberry.field(
+        description="The qualifying period: tiers follow the spend of this many days, and a tier reached (or "
+                    "renewed) is held for as long before it may go down.")
+    near_tier_percent: str = strawberry.field(
+        description="tier.near goes out when the gap to the next tier is within this percentage of its threshold "
+                    "(\"15\" = 15 %; \"0\" switches the nudge off).")
+    expiry_warning_days: int = strawberry.field(description="points.expiring goes out this many days before "
+                                                            "points lapse.")
+    social_shares_per_day: int = strawberry.field(
+        description="Social-share rewards per customer and UTC day (recordSocialShare); 0 pays none.")
+    within_band: bool = strawberry.field(
+        description="effectiveCashback lies in the sustainable band of 3–5 % of spend (docs/domain.md).")
 
     @classmethod
     def of(cls, p: rules.Program) -> Program:
@@ -90,6 +105,9 @@ class Program:
             offers=offer_settings.OfferSettings.of(p.offers, p.currency, str(p.punch_card_percent)),
             base_currency=p.currency, exchange_rates=[ExchangeRate(currency=c, rate=str(r.rate), date=r.date)
                                                       for c, r in sorted(p.exchange_rates.items())],
+            tier_period_days=p.tier_period_days, near_tier_percent=str(p.near_tier_percent),
+            expiry_warning_days=p.expiry_warning_days, social_shares_per_day=p.social_shares_per_day,
+            within_band=rules.BAND[0] <= p.effective_cashback <= rules.BAND[1],
         )
 
 
@@ -165,6 +183,11 @@ class ProgramInput:
     exchange_rates: list[ExchangeRateInput] | None = strawberry.field(
         default=None, description="Replaces every rate ([] removes them); orders in a currency without one earn "
                                   "nothing (Order.pointsStatus NOT_ELIGIBLE).")
+    tier_period_days: int | None = strawberry.field(default=None, description="30–1095 days (default 365).")
+    near_tier_percent: str | None = strawberry.field(default=None, description="0–100 (default \"15\").")
+    expiry_warning_days: int | None = strawberry.field(
+        default=None, description="1–365 days (default 30), shorter than the expiry period.")
+    social_shares_per_day: int | None = strawberry.field(default=None, description="0–100 (default 3).")
     force: bool = strawberry.field(default=False, description="Accept a cashback above the ceiling.")
 
 
@@ -183,6 +206,8 @@ def change_of(input: ProgramInput) -> rules.ProgramChange:
         exchange_rates=None if input.exchange_rates is None else [
             rules.RateChange(r.currency, r.rate, r.date) for r in input.exchange_rates],
         offers=None if input.offers is None else offer_settings.change(input.offers),
+        tier_period_days=input.tier_period_days, near_tier_percent=input.near_tier_percent,
+        expiry_warning_days=input.expiry_warning_days, social_shares_per_day=input.social_shares_per_day,
         force=input.force,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -74,6 +74,14 @@ async def history(conn: Executor, shop: str, customer_id: str, size: int,
            ORDER BY id DESC LIMIT $4""",
         shop, customer_id, before_id, size + 1,
     )
+
+
+async def count_since(conn: Executor, shop: str, customer_id: str, key_prefix: str, since: datetime) -> int:
+    """The customer's entries whose key starts with `key_prefix`, made at or after `since`."""
+    return int(await conn.fetchval(
+        """SELECT count(*) FROM ledger_entries
+           WHERE shop_id = $1 AND customer_id = $2 AND starts_with(idempotency_key, $3) AND created_at >= $4""",
+        shop, customer_id, key_prefix, since))
 
 
 async def outstanding_points(conn: Executor, shop: str) -> int:

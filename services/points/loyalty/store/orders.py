@@ -79,14 +79,15 @@ async def paid_orders(conn: Executor, shop: str, customer_id: str) -> int:
         shop, customer_id))
 
 
-async def qualifying_spend(conn: Executor, shop: str, customer_id: str, currency: str, since: datetime) -> Decimal:
-    """Net spend in `currency` (the program's) of the orders paid after `since` and not voided, each at
-    the rate it earned at; orders without a rate count for nothing."""
+async def qualifying_spend(conn: Executor, shop: str, customer_id: str, currency: str, since: datetime,
+                           until: datetime | None = None) -> Decimal:
+    """Net spend in `currency` (the program's) of the orders paid after `since` (and at or before
+    `until`) and not voided, each at the rate it earned at; orders without a rate count for nothing."""
     return Decimal(await conn.fetchval(
         """SELECT coalesce(sum(net_amount * fx_rate), 0) FROM order_points
            WHERE shop_id = $1 AND customer_id = $2 AND base_currency = $3 AND fx_rate IS NOT NULL
-             AND NOT voided AND paid_at > $4""",
-        shop, customer_id, currency, since))
+             AND NOT voided AND paid_at > $4 AND ($5::timestamptz IS NULL OR paid_at <= $5)""",
+        shop, customer_id, currency, since, until))
 
 
 async def not_eligible(conn: Executor, shop: str) -> list[asyncpg.Record]:
