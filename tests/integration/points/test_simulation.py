@@ -44,7 +44,8 @@ async def _history(pool, shop: str, program: str = "") -> datetime:
     returns its start."""
     start = datetime.now(UTC) - timedelta(seconds=1)
     # No return window, so the release jobs the test runs at once are due when they run.
-    await graphql(pool, shop, "mutation { configureProgram(input: {pendingDays: 0, " + RATES + program
+    # A point worth 0.01 (the default is 0.025) keeps a doubled earn rate under the 5 % ceiling: 2 × 1.5 × 0.01.
+    await graphql(pool, shop, "mutation { configureProgram(input: {pendingDays: 0, pointValue: \"0.01\", " + RATES + program
                   + "}) { version } }")
     # anna: a delivered, released order; then enough for Silver; the next earns ×1.25, is partly refunded;
     # the second is cancelled after its release (taken from the available bucket).
@@ -114,8 +115,8 @@ async def test_the_program_in_force_replays_to_what_the_ledger_holds(points_pool
         shop)) == {"c-1": (0, "NOT_ELIGIBLE"), "c-2": (34, "PENDING")}
     assert any("1 paid orders of the period earn nothing under the current program" in n for n in comparison.notes)
     assert comparison.current.liability == Decimal(want["available"] + want["pending"]) * Decimal("0.01")
-    # The period's own redemption rate: 500 redeemed of what was earned.
-    assert comparison.current.reward_cost == Decimal(500) * Decimal("0.01")
+    # The period's own redemption rate: ben's 5-off reward (200 points at the starter price) redeemed.
+    assert comparison.current.reward_cost == Decimal(200) * Decimal("0.01")
 
 
 async def test_a_proposed_program_replays_to_what_the_live_code_does_under_it(points_pool):
