@@ -148,12 +148,16 @@ export const loadShedding = () => ({
       return slot instanceof Promise ? slot.then(run) : run(slot);
     });
   },
-  // A subgraph that refused (its own limit): the whole answer says so in its status.
+  // A subgraph that refused (its own limit) or cannot reach its database: the whole answer says so in
+  // its status, one code one status; Retry-After is the subgraph's own hint when it gave one.
   onResultProcess({ result }: any) {
     for (const one of Array.isArray(result) ? result : [result]) {
       for (const error of one?.errors ?? []) {
         if (error?.extensions?.code === 'UNAVAILABLE' && !error.extensions.http) {
-          error.extensions = { ...error.extensions, http: HTTP_UNAVAILABLE };
+          const hint = Number(error.extensions.retryAfter);
+          const http = Number.isInteger(hint) && hint > 0
+            ? { status: 503, headers: { 'retry-after': String(hint) } } : HTTP_UNAVAILABLE;
+          error.extensions = { ...error.extensions, http };
         }
       }
     }
