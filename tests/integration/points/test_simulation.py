@@ -45,8 +45,8 @@ async def _history(pool, shop: str, program: str = "") -> datetime:
     start = datetime.now(UTC) - timedelta(seconds=1)
     # No return window, so the release jobs the test runs at once are due when they run.
     # A point worth 0.01 (the default is 0.025) keeps a doubled earn rate under the 5 % ceiling: 2 × 1.5 × 0.01.
-    await graphql(pool, shop, "mutation { configureProgram(input: {pendingDays: 0, pointValue: \"0.01\", " + RATES + program
-                  + "}) { version } }")
+    await graphql(pool, shop, 'mutation { configureProgram(input: {pendingDays: 0, pointValue: "0.01", '
+                  + RATES + program + "}) { version } }")
     # anna: a delivered, released order; then enough for Silver; the next earns ×1.25, is partly refunded;
     # the second is cancelled after its release (taken from the available bucket).
     await handle(pool, paid(shop, "anna", "a-1", "120"))
