@@ -115,6 +115,12 @@ async def _seed_customers(size: ShopSize, connect: Connect = db) -> None:
                            CASE WHEN status_draw >= 0.98 THEN total ELSE 0 END,
                            placed_at, placed_at + interval '5 minutes'
                     FROM ({fields}) o""", size.shop)
+            # The planner's statistics know nothing of this shop's rows yet (uncommitted; the tables were
+            # last analysed without them): estimating 1 customer and 6 orders, it ran the summary below as
+            # a nested loop rescanning every order per customer (weeks at 1M). ANALYZE counts the
+            # transaction's own rows.
+            await conn.execute("ANALYZE customers")
+            await conn.execute("ANALYZE orders")
             # The per-customer summary the service keeps current on every order transition.
             await conn.execute(
                 f"""WITH o AS (
