@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from shared import events
 from tests.e2e.notifications_support import SETTINGS, add_customer, having, known_to_notifications, log, mails
+from tests.e2e.platforms_support import CONNECT_SHOPIFY, new_domain
 from tests.stack import customer_token, new_shop, publish_raw
 from tests.support import eventually
 
@@ -37,8 +38,13 @@ async def disengaged(shop: str, customer_id: str, last_order_at: datetime) -> No
     await publish_raw(envelope.model_dump_json().encode(), envelope.type, envelope.id)
 
 
-async def test_a_customer_120_days_without_an_order_gets_the_10_percent_code_checkout_accepts(gql):
+async def test_a_customer_120_days_without_an_order_gets_the_10_percent_code_checkout_accepts(gql, platform_fake):
     shop, admin = new_shop()
+    # The shop's Shopify store is connected: its own checkout must take the same code.
+    token, domain = f"shpat_{uuid.uuid4().hex}", new_domain()
+    shopify = platform_fake.add_shopify(domain, token)
+    await gql.ok(CONNECT_SHOPIFY, {"input": {"domain": domain, "webhookSecret": f"whsec-{uuid.uuid4().hex}",
+                                             "adminAccessToken": token}}, admin)
     # Every due step may go out at once here (the shop's cap would otherwise hold back some of them).
     await gql.ok(SETTINGS, {"input": {"dailyCap": 10, "weeklyCap": 10}}, admin)
     customer_id = await add_customer(gql, admin)
@@ -55,6 +61,8 @@ async def test_a_customer_120_days_without_an_order_gets_the_10_percent_code_che
     last_day = (datetime.now(UTC) + timedelta(days=13)).date()
     assert f"Valid until {last_day.day} {last_day.strftime('%B')} {last_day.year}" in winback["text"]
     assert "?offer=" not in winback["text"] and code in winback["html"]
+    await eventually(lambda: code in shopify.discounts, what="the win-back code at Shopify")
+    assert shopify.discounts[code].input["customerGets"]["value"] == {"percentage": 0.1}
 
     me = customer_token(customer_id, shop=shop)
     check = (await gql.ok(CHECK, {"code": code, "cart": {"currency": "EUR", "subtotal": "50.00"}}, me))["checkCode"]

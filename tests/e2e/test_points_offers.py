@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from shared import events
+from tests.e2e.platforms_support import connect_shopify, new_domain
 from tests.e2e.points_support import new_shop
 from tests.stack import codes, customer_token, db, gateway_url, publish_event, throttled, unique
 from tests.support import eventually
@@ -55,14 +56,22 @@ async def outbox_count(shop: str) -> int:
         await conn.close()
 
 
-async def test_a_friends_referral_code_checks_redeems_once_and_counts_under_referral(gql):
+async def test_a_friends_referral_code_checks_redeems_once_and_counts_under_referral(gql, platform_fake):
     shop = await new_shop(gql)
+    # The shop's Shopify store is connected: its own checkout must take the same code.
+    token, domain = f"shpat_{unique('t')}", new_domain()
+    shopify = platform_fake.add_shopify(domain, token)
+    await connect_shopify(gql, shop, token=token, domain=domain)
     started = datetime.now(UTC) - timedelta(seconds=5)
     friend = await shop.new_customer()
     offer = await referral_offer(shop, friend)
     assert offer["code"].startswith("FLY-") and len(offer["code"].replace("-", "")) == 19
     assert (offer["source"], offer["kind"], offer["value"], offer["minOrder"], offer["status"]) == (
         "REFERRAL", "PERCENTAGE", "20", {"amount": "12.00", "currency": "EUR"}, "ACTIVE")
+    await eventually(lambda: offer["code"] in shopify.discounts, what="the friend's code at Shopify")
+    at_shopify = shopify.discounts[offer["code"]].input
+    assert at_shopify["customerGets"]["value"] == {"percentage": 0.2}
+    assert at_shopify["minimumRequirement"] == {"subtotal": {"greaterThanOrEqualToSubtotal": "12"}}
     me = shop.customer(friend)
 
     ok = (await gql.ok(CHECK, {"code": offer["code"].lower(), "cart": cart("20.00")}, me))["checkCode"]
