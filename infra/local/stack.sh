@@ -199,7 +199,10 @@ wait_healthy() { # wait_healthy NAME: until its health URL answers; fail fast if
   local name=$1 url deadline=$((SECONDS + HEALTH_TIMEOUT))
   url=$(health_url "$name")
   until healthy "$name"; do
-    if ! pid_of "$name" >/dev/null; then
+    # Alive by its pid file, not pid_of: until the child launch() forked has exec'd the command, its
+    # /proc cmdline is this script's, and pid_of (which also checks the name there) took a balancer
+    # that was still starting for dead (a CI run of make test-scale-ci failed so).
+    if ! { [[ -f $RUN/pids/$name.pid ]] && alive "$(<"$RUN/pids/$name.pid")"; }; then
       show_failure "$name" "exited before becoming healthy"
     fi
     if ((SECONDS >= deadline)); then
