@@ -68,6 +68,16 @@ def test_a_tier_reached_applies_to_the_next_order_and_is_kept_a_year_then_review
     assert t.issued == 600 + 125 + 100 and t.tiers == {"Bronze": 1}
 
 
+def test_the_tier_is_held_for_the_programs_own_tier_period():
+    """A shop's tierPeriodDays (issue 19) is replayed too: with 180 days the review of Silver reached on
+    day 1 comes on day 181, so the order of day 200 earns ×1; with the default year it earns ×1.25."""
+    c = customer(order("o1", T0 + DAY, "600"), order("o2", T0 + 200 * DAY, "100"))
+    half_year = run(c, T0, T0 + 210 * DAY, replace(DEFAULT, tier_period_days=180))
+    assert (half_year.issued, half_year.tiers) == (600 + 100, {"Bronze": 1})
+    year = run(c, T0, T0 + 210 * DAY)
+    assert (year.issued, year.tiers) == (600 + 125, {"Silver": 1})
+
+
 def test_the_whole_balance_lapses_after_the_months_without_activity_unless_expiry_is_off():
     c = customer(available=300, last_activity=T0 - 300 * DAY)
     assert run(c, T0, T0 + 100 * DAY).expired == 300  # 12 months after the last activity
