@@ -5,8 +5,9 @@
 // slot of its class: reads (queries) or writes (mutations: checkout, orders), so a flood of panel
 // reads never starves a checkout. No slot free: the operation waits in a short queue; the queue full,
 // or no slot within the wait, it is refused. Sized from measuring this machine (docs/operations.md,
-// "Overload"): a cache-miss panel costs 13-28 ms of CPU across the stack (more when other work
-// shares the cores), so 2 cores answer 70-150 of them a second, p50 ~25 ms when idle; 8 in flight
+// "Overload"): a cache-miss panel costs ~30 ms of CPU across the stack (2026-12-07, quiet machine:
+// gateway ~11, points ~8, referrals ~4, customers and reviews ~3 each, Postgres ~2; more when other
+// work shares the cores), so 2 cores answer ~60 of them a second, p50 ~20 ms when idle; 8 in flight
 // reach that rate, and 8 waiting for at most 100 ms keep an accepted read near 250 ms at p99.
 //
 // And before anything is read: when the gateway's own event loop lags (it is short of CPU, cache

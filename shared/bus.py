@@ -310,12 +310,9 @@ class Consumer:
         async with self._rebinding:
             if not self.handlers.follows_data:  # nothing to read: no database needed
                 return await self._bind(set(self.handlers.routing_keys()), unbind_unknown)
-            async with self.pool.acquire() as conn:
-                await conn.execute("SELECT pg_advisory_lock($1)", REBIND_LOCK)
-                try:
-                    return await self._bind(set(await self.handlers.bindings(conn)), unbind_unknown)
-                finally:
-                    await conn.execute("SELECT pg_advisory_unlock($1)", REBIND_LOCK)
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", REBIND_LOCK)
+                return await self._bind(set(await self.handlers.bindings(conn)), unbind_unknown)
 
     async def _bind(self, wanted: set[str], unbind_unknown: bool) -> list[str]:
         assert self._queue is not None and self._exchange is not None

@@ -20,6 +20,7 @@ again (IF NOT EXISTS), since a crash between it and its bookkeeping row applies 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import hashlib
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
 
     # What a transaction runs on: a connection taken from the pool (a proxy of one) or a plain one.
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    _PlainConnection = asyncpg.Connection[asyncpg.Record]
 else:
-    Connection = asyncpg.Connection
+    Connection = _PlainConnection = asyncpg.Connection  # generic only in the stubs
 Isolation: TypeAlias = Literal["read_committed", "repeatable_read", "serializable"]
 # What a single read may run on: a transaction's connection, or the pool itself.
 Executor: TypeAlias = "Connection | asyncpg.Pool"
@@ -58,14 +60,34 @@ async def init_connection(conn: Connection) -> None:
         )
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+class PooledConnection(_PlainConnection):
+    """A pool's connection, handed back without the reset statement asyncpg would otherwise send
+    (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL): a round trip per release, a sixth of a
+    subgraph's CPU on a panel read. Pooled connections keep no session state: a transaction's locks
+    are `pg_advisory_xact_lock`, LISTEN has a connection of its own (shared/outbox.py), nothing runs
+    SET outside a transaction. asyncpg still rolls back a transaction left open."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10,
+                      then: Callable[[Connection], Awaitable[None]] | None = None) -> asyncpg.Pool:
+    """The pool every service reads and writes through; `then` prepares each new connection further
+    (the tests log its statements)."""
+    async def init(conn: Connection) -> None:
+        await init_connection(conn)
+        if then is not None:
+            await then(conn)
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=30
+        dsn, min_size=min_size, max_size=max_size, init=init, command_timeout=30,
+        connection_class=PooledConnection,
     )
 
 
 _memo: ContextVar[dict[str, Any] | None] = ContextVar("flywheel_transaction_memo", default=None)
 _AT_END = "\x00at_end"  # the memo's entry for the work `at_end` put off: key -> work
+_LOADING = "\x00loading:"  # + key: the load of `key` under way (remembered)
 
 
 @contextlib.contextmanager
@@ -124,13 +146,33 @@ async def transaction(pool: asyncpg.Pool, *, isolation: Isolation | None = None,
 
 
 async def remembered(key: str, load: Callable[[], Awaitable[T]]) -> T:
-    """`load()` once per transaction for `key`; outside a transaction's memo, every time."""
+    """`load()` once per transaction (or query, shared.graphql.QueryMemo) for `key`; outside a memo,
+    every time. A query's fields run at once: one that asks while another is loading waits for that
+    load instead of running its own."""
     memo = _memo.get()
     if memo is None:
         return await load()
-    if key not in memo:
-        memo[key] = await load()
-    return cast(T, memo[key])
+    if key in memo:
+        return cast(T, memo[key])
+    loading = _LOADING + key
+    pending: asyncio.Future[T] | None = memo.get(loading)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    pending = memo[loading] = asyncio.get_running_loop().create_future()
+    try:
+        value = await load()
+    except asyncio.CancelledError:
+        pending.cancel()
+        raise
+    except BaseException as exc:
+        pending.set_exception(exc)
+        pending.exception()  # those waiting get it; with none waiting it is not "never retrieved"
+        raise
+    finally:
+        memo.pop(loading, None)
+    memo[key] = value
+    pending.set_result(value)
+    return value
 
 
 def forget(key: str) -> None:

@@ -30,10 +30,11 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import Info
+from strawberry.types.graphql import OperationType
 
 from shared import edge
 from shared.auth import Principal, authenticate
-from shared.db import Executor
+from shared.db import Executor, memo_scope
 from shared.errors import FlywheelError
 from shared.money import in_minor_units
 
@@ -266,6 +267,20 @@ class OperationSpan(SchemaExtension):
             span.end()
 
 
+class QueryMemo(SchemaExtension):
+    """A query's resolvers share one memo (shared.db.remembered): what one field read of the shop's
+    configuration (the points program, the referral program) the next field of the same request
+    reuses instead of reading it again. Queries only: a mutation's fields run one after another,
+    each in its own transaction with a memo of its own, and a read after one must see its write."""
+
+    def on_execute(self):  # type: ignore[no-untyped-def]
+        if self.execution_context.operation_type is OperationType.QUERY:
+            with memo_scope():
+                yield
+        else:
+            yield
+
+
 _TRACER = trace.get_tracer("flywheel.graphql")
 
 # Every subgraph schema uses these, in this order. Storefronts send the same few documents over and
@@ -281,7 +296,7 @@ _TRACING = [TraceResolvers] if os.environ.get("TRACE_RESOLVERS", "0") == "1" els
 # of aliases. Refused documents get BAD_USER_INPUT and run nothing.
 _LIMITS = [QueryDepthLimiter(max_depth=20), MaxAliasesLimiter(max_alias_count=100),
            MaxTokensLimiter(max_token_count=4000)]
-EXTENSIONS = [*_LIMITS, *_CACHES, *_TRACING, ShapeErrors, RefuseNulCharacters]
+EXTENSIONS = [*_LIMITS, *_CACHES, *_TRACING, QueryMemo, ShapeErrors, RefuseNulCharacters]
 
 
 class FlywheelGraphQL(GraphQL):

@@ -50,9 +50,17 @@ async def code_of(conn: Connection, shop: str, customer_id: str) -> str:
                         "referral code")
 
 
-async def code_for(pool: asyncpg.Pool, shop: str, customer_id: str) -> str:
-    async with transaction(pool) as conn:
-        return await code_of(conn, shop, customer_id)
+async def codes_for(pool: Executor, shop: str, customer_ids: list[str]) -> list[str]:
+    """The customers' referral codes, in their order: one read of those they have (no transaction:
+    a panel read writes nothing once the code exists), a transaction only to create missing ones."""
+    found = await store.people.codes_of(pool, shop, customer_ids)
+    missing = [c for c in customer_ids if c not in found]
+    if missing:
+        assert isinstance(pool, asyncpg.Pool)
+        async with transaction(pool) as conn:
+            for customer_id in missing:
+                found[customer_id] = await code_of(conn, shop, customer_id)
+    return [found[c] for c in customer_ids]
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,7 @@ async def standings(pool: Executor, shop: str, referrer_ids: list[str]) -> list[
     """The standing of each referrer, in the order asked (zeros for one who referred no one): one
     query for all of them and one read of the program."""
     rows = {r["referrer_id"]: r for r in await store.referrals.stats(pool, shop, referrer_ids)}
-    p = await store.programs.of_shop(pool, shop)
+    p = await program_of(pool, shop)
     return [_standing(rows.get(referrer_id), p) for referrer_id in referrer_ids]
 
 

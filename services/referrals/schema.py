@@ -158,7 +158,8 @@ class Customer:
     @strawberry.field(description="The code a friend enters at checkout or sign-up.")
     async def referral_code(self, info: Info) -> str:
         c = customer_ctx(info, self.id)
-        return await referring.code_for(c.pool, c.shop, self.id)
+        # One loader for the request: referralLink asks too, and a page of customers reads at once.
+        return await request_loader(c, "referral_code", referring.codes_for).load(self.id)
 
     @strawberry.field(description="The link to share; it carries the code.")
     async def referral_link(self, info: Info) -> str:

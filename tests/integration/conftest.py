@@ -4,16 +4,21 @@ touch the running services' data."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import aio_pika
 import asyncpg
 import pytest
 
-from shared.db import SHARED_MIGRATIONS, create_pool, migrate
+from shared.auth import Principal
+from shared.db import SHARED_MIGRATIONS, Connection, create_pool, migrate
+from shared.graphql import Context
 from shared.settings import Settings
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
@@ -91,3 +96,45 @@ async def names(settings):
             await channel.exchange_delete(made["exchange"])
         except Exception:
             pass
+
+
+class Statements:
+    """Every statement a logged pool's connections run, in order (`logged_pool`)."""
+
+    def __init__(self) -> None:
+        self.logged: list[str] = []
+
+    def log(self, record: asyncpg.connection.LoggedQuery) -> None:
+        self.logged.append(record.query)
+
+    @contextlib.asynccontextmanager
+    async def counted(self) -> AsyncIterator[list[str]]:
+        """The statements run inside the block (filled in when it ends)."""
+        start, ran = len(self.logged), []
+        yield ran
+        for _ in range(3):  # query loggers are called soon after the statement, not during it
+            await asyncio.sleep(0)
+        ran.extend(self.logged[start:])
+
+
+@contextlib.asynccontextmanager
+async def logged_pool(dsn: str, statements: Statements, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
+    """The services' own pool (shared.db.create_pool) on `dsn`, each statement logged in `statements`."""
+    async def log(conn: Connection) -> None:
+        conn.add_query_logger(statements.log)
+    pool = await create_pool(dsn, max_size=max_size, then=log)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def run_graphql(schema: Any, pool: asyncpg.Pool, shop: str, query: str, variables: dict | None = None,
+                      principal: Principal | None = None) -> dict:
+    """Run one request on a subgraph's schema, as its endpoint would (a fresh context)."""
+    runtime = SimpleNamespace(pool=pool, settings=Settings.from_env("test"))
+    context = Context(request=None, response=None, runtime=runtime, _principal=principal or Principal("admin", shop))
+    result = await schema.execute(query, variable_values=variables, context_value=context)
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    return dict(result.data)

@@ -18,6 +18,14 @@ async def code_of(conn: Executor, shop: str, customer_id: str) -> str | None:
     return code
 
 
+async def codes_of(conn: Executor, shop: str, customer_ids: list[str]) -> dict[str, str]:
+    """Customer id -> code, for those of `customer_ids` that have one."""
+    rows = await conn.fetch(
+        "SELECT customer_id, code FROM referral_codes WHERE shop_id = $1 AND customer_id = ANY($2::text[])",
+        shop, customer_ids)
+    return {r["customer_id"]: r["code"] for r in rows}
+
+
 async def add_code(conn: Connection, shop: str, customer_id: str, code: str) -> str:
     """Give the customer `code` unless they have one already (then theirs is returned: the primary
     key picks one winner among concurrent callers). Raises UniqueViolationError when another

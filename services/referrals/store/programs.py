@@ -17,8 +17,10 @@ PROGRAM_COLUMNS = ("friend_discount_percent", "friend_offer_valid_days", "minimu
 
 async def of_shop(conn: Executor, shop: str) -> dict[str, Any]:
     """The shop's program; a shop that never configured one gets the table's defaults (as a row)."""
-    await conn.execute("INSERT INTO programs (shop_id) VALUES ($1) ON CONFLICT DO NOTHING", shop)
     row = await conn.fetchrow("SELECT * FROM programs WHERE shop_id = $1", shop)
+    if row is None:  # the shop's first read: one statement more, once (reads stay reads after that)
+        await conn.execute("INSERT INTO programs (shop_id) VALUES ($1) ON CONFLICT DO NOTHING", shop)
+        row = await conn.fetchrow("SELECT * FROM programs WHERE shop_id = $1", shop)
     if row is None:  # inserted just above
         raise LookupError(f"no program row for shop {shop}")
     return dict(row)

@@ -63,3 +63,17 @@ async def test_many_order_entities_load_their_points_in_one_query(points_pool, s
         {"id": "o-unpaid", "pointsEarned": 0, "pointsStatus": "PENDING"},
     ]
     assert len(ran) == 1 and "FROM order_points" in ran[0], ran
+
+
+async def test_one_request_reads_the_program_once_for_all_its_fields(points_pool, statements):
+    """The rewards panel's root fields (tiers, rewardsCatalog, the customer's loyalty) each need the
+    program in force: a query reads it once (the request's memo), where each field read it before."""
+    shop, anna = new_shop(), "anna"
+    await adjustment.adjust_points(points_pool, shop, anna, 100, "welcome", "k-start")  # seeds the program
+    query = """query ($r: [_Any!]!) { tiers { name } rewardsCatalog { id }
+      _entities(representations: $r) { ... on Customer { loyalty { balance tier { name } } } } }"""
+    async with statements.counted() as ran:
+        data = await graphql(points_pool, shop, query, {"r": [{"__typename": "Customer", "id": anna}]})
+    assert [t["name"] for t in data["tiers"]] == ["Bronze", "Silver", "Gold"]
+    assert data["_entities"][0]["loyalty"]["balance"] == 100
+    assert len([s for s in ran if "FROM programs" in s]) == 1, ran
