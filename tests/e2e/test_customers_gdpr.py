@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from tests.e2e.customers_support import customer, customers_value, days_ago, order
 from tests.stack import INGEST, codes, customer_token, db, new_shop, unique
@@ -113,18 +114,30 @@ async def test_export_returns_what_customers_holds_about_the_person(gql):
     assert codes(await gql(EXPORT, {"id": person}, other_admin)) == ["NOT_FOUND"]  # another shop's person
 
 
+def zone_past_its_morning(now: datetime) -> tuple[str, date]:
+    """A time zone where it is now between 10:00 and 22:59 (its birthday greetings of today are
+    due), and its date: whatever the hour in UTC, one of these three zones is there."""
+    for zone in ("UTC", "Asia/Tokyo", "Pacific/Kiritimati"):  # UTC+0, +9, +14
+        local = now.astimezone(ZoneInfo(zone))
+        if 10 <= local.hour <= 22:
+            return zone, local.date()
+    raise AssertionError(f"no zone past its morning at {now}")
+
+
 async def test_birthday_greeting_goes_out_on_the_day_once_per_year(gql):
+    # Born today in a zone whose 09:00 has passed: greeted at once. (With UTC alone the test failed
+    # from 00:00 to 09:00 UTC, when the greeting is rightly planned for 09:00.)
     shop, admin = new_shop()
-    today = datetime.now(UTC).date()
+    zone, today = zone_past_its_morning(datetime.now(UTC))
     born = date(1990, today.month, 28 if (today.month, today.day) == (2, 29) else today.day)
-    person = await customer(gql, admin, birthday=born.isoformat(), timezone="UTC")
+    person = await customer(gql, admin, birthday=born.isoformat(), timezone=zone)
     greeted = """SELECT envelope->'data'->>'year' FROM outbox WHERE shop_id = $1 AND type = 'customer.birthday'
                    AND envelope->'data'->>'customer_id' = $2"""
     year = await eventually(lambda: customers_value(greeted, shop, person), what="the birthday greeting")
     assert year == str(today.year)
-    next_due = await customers_value(
+    next_due = (await customers_value(
         """SELECT due_at FROM scheduled_jobs WHERE shop_id = $1 AND kind = 'customer.birthday'
-             AND status = 'pending' AND payload->>'customer_id' = $2""", shop, person)
+             AND status = 'pending' AND payload->>'customer_id' = $2""", shop, person)).astimezone(ZoneInfo(zone))
     assert next_due.year == today.year + 1 and next_due.hour == 9
 
     # the same profile again changes nothing; another birthday replaces the pending greeting
