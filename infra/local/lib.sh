@@ -49,6 +49,18 @@ load_env_file() {
 }
 load_env_file .env
 
+# An .env made rounds ago lacks the keys added to .env.example since (new services' ports, API
+# keys the tests use): those take .env.example's values, and the developer is told which they are.
+env_keys() { sed -nE 's/^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=.*/\2/p' "$1" | LC_ALL=C sort -u; }
+if [[ -f .env.example ]]; then
+  missing_env_keys=$(LC_ALL=C comm -13 <(env_keys .env) <(env_keys .env.example) | tr '\n' ' ')
+  missing_env_keys=${missing_env_keys% }
+  if [[ -n $missing_env_keys ]]; then
+    log ".env lacks ${missing_env_keys}: .env.example's values apply (copy the lines into .env to change them)"
+    load_env_file .env.example
+  fi
+fi
+
 # --- running things as the service users ------------------------------------------------------
 # As root, postgres (initdb refuses root) and rabbitmq run as their own system users and own their
 # data folders. As an ordinary user (a developer laptop) everything simply runs as that user.
