@@ -93,7 +93,7 @@ V = TypeVar("V")
 
 
 def request_loader(c: Context, name: str,
-                   fetch: Callable[[Executor, str, list[K]], Awaitable[Sequence[V]]]) -> DataLoader[K, V]:
+                   fetch: Callable[[asyncpg.Pool, str, list[K]], Awaitable[Sequence[V]]]) -> DataLoader[K, V]:
     """The request's loader `name`, made on first use: every field of the request that asks it for a
     key is answered from one `fetch(pool, shop, keys)` of all the keys asked (one query for a page of
     parents instead of one per parent). `fetch` answers one value per key, in the keys' order."""
@@ -110,7 +110,7 @@ def rows_loader(c: Context, name: str, key: str,
                 ) -> DataLoader[str, asyncpg.Record | None]:
     """`request_loader` over a store function that reads the rows of many ids (in any order, an id
     without a row left out): each id gets the row whose column `key` holds it, or None."""
-    async def matched(pool: Executor, shop: str, ids: list[str]) -> list[asyncpg.Record | None]:
+    async def matched(pool: asyncpg.Pool, shop: str, ids: list[str]) -> list[asyncpg.Record | None]:
         rows = {r[key]: r for r in await fetch(pool, shop, ids)}
         return [rows.get(i) for i in ids]
     return request_loader(c, name, matched)

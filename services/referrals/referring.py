@@ -50,13 +50,12 @@ async def code_of(conn: Connection, shop: str, customer_id: str) -> str:
                         "referral code")
 
 
-async def codes_for(pool: Executor, shop: str, customer_ids: list[str]) -> list[str]:
+async def codes_for(pool: asyncpg.Pool, shop: str, customer_ids: list[str]) -> list[str]:
     """The customers' referral codes, in their order: one read of those they have (no transaction:
     a panel read writes nothing once the code exists), a transaction only to create missing ones."""
     found = await store.people.codes_of(pool, shop, customer_ids)
     missing = [c for c in customer_ids if c not in found]
     if missing:
-        assert isinstance(pool, asyncpg.Pool)
         async with transaction(pool) as conn:
             for customer_id in missing:
                 found[customer_id] = await code_of(conn, shop, customer_id)

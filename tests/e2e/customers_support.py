@@ -65,5 +65,4 @@ def statements_of_request(trace_id: str) -> list[str] | None:
     spans = [json.loads(line) for line in path.read_text().splitlines() if trace_id in line] if path.exists() else []
     if not any(s["name"] == "POST /graphql" for s in spans):
         return None
-    return [s["attributes"]["db.statement"] for s in spans if s["attributes"].get("db.system") == "postgresql"
-            and "RESET ALL" not in s["attributes"]["db.statement"]]
+    return [s["attributes"]["db.statement"] for s in spans if s["attributes"].get("db.system") == "postgresql"]

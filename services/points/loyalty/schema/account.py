@@ -12,9 +12,9 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from services.points.loyalty import accounts, actions, adjustment, store, tiering
+from services.points.loyalty import accounts, actions, adjustment, configuration, store, tiering
 from services.points.loyalty.schema import Keyed
-from services.points.loyalty.schema.program import Tier, program_in_force
+from services.points.loyalty.schema.program import Tier
 from shared.errors import BadUserInput, Unauthenticated
 from shared.graphql import Context, Money, ctx, customer_ctx, rows_loader
 from shared.ids import external_id
@@ -126,7 +126,7 @@ async def store_credit(root: Keyed, info: Info) -> Money:
     c = customer_ctx(info, root.id)
     row = await store.wallet.credit_account(c.pool, c.shop, root.id)
     if row is None:
-        return Money.of(Decimal(0), (await program_in_force(c).load(c.shop)).currency)
+        return Money.of(Decimal(0), (await configuration.in_force(c.pool, c.shop)).currency)
     return Money.of(row["balance"], row["currency"])
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from services.points.loyalty import configuration
 from services.points.loyalty import program as rules
 from services.points.offers.schema import settings as offer_settings
-from shared.db import Executor
-from shared.graphql import Context, Money, ctx, request_loader
+from shared.graphql import Money, ctx
 
 
 @strawberry.type
@@ -111,25 +109,16 @@ class Program:
         )
 
 
-async def _programs(pool: Executor, _: str, shops: list[str]) -> list[rules.Program]:
-    return [await configuration.in_force(pool, shop) for shop in shops]
-
-
-def program_in_force(c: Context) -> DataLoader[str, rules.Program]:
-    """The shop's program, read once per request however many fields show it."""
-    return request_loader(c, "points:program", _programs)
-
-
 async def tiers(info: Info) -> list[Tier]:
     c = ctx(info)
-    prog = await program_in_force(c).load(c.shop)
+    prog = await configuration.in_force(c.pool, c.shop)  # once per query (shared.graphql.QueryMemo)
     return [Tier.of(t, prog.currency) for t in prog.tiers]
 
 
 async def program_in_effect(info: Info) -> Program:
     c = ctx(info)
     c.principal.require_admin()
-    return Program.of(await program_in_force(c).load(c.shop))
+    return Program.of(await configuration.in_force(c.pool, c.shop))
 
 
 async def program_liability(info: Info) -> Money:
