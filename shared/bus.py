@@ -356,6 +356,7 @@ class Consumer:
         """Apply one batch of delivered messages and settle each (ack, retry or dead-letter)."""
         name = self.topology.name
         parsed: list[tuple[AbstractIncomingMessage, Delivered]] = []
+        unconcerned: list[AbstractIncomingMessage] = []
         for message in messages:
             try:
                 envelope = parse_envelope(message.body)
@@ -367,7 +368,12 @@ class Consumer:
                 log.warning("dead-lettering poison message %s: %s", message.message_id, exc)
                 await self._forward(message, self.topology.dlq, exc)
                 continue
-            parsed.append((message, Delivered(envelope, payload, handler)))
+            if self.handlers.concerns(payload):
+                parsed.append((message, Delivered(envelope, payload, handler)))
+            else:
+                unconcerned.append(message)
+        if unconcerned:  # nothing to apply, so nothing to record: settled at once
+            await self._ack(unconcerned)
         if not parsed:
             return
         outcomes = await self._apply([d for _, d in parsed], [m for m, _ in parsed])

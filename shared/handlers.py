@@ -33,11 +33,16 @@ AnyHandler = Callable[[Connection, Envelope, Any], Awaitable[None]]
 AlsoBind = Callable[[Connection], Awaitable[Iterable[str]]]
 
 
+# Which events of a subscribed type concern the service, judged from the payload alone.
+Concerns = Callable[[Any], bool]
+
+
 @dataclass(frozen=True)
 class Subscription:
     payload: type[EventData]
     handler: AnyHandler
     bind: bool = True  # False: handled when delivered, bound only when `also_bind` names the type
+    when: Concerns | None = None  # None: every event of the type
 
     @property
     def routing_key(self) -> str:
@@ -45,12 +50,15 @@ class Subscription:
 
 
 def on(payload: type[P], handler: Callable[[Connection, Envelope, P], Awaitable[None]], *,
-       bind: bool = True) -> Subscription:
+       bind: bool = True, when: Callable[[P], bool] | None = None) -> Subscription:
     """Subscribe `handler` to the events whose payload is `payload` (a class of the catalog);
-    `bind=False`: the queue is bound to them only when the registry's `also_bind` says so."""
+    `bind=False`: the queue is bound to them only when the registry's `also_bind` says so;
+    `when`: only the events it is true of reach the handler. The others are acknowledged as they
+    arrive, without a transaction or an inbox row: nothing happens for them, so nothing can happen
+    twice (offer.issued reaches referrals for every offer; only a friend's concerns it)."""
     if CATALOG.get((payload.type, payload.version)) is not payload:
         raise ValueError(f"{payload.__name__} is not an event of the catalog")
-    return Subscription(payload, handler, bind)
+    return Subscription(payload, handler, bind, when)
 
 
 class EventHandlers:
@@ -58,17 +66,25 @@ class EventHandlers:
 
     def __init__(self, *subscriptions: Subscription, also_bind: AlsoBind | None = None) -> None:
         self._by_payload: dict[type[EventData], AnyHandler] = {}
+        self._when: dict[type[EventData], Concerns] = {}
         self._bound: set[str] = set()
         self._also_bind = also_bind
         for s in subscriptions:
             if s.payload in self._by_payload:
                 raise ValueError(f"{s.payload.__name__} has two handlers")
             self._by_payload[s.payload] = s.handler
+            if s.when is not None:
+                self._when[s.payload] = s.when
             if s.bind:
                 self._bound.add(s.routing_key)
 
     def handler_for(self, payload: EventData) -> AnyHandler | None:
         return self._by_payload.get(type(payload))
+
+    def concerns(self, payload: EventData) -> bool:
+        """Whether the event reaches its handler (its subscription's `when`, if any, is true of it)."""
+        when = self._when.get(type(payload))
+        return when is None or when(payload)
 
     def routing_keys(self) -> list[str]:
         """The event types the service's queue is always bound to, sorted."""
@@ -105,4 +121,5 @@ class EventHandlers:
         handler = self.handler_for(payload)
         if handler is None:
             raise LookupError(f"no handler for {envelope.type} v{envelope.dataversion}")
-        await handler(conn, envelope, payload)
+        if self.concerns(payload):
+            await handler(conn, envelope, payload)

@@ -8,7 +8,8 @@ A consumer applies its events in batches (`handle_batch`): one transaction for t
 multi-row statement recording every event id (`unnest … ON CONFLICT DO NOTHING RETURNING`: an id
 seen before, in an earlier batch or earlier in this one, is a duplicate and skipped), then each new
 event in a savepoint of its own. An event whose handler raises is rolled back to its savepoint and
-its inbox row removed, so it alone is retried; the others commit. The events of one customer keep
+its inbox row removed, so it alone is retried; the others commit. A batch of one event needs no
+savepoint: its failure rolls back the transaction and is raised. The events of one customer keep
 their order; the batch's events are otherwise taken customer by customer, so that concurrent batches
 (competing consumers) lock accounts in one order and do not deadlock. What the events read through
 `shared.db.remembered` (a shop's program, the accounts the transaction holds) is read once per batch,
@@ -121,8 +122,10 @@ async def handle_batch(pool: asyncpg.Pool, consumer: str, batch: Sequence[Delive
                        around: Around = _plain) -> list[Outcome]:
     """Apply a batch of events in one transaction (see the module's docstring); returns each
     event's outcome, in the batch's order, once the transaction committed. Raises when the
-    transaction as a whole failed (the connection, the commit, `at_end` upkeep): then nothing of
-    the batch was applied or recorded."""
+    transaction as a whole failed (the connection, the commit, `at_end` upkeep, or the handler of a
+    batch of one event): then nothing of the batch was applied or recorded."""
+    if len(batch) == 1:
+        return [await _handle_alone(pool, consumer, batch[0], around)]
     outcomes: list[Outcome | None] = [None] * len(batch)
     async with pool.acquire() as conn, conn.transaction(), ending_scope():
         new = await record_batch(conn, consumer, batch)
@@ -149,3 +152,17 @@ async def handle_batch(pool: asyncpg.Pool, consumer: str, batch: Sequence[Delive
             await conn.execute("DELETE FROM inbox WHERE consumer = $1 AND event_id = ANY($2::text[])",
                                consumer, failed)
     return [o if o is not None else Outcome(applied=False) for o in outcomes]
+
+
+async def _handle_alone(pool: asyncpg.Pool, consumer: str, item: Delivered, around: Around) -> Outcome:
+    """A batch of one event (most of them when events arrive one by one): its failure is the
+    transaction's, so it needs no savepoint of its own, two statements fewer. A handler that raises
+    rolls the transaction back, its inbox row with it, and the error is raised as the transaction's."""
+    async with pool.acquire() as conn, conn.transaction(), ending_scope():
+        if not await record_batch(conn, consumer, [item]):
+            return Outcome(applied=False)
+
+        async def apply() -> None:
+            await item.handler(conn, item.envelope, item.payload)
+        await around(0, apply)
+    return Outcome(applied=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -51,15 +51,36 @@ async def schedule(
     payload: dict[str, Any] | None = None,
 ) -> bool:
     """Schedule a job once per (shop, kind, dedup_key). False when it already existed."""
+    return await schedule_all(conn, shop=shop, jobs=[Planned(kind, dedup_key, due_at, payload)]) == 1
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A job to schedule with others (`schedule_all`)."""
+    kind: str
+    dedup_key: str
+    due_at: datetime
+    payload: dict[str, Any] | None = None
+
+
+async def schedule_all(conn: Connection, *, shop: str, jobs: Sequence[Planned]) -> int:
+    """Several jobs of a shop with one statement, each once per (shop, kind, dedup_key) as `schedule`
+    does: the reminder and the lapse an activity plans, say. The number of jobs created now."""
+    if not jobs:
+        return 0
     carrier = inject_into({})
-    created = await conn.fetchval(
-        """INSERT INTO scheduled_jobs (shop_id, kind, dedup_key, due_at, payload, traceparent)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (shop_id, kind, dedup_key) DO NOTHING
-           RETURNING true""",
-        shop, kind, dedup_key, due_at, payload or {}, carrier.get("traceparent"),
+    rows = ", ".join(f"($1, ${3 + 4 * i}, ${4 + 4 * i}, ${5 + 4 * i}, ${6 + 4 * i}, $2)" for i in range(len(jobs)))
+    args: list[Any] = [shop, carrier.get("traceparent")]
+    for job in jobs:
+        args += [job.kind, job.dedup_key, job.due_at, job.payload or {}]
+    created = await conn.fetch(
+        f"""INSERT INTO scheduled_jobs (shop_id, kind, dedup_key, due_at, payload, traceparent)
+            VALUES {rows}
+            ON CONFLICT (shop_id, kind, dedup_key) DO NOTHING
+            RETURNING true""",
+        *args,
     )
-    return bool(created)
+    return len(created)
 
 
 async def schedule_daily(conn: Connection, *, shop: str, kind: str, hour: int, after: datetime) -> None:

@@ -7,6 +7,8 @@ runs in the inbox transaction (shared/inbox.py) and hands its event to facts.py.
   customer.erased                  forget the person
   offer.issued / .refused          the friend's offer (key "referral:<id>") has its code, or none (offers.py)
   offer.redeemed / .released       the friend's offer used by an order, or given back
+                                   (only a friend's offer: the events of other offers are
+                                   acknowledged unapplied, offers.concerns)
 """
 
 from __future__ import annotations
@@ -84,8 +86,8 @@ HANDLERS = EventHandlers(
     on(OrderDelivered, on_order_delivered),
     on(OrderRefunded, on_order_refunded),
     on(OrderCancelled, on_order_cancelled),
-    on(OfferIssued, on_offer_issued),
-    on(OfferRefused, on_offer_refused),
-    on(OfferRedeemed, on_offer_redeemed),
-    on(OfferReleased, on_offer_released),
+    on(OfferIssued, on_offer_issued, when=offers.concerns),
+    on(OfferRefused, on_offer_refused, when=offers.concerns),
+    on(OfferRedeemed, on_offer_redeemed, when=offers.concerns),
+    on(OfferReleased, on_offer_released, when=offers.concerns),
 )

@@ -76,6 +76,12 @@ def _friend(data: OfferFacts | OfferRefused) -> tuple[str, uuid.UUID] | None:
     return data.customer_id, referral_id
 
 
+def concerns(data: OfferFacts | OfferRefused) -> bool:
+    """Whether an offer event is about a referred friend's offer (every other offer's events reach this
+    service too: they share the routing key; the consumers acknowledge them without a transaction)."""
+    return _friend(data) is not None
+
+
 async def issued(conn: Connection, data: OfferIssued) -> None:
     friend = _friend(data)
     if friend is None:

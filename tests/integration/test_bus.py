@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 
 import aio_pika
+import pytest
 
 from shared import outbox
 from shared.bus import ATTEMPT_HEADER, ERROR_HEADER, Bus, Consumer, QueueTopology
@@ -16,6 +17,7 @@ from shared.events import PointsEarned, PointsExpired, new_envelope
 from shared.handlers import EventHandlers, on
 from shared.inbox import Delivered, handle_batch
 from shared.outbox import Relay
+from tests.integration.conftest import Statements, logged_pool
 from tests.support import eventually
 
 
@@ -67,6 +69,24 @@ async def test_the_same_event_delivered_twice_has_one_effect(settings, pool, nam
         assert await effects(pool, envelope.id) == 1
     finally:
         await bus.close()
+
+
+async def test_an_event_the_subscription_is_not_concerned_with_is_acked_without_an_inbox_row(settings, pool, names):
+    handlers = EventHandlers(on(PointsEarned, record, when=lambda d: d.customer_id.startswith("mine-")))
+    bus = await start(settings, pool, names, handlers)
+    try:
+        other, mine = (new_envelope(earned(c), source="test") for c in ("theirs-1", "mine-1"))
+        await bus.publish(other)
+        await bus.publish(mine)
+        await eventually(lambda: effects(pool, mine.id), what="the effect of the event it is concerned with")
+        assert await effects(pool, other.id) == 0
+        assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1 AND event_id = $2",
+                                   names["queue"], other.id) == 0
+    finally:
+        await bus.close()
+    # Acknowledged: with the consumer gone, an unacknowledged message would be back on the queue.
+    assert await get_from(settings, names["queue"]) is None
+    assert await get_from(settings, f"{names['queue']}.dlq") is None
 
 
 async def test_outbox_publishes_committed_events_only(settings, pool, scratch_dsn, names):
@@ -216,6 +236,29 @@ async def test_a_failing_event_is_rolled_back_alone_and_the_rest_of_its_batch_co
 
 async def _value(value):
     return value
+
+
+async def test_an_event_alone_needs_no_savepoint_and_its_failure_rolls_back_everything_of_it(scratch_dsn, pool):
+    """A batch of one event (events arriving one by one): no SAVEPOINT/RELEASE around its handler. A
+    handler that raises takes its effect and its inbox row with it, and the error is the batch's."""
+    consumer = f"test.{uuid.uuid4().hex[:8]}"
+    statements = Statements()
+    async with logged_pool(scratch_dsn, statements) as logged:
+        async def half_done(conn, event, data):
+            await record(conn, event, data)
+            raise ValueError("no such tier")
+
+        ok, bad = new_envelope(earned("alone-ok"), source="test"), new_envelope(earned("alone-bad"), source="test")
+        async with statements.counted() as ran:
+            assert [o.applied for o in await handle_batch(logged, consumer, [delivered(ok, record)])] == [True]
+        assert not [s for s in ran if "SAVEPOINT" in s], ran
+        assert ran[0].startswith("BEGIN") and ran[-1].startswith("COMMIT") and len(ran) == 4, ran
+        with pytest.raises(ValueError, match="no such tier"):
+            await handle_batch(logged, consumer, [delivered(bad, half_done)])
+        assert (await effects(pool, ok.id), await effects(pool, bad.id)) == (1, 0)
+        assert await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer) == 1
+        again = await handle_batch(pool, consumer, [delivered(ok, record)])  # redelivered: a duplicate
+        assert again[0].duplicate and await effects(pool, ok.id) == 1
 
 
 async def test_events_of_one_customer_keep_their_order_inside_a_batch(pool):

@@ -51,9 +51,13 @@ async def post(conn: Connection, shop: str, entry: Entry, *, announce: bool = Tr
     again; the same key with a different delta is a CONFLICT. The account row is locked, so
     concurrent entries serialise and the balance check cannot be raced."""
     acct = await lock(conn, shop, entry.customer_id)
-    seen = await store.ledger.entry_by_key(conn, shop, entry.idempotency_key)
-    if seen is not None:
-        if seen["customer_id"] != entry.customer_id or seen["delta"] != entry.delta:
+    # The entry goes in first, with its key: one statement where a look for the key and then the
+    # insert were two. A key seen before writes nothing, and what was written is checked as before; a
+    # balance too low raises, and the raise rolls the entry back with the caller's transaction (or
+    # the event's savepoint): nothing catches it inside one.
+    if not await store.ledger.insert_entry(conn, shop, **asdict(entry)):
+        seen = await store.ledger.entry_by_key(conn, shop, entry.idempotency_key)
+        if seen is None or seen["customer_id"] != entry.customer_id or seen["delta"] != entry.delta:
             raise Conflict("this idempotency key was already used for a different change")
         return acct, False
     move = ledger.moves(entry)
@@ -61,7 +65,6 @@ async def post(conn: Connection, shop: str, entry: Entry, *, announce: bool = Tr
         raise InsufficientPoints(
             f"balance {acct['balance']} is too low for {entry.delta}", balance=acct["balance"]
         )
-    await store.ledger.insert_entry(conn, shop, **asdict(entry))
     acct = await store.ledger.move_sums(conn, shop, entry.customer_id, balance=move.balance, pending=move.pending,
                                         lifetime_earned=move.lifetime_earned, activity=ledger.is_activity(entry))
     if ledger.is_activity(entry):
@@ -85,9 +88,9 @@ async def _plan_expiry(conn: Connection, shop: str, customer_id: str, activity: 
         return
     payload = {"customer_id": customer_id, "activity": activity.isoformat()}
     key = expiry.job_key(customer_id, activity)
-    await schedule.schedule(conn, shop=shop, kind=expiry.WARN_JOB, dedup_key=key,
-                            due_at=expiry.warn_at(lapse, prog.expiry_warning), payload=payload)
-    await schedule.schedule(conn, shop=shop, kind=expiry.LAPSE_JOB, dedup_key=key, due_at=lapse, payload=payload)
+    await schedule.schedule_all(conn, shop=shop, jobs=[
+        schedule.Planned(expiry.WARN_JOB, key, expiry.warn_at(lapse, prog.expiry_warning), payload),
+        schedule.Planned(expiry.LAPSE_JOB, key, lapse, payload)])
 
 
 async def credit_available(conn: Connection, shop: str, entry: Entry) -> asyncpg.Record:

@@ -84,11 +84,17 @@ async def redeem(pool: asyncpg.Pool, shop: str, customer_id: str, reward_id: str
         if row["limit_total"] is not None:
             # Only a total limit makes customers wait on each other: the reward row serialises its count.
             row = await store.rewards.lock_reward(conn, shop, reward_id)
-        mine = await store.rewards.redeemed_by(conn, shop, customer_id, reward_id)
-        at = datetime.now(UTC)
-        st, _ = await accounts.standing(conn, shop, acct, customer_id, prog, at)
-        rewards.check_redeemable(_rule(row), balance=acct["balance"], tier=accounts.applied(acct, st, prog, at),
-                                 tiers=prog.tiers, redeemed_by_customer=mine, redeemed_total=row["redeemed_count"])
+        rule = _rule(row)
+        # The customer's tier and their count of this reward are read only for a reward they limit.
+        mine = (await store.rewards.redeemed_by(conn, shop, customer_id, reward_id)
+                if rule.limit_per_customer is not None else None)
+        tier = None
+        if rule.min_tier is not None:
+            at = datetime.now(UTC)
+            st, _ = await accounts.standing(conn, shop, acct, customer_id, prog, at)
+            tier = accounts.applied(acct, st, prog, at)
+        rewards.check_redeemable(rule, balance=acct["balance"], tier=tier, tiers=prog.tiers,
+                                 redeemed_by_customer=mine, redeemed_total=row["redeemed_count"])
         await posting.post(conn, shop, Entry(
             customer_id=customer_id, kind="redeem", delta=-row["points_cost"], reason=f"reward {row['name']}",
             idempotency_key=f"redeem:{customer_id}:{key}", actor="customer", rule_version=prog.version))

@@ -85,16 +85,23 @@ def seeded(currency: str) -> list[Reward]:
     ]
 
 
-def check_redeemable(r: Reward, *, balance: int, tier: Tier, tiers: tuple[Tier, ...], redeemed_by_customer: int,
-                     redeemed_total: int) -> None:
+def check_redeemable(r: Reward, *, balance: int, tier: Tier | None, tiers: tuple[Tier, ...],
+                     redeemed_by_customer: int | None, redeemed_total: int) -> None:
+    """Raises when the customer cannot redeem `r` now. `tier` and `redeemed_by_customer` are needed
+    only for a reward with a minimum tier or a limit per customer (None otherwise)."""
     if not r.active:
         raise BadUserInput("this reward is not available", field="rewardId")
     if r.min_tier is not None:
+        if tier is None:
+            raise ValueError("a reward with a minimum tier is checked against the customer's tier")
         needed = by_name(r.min_tier, tiers)
         if needed is not None and rank(tier, tiers) < rank(needed, tiers):
             raise Forbidden(f"this reward needs tier {r.min_tier}", minTier=r.min_tier)
-    if r.limit_per_customer is not None and redeemed_by_customer >= r.limit_per_customer:
-        raise Conflict("you have redeemed this reward as often as allowed", limit=r.limit_per_customer)
+    if r.limit_per_customer is not None:
+        if redeemed_by_customer is None:
+            raise ValueError("a reward with a limit per customer is checked against the customer's count")
+        if redeemed_by_customer >= r.limit_per_customer:
+            raise Conflict("you have redeemed this reward as often as allowed", limit=r.limit_per_customer)
     if r.limit_total is not None and redeemed_total >= r.limit_total:
         raise Conflict("this reward is sold out", limit=r.limit_total)
     if balance < r.points_cost:

@@ -23,15 +23,15 @@ async def insert(conn: Connection, shop: str, *, id: str, key: str, code: str, c
                  kind: str, value: Decimal | None, currency: str, min_order: Decimal | None,
                  starts_at: datetime, expires_at: datetime, customer_id: str | None, usage_limit: int,
                  reward_id: str | None, redemption_id: str | None) -> asyncpg.Record | None:
-    """The new offer; None when its key or its code is taken (the caller looks which)."""
-    row = await conn.fetchrow(
+    """The new offer, as `by_id` reads it (a new offer has no use, so no redeeming order); None when
+    its key or its code is taken (the caller looks which)."""
+    return await conn.fetchrow(
         """INSERT INTO offers (shop_id, id, key, code, code_key, source, kind, value, currency, min_order,
                                starts_at, expires_at, customer_id, usage_limit, reward_id, redemption_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-           ON CONFLICT DO NOTHING RETURNING id""",
+           ON CONFLICT DO NOTHING RETURNING *, NULL::text AS redeemed_order_id""",
         shop, id, key, code, code_key, source, kind, value, currency, min_order, starts_at, expires_at,
         customer_id, usage_limit, reward_id, redemption_id)
-    return None if row is None else await by_id(conn, shop, row["id"])
 
 
 async def by_id(conn: Executor, shop: str, offer_id: str) -> asyncpg.Record | None:

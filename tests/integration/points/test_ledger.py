@@ -49,6 +49,25 @@ async def test_an_entry_is_posted_once_per_key_and_never_overdraws(points_pool):
     assert await sums_differ(points_pool, shop) == []
 
 
+async def test_a_replayed_spend_is_answered_as_done_even_when_the_balance_could_not_pay_it_again(points_pool):
+    """The entry is written first and its key decides (posting.post): a replay finds it and changes
+    nothing, whatever the balance is now; a spend too large for the balance leaves no entry behind."""
+    shop, anna = new_shop(), "anna"
+    await post(points_pool, shop, Entry(customer_id=anna, kind="adjust", delta=100, reason="start",
+                                        idempotency_key="adjust:start", actor="admin"))
+    spend = Entry(customer_id=anna, kind="redeem", delta=-80, reason="a reward", idempotency_key="redeem:k-1",
+                  actor="customer")
+    acct, applied = await post(points_pool, shop, spend)
+    assert applied and acct["balance"] == 20
+    acct, applied = await post(points_pool, shop, spend)  # 20 left could not pay 80 again: not asked to
+    assert not applied and acct["balance"] == 20
+    with pytest.raises(InsufficientPoints):
+        await post(points_pool, shop, replace(spend, idempotency_key="redeem:k-2"))
+    keys = await points_pool.fetch("SELECT idempotency_key FROM ledger_entries WHERE shop_id = $1 ORDER BY id", shop)
+    assert [r["idempotency_key"] for r in keys] == ["adjust:start", "redeem:k-1"]
+    assert await sums_differ(points_pool, shop) == []
+
+
 async def test_a_refund_takes_back_what_the_order_may_no_longer_keep_and_spent_points_become_a_shortfall(
         points_pool):
     shop, anna = new_shop(), "anna"

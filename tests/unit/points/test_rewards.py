@@ -69,3 +69,13 @@ def test_codes_are_long_random_and_unambiguous():
         with pytest.raises(BadUserInput):
             rewards.normalise_code(bad)
 
+
+
+def test_the_tier_and_the_count_are_needed_only_for_rewards_they_limit():
+    # A plain reward is checked without the customer's tier or count (the use case reads neither)...
+    check(make(), tier=None, mine=None)
+    # ...and one that limits them is never let through without them.
+    with pytest.raises(ValueError):
+        check(make(min_tier="Silver"), tier=None)
+    with pytest.raises(ValueError):
+        check(make(limit_per_customer=1), mine=None)

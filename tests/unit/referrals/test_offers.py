@@ -30,3 +30,18 @@ def test_only_a_referral_offers_key_names_a_referral():
     assert offers.referral_of(f"referral:{REFERRAL}", "WINBACK") is None
     assert offers.referral_of("winback:c-1:o-1:120", "REFERRAL") is None
     assert offers.referral_of("referral:not-a-uuid", "REFERRAL") is None
+
+
+def test_the_consumer_takes_only_a_referred_friends_offer_events():
+    from services.referrals.consumers import HANDLERS
+    from shared.events import OfferIssued, OfferRedeemed
+
+    def issued(key: str, source: str, customer: str | None = "ben") -> OfferIssued:
+        return OfferIssued(shop="s", offer_id="of-1", key=key, code="C1", source=source, kind="PERCENTAGE",
+                           customer_id=customer)
+    assert HANDLERS.concerns(issued(f"referral:{REFERRAL}", "REFERRAL"))
+    assert not HANDLERS.concerns(issued("redemption:rd-1", "REWARD"))  # a reward's code: not ours
+    assert not HANDLERS.concerns(issued(f"referral:{REFERRAL}", "REFERRAL", customer=None))
+    used = OfferRedeemed(**issued("winback:c-1:o-1:120", "WINBACK").model_dump(exclude={"context"}), order_id="o-1",
+                         discount=Decimal("5"), exhausted=True)
+    assert not HANDLERS.concerns(used)

@@ -40,6 +40,18 @@ async def test_a_payload_reaches_the_handler_registered_for_its_class() -> None:
                                              source_id="x")) is None
 
 
+async def test_an_event_its_subscription_is_not_concerned_with_does_not_reach_the_handler() -> None:
+    seen.clear()
+    handlers = EventHandlers(on(OrderPaid, on_paid, when=lambda d: d.customer_id == "c-1"))  # type: ignore[arg-type]
+    other = paid().model_copy(update={"customer_id": "c-2", "order_id": "o-2"})
+    assert handlers.concerns(paid()) and not handlers.concerns(other)
+    await handlers.dispatch(None, new_envelope(other, source="t"), other)  # type: ignore[arg-type]
+    await handlers.dispatch(None, new_envelope(paid(), source="t"), paid())  # type: ignore[arg-type]
+    assert seen == ["paid o-1"]
+    # Without `when`, every event of the type concerns the service.
+    assert EventHandlers(on(OrderPaid, on_paid)).concerns(other)  # type: ignore[arg-type]
+
+
 def test_only_catalog_events_and_one_handler_each() -> None:
     class NotAnEvent(OrderPaid):
         pass

@@ -17,12 +17,21 @@ async def account(conn: Executor, shop: str, customer_id: str) -> asyncpg.Record
     )
 
 
+_LOCK = "SELECT * FROM accounts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE"
+
+
 async def lock_account(conn: Connection, shop: str, customer_id: str) -> asyncpg.Record:
-    """The account row, created when missing, locked until the transaction ends."""
-    await conn.execute(
-        "INSERT INTO accounts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", shop, customer_id)
-    return await one(conn, "SELECT * FROM accounts WHERE shop_id = $1 AND customer_id = $2 FOR UPDATE",
-                     shop, customer_id)
+    """The account row, created when missing, locked until the transaction ends. The lock first: an
+    account that exists (nearly every call) costs one statement, not an insert that does nothing too.
+    A row this transaction inserts is as good as locked: another one inserting it waits for the commit
+    on the key, then finds it and locks it."""
+    row = await conn.fetchrow(_LOCK, shop, customer_id)
+    if row is not None:
+        return row
+    created = await conn.fetchrow(
+        "INSERT INTO accounts (shop_id, customer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING *",
+        shop, customer_id)
+    return created if created is not None else await one(conn, _LOCK, shop, customer_id)
 
 
 async def entry_by_key(conn: Executor, shop: str, idempotency_key: str) -> asyncpg.Record | None:
@@ -35,14 +44,17 @@ async def entry_by_key(conn: Executor, shop: str, idempotency_key: str) -> async
 async def insert_entry(conn: Connection, shop: str, *, customer_id: str, kind: str, bucket: str, delta: int,
                        reason: str, source_event_id: str | None, idempotency_key: str, actor: str,
                        rule_version: int | None, fx_currency: str | None = None, fx_rate: Decimal | None = None,
-                       fx_date: date | None = None) -> None:
-    await conn.execute(
+                       fx_date: date | None = None) -> bool:
+    """Append the entry; False when its idempotency key is taken (nothing written)."""
+    return bool(await conn.fetchval(
         """INSERT INTO ledger_entries (shop_id, customer_id, kind, bucket, delta, reason, source_event_id,
                idempotency_key, actor, rule_version, fx_currency, fx_rate, fx_date)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (shop_id, idempotency_key) DO NOTHING
+           RETURNING true""",
         shop, customer_id, kind, bucket, delta, reason, source_event_id, idempotency_key, actor, rule_version,
         fx_currency, fx_rate, fx_date,
-    )
+    ))
 
 
 async def move_sums(conn: Connection, shop: str, customer_id: str, *, balance: int, pending: int,
