@@ -372,17 +372,18 @@ class Consumer:
                 parsed.append((message, Delivered(envelope, payload, handler)))
             else:
                 unconcerned.append(message)
-        if unconcerned:  # nothing to apply, so nothing to record: settled at once
-            await self._ack(unconcerned)
-        if not parsed:
+        # An event the subscription ignores has nothing to apply, but it is settled with the batch,
+        # not before: the ack is `multiple` and would cover the events delivered before it.
+        settled: list[AbstractIncomingMessage] = list(unconcerned)
+        if parsed:
+            outcomes = await self._apply([d for _, d in parsed], [m for m, _ in parsed])
+            for (message, _), outcome in zip(parsed, outcomes, strict=True):
+                if outcome.error is None:
+                    settled.append(message)
+                else:
+                    await self._failed(message, outcome.error)
+        elif not settled:
             return
-        outcomes = await self._apply([d for _, d in parsed], [m for m, _ in parsed])
-        settled: list[AbstractIncomingMessage] = []
-        for (message, _), outcome in zip(parsed, outcomes, strict=True):
-            if outcome.error is None:
-                settled.append(message)
-            else:
-                await self._failed(message, outcome.error)
         await self._ack(settled)
 
     async def _ack(self, messages: Sequence[AbstractIncomingMessage]) -> None:

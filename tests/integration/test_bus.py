@@ -89,6 +89,33 @@ async def test_an_event_the_subscription_is_not_concerned_with_is_acked_without_
     assert await get_from(settings, f"{names['queue']}.dlq") is None
 
 
+async def test_an_event_not_concerned_with_is_not_acked_before_the_events_delivered_before_it(settings, pool, names):
+    """Acks cover every earlier delivery on the channel (one `multiple` ack per batch): an event the
+    subscription ignores, delivered after one still being applied, must wait for that one's commit.
+    Here the consumer dies while applying the first: the broker must give the first back."""
+    applying, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck(conn, event, data):
+        applying.set()
+        await never.wait()  # the process dies before this event commits
+
+    handlers = EventHandlers(on(PointsEarned, stuck, when=lambda d: d.customer_id.startswith("mine-")))
+    bus = Bus(settings.amqp_url, exchange=names["exchange"], client_name="test")
+    bus.add_consumer(Consumer(bus=bus, pool=pool, handlers=handlers,
+                              topology=QueueTopology(names["queue"], retry_delays_ms=(100, 200)),
+                              batch_size=2, batch_wait_ms=2000))
+    await bus.connect()
+    mine, other = (new_envelope(earned(c), source="test") for c in ("mine-1", "theirs-1"))
+    try:
+        await bus.publish(mine)
+        await bus.publish(other)  # the same batch (two, or two seconds), after `mine`
+        await asyncio.wait_for(applying.wait(), 10)
+    finally:
+        await bus.close()
+    back = await get_from(settings, names["queue"])
+    assert back is not None and back.message_id == mine.id, "the event being applied was acked with the other"
+
+
 async def test_outbox_publishes_committed_events_only(settings, pool, scratch_dsn, names):
     bus = await start(settings, pool, names, EventHandlers(on(PointsEarned, record)))
     relay = Relay(pool, bus, scratch_dsn, poll_seconds=0.2)
