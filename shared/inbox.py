@@ -124,8 +124,8 @@ async def handle_batch(pool: asyncpg.Pool, consumer: str, batch: Sequence[Delive
     event's outcome, in the batch's order, once the transaction committed. Raises when the
     transaction as a whole failed (the connection, the commit, `at_end` upkeep, or the handler of a
     batch of one event): then nothing of the batch was applied or recorded."""
-    if len(batch) == 1:
-        return [await _handle_alone(pool, consumer, batch[0], around)]
+    # A batch of one event needs no savepoint: its failure is the transaction's (raised, nothing kept).
+    alone = len(batch) == 1
     outcomes: list[Outcome | None] = [None] * len(batch)
     async with pool.acquire() as conn, conn.transaction(), ending_scope():
         new = await record_batch(conn, consumer, batch)
@@ -138,12 +138,17 @@ async def handle_batch(pool: asyncpg.Pool, consumer: str, batch: Sequence[Delive
             new.discard(item.envelope.id)  # a second copy in the same batch is a duplicate
 
             async def apply(item: Delivered = item) -> None:
+                if alone:
+                    await item.handler(conn, item.envelope, item.payload)
+                    return
                 with savepoint_memo():
                     async with conn.transaction():
                         await item.handler(conn, item.envelope, item.payload)
             try:
                 await around(i, apply)
             except Exception as exc:
+                if alone:
+                    raise
                 outcomes[i] = Outcome(applied=False, error=exc)
                 failed.append(item.envelope.id)
             else:
@@ -152,17 +157,3 @@ async def handle_batch(pool: asyncpg.Pool, consumer: str, batch: Sequence[Delive
             await conn.execute("DELETE FROM inbox WHERE consumer = $1 AND event_id = ANY($2::text[])",
                                consumer, failed)
     return [o if o is not None else Outcome(applied=False) for o in outcomes]
-
-
-async def _handle_alone(pool: asyncpg.Pool, consumer: str, item: Delivered, around: Around) -> Outcome:
-    """A batch of one event (most of them when events arrive one by one): its failure is the
-    transaction's, so it needs no savepoint of its own, two statements fewer. A handler that raises
-    rolls the transaction back, its inbox row with it, and the error is raised as the transaction's."""
-    async with pool.acquire() as conn, conn.transaction(), ending_scope():
-        if not await record_batch(conn, consumer, [item]):
-            return Outcome(applied=False)
-
-        async def apply() -> None:
-            await item.handler(conn, item.envelope, item.payload)
-        await around(0, apply)
-    return Outcome(applied=True)
