@@ -46,7 +46,6 @@ async def test_standings_of_many_referrers_take_one_query_and_one_program_read(r
     assert not [s for s in ran if s.startswith("INSERT")], ran  # the program row exists: a read writes nothing
 
 
-
 async def test_a_customers_referral_code_and_link_take_one_read_once_the_code_exists(referrals_pool, statements):
     """The rewards panel asks referralCode and referralLink: one statement for both (the request's
     loader), no transaction and no write once the customer has a code; the first read creates it."""

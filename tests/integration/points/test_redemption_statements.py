@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.points.loyalty import adjustment, configuration, redemption
-from shared.errors import Forbidden
+from shared.errors import Conflict, Forbidden
 from tests.integration.points.conftest import new_shop
 
 
@@ -53,7 +53,7 @@ async def test_a_reward_limited_by_tier_and_per_customer_reads_both_and_refuses_
         await redemption.redeem(points_pool, shop, anna, "r-twice", "k-2")
     assert len(named(ran, "count(*)", "FROM redemptions")) == 1
     await redemption.redeem(points_pool, shop, anna, "r-twice", "k-3")
-    with pytest.raises(Exception, match="as often as allowed"):
+    with pytest.raises(Conflict, match="as often as allowed"):
         await redemption.redeem(points_pool, shop, anna, "r-twice", "k-4")
     balance = await points_pool.fetchval("SELECT balance FROM accounts WHERE shop_id = $1 AND customer_id = $2",
                                          shop, anna)
