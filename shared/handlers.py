@@ -53,8 +53,8 @@ def on(payload: type[P], handler: Callable[[Connection, Envelope, P], Awaitable[
        bind: bool = True, when: Callable[[P], bool] | None = None) -> Subscription:
     """Subscribe `handler` to the events whose payload is `payload` (a class of the catalog);
     `bind=False`: the queue is bound to them only when the registry's `also_bind` says so;
-    `when`: only the events it is true of reach the handler. The others are acknowledged as they
-    arrive, without a transaction or an inbox row: nothing happens for them, so nothing can happen
+    `when`: only the events it is true of reach the handler. The others are acknowledged with their
+    batch, without a transaction or an inbox row: nothing happens for them, so nothing can happen
     twice (offer.issued reaches referrals for every offer; only a friend's concerns it)."""
     if CATALOG.get((payload.type, payload.version)) is not payload:
         raise ValueError(f"{payload.__name__} is not an event of the catalog")
