@@ -27,6 +27,10 @@ Sections (issue 9's list), all in one run on the same machine, in the shops `ben
   readpath         open loop (tests/bench/readpath.py, openloop.mjs): the realistic read mix and cold
                    misses at 50, 100, 250, 500, 1000 req/s offered (--rates), hits and misses apart, and
                    the overload row (cold misses at twice what they achieved).
+  floor            what the read path's parts cost before any of Flywheel's work (tests/bench/floor.py):
+                   `{ __typename }` straight to each subgraph, the panel through Hive Gateway alone (no
+                   plugins, no cache) and through Flywheel's, misses and hits; and the bounds these put
+                   on issue 21's goals on this machine.
   redeem           redeemReward with 50 customers redeeming at once, and at 50/s offered (open loop).
   codes            the checkout's checkCode and redeemCode (a shop's server key, through the gateway) at a
                    fixed offered rate (open loop, --rate per second): throughput and p50/p99 from when
@@ -62,7 +66,7 @@ from services.points.loyalty import simulating
 from shared import events
 from shared.bus import EXCHANGE
 from shared.events import new_envelope
-from tests.bench import ledger_limit, pipeline, readpath, scale
+from tests.bench import floor, ledger_limit, pipeline, readpath, scale
 from tests.bench.cpu import Meter
 from tests.bench.load import load, open_loop, percentile, summary, timed
 from tests.conftest import ROOT
@@ -85,7 +89,7 @@ INGEST = {"x-api-key": "bench-ingest-key"}
 
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
-SECTIONS = ("ledger_limit", "orders_to_points", "consume", "latency", "panel", "readpath", "redeem", "codes",
+SECTIONS = ("ledger_limit", "orders_to_points", "consume", "latency", "panel", "readpath", "floor", "redeem", "codes",
             "scale", "scale_out", "simulation")
 
 PANEL = """query Panel { me { id
@@ -461,6 +465,10 @@ async def run(args: argparse.Namespace) -> dict:
             rates = tuple(int(r) for r in args.rates.split(","))
             result["readpath"] = await readpath.run(await bench.customers(args.readpath_customers, "read"),
                                                     args.seconds, rates)
+        if "floor" in wanted:
+            print("floor …", flush=True)
+            result["floor"] = await floor.run(await bench.customers(50, "floor"), args.seconds,
+                                              warm_up=min(floor.WARM_UP, int(50 * args.seconds)))
         if "redeem" in wanted:
             print("redeem …", flush=True)
             result["redeem"] = await bench.redeem()
@@ -537,6 +545,8 @@ def table(result: dict) -> str:
             load_row("rewards panel via gateway, cache hits, closed loop", p["gateway_full_panel_cached"])
     if rp := result.get("readpath"):
         rows.extend(readpath.rows(rp))
+    if fl := result.get("floor"):
+        rows.extend(floor.rows(fl))
     if r := result.get("redeem"):
         load_row(f"redeemReward, {r['concurrent_customers']} at once", r)
         if r.get("open_loop"):

@@ -43,7 +43,7 @@ PANEL, PRODUCT, CATALOG, CHALLENGES = 0, 1, 2, 3
 LABELS = {PANEL: "panel", PRODUCT: "product", CATALOG: "catalog", CHALLENGES: "challenges"}
 
 
-def templates() -> list[str]:
+def read_templates() -> list[str]:
     return [(PERSISTED / f"{name}.graphql").read_text() for name in
             ("RewardsPanel", "ProductReviews", "RewardsCatalog", "ActiveChallenges")]
 
@@ -84,10 +84,12 @@ def warm_requests() -> list[list]:
     return reads + [[CATALOG, 0, None, LABELS[CATALOG]], [CHALLENGES, 0, None, LABELS[CHALLENGES]]]
 
 
-async def open_loop(requests: list[list], tokens: list[dict], rate: float) -> dict:
+async def open_loop(requests: list[list], tokens: list[dict], rate: float, *, url: str | None = None,
+                    templates: list[str] | None = None) -> dict:
+    """To the gateway with the read path's templates unless `url` and `templates` say otherwise."""
     # Anonymous reads look at the benchmarks' shop, as the customers' tokens do (never `default`).
-    plan = {"url": gateway_url(), "rate": rate, "templates": templates(), "headers": [{"x-shop": SHOP}, *tokens],
-            "requests": requests}
+    plan = {"url": url or gateway_url(), "rate": rate, "templates": templates or read_templates(),
+            "headers": [{"x-shop": SHOP}, *tokens], "requests": requests}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(plan, f)
     try:

@@ -10,8 +10,8 @@ from tests.bench import __main__ as bench
 
 async def test_the_bench_sections_run_and_print_a_table(stack):
     args = argparse.Namespace(seconds=1, concurrency=2, orders=4, events=20,
-                              only="ledger_limit,consume,panel,readpath,codes", small_only=True, reseed=False, rate=10,
-                              rates="10", readpath_customers=5)
+                              only="ledger_limit,consume,panel,readpath,floor,codes", small_only=True, reseed=False,
+                              rate=10, rates="10", readpath_customers=5)
     result = await bench.run(args)
     assert result["ledger_limit"]["tx_per_s"] > 0 and result["ledger_limit"]["transactions"] > 0
     assert result["consume"]["credited"] == 20  # every event of the burst reached the ledger
@@ -27,9 +27,19 @@ async def test_the_bench_sections_run_and_print_a_table(stack):
     assert (cold["all"]["requests"], cold["all"]["errors"]) == (10, 0), cold
     assert cold["by"]["cache:miss"]["requests"] == 10  # every cold request executed
     assert result["readpath"]["after_overload"]["all"]["errors"] == 0
+    floor = result["floor"]
+    for service in ("customers", "points", "referrals", "reviews"):  # each subgraph answered and was measured
+        assert floor["subgraph"][service]["errors"] == 0 and floor["subgraph"][service]["cpu_ms"] > 0
+    for part in ("bare_gateway", "flywheel_cold", "flywheel_hits"):  # Hive Gateway alone served the panel too
+        assert (floor[part]["all"]["errors"], floor[part]["all"]["refused"]) == (0, 0), floor[part]
+        assert floor[part]["cpu_ms_per_request"]["gateway"] > 0
+    assert floor["flywheel_cold"]["by"]["cache:miss"]["requests"] == floor["flywheel_cold"]["all"]["requests"]
+    assert floor["flywheel_hits"]["by"].get("cache:hit", {}).get("requests", 0) > 0
+    assert floor["derived"]["cold_panel_floor_ms"] > floor["derived"]["cold_panel_floor_gateway_ms"] > 0
     for call in ("check_code", "redeem_code"):  # every call answered, at the rate offered
         assert (result["codes"][call]["requests"], result["codes"][call]["errors"]) == (10, 0)
     printed = bench.table(result)
     assert "ledger tx, pgbench" in printed and "rewards panel via gateway" in printed
     assert "burst of 20 order.paid" in printed and "checkCode, 10/s offered (open loop)" in printed
     assert "read mix at 10/s, all" in printed and "cold misses at 10/s" in printed and "overload:" in printed
+    assert "floor: panel via Hive Gateway alone" in printed
