@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { useRateLimiter } from '@envelop/rate-limiter';
-import { GraphQLError } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, type DocumentNode } from 'graphql';
 import { callerOf, clientAddress } from './callers.ts';
 import { env, list, positive, production } from './settings.ts';
 
@@ -88,14 +88,53 @@ const rateLimited = (message: string, retryAfter: number): GraphQLError =>
 
 type Limited = { type: string; field: string; message?: string; identifyFn?: (context: any) => string };
 
+// The operation's type and root field names, once per parsed document (the GraphQL server reuses the
+// document object for a text it has parsed before). `undefined` names: a fragment at the root, whose
+// fields are not read here; every limiter then looks at the document itself.
+type Roots = { type: string; names: Set<string> | undefined };
+const rootsByDocument = new WeakMap<object, Map<string, Roots>>();
+const rootsOf = (document: DocumentNode, operationName: string | null | undefined): Roots => {
+  let byName = rootsByDocument.get(document);
+  if (!byName) rootsByDocument.set(document, (byName = new Map()));
+  let roots = byName.get(operationName ?? '');
+  if (!roots) {
+    const operation = getOperationAST(document, operationName);
+    const selections = operation?.selectionSet.selections ?? [];
+    const fields = selections.every((s) => s.kind === Kind.FIELD);
+    roots = {
+      type: operation?.operation === 'mutation' ? 'Mutation' : operation?.operation === 'query' ? 'Query' : 'Subscription',
+      names: fields ? new Set(selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : ''))) : undefined,
+    };
+    byName.set(operationName ?? '', roots);
+  }
+  return roots;
+};
+
+// useRateLimiter walks the whole document with a TypeInfo on every request, to find the fields it
+// limits: ~8 % of the gateway's CPU per cache miss with four limiters (README, "The floor under the
+// goals"). A limiter whose fields the operation does not name at its root has nothing to count, so it
+// is not asked; glob patterns (the general limit's) always are.
 const limiter = (identifyFn: (context: any) => string, max: number, fields: Limited[]) => {
   const store = new WindowStore(max);
-  return useRateLimiter({
+  const plugin = useRateLimiter({
     identifyFn,
     store: store as any,
     transformError: (message: string) => rateLimited(message, store.retryAfter()),
     configByField: fields.map((config) => ({ ...config, max, window: WINDOW })),
   });
+  const named = fields.every(({ field }) => /^@\([A-Za-z_|]+\)$|^[A-Za-z_]+$/.test(field));
+  if (!named) return plugin;
+  const limits = fields.map(({ type, field }) => ({ type, names: field.replace(/^@\(|\)$/g, '').split('|') }));
+  const onExecute = plugin.onExecute!;
+  return {
+    ...plugin,
+    onExecute(payload: Parameters<typeof onExecute>[0]) {
+      const roots = rootsOf(payload.args.document, payload.args.operationName);
+      const concerned = !roots.names || limits.some(
+        ({ type, names }) => type === roots.type && names.some((name) => roots.names!.has(name)));
+      return concerned ? onExecute(payload) : undefined;
+    },
+  };
 };
 
 // Checkout fields: what a customer spends and tries at checkout, and what a shop's checkout asks
