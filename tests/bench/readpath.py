@@ -143,10 +143,10 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         mix, by = r["mix"], r["mix"]["by"]
         offered = float(rate)
         out.append(line(f"read mix at {rate}/s, all", mix["all"], offered))
-        for status in ("hit", "miss"):
+        for status, name in (("hit", "hits"), ("miss", "misses")):
             if (s := by.get(f"cache:{status}")) and s["requests"]:
                 share = round(100 * s["requests"] / mix["all"]["requests"])
-                out.append(line(f"  {status}s ({share} %)", s, offered * s["requests"] / mix["all"]["requests"]))
+                out.append(line(f"  {name} ({share} %)", s, offered * s["requests"] / mix["all"]["requests"]))
         out.append(line(f"cold misses at {rate}/s", r["cold"]["all"], offered))
     o = result["overload"]
     s = o["all"]
