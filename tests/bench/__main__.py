@@ -68,7 +68,7 @@ from shared.bus import EXCHANGE
 from shared.events import new_envelope
 from tests.bench import floor, ledger_limit, pipeline, readpath, scale
 from tests.bench.cpu import Meter
-from tests.bench.load import load, open_loop, percentile, summary, timed
+from tests.bench.load import as_summary, load, open_loop, percentile, summary, timed
 from tests.conftest import ROOT
 from tests.e2e.conftest import RECORD, STATUS, UPSERT, order_input
 from tests.stack import (
@@ -302,9 +302,9 @@ class Bench:
         at_once = {**summary(latencies, time.perf_counter() - started, errors), "concurrent_customers": concurrent}
         # At a fixed offered rate, each customer redeeming now and then (open loop, from the due time).
         # Each customer has 1000 points, 100 redemptions: enough for any --seconds at 50/s over 50.
-        fixed = await metered(open_loop(self.client, gateway_url(), lambda i: (
-            {"query": redeem, "variables": {"r": reward, "k": unique("k")}}, tokens[i % concurrent]),
-            self.rate, self.seconds))
+        fixed = as_summary(await open_loop(gateway_url(), self.rate, [redeem], tokens, [
+            [0, i % concurrent, {"r": reward, "k": unique("k")}, "redeemReward"]
+            for i in range(int(self.rate * self.seconds))]))
         return {**at_once, "open_loop": fixed}
 
     # -- checkCode and redeemCode at a fixed offered rate ------------------------------------------
@@ -324,11 +324,11 @@ class Bench:
         def cart(i: int) -> dict:
             return {"currency": "EUR", "subtotal": f"{20 + i % 80}.{i % 100:02d}", "shippingTotal": "4.90"}
         gateway = gateway_url()
-        checks = await metered(open_loop(self.client, gateway, lambda i: (
-            {"query": check, "variables": {"code": shared, "cart": cart(i)}}, INGEST), rate, self.seconds))
-        redeems = await metered(open_loop(self.client, gateway, lambda i: (
-            {"query": redeem, "variables": {"code": single[i], "order": unique("bench-o"), "cart": cart(i)}},
-            INGEST), rate, self.seconds))
+        checks = as_summary(await open_loop(gateway, rate, [check], [INGEST], [
+            [0, 0, {"code": shared, "cart": cart(i)}, "checkCode"] for i in range(calls)]))
+        redeems = as_summary(await open_loop(gateway, rate, [redeem], [INGEST], [
+            [0, 0, {"code": single[i], "order": unique("bench-o"), "cart": cart(i)}, "redeemCode"]
+            for i in range(calls)]))
         return {"check_code": checks, "redeem_code": redeems, "offered_per_s": rate}
 
     # -- scale --------------------------------------------------------------------------------------

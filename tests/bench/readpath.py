@@ -23,17 +23,12 @@ are warmed before each run: they hit unless an event dropped them.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
-import tempfile
-from pathlib import Path
 
-from tests.bench.cpu import Meter
+from tests.bench import load
 from tests.conftest import ROOT
 from tests.stack import customer_token, gateway_url
 
-GENERATOR = Path(__file__).with_name("openloop.mjs")
 PERSISTED = ROOT / "gateway" / "persisted"
 RATES = (50, 100, 250, 500, 1000)
 PRODUCTS = [f"bench-product-{i}" for i in range(50)]
@@ -86,24 +81,11 @@ def warm_requests() -> list[list]:
 
 async def open_loop(requests: list[list], tokens: list[dict], rate: float, *, url: str | None = None,
                     templates: list[str] | None = None) -> dict:
-    """To the gateway with the read path's templates unless `url` and `templates` say otherwise."""
+    """To the gateway with the read path's templates unless `url` and `templates` say otherwise;
+    headers index 0 is the anonymous shop, 1 + c customer c's token."""
     # Anonymous reads look at the benchmarks' shop, as the customers' tokens do (never `default`).
-    plan = {"url": url or gateway_url(), "rate": rate, "templates": templates or read_templates(),
-            "headers": [{"x-shop": SHOP}, *tokens], "requests": requests}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(plan, f)
-    try:
-        with Meter() as meter:
-            process = await asyncio.create_subprocess_exec("node", str(GENERATOR), f.name,
-                                                           stdout=asyncio.subprocess.PIPE)
-            out, _ = await process.communicate()
-        if process.returncode != 0:
-            raise RuntimeError(f"openloop.mjs exited with {process.returncode}")
-        result = json.loads(out)
-        result["cpu_ms_per_request"] = meter.per_request(len(requests))
-        return result
-    finally:
-        os.unlink(f.name)
+    return await load.open_loop(url or gateway_url(), rate, templates or read_templates(),
+                                [{"x-shop": SHOP}, *tokens], requests)
 
 
 async def run(customers: list[str], seconds: float, rates: tuple[int, ...] = RATES, seed: int = 21) -> dict:

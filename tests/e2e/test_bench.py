@@ -10,8 +10,8 @@ from tests.bench import __main__ as bench
 
 async def test_the_bench_sections_run_and_print_a_table(stack):
     args = argparse.Namespace(seconds=1, concurrency=2, orders=4, events=20,
-                              only="ledger_limit,consume,panel,readpath,floor,codes", small_only=True, reseed=False,
-                              rate=10, rates="10", readpath_customers=5)
+                              only="ledger_limit,consume,panel,readpath,floor,redeem,codes", small_only=True,
+                              reseed=False, rate=10, rates="10", readpath_customers=5)
     result = await bench.run(args)
     assert result["ledger_limit"]["tx_per_s"] > 0 and result["ledger_limit"]["transactions"] > 0
     assert result["consume"]["credited"] == 20  # every event of the burst reached the ledger
@@ -36,10 +36,13 @@ async def test_the_bench_sections_run_and_print_a_table(stack):
     assert floor["flywheel_cold"]["by"]["cache:miss"]["requests"] == floor["flywheel_cold"]["all"]["requests"]
     assert floor["flywheel_hits"]["by"].get("cache:hit", {}).get("requests", 0) > 0
     assert floor["derived"]["cold_panel_floor_ms"] > floor["derived"]["cold_panel_floor_gateway_ms"] > 0
+    fixed = result["redeem"]["open_loop"]  # redeemReward at the offered rate, every call answered
+    assert (fixed["requests"], fixed["errors"]) == (10, 0), fixed.get("first_error")
+    assert fixed["cpu_ms_per_request"]["points"] > 0
     for call in ("check_code", "redeem_code"):  # every call answered, at the rate offered
         assert (result["codes"][call]["requests"], result["codes"][call]["errors"]) == (10, 0)
     printed = bench.table(result)
     assert "ledger tx, pgbench" in printed and "rewards panel via gateway" in printed
     assert "burst of 20 order.paid" in printed and "checkCode, 10/s offered (open loop)" in printed
     assert "read mix at 10/s, all" in printed and "cold misses at 10/s" in printed and "overload:" in printed
-    assert "floor: panel via Hive Gateway alone" in printed
+    assert "floor: panel via Hive Gateway alone" in printed and "redeemReward, 10/s offered (open loop)" in printed
