@@ -5,6 +5,7 @@ edge's guards (shared/edge.py), plus the service's own routes."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -116,6 +117,16 @@ class ConcurrencyLimit:
             self.active -= 1
 
 
+def freeze_startup_heap() -> int:
+    """What a service makes while starting (its schema, modules, settings, pool, consumers) lives as
+    long as the process. Moved out of the collector's reach, a full collection no longer walks it:
+    those walks paused a service 70-110 ms at a time, a few times a minute under load, and made the
+    p99 of redeemReward at 50/s (README, Benchmarks). Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> OpenTelemetryMiddleware:
     settings = settings or Settings.from_env(definition.name)
     edge.refuse_weak_credentials(settings)
@@ -156,6 +167,8 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         app.state.runtime = runtime
         if own_routes is not None:
             await own_routes.start(runtime)
+        frozen = freeze_startup_heap()
+        log.info("startup heap frozen (pid %d): %d objects", os.getpid(), frozen)
         try:
             yield
         finally:

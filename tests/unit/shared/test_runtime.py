@@ -45,3 +45,25 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("SUBGRAPH_MAX_CONCURRENT", "0")
     with pytest.raises(RuntimeError):
         max_concurrent()
+
+
+def test_the_startup_heap_is_frozen_and_later_objects_are_still_collected():
+    import gc
+    import weakref
+
+    from shared.runtime import freeze_startup_heap
+
+    class Made:
+        pass
+
+    try:
+        frozen = freeze_startup_heap()
+        assert frozen == gc.get_freeze_count() > 0
+        later = Made()
+        later.cycle = later  # only a collection can free a cycle
+        gone = weakref.ref(later)
+        del later
+        gc.collect()
+        assert gone() is None  # made after the freeze: collected as before
+    finally:
+        gc.unfreeze()
