@@ -113,7 +113,7 @@ const rootsOf = (document: DocumentNode, operationName: string | null | undefine
 // useRateLimiter walks the whole document with a TypeInfo on every request, to find the fields it
 // limits: ~8 % of the gateway's CPU per cache miss with four limiters (README, "The floor under the
 // goals"). A limiter whose fields the operation does not name at its root has nothing to count, so it
-// is not asked; glob patterns (the general limit's) always are.
+// is not asked; a limit named by glob patterns (the general one's) always is.
 const limiter = (identifyFn: (context: any) => string, max: number, fields: Limited[]) => {
   const store = new WindowStore(max);
   const plugin = useRateLimiter({
@@ -122,7 +122,8 @@ const limiter = (identifyFn: (context: any) => string, max: number, fields: Limi
     transformError: (message: string) => rateLimited(message, store.retryAfter()),
     configByField: fields.map((config) => ({ ...config, max, window: WINDOW })),
   });
-  const named = fields.every(({ field }) => /^@\([A-Za-z_|]+\)$|^[A-Za-z_]+$/.test(field));
+  const named = fields.every(({ type, field }) =>
+    /^[A-Za-z_]+$/.test(type) && /^@\([A-Za-z_|]+\)$|^[A-Za-z_]+$/.test(field));
   if (!named) return plugin;
   const limits = fields.map(({ type, field }) => ({ type, names: field.replace(/^@\(|\)$/g, '').split('|') }));
   const onExecute = plugin.onExecute!;
