@@ -35,8 +35,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { getOperationAST, Kind, parse, type DocumentNode, type SelectionSetNode } from 'graphql';
+import { getOperationAST, Kind, parse } from 'graphql';
 import { callerOfRequest } from './callers.ts';
+import { rootsOf } from './operations.ts';
 import { env, positive } from './settings.ts';
 
 export const cacheEnabled = env('CACHE_ENABLED') !== 'false';
@@ -57,18 +58,6 @@ type Operation = { kind: 'query' | 'mutation' | 'other'; public: boolean; leader
 const operations = new Map<string, Operation>();
 const MAX_OPERATIONS = 2000;
 
-const rootFields = (document: DocumentNode, selectionSet: SelectionSetNode, into: Set<string>, depth = 0): void => {
-  for (const selection of selectionSet.selections) {
-    if (selection.kind === Kind.FIELD) into.add(selection.name.value);
-    else if (selection.kind === Kind.INLINE_FRAGMENT) rootFields(document, selection.selectionSet, into, depth + 1);
-    else if (depth < 10) {
-      const fragment = document.definitions.find(
-        (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) rootFields(document, fragment.selectionSet, into, depth + 1);
-    }
-  }
-};
-
 export const operationOf = (query: string | undefined, operationName: string | undefined): Operation => {
   const memoKey = `${operationName ?? ''}\n${query ?? ''}`;
   let found = operations.get(memoKey);
@@ -78,8 +67,7 @@ export const operationOf = (query: string | undefined, operationName: string | u
     const document = parse(query ?? '', { noLocation: true });
     const operation = getOperationAST(document, operationName);
     if (operation) {
-      const fields = new Set<string>();
-      rootFields(document, operation.selectionSet, fields);
+      const { fields } = rootsOf(document, operationName);
       let callerDependent = false;
       let leaderboard = false;
       const walk = (node: any): void => {
@@ -403,9 +391,7 @@ export const cacheFreshness = () => ({
     const request = args.contextValue?.request;
     if (!cacheEnabled || !decisions.get(request)?.mutation) return;
     const caller = callerOfRequest(request);
-    const operation = getOperationAST(args.document, args.operationName);
-    const lists = (operation?.selectionSet.selections ?? []).flatMap((selection) =>
-      selection.kind === Kind.FIELD ? LIST_CHANGES[selection.name.value] ?? [] : []);
+    const lists = [...rootsOf(args.document, args.operationName).fields].flatMap((field) => LIST_CHANGES[field] ?? []);
     const entities = [...lists, ...(caller.kind === 'customer' && caller.customer ? [`Customer.${caller.customer}`] : [])];
     if (!entities.length) return;
     return {

@@ -23,8 +23,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { useRateLimiter } from '@envelop/rate-limiter';
-import { getOperationAST, GraphQLError, Kind, type DocumentNode } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { callerOf, clientAddress } from './callers.ts';
+import { rootsOf } from './operations.ts';
 import { env, list, positive, production } from './settings.ts';
 
 const maxRequestBytes = positive('MAX_REQUEST_BYTES', 2_000_000); // bulk adjustments of 10 000 rows fit
@@ -88,32 +89,11 @@ const rateLimited = (message: string, retryAfter: number): GraphQLError =>
 
 type Limited = { type: string; field: string; message?: string; identifyFn?: (context: any) => string };
 
-// The operation's type and root field names, once per parsed document (the GraphQL server reuses the
-// document object for a text it has parsed before). `undefined` names: a fragment at the root, whose
-// fields are not read here; every limiter then looks at the document itself.
-type Roots = { type: string; names: Set<string> | undefined };
-const rootsByDocument = new WeakMap<object, Map<string, Roots>>();
-const rootsOf = (document: DocumentNode, operationName: string | null | undefined): Roots => {
-  let byName = rootsByDocument.get(document);
-  if (!byName) rootsByDocument.set(document, (byName = new Map()));
-  let roots = byName.get(operationName ?? '');
-  if (!roots) {
-    const operation = getOperationAST(document, operationName);
-    const selections = operation?.selectionSet.selections ?? [];
-    const fields = selections.every((s) => s.kind === Kind.FIELD);
-    roots = {
-      type: operation?.operation === 'mutation' ? 'Mutation' : operation?.operation === 'query' ? 'Query' : 'Subscription',
-      names: fields ? new Set(selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : ''))) : undefined,
-    };
-    byName.set(operationName ?? '', roots);
-  }
-  return roots;
-};
-
 // useRateLimiter walks the whole document with a TypeInfo on every request, to find the fields it
 // limits: ~8 % of the gateway's CPU per cache miss with four limiters (README, "The floor under the
-// goals"). A limiter whose fields the operation does not name at its root has nothing to count, so it
-// is not asked; a limit named by glob patterns (the general one's) always is.
+// goals"). A limiter whose fields the operation does not name at its root (fragments followed:
+// operations.ts) has nothing to count, so it is not asked; a limit named by glob patterns (the general
+// one's) always is.
 const limiter = (identifyFn: (context: any) => string, max: number, fields: Limited[]) => {
   const store = new WindowStore(max);
   const plugin = useRateLimiter({
@@ -123,16 +103,16 @@ const limiter = (identifyFn: (context: any) => string, max: number, fields: Limi
     configByField: fields.map((config) => ({ ...config, max, window: WINDOW })),
   });
   const named = fields.every(({ type, field }) =>
-    /^[A-Za-z_]+$/.test(type) && /^@\([A-Za-z_|]+\)$|^[A-Za-z_]+$/.test(field));
+    /^(Query|Mutation)$/.test(type) && /^@\([A-Za-z_|]+\)$|^[A-Za-z_]+$/.test(field));
   if (!named) return plugin;
-  const limits = fields.map(({ type, field }) => ({ type, names: field.replace(/^@\(|\)$/g, '').split('|') }));
+  const limits = fields.map(({ type, field }) => ({
+    type: type.toLowerCase(), names: field.replace(/^@\(|\)$/g, '').split('|') }));
   const onExecute = plugin.onExecute!;
   return {
     ...plugin,
     onExecute(payload: Parameters<typeof onExecute>[0]) {
       const roots = rootsOf(payload.args.document, payload.args.operationName);
-      const concerned = !roots.names || limits.some(
-        ({ type, names }) => type === roots.type && names.some((name) => roots.names!.has(name)));
+      const concerned = limits.some(({ type, names }) => type === roots.type && names.some((n) => roots.fields.has(n)));
       return concerned ? onExecute(payload) : undefined;
     },
   };
