@@ -12,7 +12,6 @@
 //   protections.ts, callers.ts, cache.ts, invalidation.ts and overload.ts list theirs (limits, CORS,
 //   trusted proxies, the response cache and its events, load shedding)
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -29,7 +28,15 @@ import {
   requestBodies,
   varyByOrigin,
 } from './protections.ts';
-import { CLIENT_HEADER, env, GATEWAY_HEADER, gatewaySecret, production } from './settings.ts';
+import {
+  CLIENT_HEADER,
+  CREDENTIAL_HEADERS,
+  env,
+  GATEWAY_HEADER,
+  gatewaySecret,
+  production,
+  subgraphLocations,
+} from './settings.ts';
 
 const port = Number(env('GATEWAY_PORT') ?? 4000);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
@@ -37,22 +44,7 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
 }
 const host = env('GATEWAY_HOST') ?? '127.0.0.1';
 
-// Subgraph routing overrides: the committed supergraph keeps the localhost URLs from
-// subgraphs.json; at run time <NAME>_URL or <NAME>_PORT replace them per subgraph.
-const manifest = JSON.parse(
-  readFileSync(new URL('./subgraphs.json', import.meta.url), 'utf8'),
-) as { subgraphs: { name: string; url: string }[] };
-
-const transportEntries: Record<string, { location: string }> = {};
-for (const { name } of manifest.subgraphs) {
-  const prefix = name.toUpperCase();
-  const subgraphPort = env(`${prefix}_PORT`);
-  const location =
-    env(`${prefix}_URL`) ?? (subgraphPort ? `http://127.0.0.1:${subgraphPort}/graphql` : undefined);
-  if (location) {
-    transportEntries[name] = { location };
-  }
-}
+const transportEntries = subgraphLocations();
 
 // Tracing. With an OTLP endpoint the gateway makes its own spans (HTTP request, GraphQL
 // phases, one per subgraph call) and injects the W3C traceparent of its subgraph-call span
@@ -87,9 +79,8 @@ const traceparentFor = (request: object): string => {
 // The client's X-Forwarded-For is not passed on: subgraphs get the client address the gateway
 // decided on (callers.ts, through trusted proxies only) in x-flywheel-client, and the gateway's
 // secret beside it, which is what lets them believe it.
-const FORWARDED_HEADERS = ['authorization', 'x-api-key', 'x-shop'];
 const TRACE_HEADERS = ['traceparent', 'tracestate'];
-const forwardedHeaders = otlpEndpoint ? FORWARDED_HEADERS : [...FORWARDED_HEADERS, ...TRACE_HEADERS];
+const forwardedHeaders = otlpEndpoint ? CREDENTIAL_HEADERS : [...CREDENTIAL_HEADERS, ...TRACE_HEADERS];
 
 const persistedDocuments = persistedOperations();
 const caching = responseCaching();

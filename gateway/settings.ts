@@ -1,4 +1,6 @@
 // Environment reading shared by the gateway's modules: a variable that is unset or blank is absent.
+import { readFileSync } from 'node:fs';
+
 export const env = (name: string): string | undefined => {
   const value = process.env[name]?.trim();
   return value ? value : undefined;
@@ -28,3 +30,22 @@ export const gatewaySecret = (() => {
   }
   return secret as string;
 })();
+
+// Subgraph routing overrides: the committed supergraph keeps the localhost URLs from subgraphs.json;
+// at run time <NAME>_URL or <NAME>_PORT replace them per subgraph (neither set: the composed URL).
+export const subgraphLocations = (): Record<string, { location: string }> => {
+  const manifest = JSON.parse(
+    readFileSync(new URL('./subgraphs.json', import.meta.url), 'utf8'),
+  ) as { subgraphs: { name: string; url: string }[] };
+  const entries: Record<string, { location: string }> = {};
+  for (const { name } of manifest.subgraphs) {
+    const prefix = name.toUpperCase();
+    const port = env(`${prefix}_PORT`);
+    const location = env(`${prefix}_URL`) ?? (port ? `http://127.0.0.1:${port}/graphql` : undefined);
+    if (location) entries[name] = { location };
+  }
+  return entries;
+};
+
+// The caller's credentials, passed on to every subgraph as they came (each subgraph checks them).
+export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'x-shop'];

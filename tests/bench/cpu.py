@@ -24,6 +24,12 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds a process has used itself so far (0 once it is gone)."""
+    stat = _stat(pid)
+    return stat[1] if stat else 0.0
+
+
 def _tree(root: int, parents: dict[int, int]) -> set[int]:
     members, grew = {root}, True
     while grew:

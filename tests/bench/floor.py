@@ -50,11 +50,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _cpu_seconds(pid: int) -> float:
-    stat = cpu._stat(pid)
-    return stat[1] if stat else 0.0
-
-
 @contextlib.contextmanager
 def bare_gateway(log: Path) -> Iterator[tuple[str, int]]:
     """Hive Gateway with gateway/bench.config.ts on a free port: (its URL, its pid). Started through a
@@ -104,9 +99,9 @@ async def run(customers: list[str], seconds: float, cold_rate: float = 30, hit_r
     with bare_gateway(ROOT / ".run" / "logs" / "bare-gateway.log") as (url, pid):
         # Node compiles what runs often only after a few hundred requests: the real gateway has had them.
         await readpath.open_loop(cold("bare-warm", warm_up), tokens, 50, url=url)
-        before = _cpu_seconds(pid)
+        before = cpu.cpu_seconds(pid)
         bare = await readpath.open_loop(cold(f"bare-{time.time()}"), tokens, cold_rate, url=url)
-        bare_gateway_ms = round((_cpu_seconds(pid) - before) * 1000 / max(bare["all"]["requests"], 1), 2)
+        bare_gateway_ms = round((cpu.cpu_seconds(pid) - before) * 1000 / max(bare["all"]["requests"], 1), 2)
     # The meter saw the real gateway idle and not the bare one: put the bare one's CPU in its place.
     spent = bare["cpu_ms_per_request"]
     spent["total"] = round(spent["total"] - spent.get("gateway", 0.0) + bare_gateway_ms, 2)
