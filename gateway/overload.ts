@@ -5,10 +5,12 @@
 // slot of its class: reads (queries) or writes (mutations: checkout, orders), so a flood of panel
 // reads never starves a checkout. No slot free: the operation waits in a short queue; the queue full,
 // or no slot within the wait, it is refused. Sized from measuring this machine (docs/operations.md,
-// "Overload"): a cache-miss panel costs ~30 ms of CPU across the stack (2026-12-07, quiet machine:
-// gateway ~11, points ~8, referrals ~4, customers and reviews ~3 each, Postgres ~2; more when other
-// work shares the cores), so 2 cores answer ~60 of them a second, p50 ~20 ms when idle; 8 in flight
-// reach that rate, and 8 waiting for at most 100 ms keep an accepted read near 250 ms at p99.
+// "Overload"): a cache-miss panel costs ~30 ms of CPU across the stack (gateway ~12, points ~9,
+// referrals ~3.5, customers and reviews ~2.5 each, Postgres ~2), so 2 cores answer 55–70 a second.
+// Every slot past the few that keep both cores busy only adds its share of waiting to each answer
+// (Little's law: 8 in flight at 60/s is ~130 ms each before any queue): with 8 slots and 8 waiting up
+// to 100 ms, an accepted read took 400–1600 ms at p99 at twice the capacity; with 4 slots and 4 waiting
+// up to 5 ms, 116–144 ms, at the same throughput (2026-12-07, bench/overload-2026-12-07.json).
 //
 // And before anything is read: when the gateway's own event loop lags (it is short of CPU, cache
 // hits included, which take no slot), new requests are refused at once until it catches up.
@@ -17,11 +19,11 @@
 // its UNAVAILABLE error makes the gateway's answer a 503 with Retry-After as well.
 //
 // Environment:
-//   GATEWAY_MAX_READS          queries executing at once                          (8)
+//   GATEWAY_MAX_READS          queries executing at once                          (4)
 //   GATEWAY_MAX_WRITES         mutations executing at once                        (16)
-//   GATEWAY_QUEUED_READS       queries waiting for a slot                         (8)
+//   GATEWAY_QUEUED_READS       queries waiting for a slot                         (4)
 //   GATEWAY_QUEUED_WRITES      mutations waiting for a slot                       (256)
-//   GATEWAY_QUEUE_WAIT_MS      longest wait of a query for a slot                 (100)
+//   GATEWAY_QUEUE_WAIT_MS      longest wait of a query for a slot                 (5)
 //   GATEWAY_WRITE_WAIT_MS      longest wait of a mutation for a slot              (2000)
 //   GATEWAY_MAX_LAG_MS         event-loop lag (smoothed) past which requests are refused; 0: never (250)
 //   OVERLOAD_RETRY_AFTER       seconds in Retry-After                             (1)
@@ -85,8 +87,8 @@ export class Gate {
 }
 
 export const gates = {
-  read: new Gate('read', positive('GATEWAY_MAX_READS', 8), positive('GATEWAY_QUEUED_READS', 8),
-    positive('GATEWAY_QUEUE_WAIT_MS', 100)),
+  read: new Gate('read', positive('GATEWAY_MAX_READS', 4), positive('GATEWAY_QUEUED_READS', 4),
+    positive('GATEWAY_QUEUE_WAIT_MS', 5)),
   write: new Gate('write', positive('GATEWAY_MAX_WRITES', 16), positive('GATEWAY_QUEUED_WRITES', 256),
     positive('GATEWAY_WRITE_WAIT_MS', 2000)),
 };

@@ -16,8 +16,11 @@ them 3 product pages (ProductReviews for one of 50 products, the popular ones mo
 catalog and tiers once (RewardsCatalog) and the active challenges once (ActiveChallenges): public
 reads of the shop. 10 requests, half of them the panel. The visit's first panel read misses (a new
 visit: something may have happened since the last one) and the next four hit; 50 visits are under way
-at any time, their requests interleaved, so one visit's reads are 50 requests apart. Public reads
-are warmed before each run: they hit unless an event dropped them.
+at any time, their requests interleaved, so one visit's reads are 50 requests apart. The measurement
+starts in that steady state: each of the first 50 visits is at a random point of itself, and what it
+read before that point is sent first, unmeasured, with the public reads (they hit unless an event
+dropped them). Started all at once instead, the first 50 requests would be 50 misses in half a
+second at 100/s, a burst no steady storefront traffic makes.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ def product(rng: random.Random) -> str:
     return PRODUCTS[min(int(rng.paretovariate(1.2)) - 1, len(PRODUCTS) - 1)]  # a few products get most views
 
 
-def mix_requests(n: int, customers: int, rng: random.Random, run: str) -> list[list]:
-    """n requests of interleaved visits; headers index 0 is the anonymous shop, 1+c customer c."""
+def mix_requests(n: int, customers: int, rng: random.Random, run: str) -> tuple[list[list], list[list]]:
+    """What the visits under way read before the measurement, and then n requests of interleaved
+    visits; headers index 0 is the anonymous shop, 1+c customer c."""
     def visit(number: int) -> list[list]:
         c = rng.randrange(customers)
         panel = [[PANEL, 1 + c, {"visit": f"{run}-{number}"}, LABELS[PANEL]] for _ in range(5)]
@@ -58,7 +62,12 @@ def mix_requests(n: int, customers: int, rng: random.Random, run: str) -> list[l
         # panel first (the page), then the page views in turn with a public read each
         return [panel[0]] + [r for pair in zip(public, panel[1:] + [None] * 5, strict=False) for r in pair if r]
 
-    visits = [visit(v) for v in range(ACTIVE_VISITS)]
+    visits, before = [], []
+    for number in range(ACTIVE_VISITS):
+        whole = visit(number)
+        done = rng.randrange(len(whole))
+        before += whole[:done]
+        visits.append(whole[done:])
     started, out = ACTIVE_VISITS, []
     slot = 0
     while len(out) < n:
@@ -67,7 +76,7 @@ def mix_requests(n: int, customers: int, rng: random.Random, run: str) -> list[l
             started += 1
         out.append(visits[slot].pop(0))
         slot = (slot + 1) % ACTIVE_VISITS
-    return out
+    return before, out
 
 
 def cold_requests(n: int, customers: int, run: str) -> list[list]:
@@ -95,8 +104,9 @@ async def run(customers: list[str], seconds: float, rates: tuple[int, ...] = RAT
     for rate in rates:
         n = int(rate * seconds)
         print(f"  read path at {rate}/s: mix …", flush=True)
-        await open_loop(warm_requests(), tokens, 50)
-        mix = await open_loop(mix_requests(n, len(customers), rng, f"r{rate}-{rng.random()}"), tokens, rate)
+        before, requests = mix_requests(n, len(customers), rng, f"r{rate}-{rng.random()}")
+        await open_loop(warm_requests() + before, tokens, 100)
+        mix = await open_loop(requests, tokens, rate)
         print(f"  read path at {rate}/s: cold misses …", flush=True)
         cold = await open_loop(cold_requests(n, len(customers), f"r{rate}-{rng.random()}"), tokens, rate)
         out["rates"][str(rate)] = {"mix": mix, "cold": cold}
