@@ -1,5 +1,6 @@
-// The response cache: Hive Gateway's own (`responseCaching`, @graphql-mesh/plugin-response-cache on
-// envelop's useResponseCache), configured here, with a store of ours and an invalidation consumer
+// The response cache: Hive Gateway's own (@graphql-mesh/plugin-response-cache, the plugin behind its
+// `responseCaching` option, on envelop's useResponseCache; gateway.config.ts lists it among our
+// plugins, for their order), configured here, with a store of ours and an invalidation consumer
 // (invalidation.ts) that drops what Flywheel's events change.
 //
 // What is cached, and for whom (the key is a SHA-256 of scope, document, operation name, variables):

@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
+import useMeshResponseCache from '@graphql-mesh/plugin-response-cache';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { cacheFreshness, responseCaching } from './cache.ts';
@@ -119,9 +120,14 @@ export const gatewayConfig = defineConfig({
   cors,
   // Order matters: an overloaded gateway refuses first (loadShedding, which also gates what
   // executes); bodies and credentials are refused before anything is parsed or limited. The
-  // response cache (below) answers hits before execution.
-  plugins: () => [
+  // response cache answers hits before execution (at onParams). It is listed here, after
+  // loadShedding, rather than given to Hive as `responseCaching` (which puts it before every plugin
+  // of ours): its execute wrapper must be the outer one, around the slot's, or every refused read
+  // left it uncalled and it logged "The cached execute function was not called" once per refusal.
+  // Public reads per shop, customer reads per customer, invalidated by events (cache.ts).
+  plugins: (context) => [
     loadShedding(),
+    ...(caching ? [useMeshResponseCache({ ...context, ...caching } as any)] : []),
     requestBodies(),
     authentication(),
     varyByOrigin(),
@@ -129,8 +135,6 @@ export const gatewayConfig = defineConfig({
     ...rateLimiting(),
     errorShaping({ hideSuggestions: production }),
   ],
-  // Public reads per shop, customer reads per customer, invalidated by events (cache.ts).
-  ...(caching ? { responseCaching: caching as any } : {}),
   // PERSISTED_OPERATIONS=allow|only: the registered operations of gateway/persisted/ by hash.
   ...(persistedDocuments ? { persistedDocuments } : {}),
   landingPage: false,

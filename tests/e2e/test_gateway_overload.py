@@ -10,14 +10,20 @@ import time
 
 import pytest
 
+from tests.conftest import ROOT
+from tests.e2e.test_gateway_cache import customer
 from tests.gateways import gateway_process, service_process
-from tests.stack import ADMIN, INGEST, PUBLIC, unique
+from tests.stack import ADMIN, INGEST, PUBLIC, customer_token, unique
+from tests.support import eventually
 
 # Not cacheable (an admin's read): every one executes.
 HEAVY = """query($id: ID!) { customer(id: $id) { id loyalty { balance tier { name } } referralStats { invited }
   pendingReviews { orderId } challengeProgress { progress } } }"""
 CHECK = """mutation($cart: CartInput!) { checkCode(code: "NO-SUCH-CODE", cart: $cart) { valid reason } }"""
 CART = {"cart": {"currency": "EUR", "subtotal": "30.00", "customerId": "c-overload"}}
+# A customer's read, which the response cache stores: a `visit` variable makes each one a new entry.
+PANEL = "query OverloadPanel { me { id loyalty { balance tier { name } } referralStats { invited } } }"
+UNCALLED = "cached execute function was not called"
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +98,32 @@ async def test_requests_a_rate_limit_stops_give_their_slots_back(http, small_gat
         response = await http.post(small_gateway, json={"query": HEAVY, "variables": {"id": unique("c")}},
                                    headers=ADMIN)
         assert response.status_code == 200 and not response.json().get("errors")
+
+
+async def test_refused_customer_reads_leave_the_response_cache_whole(http, gql, small_gateway):
+    # The cache's execute wrapper is the outer one, around the slot's (gateway.config.ts): a refused
+    # read goes through it and is not stored. With the slot outside it, every refused read left it
+    # uncalled and it logged a warning each time (293,062 lines in one day's bench log).
+    log = ROOT / ".run" / "logs" / "gateway-overload.log"
+    token = customer_token(await customer(gql))
+
+    async def read(visit: str):
+        return await http.post(small_gateway, json={"query": PANEL, "variables": {"visit": visit}}, headers=token)
+
+    async def stored() -> bool:  # the new customer's event may hold their entries back a moment
+        return (await read("warm")).headers.get("x-flywheel-cache") == "hit"
+    await eventually(stored, timeout=15, interval=0.2, what="the customer's reads stored")
+
+    written_before = log.stat().st_size
+    visits = [unique("visit") for _ in range(40)]
+    answers = await asyncio.gather(*(read(v) for v in visits))
+    statuses = [a.status_code for a in answers]
+    assert 503 in statuses and 200 in statuses, statuses
+    assert {a.headers["x-flywheel-cache"] for a in answers} == {"miss"}
+    # What was served was stored, what was refused was not.
+    served = next(v for v, a in zip(visits, answers, strict=True) if a.status_code == 200)
+    refused = next(v for v, a in zip(visits, answers, strict=True) if a.status_code == 503)
+    assert (await read(served)).headers["x-flywheel-cache"] == "hit"
+    again = await read(refused)
+    assert again.status_code == 200 and again.headers["x-flywheel-cache"] == "miss", again.text
+    assert UNCALLED not in log.read_bytes()[written_before:].decode(errors="replace")
