@@ -36,7 +36,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { getOperationAST, Kind, parse } from 'graphql';
+import { Kind, parse } from 'graphql';
 import { callerOfRequest } from './callers.ts';
 import { rootsOf } from './operations.ts';
 import { env, positive } from './settings.ts';
@@ -66,9 +66,8 @@ export const operationOf = (query: string | undefined, operationName: string | u
   found = { kind: 'other', public: false, leaderboard: false, roots: [] };
   try {
     const document = parse(query ?? '', { noLocation: true });
-    const operation = getOperationAST(document, operationName);
-    if (operation) {
-      const { fields } = rootsOf(document, operationName);
+    const { type, fields } = rootsOf(document, operationName);
+    if (type !== 'other') { // a query or a mutation: nothing else is cached or drops anything
       let callerDependent = false;
       let leaderboard = false;
       const walk = (node: any): void => {
@@ -84,7 +83,7 @@ export const operationOf = (query: string | undefined, operationName: string | u
       };
       walk(document);
       found = {
-        kind: operation.operation === 'query' ? 'query' : operation.operation === 'mutation' ? 'mutation' : 'other',
+        kind: type,
         public: !callerDependent && [...fields].every((field) => PUBLIC_ROOT_FIELDS.has(field)),
         leaderboard,
         roots: [...fields],

@@ -10,7 +10,8 @@
 // Every slot past the few that keep both cores busy only adds its share of waiting to each answer
 // (Little's law: 8 in flight at 60/s is ~130 ms each before any queue): with 8 slots and 8 waiting up
 // to 100 ms, an accepted read took 400–1600 ms at p99 at twice the capacity; with 4 slots and 4 waiting
-// up to 5 ms, 116–144 ms, at the same throughput (2026-12-07, bench/overload-2026-12-07.json).
+// up to 5 ms, 116–204 ms in 14 runs of 19 (275–498 ms in the other 5, where the event loop stalled
+// once), at the same throughput (2026-12-07, bench/overload-2026-12-07.json).
 //
 // And before anything is read: when the gateway's own event loop lags (it is short of CPU, cache
 // hits included, which take no slot), new requests are refused at once until it catches up.
@@ -28,7 +29,8 @@
 //   GATEWAY_MAX_LAG_MS         event-loop lag (smoothed) past which requests are refused; 0: never (250)
 //   OVERLOAD_RETRY_AFTER       seconds in Retry-After                             (1)
 import { performance } from 'node:perf_hooks';
-import { getOperationAST, GraphQLError } from 'graphql';
+import { GraphQLError } from 'graphql';
+import { rootsOf } from './operations.ts';
 import { env, positive } from './settings.ts';
 
 const retryAfter = String(positive('OVERLOAD_RETRY_AFTER', 1));
@@ -131,8 +133,7 @@ export const loadShedding = () => ({
   // operation first (the rate limiter throws RATE_LIMITED), and then it must hold nothing. It is given
   // back when the execution settles, whatever the outcome.
   onExecute({ args, executeFn, setExecuteFn }: any) {
-    const operation = getOperationAST(args.document, args.operationName)?.operation;
-    const gate = operation === 'mutation' ? gates.write : gates.read;
+    const gate = rootsOf(args.document, args.operationName).type === 'mutation' ? gates.write : gates.read;
     setExecuteFn((executeArgs: unknown) => {
       const run = (release: Release | undefined): any => {
         if (!release) return { errors: [unavailable()] };
