@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.test_gateway_cache import customer
+from tests.e2e.customers_support import customer
 from tests.gateways import gateway_process, service_process
 from tests.stack import ADMIN, INGEST, PUBLIC, customer_token, unique
 from tests.support import eventually
@@ -105,7 +105,7 @@ async def test_refused_customer_reads_leave_the_response_cache_whole(http, gql, 
     # read goes through it and is not stored. With the slot outside it, every refused read left it
     # uncalled and it logged a warning each time (293,062 lines in one day's bench log).
     log = ROOT / ".run" / "logs" / "gateway-overload.log"
-    token = customer_token(await customer(gql))
+    token = customer_token(await customer(gql, INGEST))
 
     async def read(visit: str):
         return await http.post(small_gateway, json={"query": PANEL, "variables": {"visit": visit}}, headers=token)
