@@ -87,6 +87,22 @@ BENCH_SHOP = "bench"
 ADMIN = {"x-api-key": "bench-admin-key"}
 INGEST = {"x-api-key": "bench-ingest-key"}
 
+# The bench shop's rewards catalog, the same in every run: what the rewards panel and the catalog read
+# show (and cost). Its starter three, two more, and the voucher the redeem section redeems. Before,
+# that section added a reward of its own on every run, so the panel grew run after run (56 rewards on
+# a developer's stack after a day of runs, ~10 KB of JSON) and read figures of different runs were
+# not of the same panel.
+BENCH_VOUCHER = "bench-voucher"
+BENCH_CATALOG = [
+    {"id": "r-5-off", "name": "5 off your next order", "kind": "FIXED_AMOUNT", "pointsCost": 200, "value": "5"},
+    {"id": "r-free-shipping", "name": "Free shipping", "kind": "FREE_SHIPPING", "pointsCost": 120},
+    {"id": "r-5-credit", "name": "5 in store credit", "kind": "STORE_CREDIT", "pointsCost": 200, "value": "5"},
+    {"id": "r-10-off", "name": "10 off your next order", "kind": "FIXED_AMOUNT", "pointsCost": 400, "value": "10"},
+    {"id": "r-15-percent", "name": "15 % off", "kind": "PERCENTAGE", "pointsCost": 600, "value": "15"},
+    {"id": BENCH_VOUCHER, "name": "Bench voucher", "kind": "FIXED_AMOUNT", "pointsCost": 10, "value": "1.00"},
+]
+UPSERT_REWARD = """mutation($input: RewardInput!) { upsertReward(input: $input) { id active } }"""
+
 RESULTS = ROOT / "bench" / "results.json"
 HISTORY = ROOT / "bench" / "results"
 SECTIONS = ("ledger_limit", "orders_to_points", "consume", "latency", "panel", "readpath", "floor", "redeem", "codes",
@@ -137,6 +153,25 @@ class Bench:
             await self.ok(UPSERT, {"input": {"id": customer_id, "email": f"{customer_id}@example.com",
                                              "firstName": "Bench"}}, INGEST)
         return ids
+
+    async def fixed_catalog(self) -> int:
+        """Make the bench shop's active catalog BENCH_CATALOG: those rewards upserted, any other listed
+        reward (an earlier run's) made inactive. Answers how many were made inactive."""
+        listed = (await self.ok("{ rewardsCatalog { id name kind pointsCost value { amount } percentOff active } }",
+                                {}, ADMIN))["rewardsCatalog"]
+        wanted = {r["id"] for r in BENCH_CATALOG}
+        retired = 0
+        for r in listed:
+            if r["id"] in wanted or not r["active"]:
+                continue
+            value = r["percentOff"] or (r["value"] or {}).get("amount")
+            await self.ok(UPSERT_REWARD, {"input": {"id": r["id"], "name": r["name"], "kind": r["kind"],
+                                                    "pointsCost": r["pointsCost"], "value": value,
+                                                    "active": False}}, ADMIN)
+            retired += 1
+        for r in BENCH_CATALOG:
+            await self.ok(UPSERT_REWARD, {"input": {**r, "active": True}}, ADMIN)
+        return retired
 
     # -- orders -> points ---------------------------------------------------------------------
 
@@ -275,8 +310,7 @@ class Bench:
     # -- redeemReward under contention ------------------------------------------------------------
 
     async def redeem(self, rounds: int = 4, concurrent: int = 50) -> dict:
-        reward = (await self.ok("""mutation { upsertReward(input: {name: "Bench voucher", kind: FIXED_AMOUNT,
-                                   pointsCost: 10, value: "1.00"}) { id } }""", {}, ADMIN))["upsertReward"]["id"]
+        reward = BENCH_VOUCHER  # in the fixed catalog (fixed_catalog)
         customers = await self.customers(concurrent, "redeem")
         for customer_id in customers:
             await self.ok("""mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta: 1000,
@@ -448,6 +482,7 @@ async def run(args: argparse.Namespace) -> dict:
     limits = httpx.Limits(max_connections=args.concurrency * 4, max_keepalive_connections=args.concurrency * 4)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         bench = Bench(client, args.seconds, args.concurrency, args.rate)
+        result["settings"]["catalog"] = {"rewards": len(BENCH_CATALOG), "retired": await bench.fixed_catalog()}
         if "orders_to_points" in wanted:
             print("orders_to_points …", flush=True)
             result["orders_to_points"] = await bench.orders_to_points(
