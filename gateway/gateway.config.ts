@@ -20,7 +20,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { cacheFreshness, responseCaching } from './cache.ts';
 import { authentication, clientAddress } from './callers.ts';
 import { startInvalidation } from './invalidation.ts';
-import { loadShedding } from './overload.ts';
+import { loadShedding, upstreamTimeout } from './overload.ts';
 import {
   cors,
   errorShaping,
@@ -149,7 +149,7 @@ export const gatewayConfig = defineConfig({
 
   maxDepth: 15,
   maxTokens: 2000,
-  upstreamTimeout: 30_000,
+  upstreamTimeout, // overload.ts: 5 s for a storefront's reads, 30 s for the rest
   // No subscriptions in the supergraph: nothing may come in over WebSockets, where neither the body
   // limit nor the media-type check would see it. A body still arriving after 60 s is dropped.
   disableWebsockets: true,

@@ -127,3 +127,22 @@ async def test_refused_customer_reads_leave_the_response_cache_whole(http, gql, 
     again = await read(refused)
     assert again.status_code == 200 and again.headers["x-flywheel-cache"] == "miss", again.text
     assert UNCALLED not in log.read_bytes()[written_before:].decode(errors="replace")
+
+
+async def test_a_storefront_read_gives_up_on_a_slow_subgraph_sooner_than_an_admins(http, gql):
+    """Subgraph calls of a customer's or an anonymous query time out after GATEWAY_READ_TIMEOUT_MS
+    (5 s by default), an admin's after 30 s (overload.ts, upstreamTimeout). With 1 ms every subgraph
+    is too slow for the storefront's reads (a call takes a few ms here), never for the admin's."""
+    customer_id = await customer(gql, INGEST)
+    read = "{ me { id loyalty { balance } } }"
+    with gateway_process("read-timeout", GATEWAY_READ_TIMEOUT_MS="1") as url:
+        answers = [await http.post(url, json={"query": read}, headers=customer_token(customer_id)),
+                   await http.post(url, json={"query": "{ tiers { name } }"}, headers=PUBLIC)]
+        assert [a.status_code for a in answers] == [504, 504]  # Hive's status for a subgraph that timed out
+        timed_out, public = (a.json() for a in answers)
+        admin = (await http.post(url, json={"query": "query($id: ID!) { customer(id: $id) { id loyalty { balance } } }",
+                                            "variables": {"id": customer_id}}, headers=ADMIN)).json()
+        for answer in (timed_out, public):
+            assert [e["extensions"]["code"] for e in answer["errors"]] == ["GATEWAY_TIMEOUT"], answer
+            assert not any((answer.get("data") or {}).values()), answer
+        assert admin == {"data": {"customer": {"id": customer_id, "loyalty": {"balance": 0}}}}, admin
