@@ -315,6 +315,12 @@ const SUGGESTION = /\s*Did you mean [^?]*\?/g;
 // failed-credentials limit answers the same in callers.ts). Yoga keeps extensions.http out of the body.
 const REQUEST_ERROR = { spec: true, status: 400 };
 
+// Hive describes a failed subgraph call (a timeout, a refused connection) in extensions.request:
+// the subgraph's URL and the query the gateway sent it. That is the stack's inside (addresses, the
+// cache's added fields), of no use to a client and of use to whoever maps it: it stays in the
+// gateway. extensions.serviceName and code still say which part failed and how.
+const INTERNAL_EXTENSIONS = ['request', 'response'];
+
 const shaped = (result: any, hideSuggestions: boolean): void => {
   const requestError = result && typeof result === 'object' && !('data' in result);
   for (const error of result?.errors ?? []) {
@@ -323,6 +329,10 @@ const shaped = (result: any, hideSuggestions: boolean): void => {
     }
     if (requestError && !error?.extensions?.http) {
       error.extensions = { ...error.extensions, http: REQUEST_ERROR };
+    }
+    if (error?.extensions && INTERNAL_EXTENSIONS.some((key) => key in error.extensions)) {
+      const { request: _request, response: _response, ...rest } = error.extensions;
+      error.extensions = rest;
     }
     if (hideSuggestions && typeof error?.message === 'string') {
       error.message = error.message.replace(SUGGESTION, '').trim();

@@ -144,5 +144,7 @@ async def test_a_storefront_read_gives_up_on_a_slow_subgraph_sooner_than_an_admi
                                             "variables": {"id": customer_id}}, headers=ADMIN)).json()
         for answer in (timed_out, public):
             assert [e["extensions"]["code"] for e in answer["errors"]] == ["GATEWAY_TIMEOUT"], answer
+            # which subgraph, but not its address nor the query the gateway sent it (protections.ts)
+            assert [set(e["extensions"]) for e in answer["errors"]] == [{"code", "serviceName"}], answer
             assert not any((answer.get("data") or {}).values()), answer
         assert admin == {"data": {"customer": {"id": customer_id, "loyalty": {"balance": 0}}}}, admin
