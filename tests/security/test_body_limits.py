@@ -47,6 +47,15 @@ def test_the_gateway_refuses_a_body_before_it_ends(size):
     assert wire.endless_chunked_post(gateway_url(), JSON, send_bytes=size) == 413
 
 
+def test_a_body_with_a_length_and_chunks_is_refused_before_anything_counts():
+    """The gateway counts the bytes of a body without Content-Length only (a length is checked as it
+    is, and Node's parser hands over that many bytes and no more): a request claiming both a length
+    and chunks, the smuggler's framing, must not get past the parser with a small length and an
+    endless chunked body."""
+    claimed = {**JSON, "Content-Length": "100"}
+    assert wire.endless_chunked_post(gateway_url(), claimed, send_bytes=LIMIT + 200_000) == 400
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_subgraph_refuses_a_body_before_it_ends(service):
     assert wire.endless_chunked_post(subgraph_url(service), JSON, send_bytes=2 * LIMIT + 200_000) == 413
