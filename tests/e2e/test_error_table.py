@@ -23,6 +23,7 @@ ACCEPTS = (None, "application/json", "application/graphql-response+json")
 # a subgraph must fail, or its database be down (tests/chaos/test_database_unavailable.py)
 NOT_TRIGGERED_HERE = {"`INTERNAL_SERVER_ERROR`", "`DOWNSTREAM_SERVICE_ERROR`", "`UNAVAILABLE` (database)"}
 OVER_CAPACITY = {"`UNAVAILABLE` (gateway)", "`UNAVAILABLE` (service)"}  # test_over_capacity_rows
+TIMED_OUT = {"`GATEWAY_TIMEOUT`"}  # test_timeout_row
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ async def test_each_row_is_what_the_gateway_answers(http, gql, new_customer, row
     if (ROOT / ".env").exists() and "PERSISTED_OPERATIONS=only" in (ROOT / ".env").read_text():
         pytest.skip("the table's requests send documents; this stack runs registered operations only")
     cases = await requests(http, gql, new_customer)
-    assert cases.keys() | NOT_TRIGGERED_HERE | OVER_CAPACITY == rows.keys()
+    assert cases.keys() | NOT_TRIGGERED_HERE | OVER_CAPACITY | TIMED_OUT == rows.keys()
     seen = {}
     for case, request in cases.items():
         answers = [await send(http, request, accept) for accept in ACCEPTS]
@@ -181,3 +182,17 @@ async def test_over_capacity_rows(http, rows):
             assert tuple(a.status_code for a in answers) == rows[case].statuses, case
             assert {"partial" if "data" in a.json() else "none" for a in answers} == {rows[case].data}, case
             assert all(a.headers.get("retry-after") == "1" for a in answers), case
+
+
+async def test_timeout_row(http, rows):
+    """A gateway that gives a storefront's read 1 ms per subgraph call (GATEWAY_READ_TIMEOUT_MS): an
+    anonymous read of the tiers times out at points, under each of the three headers."""
+    (case,) = TIMED_OUT
+    with gateway_process("error-table-timeout", GATEWAY_READ_TIMEOUT_MS="1") as url:
+        answers = []
+        for accept in ACCEPTS:
+            headers = {**PUBLIC, **({"accept": accept} if accept else {})}
+            answers.append(await http.post(url, json={"query": "{ tiers { name } }"}, headers=headers))
+    assert tuple(a.status_code for a in answers) == rows[case].statuses
+    assert {"partial" if "data" in a.json() else "none" for a in answers} == {rows[case].data}
+    assert {tuple(e["extensions"]["code"] for e in a.json()["errors"]) for a in answers} == {(rows[case].code,)}
