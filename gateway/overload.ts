@@ -5,8 +5,8 @@
 // slot of its class: reads (queries) or writes (mutations: checkout, orders), so a flood of panel
 // reads never starves a checkout. No slot free: the operation waits in a short queue; the queue full,
 // or no slot within the wait, it is refused. Sized from measuring this machine (docs/operations.md,
-// "Overload"): a cache-miss panel costs ~30 ms of CPU across the stack (gateway ~12, points ~9,
-// referrals ~3.5, customers and reviews ~2.5 each, Postgres ~2), so 2 cores answer 55–70 a second.
+// "Overload"): a cache-miss panel costs ~30 ms of CPU across the stack (gateway ~10.7, points ~7.6,
+// referrals ~3.5, customers and reviews ~2.6 each, Postgres ~1.9), so 2 cores answer 55–70 a second.
 // Every slot past the few that keep both cores busy only adds its share of waiting to each answer
 // (Little's law: 8 in flight at 60/s is ~130 ms each before any queue): with 8 slots and 8 waiting up
 // to 100 ms, an accepted read took 400–1600 ms at p99 at twice the capacity; with 4 slots and 4 waiting
@@ -118,10 +118,11 @@ export const eventLoopLag = (): number => lagMs;
 // abortSignalAny, from @graphql-tools/executor-http) and takes it off only when the call's timeout
 // fires, and Node's addEventListener walks the listeners already there. At 30 s, 40 cold panels a
 // second kept 2,400 listeners on points' signal and adding them took 8.5 % of a core, more the
-// faster the traffic; at 5 s, 400 and no growth (measured 2026-12-07 with a probe counting them;
-// the floor's cold panel: 13.0 -> 10.7 ms of gateway CPU, the bare gateway's 7.0). A storefront read that
-// takes seconds has failed anyway (the page gave up); an admin's report, a key's call and any
-// mutation keep the subgraphs' own statement timeout, 30 s.
+// faster the traffic; at 5 s, 400 and no growth (measured 2026-12-07 with a probe counting them; at
+// 55 cold panels a second the gateway's CPU per miss fell 0.6-1.6 ms in three A/B pairs,
+// bench/upstream-timeout-2026-12-07.json). A storefront read that takes seconds has failed anyway
+// (the page gave up); an admin's report, a key's call and any mutation keep the subgraphs' own
+// statement timeout, 30 s.
 const readTimeoutMs = positive('GATEWAY_READ_TIMEOUT_MS', 5000);
 const upstreamTimeoutMs = positive('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000);
 
