@@ -103,7 +103,7 @@ async def test_requests_a_rate_limit_stops_give_their_slots_back(http, small_gat
 async def test_refused_customer_reads_leave_the_response_cache_whole(http, gql, small_gateway):
     # The cache's execute wrapper is the outer one, around the slot's (gateway.config.ts): a refused
     # read goes through it and is not stored. With the slot outside it, every refused read left it
-    # uncalled and it logged a warning each time (293,062 lines in one day's bench log).
+    # uncalled and it logged a warning each time (293,062 lines in one day's .run/logs/gateway.log).
     log = ROOT / ".run" / "logs" / "gateway-overload.log"
     token = customer_token(await customer(gql, INGEST))
 
