@@ -127,6 +127,7 @@ export const gatewayConfig = defineConfig({
   // Public reads per shop, customer reads per customer, invalidated by events (cache.ts).
   plugins: (context) => [
     loadShedding(),
+    upstreamTimeout(), // overload.ts: a subgraph call waits 5 s in a storefront's read, 30 s in the rest
     ...(caching ? [useMeshResponseCache({ ...context, ...caching } as any)] : []),
     requestBodies(),
     authentication(),
@@ -149,7 +150,6 @@ export const gatewayConfig = defineConfig({
 
   maxDepth: 15,
   maxTokens: 2000,
-  upstreamTimeout, // overload.ts: 5 s for a storefront's reads, 30 s for the rest
   // No subscriptions in the supergraph: nothing may come in over WebSockets, where neither the body
   // limit nor the media-type check would see it. A body still arriving after 60 s is dropped.
   disableWebsockets: true,

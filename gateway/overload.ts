@@ -113,25 +113,49 @@ if (maxLagMs > 0) {
 }
 export const eventLoopLag = (): number => lagMs;
 
-// How long a subgraph call may take. Not 30 s for everything: Hive Gateway's upstream timeout hangs
-// an abort listener on the subgraph's long-lived signal for every call (@graphql-hive/signal's
-// abortSignalAny, from @graphql-tools/executor-http) and takes it off only when the call's timeout
-// fires, and Node's addEventListener walks the listeners already there. At 30 s, 40 cold panels a
-// second kept 2,400 listeners on points' signal and adding them took 8.5 % of a core, more the
-// faster the traffic; at 5 s, 400 and no growth (measured 2026-12-07 with a probe counting them; at
-// 55 cold panels a second the gateway's CPU per miss fell 0.6-1.6 ms in three A/B pairs,
-// bench/upstream-timeout-2026-12-07.json). A storefront read that takes seconds has failed anyway
-// (the page gave up); an admin's report, a key's call and any mutation keep the subgraphs' own
-// statement timeout, 30 s.
+// How long a subgraph call may take: a storefront's read (a customer's or anonymous query) 5 s, anything
+// else (admins' reports, keys' calls, mutations) the subgraphs' own statement timeout, 30 s. A
+// storefront read that takes seconds has failed anyway: the page gave up.
+//
+// A timer per call, not Hive Gateway's `upstreamTimeout`: that one hangs an abort listener on the
+// subgraph's long-lived signal for every call (@graphql-hive/signal's abortSignalAny, from
+// @graphql-tools/executor-http) and takes it off only when the call's timeout fires, and Node's
+// addEventListener walks the listeners already there, so each call cost more the faster the traffic
+// and the longer the timeout (at 30 s and 40 cold panels a second, 2,400 listeners on points' signal,
+// 8.5 % of a core; at 5 s, ~0.3 ms of the gateway's CPU per cold panel still; measured 2026-12-07,
+// bench/upstream-timeout-2026-12-07.json). What the timer gives up: the late call is not aborted; its
+// answer, when it comes, is dropped (the subgraph's own statement timeout ends its work).
 const readTimeoutMs = positive('GATEWAY_READ_TIMEOUT_MS', 5000);
 const upstreamTimeoutMs = positive('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000);
 
-export const upstreamTimeout = ({ executionRequest }: any): number => {
+const timeoutOf = (executionRequest: any): number => {
   const request = executionRequest?.context?.request;
   if (executionRequest?.operationType !== 'query' || !request) return upstreamTimeoutMs;
   const kind = callerOfRequest(request).kind;
   return kind === 'customer' || kind === 'public' ? readTimeoutMs : upstreamTimeoutMs;
 };
+
+// Hive's own answer to a late call, kept: the message of an AbortSignal.timeout, 504, GATEWAY_TIMEOUT,
+// the subgraph's name.
+const timedOut = (serviceName: string) =>
+  new GraphQLError('The operation was aborted due to timeout', {
+    extensions: { code: 'GATEWAY_TIMEOUT', serviceName, http: { status: 504 } },
+  });
+
+export const upstreamTimeout = () => ({
+  onSubgraphExecute({ subgraphName, executionRequest, executor, setExecutor }: any) {
+    const ms = timeoutOf(executionRequest);
+    setExecutor((request: any) => {
+      const answer = executor(request);
+      if (typeof answer?.then !== 'function') return answer;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(timedOut(subgraphName)), ms);
+      });
+      return Promise.race([answer, late]).finally(() => clearTimeout(timer));
+    });
+  },
+});
 
 const HTTP_UNAVAILABLE = { status: 503, headers: { 'retry-after': retryAfter } };
 
