@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 
 import jwt
 import pytest
@@ -122,6 +124,21 @@ async def test_me_for_an_erased_customer_is_not_found(gql, new_customer):
     await gql.ok('mutation($id: ID!) { eraseCustomer(id: $id) }', {"id": customer["id"]}, ADMIN)
     body = await gql("{ me { id referralCode } }", headers=customer_token(customer["id"]))
     assert codes(body) == ["NOT_FOUND"] and body["data"] == {"me": None}
+
+
+async def test_a_token_checked_once_is_still_answered_as_expired_once_its_time_is_up(http):
+    """The gateway keeps the tokens it has checked (callers.ts, `verified`) but not past their exp and
+    its 30 s of clock tolerance: a token accepted a moment ago is answered as expired once the
+    tolerance has run out, as if it had never been seen."""
+    shop, _ = new_shop()
+    now = int(time.time())
+    payload = {"sub": "c-1", "shop": shop, "exp": now - 28}  # the gateway accepts it until now + 2
+    token = {"authorization": f"Bearer {jwt.encode(payload, os.environ['JWT_SECRET'], algorithm='HS256')}"}
+    fresh = (await http.post(gateway_url(), headers=token, json={"query": "{ tiers { name } }"})).json()
+    assert "extensions" not in fresh and fresh["data"]["tiers"], fresh
+    await asyncio.sleep(now + 2.2 - time.time())
+    stale = (await http.post(gateway_url(), headers=token, json={"query": "{ tiers { name } }"})).json()
+    assert [w["code"] for w in stale["extensions"]["warnings"]] == ["TOKEN_EXPIRED"], stale
 
 
 async def test_an_expired_token_still_reads_the_public_fields_of_its_shop_with_a_warning(http):
