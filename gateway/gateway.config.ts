@@ -67,11 +67,24 @@ if (otlpEndpoint) {
 // Without gateway spans, a client request that brings no traceparent still makes one trace: the
 // gateway mints a W3C traceparent per client request and sends the same one to every subgraph it
 // calls for that request (otherwise each subgraph would start a trace of its own).
+// Its 24 random bytes (trace id, span id) come from a pool drawn 6 KB at a time: two randomBytes calls
+// per request were ~0.05 ms of a cache miss's gateway CPU (profile, 2026-12-07).
 const mintedTraceparents = new WeakMap<object, string>();
+const IDS_PER_DRAW = 256;
+let randomPool = Buffer.alloc(0);
+let drawn = 0;
+const randomHex = (bytes: number): string => {
+  if (drawn + bytes > randomPool.length) {
+    randomPool = randomBytes(24 * IDS_PER_DRAW);
+    drawn = 0;
+  }
+  drawn += bytes;
+  return randomPool.toString('hex', drawn - bytes, drawn);
+};
 const traceparentFor = (request: object): string => {
   let value = mintedTraceparents.get(request);
   if (!value) {
-    value = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+    value = `00-${randomHex(16)}-${randomHex(8)}-01`;
     mintedTraceparents.set(request, value);
   }
   return value;
