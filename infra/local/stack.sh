@@ -7,6 +7,7 @@
 #   stack.sh start|stop|restart NAME   one component (tests restart services mid-flow)
 #   stack.sh kill NAME             SIGKILL, no shutdown (chaos tests); `start NAME` brings it back
 #   stack.sh scale                 how many instances of each service run (or will run)
+#   stack.sh rotate-traces         move aside trace files over TRACE_KEEP_MB of stopped services (up does)
 #   stack.sh exec CMD [ARGS...]    run a command with .env exported (make test uses it)
 # Components: postgres rabbitmq mailsink customers points referrals reviews notifications gateway console
 # SCALE=N (default 1, or what the running stack was started with) runs N instances of each service,
@@ -296,6 +297,30 @@ retire_other_scales() { # stop the service instances (and balancer) the current 
   done
 }
 
+# A service's trace file (TRACE_DIR/<service>.jsonl, appended to by every instance) past
+# TRACE_KEEP_MB is moved aside to <service>.jsonl.1 (dropping the one before) when no instance of
+# the service runs: nothing rotates it while they write, and on a long-lived dev stack the files grew
+# to gigabytes, which the tests that look for a trace read whole. `up` does it before it starts them.
+TRACE_KEEP_MB=${TRACE_KEEP_MB:-256}
+rotate_traces() {
+  local dir=${TRACE_DIR:-.run/traces} running s f name busy
+  [[ $dir == /* ]] || dir="$ROOT/$dir"
+  running=$(running_names)
+  for s in "${SERVICES[@]}"; do
+    f="$dir/$s.jsonl"
+    [[ -f $f ]] || continue
+    (($(stat -c %s "$f") > TRACE_KEEP_MB * 1024 * 1024)) || continue
+    busy=
+    for name in $running; do [[ $name == "$s" || $name == "$s".* ]] && busy=1; done
+    if [[ -n $busy ]]; then
+      log "$s: trace file over $TRACE_KEEP_MB MB, kept (the service is running)"
+      continue
+    fi
+    mv -f "$f" "$f.1"
+    log "$s: trace file over $TRACE_KEEP_MB MB moved to $f.1"
+  done
+}
+
 up() {
   local infra_only=
   [[ ${1:-} == --infra-only ]] && infra_only=1
@@ -311,6 +336,7 @@ up() {
   # The service instances boot in parallel (migrations run once: shared/db.py holds an advisory
   # lock), then the balancer in front of them when there are several, then the gateway.
   retire_other_scales
+  rotate_traces
   echo "$SCALE" >"$RUN/scale"
   local s
   for s in "${INSTANCES[@]}"; do launch "$s"; done
@@ -397,6 +423,7 @@ case $cmd in
     for m in $(members "$1"); do kill_now "$m"; done
     ;;
   scale) echo "$SCALE" ;;
+  rotate-traces) rotate_traces ;;
   exec)
     [[ $# -gt 0 ]] || die "usage: $0 exec CMD [ARGS...]"
     exec "$@"
