@@ -121,10 +121,12 @@ export const eventLoopLag = (): number => lagMs;
 // subgraph's long-lived signal for every call (@graphql-hive/signal's abortSignalAny, from
 // @graphql-tools/executor-http) and takes it off only when the call's timeout fires, and Node's
 // addEventListener walks the listeners already there, so each call cost more the faster the traffic
-// and the longer the timeout (at 30 s and 40 cold panels a second, 2,400 listeners on points' signal,
-// 8.5 % of a core; at 5 s, ~0.3 ms of the gateway's CPU per cold panel still; measured 2026-12-07,
-// bench/upstream-timeout-2026-12-07.json). What the timer gives up: the late call is not aborted; its
-// answer, when it comes, is dropped (the subgraph's own statement timeout ends its work).
+// and the longer the timeout (2026-12-07: at 30 s and 40 cold panels a second a probe counted 2,400
+// listeners on points' signal, 8.5 % of a core adding them; at 5 s a CPU profile still put ~0.3 ms of
+// a cold panel there; 30 s against 5 s, A/B: bench/upstream-timeout-2026-12-07.json; this timer
+// against Hive's: README, bench/gateway-miss-2026-12-07.json). What the timer gives up: the late
+// call is not aborted; its answer, when it comes, is dropped (the subgraph's own statement timeout
+// ends its work).
 const readTimeoutMs = positive('GATEWAY_READ_TIMEOUT_MS', 5000);
 const upstreamTimeoutMs = positive('GATEWAY_UPSTREAM_TIMEOUT_MS', 30_000);
 
