@@ -97,7 +97,7 @@ async def run(customers: list[str], seconds: float, cold_rate: float = 30, hit_r
 
     print(f"  floor: the panel through Hive Gateway alone at {cold_rate:g}/s …", flush=True)
     with bare_gateway(ROOT / ".run" / "logs" / "bare-gateway.log") as (url, pid):
-        # Node compiles what runs often only after a few hundred requests: the real gateway has had them.
+        # Node compiles what runs often only after a few hundred requests.
         await readpath.open_loop(cold("bare-warm", warm_up), tokens, 50, url=url)
         before = cpu.cpu_seconds(pid)
         bare = await readpath.open_loop(cold(f"bare-{time.time()}"), tokens, cold_rate, url=url)
@@ -109,6 +109,10 @@ async def run(customers: list[str], seconds: float, cold_rate: float = 30, hit_r
     out["bare_gateway"] = bare
 
     print(f"  floor: the panel through Flywheel's gateway at {cold_rate:g}/s (misses) …", flush=True)
+    # The same warm-up as the bare one's: with `--only floor` right after `make up` the real gateway
+    # had served nothing, and its first few hundred misses ran before Node compiled them (13.2 ms of
+    # gateway CPU a miss against 9.4-10.6 warmed, the bare one 8.2 and 8.8-9.2).
+    await readpath.open_loop(cold("flywheel-warm", warm_up), tokens, 50)
     out["flywheel_cold"] = await readpath.open_loop(cold(f"cold-{time.time()}"), tokens, cold_rate)
     print(f"  floor: the panel from Flywheel's cache at {hit_rate:g}/s (hits) …", flush=True)
     hits = [[readpath.PANEL, 1 + i % n, {"visit": "floor-hits"}, "panel"] for i in range(int(hit_rate * seconds))]
