@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from tests.e2e import traces
 from tests.platform_fakes import platform_fake  # noqa: F401  (the fake Admin APIs of the platform tests)
 from tests.stack import INGEST, GraphQL, ensure_stack, gateway_url, unique
 
@@ -23,6 +24,12 @@ async def http(stack):
 @pytest.fixture(scope="session")
 def gql(http) -> GraphQL:
     return GraphQL(http, gateway_url())
+
+
+@pytest.fixture(autouse=True)
+def trace_marks():
+    """Where each trace file ends as the test begins: tests/e2e/traces.py reads only past it."""
+    traces.mark()
 
 
 UPSERT = """mutation($input: CustomerInput!) { upsertCustomer(input: $input) { id email firstName locale } }"""

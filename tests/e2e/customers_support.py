@@ -4,12 +4,10 @@ raw events on the bus."""
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from shared.events import CATALOG
-from tests.conftest import ROOT
+from tests.e2e import traces
 from tests.e2e.conftest import RECORD, STATUS, UPSERT
 from tests.stack import db, unique
 from tests.stack import publish_event as publish_catalog_event
@@ -61,8 +59,7 @@ def statements_of_request(trace_id: str) -> list[str] | None:
     """The SQL the customers service ran for the request of that trace (from its trace file), or
     None while the request's own span has not been written yet (spans go out in batches; a request's
     statements end, and are written, before it does)."""
-    path = Path(os.environ.get("TRACE_DIR", ROOT / ".run" / "traces")) / "customers.jsonl"
-    spans = [json.loads(line) for line in path.read_text().splitlines() if trace_id in line] if path.exists() else []
+    spans = [json.loads(line) for line in traces.lines("customers", trace_id)]
     if not any(s["name"] == "POST /graphql" for s in spans):
         return None
     return [s["attributes"]["db.statement"] for s in spans if s["attributes"].get("db.system") == "postgresql"]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from shared.events import OrderPaid, new_envelope
-from tests.conftest import ROOT
+from tests.e2e import traces
 from tests.e2e.conftest import RECORD, STATUS, order_input
 from tests.stack import ADMIN, INGEST, customer_token, db, publish_raw, shop_admin, unique
 from tests.support import eventually
@@ -102,15 +100,11 @@ async def test_an_admin_sees_the_dead_letters_of_their_shop_by_service_and_reaso
 
 
 def spans(service: str, trace_id: str) -> list[dict]:
-    path = Path(os.environ.get("TRACE_DIR", ROOT / ".run" / "traces")) / f"{service}.jsonl"
-    if not path.exists():
-        return []
     found = []
-    for line in path.read_text().splitlines():
-        if trace_id[:8] in line:
-            span = json.loads(line)
-            if span["context"]["trace_id"] == "0x" + trace_id:
-                found.append(span)
+    for line in traces.lines(service, trace_id[:8]):
+        span = json.loads(line)
+        if span["context"]["trace_id"] == "0x" + trace_id:
+            found.append(span)
     return found
 
 
@@ -143,8 +137,7 @@ async def test_one_trace_follows_an_order_from_the_gateway_through_rabbitmq(gql,
 
 
 def spans_named(service: str, name: str) -> list[dict]:
-    path = Path(os.environ.get("TRACE_DIR", ROOT / ".run" / "traces")) / f"{service}.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if name in line] if path.exists() else []
+    return [json.loads(line) for line in traces.lines(service, name)]
 
 
 async def test_a_request_without_a_traceparent_still_makes_one_trace_across_subgraphs(gql, new_customer):
