@@ -65,9 +65,10 @@ else
 fi
 [[ $only == all ]] || exit 0
 
-npm_install() { # npm_install FOLDER: npm ci when its package-lock.json changed since the last run
+npm_install() { # npm_install FOLDER: npm ci when its package-lock.json or patches/ changed since the last run
   local dir=$1 sum stamp
-  sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  # patches/: what npm's postinstall (patch-package) applies to the installed packages.
+  sum=$(cat "$dir/package-lock.json" "$dir"/patches/*.patch 2>/dev/null | sha256sum | cut -d' ' -f1)
   stamp=$dir/node_modules/.flywheel-package-lock.sha256
   if [[ -d $dir/node_modules ]] && stamp_ok "$stamp" "$sum"; then
     log "$dir npm packages are current"
