@@ -66,9 +66,11 @@ fi
 [[ $only == all ]] || exit 0
 
 npm_install() { # npm_install FOLDER: npm ci when its package-lock.json or patches/ changed since the last run
-  local dir=$1 sum stamp
+  local dir=$1 sum stamp inputs
   # patches/: what npm's postinstall (patch-package) applies to the installed packages.
-  sum=$(cat "$dir/package-lock.json" "$dir"/patches/*.patch 2>/dev/null | sha256sum | cut -d' ' -f1)
+  inputs=("$dir/package-lock.json")
+  [[ ! -d $dir/patches ]] || inputs+=("$dir"/patches/*.patch)
+  sum=$(cat "${inputs[@]}" | sha256sum | cut -d' ' -f1)
   stamp=$dir/node_modules/.flywheel-package-lock.sha256
   if [[ -d $dir/node_modules ]] && stamp_ok "$stamp" "$sum"; then
     log "$dir npm packages are current"
