@@ -169,8 +169,8 @@ export const gatewayConfig = defineConfig({
   requestTimeout: 60_000,
   // Request bodies are limited by requestBodies() (protections.ts: 2 MB, Content-Length checked,
   // chunked bodies counted). Yoga's own 25 MB counter piped every body through a second stream
-  // pipeline that ends in a DOMException: ~0.2 ms of gateway CPU on every request, hits included
-  // (alternating A/B, README "Benchmarks"). Hive passes no option for it to Yoga; the patch in
+  // pipeline that ends in a DOMException: ~0.15 ms of gateway CPU on every request, hits included
+  // (12 alternating pairs, README "Benchmarks"). Hive passes no option for it to Yoga; the patch in
   // patches/ (applied by npm's postinstall) adds this one.
   maxRequestBodySize: false,
 });

@@ -111,7 +111,7 @@ async def run(customers: list[str], seconds: float, cold_rate: float = 30, hit_r
     print(f"  floor: the panel through Flywheel's gateway at {cold_rate:g}/s (misses) …", flush=True)
     # The same warm-up as the bare one's: with `--only floor` right after `make up` the real gateway
     # had served nothing, and its first few hundred misses ran before Node compiled them (13.2 ms of
-    # gateway CPU a miss against 9.4-10.6 warmed, the bare one 8.2 and 8.8-9.2).
+    # gateway CPU a miss, then 10.6 warmed, Hive alone 8.2 and 8.8: bench/floor-warmup-2026-12-07.json).
     await readpath.open_loop(cold("flywheel-warm", warm_up), tokens, 50)
     out["flywheel_cold"] = await readpath.open_loop(cold(f"cold-{time.time()}"), tokens, cold_rate)
     print(f"  floor: the panel from Flywheel's cache at {hit_rate:g}/s (hits) …", flush=True)

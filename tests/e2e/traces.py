@@ -1,9 +1,9 @@
 """The lines the services wrote to their trace files (TRACE_DIR/<service>.jsonl) since the current
 test began. The files live as long as the dev stack (stack.sh moves one aside only past
-TRACE_KEEP_MB, at `up`): read whole on every poll of `eventually`, a long-lived stack's hundreds of
-megabytes made each poll take seconds. A test looks only for traces it started itself, and a span
-reaches its file after the request that made it, so what the file held before the test can be
-skipped."""
+TRACE_KEEP_MB, at `up`), and the tests read them on every poll of `eventually`: read whole, a
+long-lived stack's file of up to that size is read again each time. A test looks only for traces it
+started itself, and a span reaches its file after the request that made it, so what the file held
+before the test can be skipped."""
 
 from __future__ import annotations
 
