@@ -1,5 +1,5 @@
 # Hive Gateway serving the committed supergraph (gateway/supergraph.graphql).
-FROM node:22-slim
+FROM node:24-slim
 
 ENV NODE_ENV=production
 WORKDIR /app

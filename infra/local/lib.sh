@@ -11,8 +11,14 @@ cd "$ROOT"
 # rabbitmq get these paths in their configuration.
 RUN="$ROOT/.run"
 SERVICES=(customers points referrals reviews notifications)
-# A Node installed by install.sh because the machine's was too old (see there) comes first.
-if [[ -x $RUN/node/node_modules/.bin/node ]]; then export PATH="$RUN/node/node_modules/.bin:$PATH"; fi
+# A Node installed by install.sh because the machine's was too old (see there) comes first; stack.sh
+# up asks again after install.sh, which may have just put one there.
+node_first() {
+  if [[ -x $RUN/node/node_modules/.bin/node && ":$PATH:" != *":$RUN/node/node_modules/.bin:"* ]]; then
+    export PATH="$RUN/node/node_modules/.bin:$PATH"
+  fi
+}
+node_first
 
 log() { printf '[flywheel] %s\n' "$*" >&2; }
 die() { printf '[flywheel] error: %s\n' "$*" >&2; exit 1; }

@@ -326,6 +326,7 @@ up() {
   [[ ${1:-} == --infra-only ]] && infra_only=1
   ensure_run_dirs
   "$HERE/install.sh"
+  node_first
   "$HERE/postgres.sh" start
   "$HERE/rabbitmq.sh" start
   start_one mailsink
