@@ -10,7 +10,9 @@
 //         variables-or-null, label]] }  (one entry per request, in schedule order)
 // Summary: per label and per x-flywheel-cache status: count, ok, refused (503/429), errors, p50/p99
 // from the due time; and the achieved rate of answered-OK requests over the offered window.
-import { readFileSync } from 'node:fs';
+// OPENLOOP_DUMP=FILE also writes one line per request, in schedule order: when it was due (ms from
+// the start), its latency (ms) and HTTP status (0: no answer): to see when in a run the slow ones were.
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
@@ -98,6 +100,10 @@ const report = () => {
   const out = { offered_per_s: plan.rate, seconds: round(seconds), all: summarise(results, seconds), by: {} };
   for (const [key, rows] of Object.entries(groups)) out.by[key] = summarise(rows, seconds);
   agent.destroy();
+  if (process.env.OPENLOOP_DUMP) {
+    writeFileSync(process.env.OPENLOOP_DUMP, results.map((r, i) =>
+      `${(i * interval).toFixed(1)} ${r.latency.toFixed(1)} ${r.status}\n`).join(''));
+  }
   process.stdout.write(JSON.stringify(out));
 };
 
