@@ -153,7 +153,14 @@ export const handle = (type: string, body: Buffer): void => {
 };
 
 // --- the connection -----------------------------------------------------------------------------------
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// Unref'd: a wait between attempts must not keep a stopping process alive.
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+// On SIGTERM (or SIGINT) Hive closes its server and the process ends once nothing else holds the event
+// loop, but the broker connection did, until the SIGKILL: 10 s later from stack.sh, the whole grace
+// period in Kubernetes, on every stop. So the consumer stops with it and closes its connection.
+let stopping = false;
+let stopConsumer: () => void = () => {};
 
 // Connects, binds, consumes; resolves when the connection or its channel is gone.
 const consumeOnce = async (): Promise<string> => {
@@ -163,6 +170,11 @@ const consumeOnce = async (): Promise<string> => {
   });
   let lost: (why: string) => void = () => {};
   const gone = new Promise<string>((resolve) => (lost = resolve));
+  if (stopping) {
+    connection.close().catch(() => {});
+    return 'stopping';
+  }
+  stopConsumer = () => lost('stopping');
   connection.on('error', (error: Error) => lost(error.message));
   connection.on('close', () => lost('connection closed'));
   try {
@@ -192,6 +204,7 @@ const consumeOnce = async (): Promise<string> => {
   setConsumerConnected(true);
   console.info(`[cache] invalidation consumer bound to ${Object.keys(EVENTS).length} event types on ${EXCHANGE}`);
   const why = await gone;
+  stopConsumer = () => {};
   onLocalInvalidation(() => {});
   connection.close().catch(() => {});
   return why;
@@ -199,17 +212,26 @@ const consumeOnce = async (): Promise<string> => {
 
 export const startInvalidation = (): void => {
   if (!cacheEnabled) return;
+  const stop = () => {
+    stopping = true;
+    stopConsumer();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   void (async () => {
-    for (let attempt = 0; ; attempt += 1) {
+    for (let attempt = 0; !stopping; attempt += 1) {
       try {
         const why = await consumeOnce();
         attempt = 0;
+        if (stopping) break;
         console.warn(`[cache] invalidation consumer lost the broker (${why}); customer entries are not served until it is back`);
       } catch (error) {
+        if (stopping) break;
         if (attempt === 0) console.warn(`[cache] cannot reach the broker (${(error as Error).message}); retrying`);
       }
       setConsumerConnected(false);
       await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]);
     }
+    setConsumerConnected(false);
   })();
 };

@@ -31,12 +31,19 @@ def spare_port() -> int:
 def gateway_process(name: str, **settings: str) -> Iterator[str]:
     """Run gateway/start.sh with the stack's settings plus `settings`; yield its /graphql URL.
     Its log goes to .run/logs/gateway-<name>.log."""
+    with started_gateway(name, **settings) as (url, _):
+        yield url
+
+
+@contextmanager
+def started_gateway(name: str, **settings: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """gateway_process, yielding the process too (its own session: signal it with os.killpg)."""
     gateway_port = spare_port()
     env = {f"{service.upper()}_URL": f"http://127.0.0.1:{port(service)}/graphql" for service in SERVICES}
     env.update(settings, GATEWAY_PORT=str(gateway_port), NO_COLOR="1")
     with _running(f"gateway-{name}", ["bash", str(ROOT / "gateway" / "start.sh")], env,
-                  f"http://127.0.0.1:{gateway_port}/readiness"):
-        yield f"http://127.0.0.1:{gateway_port}/graphql"
+                  f"http://127.0.0.1:{gateway_port}/readiness") as process:
+        yield f"http://127.0.0.1:{gateway_port}/graphql", process
 
 
 @contextmanager
@@ -52,7 +59,8 @@ def service_process(name: str, service: str, **settings: str) -> Iterator[str]:
 
 
 @contextmanager
-def _running(name: str, command: list[str], settings: dict[str, str], ready_url: str) -> Iterator[None]:
+def _running(name: str, command: list[str], settings: dict[str, str], ready_url: str
+             ) -> Iterator[subprocess.Popen]:
     log_path = ROOT / ".run" / "logs" / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -60,7 +68,7 @@ def _running(name: str, command: list[str], settings: dict[str, str], ready_url:
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_ready(process, ready_url, log_path)
-        yield
+        yield process
     finally:
         _stop(process)
 
