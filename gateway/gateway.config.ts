@@ -19,7 +19,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { cacheFreshness, responseCaching } from './cache.ts';
 import { authentication, clientAddress } from './callers.ts';
-import { startInvalidation } from './invalidation.ts';
+import { invalidationConsumer, startInvalidation } from './invalidation.ts';
 import { loadShedding, upstreamTimeout } from './overload.ts';
 import {
   cors,
@@ -148,6 +148,7 @@ export const gatewayConfig = defineConfig({
     cacheFreshness(),
     ...rateLimiting(),
     errorShaping({ hideSuggestions: production }),
+    invalidationConsumer(), // invalidation.ts: stopped when the gateway is disposed (SIGTERM)
   ],
   // PERSISTED_OPERATIONS=allow|only: the registered operations of gateway/persisted/ by hash.
   ...(persistedDocuments ? { persistedDocuments } : {}),

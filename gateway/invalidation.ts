@@ -156,9 +156,10 @@ export const handle = (type: string, body: Buffer): void => {
 // Unref'd: a wait between attempts must not keep a stopping process alive.
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
-// On SIGTERM (or SIGINT) Hive closes its server and the process ends once nothing else holds the event
-// loop, but the broker connection did, until the SIGKILL: 10 s later from stack.sh, the whole grace
-// period in Kubernetes, on every stop. So the consumer stops with it and closes its connection.
+// On SIGTERM (or SIGINT) Hive disposes the gateway and the process ends once nothing else holds the
+// event loop, but the broker connection did, until the SIGKILL: 10 s later from stack.sh, the whole
+// grace period in Kubernetes, on every stop. So the consumer is disposed with the gateway
+// (invalidationConsumer, a plugin's onDispose) and closes its connection.
 let stopping = false;
 let stopConsumer: () => void = () => {};
 
@@ -210,14 +211,16 @@ const consumeOnce = async (): Promise<string> => {
   return why;
 };
 
-export const startInvalidation = (): void => {
-  if (!cacheEnabled) return;
-  const stop = () => {
+/** The consumer's place in the gateway's life: it ends when the gateway is disposed. */
+export const invalidationConsumer = () => ({
+  onDispose() {
     stopping = true;
     stopConsumer();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  },
+});
+
+export const startInvalidation = (): void => {
+  if (!cacheEnabled) return;
   void (async () => {
     for (let attempt = 0; !stopping; attempt += 1) {
       try {
@@ -232,6 +235,6 @@ export const startInvalidation = (): void => {
       setConsumerConnected(false);
       await sleep(RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]);
     }
-    setConsumerConnected(false);
+    setConsumerConnected(false); // still answering while it drains: no customer entry without invalidations
   })();
 };
