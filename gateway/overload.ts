@@ -169,7 +169,7 @@ export const upstreamTimeout = () => ({
 const HTTP_UNAVAILABLE = { status: 503, headers: { 'retry-after': retryAfter } };
 
 // Without a stack: nobody reads a refusal's, and capturing one (through the server's promise chains)
-// was ~4 % of the gateway's CPU in a storm of refused reads (CPU profile, 2026-12-07).
+// was ~4 % of the gateway's busy time in a storm of refused reads (bench/storm-profile-2026-12-07.json).
 const unavailable = () => {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
@@ -200,8 +200,9 @@ export const loadShedding = () => ({
   // back when the execution settles, whatever the outcome.
   //
   // With no slot free and the queue full, the operation is refused here and now, before the plugins
-  // after this one see it: the rate limiters' walk of the document alone was ~9 % of the gateway's CPU
-  // in a storm of refused reads (CPU profile, 2026-12-07), spent on operations that would not run.
+  // after this one see it: the rate limiters' walk of the document's outline was still ~9 % of the
+  // gateway's busy time in a storm of refused reads (bench/storm-profile-2026-12-07.json), spent on
+  // operations that would not run.
   // Nothing has counted it or holds anything for it yet; a refused mutation changed nothing, so no
   // cached entry needs dropping for it.
   onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution }: any) {

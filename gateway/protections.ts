@@ -101,6 +101,20 @@ const outlined = (selectionSet: SelectionSetNode): SelectionSetNode => ({
       : selection.kind === Kind.INLINE_FRAGMENT ? { ...selection, selectionSet: outlined(selection.selectionSet) }
         : selection),
 });
+const rootsOutline = (document: DocumentNode): DocumentNode => {
+  let outline = outlines.get(document);
+  if (!outline) {
+    outline = {
+      ...document,
+      definitions: document.definitions.map((definition) =>
+        definition.kind === Kind.OPERATION_DEFINITION || definition.kind === Kind.FRAGMENT_DEFINITION
+          ? { ...definition, selectionSet: outlined(definition.selectionSet) } : definition),
+    };
+    outlines.set(document, outline);
+  }
+  return outline;
+};
+
 // Whether only root fields can be Query or Mutation fields: no field of the schema returns either
 // type. Checked once per schema; should one ever do, the limiter walks the whole document again.
 const outlineHolds = new WeakMap<GraphQLSchema, boolean>();
@@ -116,27 +130,14 @@ const rootsOnlyIn = (schema: GraphQLSchema): boolean => {
   return holds;
 };
 
-const rootsOutline = (document: DocumentNode): DocumentNode => {
-  let outline = outlines.get(document);
-  if (!outline) {
-    outline = {
-      ...document,
-      definitions: document.definitions.map((definition) =>
-        definition.kind === Kind.OPERATION_DEFINITION || definition.kind === Kind.FRAGMENT_DEFINITION
-          ? { ...definition, selectionSet: outlined(definition.selectionSet) } : definition),
-    };
-    outlines.set(document, outline);
-  }
-  return outline;
-};
-
 type Limited = { type: string; field: string; message?: string; identifyFn?: (context: any) => string };
 
 // useRateLimiter walks the document it is given with a TypeInfo on every request, to find the fields
 // it limits: ~8 % of the gateway's CPU per cache miss with four limiters (README, "The floor under the
-// goals"), and a fifth of its CPU in a storm of refused reads (every refusal came after that walk). All
-// our limits are set here on Query and Mutation fields (none by a @rateLimit directive in a schema),
-// and no field of the supergraph returns either type, so only root fields can match: the limiter walks the document's outline (rootsOutline), where every
+// goals"), and 22 % of its busy time in a storm of refused reads, every refusal having paid for it
+// (bench/storm-profile-2026-12-07.json). All our limits are set here on Query and Mutation fields
+// (none by a @rateLimit directive in a schema), and no field of the supergraph returns either type, so
+// only root fields can match: the limiter walks the document's outline (rootsOutline), where every
 // field has lost its selection set. A limiter whose fields the operation does not name at its root
 // (fragments followed: operations.ts) has nothing to count, so it is not asked; a limit named by glob
 // patterns (the general one's) always is.
