@@ -9,11 +9,15 @@
 //   OTEL_EXPORTER_OTLP_ENDPOINT      set: export spans over OTLP/HTTP as service "gateway"
 //   GATEWAY_SECRET                   sent to every subgraph in x-flywheel-gateway; in production
 //                                    the subgraphs answer nothing else (settings.ts)
+//   GATEWAY_RUNTIME                  stitching: Hive Gateway's default runtime; router: Hive
+//                                    Router's query planner and executor (not yet the default:
+//                                    see below)                               (stitching)
 //   protections.ts, callers.ts, cache.ts, invalidation.ts and overload.ts list theirs (limits, CORS,
 //   trusted proxies, the response cache and its events, load shedding)
 import { randomBytes } from 'node:crypto';
 import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
+import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
 import useMeshResponseCache from '@graphql-mesh/plugin-response-cache';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -46,6 +50,18 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
 const host = env('GATEWAY_HOST') ?? '127.0.0.1';
 
 const transportEntries = subgraphLocations();
+
+// GATEWAY_RUNTIME=router plans and executes with Hive Router's runtime (its Rust query planner and an
+// executor of the plan) instead of Hive Gateway's default stitching runtime, which rewrites the
+// document with graphql-tools for every subgraph call: a cold rewards panel allocates ~1.7 MB in the
+// gateway that way, and collecting it is ~20 % of the miss's gateway CPU; with the router's ~0.8 MB
+// and 26-28 % less gateway CPU a miss (bench/router-runtime-2026-12-07.json). The plugins, the
+// response cache and the subgraph hooks work under both (tests/e2e/test_gateway_runtime.py). Not the
+// default yet: under it a subgraph's error on a root field answers without `data` (so 400 under
+// application/graphql-response+json) and bad variables answer 200, where docs/api.md's error table
+// (tests/e2e/test_error_table.py) says partial data and 400.
+const routerRuntime = env('GATEWAY_RUNTIME') === 'router';
+console.log(`[gateway] runtime: ${routerRuntime ? "router (Hive Router's query planner)" : 'stitching'}`);
 
 // Tracing. With an OTLP endpoint the gateway makes its own spans (HTTP request, GraphQL
 // phases, one per subgraph call) and injects the W3C traceparent of its subgraph-call span
@@ -105,6 +121,7 @@ export const gatewayConfig = defineConfig({
   host,
   port,
   transportEntries,
+  ...(routerRuntime ? { unifiedGraphHandler } : {}),
 
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {
