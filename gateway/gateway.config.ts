@@ -9,9 +9,9 @@
 //   OTEL_EXPORTER_OTLP_ENDPOINT      set: export spans over OTLP/HTTP as service "gateway"
 //   GATEWAY_SECRET                   sent to every subgraph in x-flywheel-gateway; in production
 //                                    the subgraphs answer nothing else (settings.ts)
-//   GATEWAY_RUNTIME                  stitching: Hive Gateway's default runtime; router: Hive
-//                                    Router's query planner and executor (not yet the default:
-//                                    see below)                               (stitching)
+//   GATEWAY_RUNTIME                  stitching: Hive Gateway's own runtime; router: Hive Router's
+//                                    query planner and executor (not yet the default: below)
+//                                                                             (stitching)
 //   protections.ts, callers.ts, cache.ts, invalidation.ts and overload.ts list theirs (limits, CORS,
 //   trusted proxies, the response cache and its events, load shedding)
 import { randomBytes } from 'node:crypto';
@@ -52,14 +52,16 @@ const host = env('GATEWAY_HOST') ?? '127.0.0.1';
 const transportEntries = subgraphLocations();
 
 // GATEWAY_RUNTIME=router plans and executes with Hive Router's runtime (its Rust query planner and an
-// executor of the plan) instead of Hive Gateway's default stitching runtime, which rewrites the
-// document with graphql-tools for every subgraph call: a cold rewards panel allocates ~1.7 MB in the
-// gateway that way, and collecting it is ~20 % of the miss's gateway CPU; with the router's ~0.8 MB
-// and 26-28 % less gateway CPU a miss (bench/router-runtime-2026-12-07.json). The plugins, the
-// response cache and the subgraph hooks work under both (tests/e2e/test_gateway_runtime.py). Not the
-// default yet: under it a subgraph's error on a root field answers without `data` (so 400 under
-// application/graphql-response+json) and bad variables answer 200, where docs/api.md's error table
-// (tests/e2e/test_error_table.py) says partial data and 400.
+// executor of the plan) instead of Hive Gateway's own stitching runtime, which rewrites the document
+// with graphql-tools for every subgraph call: a cold rewards panel allocates ~1.7 MB in the gateway
+// that way, and collecting it is ~20 % of the miss's gateway CPU; with the router's ~0.8 MB and
+// 26-28 % less gateway CPU a miss (bench/router-runtime-2026-12-07.json). The plugins, the response
+// cache and the subgraph hooks work under both (tests/e2e/test_gateway_runtime.py), and so does
+// docs/api.md's error table, errorShaping putting back what the router's answers leave out
+// (protections.ts; tests/e2e/test_error_table.py runs the table against both). Not the default yet:
+// under it the subgraphs no longer get the client's operation name (their spans read `GraphQL Query`,
+// and tests/e2e/test_events.py finds a trace by that name), and a timed-out subgraph call answers
+// without `data` (the error table's GATEWAY_TIMEOUT row says partial).
 const routerRuntime = env('GATEWAY_RUNTIME') === 'router';
 console.log(`[gateway] runtime: ${routerRuntime ? "router (Hive Router's query planner)" : 'stitching'}`);
 
@@ -164,7 +166,7 @@ export const gatewayConfig = defineConfig({
     varyByOrigin(),
     cacheFreshness(),
     ...rateLimiting(),
-    errorShaping({ hideSuggestions: production }),
+    errorShaping({ hideSuggestions: production, routerRuntime }),
     invalidationConsumer(), // invalidation.ts: stopped when the gateway is disposed (SIGTERM)
   ],
   // PERSISTED_OPERATIONS=allow|only: the registered operations of gateway/persisted/ by hash.

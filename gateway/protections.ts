@@ -24,8 +24,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { useRateLimiter } from '@envelop/rate-limiter';
 import {
-  type DocumentNode, getNamedType, GraphQLError, type GraphQLSchema, isInterfaceType, isObjectType, Kind,
-  type SelectionSetNode,
+  type DocumentNode, getNamedType, getOperationAST, GraphQLError, type GraphQLSchema, isInterfaceType,
+  isNonNullType, isObjectType, Kind, type SelectionSetNode,
 } from 'graphql';
 import { callerOf, clientAddress } from './callers.ts';
 import { rootsOf } from './operations.ts';
@@ -388,11 +388,41 @@ const REQUEST_ERROR = { spec: true, status: 400 };
 // gateway. extensions.serviceName and code still say which part failed and how.
 const INTERNAL_EXTENSIONS = ['request', 'response'];
 
+// Hive Router's runtime (GATEWAY_RUNTIME=router) answers a subgraph's error on a root field without
+// `data`, and bad variables without the 400 the stitching runtime gives them: both put back here, so
+// that docs/api.md's error table holds under either runtime (tests/e2e/test_error_table.py runs it
+// against both). A root field that failed is null, so `data` has every root field, null where it
+// failed; a failed non-null root field makes `data` null, as GraphQL says. An answer that has `data`,
+// or says its HTTP answer already, is left as it is.
+const VARIABLE_ERROR = { status: 400 };
+// graphql-js's (and graphql-tools') words for a variable its type cannot take
+const isVariableError = (error: any): boolean => typeof error?.message === 'string' && error.message.startsWith('Variable "$');
+const withData = (result: any, document: DocumentNode, operationName: string | undefined, schema: GraphQLSchema) => {
+  const errors: any[] = result?.errors ?? [];
+  if (!errors.length || result.data !== undefined) return undefined;
+  if (errors.every((error) => !error?.path)) return undefined; // nothing ran: a request error
+  const operation = getOperationAST(document, operationName);
+  const root = operation && (operation.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType());
+  if (!operation || !root) return undefined;
+  const failed = new Set(errors.map((error) => error?.path?.[0]).filter((key) => key !== undefined));
+  const data: Record<string, null> = {};
+  for (const selection of operation.selectionSet.selections) {
+    if (selection.kind !== Kind.FIELD) return undefined; // fragments at the root: not rebuilt here
+    const key = selection.alias?.value ?? selection.name.value;
+    if (failed.has(key) && isNonNullType(root.getFields()[selection.name.value]?.type)) return { ...result, data: null };
+    data[key] = null;
+  }
+  return { ...result, data };
+};
+
 const shaped = (result: any, hideSuggestions: boolean): void => {
   const requestError = result && typeof result === 'object' && !('data' in result);
   for (const error of result?.errors ?? []) {
     if (!error?.extensions?.code && !error?.path) {
       error.extensions = { ...error.extensions, code: 'BAD_USER_INPUT' };
+    }
+    if (requestError && !error?.extensions?.http && isVariableError(error)) {
+      error.extensions = { ...error.extensions, http: VARIABLE_ERROR };
     }
     if (requestError && !error?.extensions?.http) {
       error.extensions = { ...error.extensions, http: REQUEST_ERROR };
@@ -407,7 +437,16 @@ const shaped = (result: any, hideSuggestions: boolean): void => {
   }
 };
 
-export const errorShaping = ({ hideSuggestions }: { hideSuggestions: boolean }) => ({
+export const errorShaping = ({ hideSuggestions, routerRuntime }: { hideSuggestions: boolean; routerRuntime: boolean }) => ({
+  onExecute({ args }: any) {
+    if (!routerRuntime) return undefined;
+    return {
+      onExecuteDone({ result, setResult }: any) {
+        const complete = withData(result, args.document, args.operationName, args.schema);
+        if (complete) setResult(complete);
+      },
+    };
+  },
   onResultProcess({ result }: any) {
     for (const one of Array.isArray(result) ? result : [result]) shaped(one, hideSuggestions);
   },

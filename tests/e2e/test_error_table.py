@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.gateways import gateway_process, service_process
-from tests.stack import ADMIN, INGEST, PUBLIC, customer_token, gateway_url, unique
+from tests.stack import ADMIN, INGEST, PUBLIC, GraphQL, customer_token, gateway_url, unique
 
 ACCEPTS = (None, "application/json", "application/graphql-response+json")
 # a subgraph must fail, or its database be down (tests/chaos/test_database_unavailable.py)
@@ -78,14 +78,15 @@ def nested(levels: int) -> str:
     return f'{{ product(id: "p-1") {{ {query} }} }}'
 
 
-async def send(http: httpx.AsyncClient, request: Request, accept: str | None) -> httpx.Response:
+async def send(http: httpx.AsyncClient, request: Request, accept: str | None, url: str | None = None
+               ) -> httpx.Response:
+    url = url or gateway_url()
     headers = {**request.headers, **({"accept": accept} if accept else {})}
     if request.method == "GET":
-        return await http.get(gateway_url(), params=request.params, headers=headers)
+        return await http.get(url, params=request.params, headers=headers)
     if request.content is not None:
-        return await http.post(gateway_url(), content=request.content,
-                               headers={"content-type": "application/json", **headers})
-    return await http.post(gateway_url(), json=request.json, headers=headers)
+        return await http.post(url, content=request.content, headers={"content-type": "application/json", **headers})
+    return await http.post(url, json=request.json, headers=headers)
 
 
 async def requests(http: httpx.AsyncClient, gql, new_customer) -> dict[str, Request]:
@@ -147,14 +148,14 @@ def test_the_table_names_every_code_the_services_raise(rows):
     assert raised | (gateway - {"TOKEN_EXPIRED"}) <= {row.code for row in rows.values()}
 
 
-async def test_each_row_is_what_the_gateway_answers(http, gql, new_customer, rows):
+async def each_row(http, gql, new_customer, rows, url: str | None = None) -> None:
     if (ROOT / ".env").exists() and "PERSISTED_OPERATIONS=only" in (ROOT / ".env").read_text():
         pytest.skip("the table's requests send documents; this stack runs registered operations only")
     cases = await requests(http, gql, new_customer)
     assert cases.keys() | NOT_TRIGGERED_HERE | OVER_CAPACITY | TIMED_OUT == rows.keys()
     seen = {}
     for case, request in cases.items():
-        answers = [await send(http, request, accept) for accept in ACCEPTS]
+        answers = [await send(http, request, accept, url) for accept in ACCEPTS]
         bodies = [a.json() for a in answers]
         assert not undocumented_extensions(bodies), case
         seen[case] = (tuple(a.status_code for a in answers),
@@ -162,6 +163,19 @@ async def test_each_row_is_what_the_gateway_answers(http, gql, new_customer, row
                       {tuple(e["extensions"]["code"] for e in b["errors"]) for b in bodies})
     expected = {case: (rows[case].statuses, {rows[case].data}, {(rows[case].code,)}) for case in cases}
     assert seen == expected
+
+
+async def test_each_row_is_what_the_gateway_answers(http, gql, new_customer, rows):
+    """The stack's gateway: Hive Gateway's stitching runtime (GATEWAY_RUNTIME's default)."""
+    await each_row(http, gql, new_customer, rows)
+
+
+async def test_each_row_is_the_same_under_the_router_runtime(http, new_customer, rows):
+    """A gateway on Hive Router's runtime (GATEWAY_RUNTIME=router) answers the table too, its error
+    shaping putting back what the router leaves out (gateway/protections.ts); its rate limits are its
+    own, so the rows that need them spent spend them through it."""
+    with gateway_process("error-table-router", GATEWAY_RUNTIME="router") as url:
+        await each_row(http, GraphQL(http, url), new_customer, rows, url)
 
 
 async def test_over_capacity_rows(http, rows):

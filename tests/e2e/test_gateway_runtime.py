@@ -1,7 +1,8 @@
-"""GATEWAY_RUNTIME=router (gateway/gateway.config.ts): Hive Router's query planner and executor in
-place of the stitching runtime. The storefront's rewards panel, planned across four subgraphs, answers
-the same data under both, and the response cache, the load shedding's slots and the subgraph hooks
-still act on it: a customer's first read is a miss and stored, the next a hit, an event drops it."""
+"""GATEWAY_RUNTIME (gateway/gateway.config.ts): Hive Gateway's stitching runtime (the default) or Hive
+Router's query planner and executor (router). The storefront's rewards panel, planned across four
+subgraphs, answers the same data under both, and the response cache, the load shedding's slots and the
+subgraph hooks act under the router: a customer's first read is a miss and stored, the next a hit, an
+event drops it. (docs/api.md's error table under both: tests/e2e/test_error_table.py.)"""
 
 from __future__ import annotations
 
@@ -15,16 +16,26 @@ ADJUST = """mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta:
   idempotencyKey: $k) { balance } }"""
 
 
+def started_with(name: str, written_before: int) -> str:
+    return (ROOT / ".run" / "logs" / f"gateway-{name}.log").read_bytes()[written_before:].decode(errors="replace")
+
+
+def log_size(name: str) -> int:
+    log = ROOT / ".run" / "logs" / f"gateway-{name}.log"
+    return log.stat().st_size if log.exists() else 0
+
+
 async def test_the_router_runtime_answers_the_panel_as_the_stitching_one_and_caches_it(http, gql):
     customer_id = await customer(gql)
     token = customer_token(customer_id)
-    log = ROOT / ".run" / "logs" / "gateway-router-runtime.log"
-    written_before = log.stat().st_size if log.exists() else 0
-    with gateway_process("router-runtime", GATEWAY_RUNTIME="router") as router:
-        assert "[gateway] runtime: router" in log.read_bytes()[written_before:].decode(errors="replace")
+    before = {name: log_size(name) for name in ("router-runtime", "stitching-runtime")}
+    with gateway_process("router-runtime", GATEWAY_RUNTIME="router") as router, \
+            gateway_process("stitching-runtime", GATEWAY_RUNTIME="stitching") as stitching:
+        assert "[gateway] runtime: router" in started_with("router-runtime", before["router-runtime"])
+        assert "[gateway] runtime: stitching" in started_with("stitching-runtime", before["stitching-runtime"])
         first, first_status = await read(http, PANEL, token, url=router)
         again, again_status = await read(http, PANEL, token, url=router)
-        stitched, _ = await read(http, PANEL, token)  # the stack's own gateway: the stitching runtime
+        stitched, _ = await read(http, PANEL, token, url=stitching)
         assert first == stitched
         assert (first_status, again_status) == ("miss", "hit")
         assert first["me"]["id"] == customer_id and first["me"]["loyalty"]["balance"] == 0
