@@ -5,13 +5,14 @@
 // issue 21's goals. Never serve traffic with it.
 import { defineConfig } from '@graphql-hive/gateway';
 import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
-import { CLIENT_HEADER, CREDENTIAL_HEADERS, env, GATEWAY_HEADER, gatewaySecret, subgraphLocations } from './settings.ts';
+import {
+  CLIENT_HEADER, CREDENTIAL_HEADERS, GATEWAY_HEADER, gatewaySecret, routerRuntime, subgraphLocations,
+} from './settings.ts';
 
 export const gatewayConfig = defineConfig({
   supergraph: './supergraph.graphql',
   transportEntries: subgraphLocations(),
-  // The same runtime as the real gateway (gateway.config.ts, GATEWAY_RUNTIME)
-  ...(env('GATEWAY_RUNTIME') === 'router' ? { unifiedGraphHandler } : {}),
+  ...(routerRuntime ? { unifiedGraphHandler } : {}), // the real gateway's runtime (settings.ts)
   propagateHeaders: {
     fromClientToSubgraphs({ request }) {
       const headers: Record<string, string> = { [GATEWAY_HEADER]: gatewaySecret, [CLIENT_HEADER]: '127.0.0.1' };

@@ -40,6 +40,7 @@ import {
   GATEWAY_HEADER,
   gatewaySecret,
   production,
+  routerRuntime,
   subgraphLocations,
 } from './settings.ts';
 
@@ -62,7 +63,6 @@ const transportEntries = subgraphLocations();
 // under it the subgraphs no longer get the client's operation name (their spans read `GraphQL Query`,
 // and tests/e2e/test_events.py finds a trace by that name), and a timed-out subgraph call answers
 // without `data` (the error table's GATEWAY_TIMEOUT row says partial).
-const routerRuntime = env('GATEWAY_RUNTIME') === 'router';
 console.log(`[gateway] runtime: ${routerRuntime ? "router (Hive Router's query planner)" : 'stitching'}`);
 
 // Tracing. With an OTLP endpoint the gateway makes its own spans (HTTP request, GraphQL

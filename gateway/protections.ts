@@ -24,8 +24,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { useRateLimiter } from '@envelop/rate-limiter';
 import {
-  type DocumentNode, getNamedType, getOperationAST, GraphQLError, type GraphQLSchema, isInterfaceType,
-  isNonNullType, isObjectType, Kind, type SelectionSetNode,
+  type DocumentNode, getNamedType, getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema,
+  isInterfaceType, isNonNullType, isObjectType, Kind, type SelectionSetNode,
 } from 'graphql';
 import { callerOf, clientAddress } from './callers.ts';
 import { rootsOf } from './operations.ts';
@@ -389,14 +389,21 @@ const REQUEST_ERROR = { spec: true, status: 400 };
 const INTERNAL_EXTENSIONS = ['request', 'response'];
 
 // Hive Router's runtime (GATEWAY_RUNTIME=router) answers a subgraph's error on a root field without
-// `data`, and bad variables without the 400 the stitching runtime gives them: both put back here, so
-// that docs/api.md's error table holds under either runtime (tests/e2e/test_error_table.py runs it
-// against both). A root field that failed is null, so `data` has every root field, null where it
-// failed; a failed non-null root field makes `data` null, as GraphQL says. An answer that has `data`,
-// or says its HTTP answer already, is left as it is.
+// `data`, and throws on variables their types cannot take, so they leave without the 400 that the
+// stitching runtime's executor gives them: both put back here, so that docs/api.md's error table holds
+// under either runtime (tests/e2e/test_error_table.py runs it against both). Variables are coerced
+// before the router executes, as the stitching executor does, and refused with its 400. A root field
+// that failed is null, so `data` has every root field, null where it failed; a failed non-null root
+// field makes `data` null, as GraphQL says. An answer that has `data` is left as it is.
 const VARIABLE_ERROR = { status: 400 };
-// graphql-js's (and graphql-tools') words for a variable its type cannot take
-const isVariableError = (error: any): boolean => typeof error?.message === 'string' && error.message.startsWith('Variable "$');
+const variableErrors = (args: any): GraphQLError[] => {
+  const operation = getOperationAST(args.document, args.operationName);
+  if (!operation?.variableDefinitions?.length) return [];
+  const { errors } = getVariableValues(args.schema, operation.variableDefinitions, args.variableValues ?? {});
+  return (errors ?? []).map((error) =>
+    new GraphQLError(error.message, { nodes: error.nodes, originalError: error.originalError,
+      extensions: { ...error.extensions, http: VARIABLE_ERROR } }));
+};
 const withData = (result: any, document: DocumentNode, operationName: string | undefined, schema: GraphQLSchema) => {
   const errors: any[] = result?.errors ?? [];
   if (!errors.length || result.data !== undefined) return undefined;
@@ -421,9 +428,6 @@ const shaped = (result: any, hideSuggestions: boolean): void => {
     if (!error?.extensions?.code && !error?.path) {
       error.extensions = { ...error.extensions, code: 'BAD_USER_INPUT' };
     }
-    if (requestError && !error?.extensions?.http && isVariableError(error)) {
-      error.extensions = { ...error.extensions, http: VARIABLE_ERROR };
-    }
     if (requestError && !error?.extensions?.http) {
       error.extensions = { ...error.extensions, http: REQUEST_ERROR };
     }
@@ -438,8 +442,13 @@ const shaped = (result: any, hideSuggestions: boolean): void => {
 };
 
 export const errorShaping = ({ hideSuggestions, routerRuntime }: { hideSuggestions: boolean; routerRuntime: boolean }) => ({
-  onExecute({ args }: any) {
+  onExecute({ args, setResultAndStopExecution }: any) {
     if (!routerRuntime) return undefined;
+    const refused = variableErrors(args);
+    if (refused.length) {
+      setResultAndStopExecution({ errors: refused });
+      return undefined;
+    }
     return {
       onExecuteDone({ result, setResult }: any) {
         const complete = withData(result, args.document, args.operationName, args.schema);

@@ -17,6 +17,11 @@ export const list = (name: string, fallback = ''): string[] =>
 
 export const production = env('FLYWHEEL_ENV') === 'production';
 
+// GATEWAY_RUNTIME=router: Hive Router's query planner and executor instead of Hive Gateway's own
+// stitching runtime (gateway.config.ts says why it is not the default). Read here for both configs, the
+// gateway's and the benchmarks' bare one (bench.config.ts), so that they always run the same runtime.
+export const routerRuntime = env('GATEWAY_RUNTIME') === 'router';
+
 // The header the gateway adds to every subgraph request, and the one that tells a subgraph the
 // client address the gateway decided on (shared/edge.py reads both). In production every subgraph
 // refuses GraphQL without the secret; a development default keeps `make up` working unconfigured.
