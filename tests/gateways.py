@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +19,17 @@ from tests.conftest import ROOT
 from tests.stack import SERVICES, port
 
 START_TIMEOUT = 90  # seconds; the gateway compiles its TypeScript config at start, slow on a busy box
+
+
+def log_since(path: Path) -> Callable[[], str]:
+    """What is written to the log at `path` from now on: call the result to read it."""
+    start = path.stat().st_size if path.exists() else 0
+    return lambda: path.read_bytes()[start:].decode(errors="replace") if path.exists() else ""
+
+
+def gateway_log(name: str) -> Path:
+    """The log of gateway_process(name) / started_gateway(name)."""
+    return ROOT / ".run" / "logs" / f"gateway-{name}.log"
 
 
 def spare_port() -> int:

@@ -7,7 +7,7 @@ event drops it. (docs/api.md's error table under both: tests/e2e/test_error_tabl
 from __future__ import annotations
 
 from tests.e2e.test_gateway_cache import customer, read
-from tests.gateways import gateway_process
+from tests.gateways import gateway_log, gateway_process, log_since
 from tests.stack import ADMIN, ROOT, customer_token, unique
 from tests.support import eventually
 
@@ -16,23 +16,14 @@ ADJUST = """mutation($c: ID!, $k: String!) { adjustPoints(customerId: $c, delta:
   idempotencyKey: $k) { balance } }"""
 
 
-def started_with(name: str, written_before: int) -> str:
-    return (ROOT / ".run" / "logs" / f"gateway-{name}.log").read_bytes()[written_before:].decode(errors="replace")
-
-
-def log_size(name: str) -> int:
-    log = ROOT / ".run" / "logs" / f"gateway-{name}.log"
-    return log.stat().st_size if log.exists() else 0
-
-
 async def test_the_router_runtime_answers_the_panel_as_the_stitching_one_and_caches_it(http, gql):
     customer_id = await customer(gql)
     token = customer_token(customer_id)
-    before = {name: log_size(name) for name in ("router-runtime", "stitching-runtime")}
+    router_log, stitching_log = log_since(gateway_log("router-runtime")), log_since(gateway_log("stitching-runtime"))
     with gateway_process("router-runtime", GATEWAY_RUNTIME="router") as router, \
             gateway_process("stitching-runtime", GATEWAY_RUNTIME="stitching") as stitching:
-        assert "[gateway] runtime: router" in started_with("router-runtime", before["router-runtime"])
-        assert "[gateway] runtime: stitching" in started_with("stitching-runtime", before["stitching-runtime"])
+        assert "[gateway] runtime: router" in router_log()
+        assert "[gateway] runtime: stitching" in stitching_log()
         first, first_status = await read(http, PANEL, token, url=router)
         again, again_status = await read(http, PANEL, token, url=router)
         stitched, _ = await read(http, PANEL, token, url=stitching)

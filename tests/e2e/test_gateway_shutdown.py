@@ -9,8 +9,7 @@ import os
 import signal
 import subprocess
 
-from tests.conftest import ROOT
-from tests.gateways import started_gateway
+from tests.gateways import gateway_log, log_since, started_gateway
 from tests.support import eventually
 
 BOUND = "invalidation consumer bound"
@@ -19,11 +18,10 @@ ENDS_WITHIN_SECONDS = 8
 
 
 async def test_a_gateway_ends_on_sigterm_with_its_broker_connection_open(stack):
-    log = ROOT / ".run" / "logs" / "gateway-sigterm.log"
-    written_before = log.stat().st_size if log.exists() else 0
+    written = log_since(gateway_log("sigterm"))
     with started_gateway("sigterm") as (_, process):
         async def consuming() -> bool:
-            return BOUND in log.read_bytes()[written_before:].decode(errors="replace")
+            return BOUND in written()
         await eventually(consuming, timeout=30, interval=0.2, what="the cache's consumer connected")
 
         os.killpg(process.pid, signal.SIGTERM)
