@@ -9,9 +9,8 @@
 //   OTEL_EXPORTER_OTLP_ENDPOINT      set: export spans over OTLP/HTTP as service "gateway"
 //   GATEWAY_SECRET                   sent to every subgraph in x-flywheel-gateway; in production
 //                                    the subgraphs answer nothing else (settings.ts)
-//   GATEWAY_RUNTIME                  stitching: Hive Gateway's own runtime; router: Hive Router's
-//                                    query planner and executor (not yet the default: below)
-//                                                                             (stitching)
+//   GATEWAY_RUNTIME                  router: Hive Router's query planner and executor; stitching:
+//                                    Hive Gateway's own runtime (below)          (router)
 //   protections.ts, callers.ts, cache.ts, invalidation.ts and overload.ts list theirs (limits, CORS,
 //   trusted proxies, the response cache and its events, load shedding)
 import { randomBytes } from 'node:crypto';
@@ -24,6 +23,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { cacheFreshness, responseCaching } from './cache.ts';
 import { authentication, clientAddress } from './callers.ts';
 import { invalidationConsumer, startInvalidation } from './invalidation.ts';
+import { subgraphOperationNames } from './operations.ts';
 import { loadShedding, upstreamTimeout } from './overload.ts';
 import {
   cors,
@@ -52,17 +52,18 @@ const host = env('GATEWAY_HOST') ?? '127.0.0.1';
 
 const transportEntries = subgraphLocations();
 
-// GATEWAY_RUNTIME=router plans and executes with Hive Router's runtime (its Rust query planner and an
-// executor of the plan) instead of Hive Gateway's own stitching runtime, which rewrites the document
-// with graphql-tools for every subgraph call: a cold rewards panel allocates ~1.7 MB in the gateway
-// that way, and collecting it is ~20 % of the miss's gateway CPU; with the router's ~0.8 MB and
-// 26-28 % less gateway CPU a miss (bench/router-runtime-2026-12-07.json). The plugins, the response
-// cache and the subgraph hooks work under both (tests/e2e/test_gateway_runtime.py), and so does
-// docs/api.md's error table, errorShaping putting back what the router's answers leave out
-// (protections.ts; tests/e2e/test_error_table.py runs the table against both). Not the default yet:
-// under it the subgraphs no longer get the client's operation name (their spans read `GraphQL Query`,
-// and tests/e2e/test_events.py finds a trace by that name), and a timed-out subgraph call answers
-// without `data` (the error table's GATEWAY_TIMEOUT row says partial).
+// GATEWAY_RUNTIME=router (the default) plans and executes with Hive Router's runtime (its Rust query
+// planner and an executor of the plan) instead of Hive Gateway's own stitching runtime, which rewrites
+// the document with graphql-tools for every subgraph call: a cold rewards panel allocates ~1.7 MB in
+// the gateway that way, and collecting it is ~20 % of the miss's gateway CPU; with the router's
+// ~0.8 MB and 26-28 % less gateway CPU a miss (bench/router-runtime-2026-12-07.json). The plugins, the
+// response cache and the subgraph hooks work under both (tests/e2e/test_gateway_runtime.py), and so
+// does docs/api.md's error table (tests/e2e/test_error_table.py runs it against both), with three
+// things put back that the router's answers left out: `data` beside a root field's error and the 400
+// of bad variables (errorShaping, protections.ts), a timed-out call's path (upstreamTimeout answers
+// it as the call's result, overload.ts), and the client's operation name on the subgraph calls
+// (subgraphOperationNames, operations.ts). GATEWAY_RUNTIME=stitching is there to compare and to fall
+// back on; switching is a restart.
 console.log(`[gateway] runtime: ${routerRuntime ? "router (Hive Router's query planner)" : 'stitching'}`);
 
 // Tracing. With an OTLP endpoint the gateway makes its own spans (HTTP request, GraphQL
@@ -167,6 +168,7 @@ export const gatewayConfig = defineConfig({
     cacheFreshness(),
     ...rateLimiting(),
     errorShaping({ hideSuggestions: production, routerRuntime }),
+    subgraphOperationNames(), // operations.ts: the client's operation name on every subgraph call
     invalidationConsumer(), // invalidation.ts: stopped when the gateway is disposed (SIGTERM)
   ],
   // PERSISTED_OPERATIONS=allow|only: the registered operations of gateway/persisted/ by hash.

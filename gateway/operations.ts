@@ -1,6 +1,7 @@
 // What an operation asks for at its root: its type and its root field names, through inline fragments
 // and fragment spreads. The response cache (cache.ts: public or private, which entities) and the rate
-// limits (protections.ts: which limits concern the operation) both decide from it.
+// limits (protections.ts: which limits concern the operation) both decide from it. Below it, the name
+// every subgraph call carries.
 import { getOperationAST, Kind, type DocumentNode, type SelectionSetNode } from 'graphql';
 
 export type Roots = { type: 'query' | 'mutation' | 'other'; fields: Set<string> };
@@ -35,3 +36,44 @@ export const rootsOf = (document: DocumentNode, operationName?: string | null): 
   }
   return roots;
 };
+
+// The client's operation name on every subgraph call, as the stitching runtime sends it: a subgraph
+// names its spans and logs after it (`GraphQL Query: RewardsPanel`), and that is how an operator finds
+// a request's trace. Hive Router's runtime (GATEWAY_RUNTIME=router) sends the operations its planner
+// wrote, all anonymous. The renamed document is kept per planned document and name, so that it is
+// printed once (the HTTP executor caches a document's text by object); a planned document keeps at
+// most NAMES_KEPT names, a name past them is renamed per call, so that made-up names cannot grow it.
+const NAMES_KEPT = 64;
+const clientNames = new WeakMap<object, string>();
+const renamed = new WeakMap<DocumentNode, Map<string, DocumentNode>>();
+
+const withName = (document: DocumentNode, name: string): DocumentNode => {
+  let byName = renamed.get(document);
+  if (!byName) renamed.set(document, (byName = new Map()));
+  let named = byName.get(name);
+  if (!named) {
+    named = {
+      ...document,
+      definitions: document.definitions.map((definition) =>
+        definition.kind === Kind.OPERATION_DEFINITION ? { ...definition, name: { kind: Kind.NAME, value: name } } : definition),
+    };
+    if (byName.size < NAMES_KEPT) byName.set(name, named);
+  }
+  return named;
+};
+
+export const subgraphOperationNames = () => ({
+  onExecute({ args }: any) {
+    const name = getOperationAST(args.document, args.operationName)?.name?.value;
+    if (name && args.contextValue) clientNames.set(args.contextValue, name);
+  },
+  onSubgraphExecute({ executionRequest, setExecutionRequest }: any) {
+    if (executionRequest.operationName || !executionRequest.context) return;
+    const name = clientNames.get(executionRequest.context);
+    if (!name) return;
+    const operations = executionRequest.document.definitions.filter(
+      (definition: any) => definition.kind === Kind.OPERATION_DEFINITION);
+    if (operations.length !== 1) return;
+    setExecutionRequest({ ...executionRequest, document: withName(executionRequest.document, name), operationName: name });
+  },
+});

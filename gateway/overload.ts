@@ -145,11 +145,15 @@ const timeoutOf = (executionRequest: any): number => {
 };
 
 // Hive's own answer to a late call, kept: the message of an AbortSignal.timeout, 504, GATEWAY_TIMEOUT,
-// the subgraph's name.
-const timedOut = (serviceName: string) =>
-  new GraphQLError('The operation was aborted due to timeout', {
+// the subgraph's name. Given as the call's result, not thrown: each runtime then places it where the
+// call's fields are (path ["tiers"]), and a root field that timed out is null in `data`. Hive Router's
+// runtime (GATEWAY_RUNTIME=router) passes a thrown GraphQLError on without a path, and the answer had
+// no `data`, where docs/api.md's GATEWAY_TIMEOUT row promises partial data.
+const timedOut = (serviceName: string) => ({
+  errors: [new GraphQLError('The operation was aborted due to timeout', {
     extensions: { code: 'GATEWAY_TIMEOUT', serviceName, http: { status: 504 } },
-  });
+  })],
+});
 
 export const upstreamTimeout = () => ({
   onSubgraphExecute({ subgraphName, executionRequest, executor, setExecutor }: any) {
@@ -158,8 +162,8 @@ export const upstreamTimeout = () => ({
       const answer = executor(request);
       if (typeof answer?.then !== 'function') return answer;
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(timedOut(subgraphName)), ms);
+      const late = new Promise<ReturnType<typeof timedOut>>((resolve) => {
+        timer = setTimeout(() => resolve(timedOut(subgraphName)), ms);
       });
       return Promise.race([answer, late]).finally(() => clearTimeout(timer));
     });

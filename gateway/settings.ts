@@ -17,10 +17,16 @@ export const list = (name: string, fallback = ''): string[] =>
 
 export const production = env('FLYWHEEL_ENV') === 'production';
 
-// GATEWAY_RUNTIME=router: Hive Router's query planner and executor instead of Hive Gateway's own
-// stitching runtime (gateway.config.ts says why it is not the default). Read here for both configs, the
-// gateway's and the benchmarks' bare one (bench.config.ts), so that they always run the same runtime.
-export const routerRuntime = env('GATEWAY_RUNTIME') === 'router';
+// GATEWAY_RUNTIME: router (the default) plans and executes with Hive Router's query planner and
+// executor, stitching with Hive Gateway's own runtime (gateway.config.ts says why). Read here for both
+// configs, the gateway's and the benchmarks' bare one (bench.config.ts), so that they always run the
+// same runtime. Anything else is refused at startup rather than silently taken for one of the two.
+const RUNTIMES = ['router', 'stitching'];
+const runtime = env('GATEWAY_RUNTIME') ?? 'router';
+if (!RUNTIMES.includes(runtime)) {
+  throw new Error(`GATEWAY_RUNTIME must be router or stitching, got "${runtime}"`);
+}
+export const routerRuntime = runtime === 'router';
 
 // The header the gateway adds to every subgraph request, and the one that tells a subgraph the
 // client address the gateway decided on (shared/edge.py reads both). In production every subgraph

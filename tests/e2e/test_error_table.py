@@ -166,15 +166,16 @@ async def each_row(http, gql, new_customer, rows, url: str | None = None) -> Non
 
 
 async def test_each_row_is_what_the_gateway_answers(http, gql, new_customer, rows):
-    """The stack's gateway: Hive Gateway's stitching runtime (GATEWAY_RUNTIME's default)."""
+    """The stack's gateway: Hive Router's runtime (GATEWAY_RUNTIME's default), its error shaping putting
+    back what the router leaves out (gateway/protections.ts)."""
     await each_row(http, gql, new_customer, rows)
 
 
-async def test_each_row_is_the_same_under_the_router_runtime(http, new_customer, rows):
-    """A gateway on Hive Router's runtime (GATEWAY_RUNTIME=router) answers the table too, its error
-    shaping putting back what the router leaves out (gateway/protections.ts); its rate limits are its
-    own, so the rows that need them spent spend them through it."""
-    with gateway_process("error-table-router", GATEWAY_RUNTIME="router") as url:
+async def test_each_row_is_the_same_under_the_stitching_runtime(http, new_customer, rows):
+    """A gateway on Hive Gateway's own stitching runtime (GATEWAY_RUNTIME=stitching, the one to fall back
+    on) answers the table too; its rate limits are its own, so the rows that need them spent spend them
+    through it."""
+    with gateway_process("error-table-stitching", GATEWAY_RUNTIME="stitching") as url:
         await each_row(http, GraphQL(http, url), new_customer, rows, url)
 
 
@@ -209,11 +210,14 @@ async def test_over_capacity_rows(http, rows):
             assert all(a.headers.get("retry-after") == "1" for a in answers), case
 
 
-async def test_timeout_row(http, rows):
+@pytest.mark.parametrize("runtime", ["router", "stitching"])
+async def test_timeout_row(http, rows, runtime):
     """A gateway that gives a storefront's read 1 ms per subgraph call (GATEWAY_READ_TIMEOUT_MS): an
-    anonymous read of the tiers times out at points, under each of the three headers."""
+    anonymous read of the tiers times out at points, under each of the three headers and under either
+    runtime (the router once passed the timeout on without its path, and so without `data`)."""
     (case,) = TIMED_OUT
-    with gateway_process("error-table-timeout", GATEWAY_READ_TIMEOUT_MS="1") as url:
+    with gateway_process(f"error-table-timeout-{runtime}", GATEWAY_READ_TIMEOUT_MS="1",
+                         GATEWAY_RUNTIME=runtime) as url:
         answers = []
         for accept in ACCEPTS:
             headers = {**PUBLIC, **({"accept": accept} if accept else {})}

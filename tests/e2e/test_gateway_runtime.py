@@ -1,10 +1,14 @@
-"""GATEWAY_RUNTIME (gateway/gateway.config.ts): Hive Gateway's stitching runtime (the default) or Hive
-Router's query planner and executor (router). The storefront's rewards panel, planned across four
-subgraphs, answers the same data under both, and the response cache, the load shedding's slots and the
-subgraph hooks act under the router: a customer's first read is a miss and stored, the next a hit, an
-event drops it. (docs/api.md's error table under both: tests/e2e/test_error_table.py.)"""
+"""GATEWAY_RUNTIME (gateway/gateway.config.ts): Hive Router's query planner and executor (router, the
+default) or Hive Gateway's own stitching runtime (stitching, to compare and fall back on). The
+storefront's rewards panel, planned across four subgraphs, answers the same data under both, and the
+response cache, the load shedding's slots and the subgraph hooks act under the router: a customer's
+first read is a miss and stored, the next a hit, an event drops it. Any other value stops the gateway
+at start. (docs/api.md's error table under both: tests/e2e/test_error_table.py; the client's operation
+name on the subgraph calls: tests/e2e/test_events.py.)"""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.e2e.test_gateway_cache import customer, read
 from tests.gateways import gateway_log, gateway_process, log_since
@@ -37,3 +41,13 @@ async def test_the_router_runtime_answers_the_panel_as_the_stitching_one_and_cac
             data, _ = await read(http, PANEL, token, url=router)
             return data["me"]["loyalty"]["balance"] == 25
         await eventually(adjusted, timeout=10, interval=0.1, what="the router gateway to show the adjustment")
+
+
+def test_an_unknown_runtime_stops_the_gateway_at_start():
+    """A misspelt GATEWAY_RUNTIME is not taken for either runtime: the gateway does not start, and its
+    log says what it accepts."""
+    log = log_since(gateway_log("unknown-runtime"))
+    with pytest.raises(RuntimeError, match="exited"):
+        with gateway_process("unknown-runtime", GATEWAY_RUNTIME="rust"):
+            pass
+    assert 'GATEWAY_RUNTIME must be router or stitching, got \\"rust\\"' in log()  # the log escapes quotes
