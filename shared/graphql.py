@@ -29,6 +29,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.extensions.tracing import OpenTelemetryExtension
+from strawberry.federation.schema import FederationAny
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
@@ -297,6 +299,53 @@ _TRACING = [TraceResolvers] if os.environ.get("TRACE_RESOLVERS", "0") == "1" els
 _LIMITS = [QueryDepthLimiter(max_depth=20), MaxAliasesLimiter(max_alias_count=100),
            MaxTokensLimiter(max_token_count=4000)]
 EXTENSIONS = [*_LIMITS, *_CACHES, *_TRACING, QueryMemo, ShapeErrors, RefuseNulCharacters]
+
+
+# A request's execution is freed by reference counting when it ends, not left to the cycle collector.
+# Left as they were, graphql-core's executor (its async helpers are its own bound methods), strawberry's
+# federation resolver (it writes the resolver's `info` into each representation, which the request's
+# variables hold, which the info holds) and our loaders (each closes over the context that holds it)
+# made every request a reference cycle, with its context, the HTTP request and the executor's field
+# caches in it: ~130 objects a request in points that only the collector freed, walking them in young
+# collections first. Without them the young collections of a bench floor section cost the four
+# services half the CPU (bench/router-default-2026-12-08.json). tests/unit/shared/test_request_garbage.py
+# counts what a request leaves to the collector.
+class ReleasedExecution(StrawberryGraphQLCoreExecutionContext):
+    """The executor, letting go of what points back at it once its operation has its result."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        result = super().execute_operation(serially)
+        if not self.is_awaitable(result):
+            self._release()
+            return result
+        return self._released(result)
+
+    async def _released(self, result: Awaitable[Any]) -> Any:
+        try:
+            return await result
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        # Work still settling in the background (a sibling of a failed non-null field) needs them.
+        if self.background_futures or self.pending_incremental_futures:
+            return
+        del self.async_helpers, self.variable_values
+        if isinstance(self.context_value, Context):
+            self.context_value.loaders.clear()
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    """Every subgraph's schema: Apollo Federation 2.9, the shared extensions, executions released."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(extensions=EXTENSIONS, execution_context_class=ReleasedExecution,
+                         federation_version="2.9", **kwargs)
+
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        # strawberry pops __typename from each representation and adds `info` to it: on copies, so that
+        # the request's variables are left as they came and hold no info.
+        return super().entities_resolver(info, [dict(r) for r in representations])  # type: ignore[call-overload]  # each a JSON object
 
 
 class FlywheelGraphQL(GraphQL):

@@ -20,7 +20,7 @@ from services.customers import schema_platforms as platforms
 from services.customers import schema_predictions as predicted
 from shared.dead_letters_schema import dead_letters_part, root_query
 from shared.errors import NotFound
-from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, rows_loader
+from shared.graphql import Context, Money, SubgraphSchema, ctx, customer_ctx, rows_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
 
 
@@ -308,10 +308,8 @@ class Mutation:
         return Order.from_row(await ordering.update_status(c.pool, c.shop, id, status.value, refunded_amount, at))
 
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[Customer, Order, gdpr.CustomerDataExport, DeadLetters],
-    extensions=EXTENSIONS,
-    federation_version="2.9",
 )

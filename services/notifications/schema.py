@@ -30,7 +30,7 @@ from services.notifications.schema_types import (
 )
 from shared.dead_letters_schema import dead_letters_part
 from shared.errors import NotFound
-from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference, rows_loader
+from shared.graphql import Context, SubgraphSchema, ctx, customer_ctx, guarded_reference, rows_loader
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
@@ -161,10 +161,8 @@ class Mutation:
         return True
 
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[Customer, customer_data_export("notifications"), dead_letters_part("notifications")],
-    extensions=EXTENSIONS,
-    federation_version="2.9",
 )

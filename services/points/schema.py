@@ -18,7 +18,7 @@ from services.points.offers.schema import checkout as checkout_api
 from services.points.offers.schema import issued as offers_api
 from services.points.offers.schema import performance as performance_api
 from shared.dead_letters_schema import dead_letters_part
-from shared.graphql import EXTENSIONS, Money, customer_ctx
+from shared.graphql import Money, SubgraphSchema, customer_ctx
 from shared.pagination import Connection
 from shared.personal_data import customer_data_export
 
@@ -157,10 +157,8 @@ class Mutation:
         resolver=offers_api.revoke_offer, description="Stop an offer's code from working (admin).")
 
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[Customer, account_api.Order, customer_data_export("points"), dead_letters_part("points")],
-    extensions=EXTENSIONS,
-    federation_version="2.9",
 )

@@ -16,7 +16,7 @@ from strawberry.types import Info
 
 from services.referrals import codes, referring, store
 from shared.dead_letters_schema import dead_letters_part
-from shared.graphql import EXTENSIONS, Context, Money, ctx, customer_ctx, guarded_reference, request_loader
+from shared.graphql import Context, Money, SubgraphSchema, ctx, customer_ctx, guarded_reference, request_loader
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
 
@@ -248,10 +248,8 @@ class Mutation:
         return ReferralProgram.from_row(await referring.configure(c.pool, c.shop, given))
 
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[Customer, customer_data_export("referrals"), dead_letters_part("referrals")],
-    extensions=EXTENSIONS,
-    federation_version="2.9",
 )

@@ -15,7 +15,7 @@ from strawberry.types import Info
 from services.reviews import listing, ratings, reviewing, store, submissions
 from services.reviews.settings import ReviewSettings as SettingsRules
 from shared.dead_letters_schema import dead_letters_part
-from shared.graphql import EXTENSIONS, Context, ctx, customer_ctx, guarded_reference, rows_loader
+from shared.graphql import Context, SubgraphSchema, ctx, customer_ctx, guarded_reference, rows_loader
 from shared.ids import external_id
 from shared.pagination import Connection, connection, decode_cursor, page_size
 from shared.personal_data import customer_data_export
@@ -264,10 +264,8 @@ class Mutation:
         return Review.from_row(await reviewing.reply(c.pool, c.shop, id, submissions.reply(body)))
 
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[Customer, Product, customer_data_export("reviews"), dead_letters_part("reviews")],
-    extensions=EXTENSIONS,
-    federation_version="2.9",
 )
