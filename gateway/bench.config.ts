@@ -4,15 +4,14 @@
 // what planning, calling and merging the subgraphs cost before anything of ours: the floor under
 // issue 21's goals. Never serve traffic with it.
 import { defineConfig } from '@graphql-hive/gateway';
-import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
 import {
-  CLIENT_HEADER, CREDENTIAL_HEADERS, GATEWAY_HEADER, gatewaySecret, routerRuntime, subgraphLocations,
+  CLIENT_HEADER, CREDENTIAL_HEADERS, GATEWAY_HEADER, gatewaySecret, runtimeConfig, subgraphLocations,
 } from './settings.ts';
 
 export const gatewayConfig = defineConfig({
   supergraph: './supergraph.graphql',
   transportEntries: subgraphLocations(),
-  ...(routerRuntime ? { unifiedGraphHandler } : {}), // the real gateway's runtime (settings.ts)
+  ...runtimeConfig, // the real gateway's runtime (settings.ts)
   propagateHeaders: {
     fromClientToSubgraphs({ request }) {
       const headers: Record<string, string> = { [GATEWAY_HEADER]: gatewaySecret, [CLIENT_HEADER]: '127.0.0.1' };

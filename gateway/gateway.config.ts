@@ -16,7 +16,6 @@
 import { randomBytes } from 'node:crypto';
 import { defineConfig } from '@graphql-hive/gateway';
 import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
-import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
 import useMeshResponseCache from '@graphql-mesh/plugin-response-cache';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -41,6 +40,7 @@ import {
   gatewaySecret,
   production,
   routerRuntime,
+  runtimeConfig,
   subgraphLocations,
 } from './settings.ts';
 
@@ -124,7 +124,7 @@ export const gatewayConfig = defineConfig({
   host,
   port,
   transportEntries,
-  ...(routerRuntime ? { unifiedGraphHandler } : {}),
+  ...runtimeConfig,
 
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {

@@ -1,10 +1,10 @@
-// What an operation asks for at its root: its type and its root field names, through inline fragments
+// What an operation asks for at its root: its type, name and root field names, through inline fragments
 // and fragment spreads. The response cache (cache.ts: public or private, which entities) and the rate
 // limits (protections.ts: which limits concern the operation) both decide from it. Below it, the name
 // every subgraph call carries.
 import { getOperationAST, Kind, type DocumentNode, type SelectionSetNode } from 'graphql';
 
-export type Roots = { type: 'query' | 'mutation' | 'other'; fields: Set<string> };
+export type Roots = { type: 'query' | 'mutation' | 'other'; fields: Set<string>; name?: string };
 
 const collect = (document: DocumentNode, selectionSet: SelectionSetNode, into: Set<string>, depth = 0): void => {
   for (const selection of selectionSet.selections) {
@@ -31,7 +31,7 @@ export const rootsOf = (document: DocumentNode, operationName?: string | null): 
     const fields = new Set<string>();
     if (operation) collect(document, operation.selectionSet, fields);
     const type = operation?.operation === 'query' ? 'query' : operation?.operation === 'mutation' ? 'mutation' : 'other';
-    roots = { type, fields };
+    roots = { type, fields, name: operation?.name?.value };
     byName.set(operationName ?? '', roots);
   }
   return roots;
@@ -64,7 +64,7 @@ const withName = (document: DocumentNode, name: string): DocumentNode => {
 
 export const subgraphOperationNames = () => ({
   onExecute({ args }: any) {
-    const name = getOperationAST(args.document, args.operationName)?.name?.value;
+    const { name } = rootsOf(args.document, args.operationName);
     if (name && args.contextValue) clientNames.set(args.contextValue, name);
   },
   onSubgraphExecute({ executionRequest, setExecutionRequest }: any) {

@@ -1,5 +1,6 @@
 // Environment reading shared by the gateway's modules: a variable that is unset or blank is absent.
 import { readFileSync } from 'node:fs';
+import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
 
 export const env = (name: string): string | undefined => {
   const value = process.env[name]?.trim();
@@ -27,6 +28,8 @@ if (!RUNTIMES.includes(runtime)) {
   throw new Error(`GATEWAY_RUNTIME must be router or stitching, got "${runtime}"`);
 }
 export const routerRuntime = runtime === 'router';
+// What a gateway config adds to run it (spread into defineConfig).
+export const runtimeConfig = routerRuntime ? { unifiedGraphHandler } : {};
 
 // The header the gateway adds to every subgraph request, and the one that tells a subgraph the
 // client address the gateway decided on (shared/edge.py reads both). In production every subgraph

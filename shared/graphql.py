@@ -101,8 +101,12 @@ def request_loader(c: Context, name: str,
     parents instead of one per parent). `fetch` answers one value per key, in the keys' order."""
     loader = c.loaders.get(name)
     if loader is None:
+        # The pool and shop, not the context: a loader closing over the context that holds it made
+        # the request a reference cycle (ReleasedExecution below says why that matters).
+        pool, shop = c.pool, c.shop
+
         async def load(keys: list[K]) -> Sequence[V]:
-            return await fetch(c.pool, c.shop, keys)
+            return await fetch(pool, shop, keys)
         loader = c.loaders[name] = DataLoader(load_fn=load)
     return cast(DataLoader[K, V], loader)
 
@@ -304,12 +308,12 @@ EXTENSIONS = [*_LIMITS, *_CACHES, *_TRACING, QueryMemo, ShapeErrors, RefuseNulCh
 # A request's execution is freed by reference counting when it ends, not left to the cycle collector.
 # Left as they were, graphql-core's executor (its async helpers are its own bound methods), strawberry's
 # federation resolver (it writes the resolver's `info` into each representation, which the request's
-# variables hold, which the info holds) and our loaders (each closes over the context that holds it)
-# made every request a reference cycle, with its context, the HTTP request and the executor's field
-# caches in it: ~130 objects a request in points that only the collector freed, walking them in young
-# collections first. Without them the young collections of a bench floor section cost the four
-# services half the CPU (bench/router-default-2026-12-08.json). tests/unit/shared/test_request_garbage.py
-# counts what a request leaves to the collector.
+# variables hold, which the info holds) and our loaders (each closed over the context that holds it;
+# request_loader above no longer does) made every request a reference cycle, with its context, the
+# HTTP request and the executor's field caches in it: ~130 objects a request in points that only the
+# collector freed, walking them in young collections first. Without them the young collections of a
+# bench floor section cost the four services half the CPU (bench/router-default-2026-12-08.json).
+# tests/unit/shared/test_request_garbage.py counts what a request leaves to the collector.
 class ReleasedExecution(StrawberryGraphQLCoreExecutionContext):
     """The executor, letting go of what points back at it once its operation has its result."""
 
@@ -331,8 +335,6 @@ class ReleasedExecution(StrawberryGraphQLCoreExecutionContext):
         if self.background_futures or self.pending_incremental_futures:
             return
         del self.async_helpers, self.variable_values
-        if isinstance(self.context_value, Context):
-            self.context_value.loaders.clear()
 
 
 class SubgraphSchema(strawberry.federation.Schema):
